@@ -1,0 +1,97 @@
+using Microsoft.ML.Compression.Onnx;
+using Microsoft.ML.Compression.Pipeline;
+
+namespace Microsoft.ML.Compression;
+
+/// <summary>Entry point: <c>mlContext.Compression()</c>.</summary>
+/// <example><code>var compression = new MLContext(seed: 1).Compression();</code></example>
+public static class CompressionMLContextExtensions
+{
+    /// <summary>The compression catalog of <paramref name="mlContext"/>: distillation, pruning and quantization stages.</summary>
+    /// <example><code>var quantize = ml.Compression().Quantize(teacher, new QuantizationOptions { Precision = Precision.Int8 });</code></example>
+    public static CompressionCatalog Compression(this MLContext mlContext)
+    {
+        if (mlContext == null) throw new ArgumentNullException(nameof(mlContext));
+        // Saved compressed models contain custom mappings found by contract name: make them findable.
+        mlContext.ComponentCatalog.RegisterAssembly(typeof(CompressionCatalog).Assembly);
+        return new CompressionCatalog(mlContext);
+    }
+}
+
+/// <summary>
+/// Creates the compression stages. Each takes a model (a trained ML.NET pipeline, an ONNX file or stream, or an
+/// OnnxTransformer) or, without one, acts on the model of the stage before it in a chain.
+/// </summary>
+/// <example>
+/// <code>
+/// var compressed = ml.Compression()
+///     .Distill(teacher, student)
+///     .Append(ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 }))
+///     .Append(ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 }))
+///     .Fit(train);
+/// </code>
+/// </example>
+public sealed class CompressionCatalog
+{
+    private readonly MLContext _ml;
+    internal CompressionCatalog(MLContext ml) => _ml = ml;
+
+    /// <summary>Distills <paramref name="teacher"/> into <paramref name="student"/>, an estimator (chain) ending in a trainer of the teacher's task.</summary>
+    /// <param name="teacher">Any trained ML.NET pipeline ending in a predictor (binary, multiclass or regression).</param>
+    /// <param name="student">The student pipeline, with its own featurization if it wants one; it receives the training data's columns.</param>
+    /// <param name="options">Soft-target options; defaults when null.</param>
+    /// <example>
+    /// <code>
+    /// var distill = ml.Compression().Distill(teacher,
+    ///     ml.Transforms.Concatenate("Features", cols).Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20)));
+    /// </code>
+    /// </example>
+    public DistillationEstimator Distill(ITransformer teacher, IEstimator<ITransformer> student, DistillationOptions? options = null)
+        => new(_ml, ModelSource.FromTransformer(_ml, teacher, nameof(teacher)), student, options ?? new DistillationOptions());
+
+    /// <summary>A distillation stage for a chain: the model of the stage before it is the teacher.</summary>
+    /// <example><code>var chain = ml.Compression().Quantize(teacher).Append(ml.Compression().Distill(student));</code></example>
+    public DistillationEstimator Distill(IEstimator<ITransformer> student, DistillationOptions? options = null)
+        => new(_ml, null, student, options ?? new DistillationOptions());
+
+    /// <summary>A pruning stage for a chain: it prunes the model of the stage before it.</summary>
+    /// <example><code>chain.Append(ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 }));</code></example>
+    public PruningEstimator Prune(PruningOptions? options = null) => new(_ml, null, options ?? new PruningOptions());
+
+    /// <summary>Prunes a trained ML.NET model, or an OnnxTransformer network.</summary>
+    /// <example><code>var pruned = ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5 }).Fit(train);</code></example>
+    public PruningEstimator Prune(ITransformer model, PruningOptions? options = null)
+        => new(_ml, ModelSource.FromTransformer(_ml, model, nameof(model)), options ?? new PruningOptions());
+
+    /// <summary>Prunes an ONNX network read from a file; the file itself is never changed.</summary>
+    /// <example><code>var pruned = ml.Compression().Prune("mlp.onnx", new PruningOptions { TargetSparsity = 0.8 }).Fit(data);</code></example>
+    public PruningEstimator Prune(string onnxModelPath, PruningOptions? options = null)
+        => new(_ml, ModelSource.FromOnnx(OnnxModelIO.Load(CheckPath(onnxModelPath)), $"'{onnxModelPath}'"), options ?? new PruningOptions());
+
+    /// <summary>Prunes an ONNX network read from a stream (read to its end, not closed).</summary>
+    /// <example><code>using var s = File.OpenRead("mlp.onnx"); var pruned = ml.Compression().Prune(s).Fit(data);</code></example>
+    public PruningEstimator Prune(Stream onnxModel, PruningOptions? options = null)
+        => new(_ml, ModelSource.FromOnnx(OnnxModelIO.Load(onnxModel ?? throw new ArgumentNullException(nameof(onnxModel))), "from the stream"), options ?? new PruningOptions());
+
+    /// <summary>A quantization stage for a chain: it quantizes the model of the stage before it.</summary>
+    /// <example><code>chain.Append(ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 }));</code></example>
+    public QuantizationEstimator Quantize(QuantizationOptions? options = null) => new(_ml, null, options ?? new QuantizationOptions());
+
+    /// <summary>Quantizes a trained ML.NET model, or an OnnxTransformer network.</summary>
+    /// <example><code>var int8 = ml.Compression().Quantize(teacher, new QuantizationOptions { Precision = Precision.Int8 }).Fit(train);</code></example>
+    public QuantizationEstimator Quantize(ITransformer model, QuantizationOptions? options = null)
+        => new(_ml, ModelSource.FromTransformer(_ml, model, nameof(model)), options ?? new QuantizationOptions());
+
+    /// <summary>Quantizes an ONNX network read from a file; the file itself is never changed.</summary>
+    /// <example><code>var int8 = ml.Compression().Quantize("mlp.onnx").Fit(data);</code></example>
+    public QuantizationEstimator Quantize(string onnxModelPath, QuantizationOptions? options = null)
+        => new(_ml, ModelSource.FromOnnx(OnnxModelIO.Load(CheckPath(onnxModelPath)), $"'{onnxModelPath}'"), options ?? new QuantizationOptions());
+
+    /// <summary>Quantizes an ONNX network read from a stream (read to its end, not closed).</summary>
+    /// <example><code>using var s = File.OpenRead("mlp.onnx"); var int8 = ml.Compression().Quantize(s).Fit(data);</code></example>
+    public QuantizationEstimator Quantize(Stream onnxModel, QuantizationOptions? options = null)
+        => new(_ml, ModelSource.FromOnnx(OnnxModelIO.Load(onnxModel ?? throw new ArgumentNullException(nameof(onnxModel))), "from the stream"), options ?? new QuantizationOptions());
+
+    private static string CheckPath(string path)
+        => string.IsNullOrWhiteSpace(path) ? throw new ArgumentException("Give the path of an .onnx file.", nameof(path)) : path;
+}

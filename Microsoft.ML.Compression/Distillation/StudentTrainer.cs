@@ -1,0 +1,34 @@
+using Microsoft.ML.Compression.Pipeline;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
+
+namespace Microsoft.ML.Compression.Distillation;
+
+/// <summary>What distillation needs to know of the student: the task of its trainer and its label and weight columns.</summary>
+internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string? WeightColumn)
+{
+    public static StudentTrainer Of(IEstimator<ITransformer> student, string paramName)
+    {
+        object? last = student;
+        while (last != null && last.GetType().IsGenericType && last.GetType().GetGenericTypeDefinition() == typeof(EstimatorChain<>))
+            last = last.GetType().GetProperty(nameof(EstimatorChain<ITransformer>.LastEstimator))!.GetValue(last);
+        for (var type = last?.GetType(); type != null; type = type.BaseType)
+        {
+            if (!type.IsGenericType || type.GetGenericTypeDefinition() != typeof(TrainerEstimatorBase<,>)) continue;
+            var transformerType = type.GetGenericArguments()[0];
+            var task = transformerType.IsGenericType ? transformerType.GetGenericTypeDefinition() switch
+            {
+                var d when d == typeof(BinaryPredictionTransformer<>) => ModelTask.BinaryClassification,
+                var d when d == typeof(MulticlassPredictionTransformer<>) => ModelTask.MulticlassClassification,
+                var d when d == typeof(RegressionPredictionTransformer<>) => ModelTask.Regression,
+                _ => (ModelTask?)null,
+            } : null;
+            if (task == null) break;
+            var label = (SchemaShape.Column)type.GetField("LabelColumn")!.GetValue(last)!;
+            var weight = (SchemaShape.Column)type.GetField("WeightColumn")!.GetValue(last)!;
+            return new StudentTrainer(task.Value, label.Name, string.IsNullOrEmpty(weight.Name) ? null : weight.Name);
+        }
+        throw new ArgumentException(
+            $"The student must be an ML.NET estimator (or chain) ending in a binary, multiclass or regression trainer; its last estimator is {last?.GetType().Name ?? "null"}.", paramName);
+    }
+}

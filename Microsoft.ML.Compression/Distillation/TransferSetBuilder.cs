@@ -1,0 +1,201 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Compression.Distillation;
+
+/// <summary>Scores the training data with the teacher once and plans the student's rows (<see cref="TransferSet"/>).</summary>
+internal static class TransferSetBuilder
+{
+    private const float MinClassWeight = 1e-4f; // classes the teacher all but rules out add rows, not information
+
+    public static IDataView Build(MLContext ml, ITransformer teacher, IDataView data, StudentTrainer student, DistillationOptions o, out string summary)
+    {
+        var rawLabel = data.Schema.GetColumnOrNull(o.LabelColumnName);
+        if (o.Alpha < 1 && rawLabel == null)
+            throw new DataMismatchException($"Alpha {o.Alpha} blends in the true labels, but the data has no '{o.LabelColumnName}' column. Use Alpha = 1 for unlabeled data.", o.LabelColumnName);
+        var scored = teacher.Transform(data);
+        var score = scored.Schema.GetColumnOrNull("Score")
+            ?? throw new UnsupportedModelException("The teacher's output has no 'Score' column; distillation needs the teacher's scores.");
+        var probability = scored.Schema.GetColumnOrNull("Probability");
+        var teacherLabel = scored.Schema.GetColumnOrNull(o.LabelColumnName);
+        bool blend = o.Alpha < 1;
+
+        var rowStart = new List<int> { 0 };
+        var entryClass = new List<int>();
+        var entryValue = new List<float>();
+        object[] classValues;
+        DataViewType labelType;
+        int copies = student.WeightColumn == null ? o.SoftTargetResolution : 0;
+
+        void AddClassRows(double[] target)
+        {
+            if (copies == 0)
+            {
+                for (int c = 0; c < target.Length; c++)
+                    if (target[c] >= MinClassWeight) { entryClass.Add(c); entryValue.Add((float)target[c]); }
+            }
+            else
+            {
+                // Largest remainder: `copies` rows whose label counts follow the targets as closely as possible.
+                var counts = target.Select(t => (int)Math.Floor(t * copies)).ToArray();
+                int left = copies - counts.Sum();
+                foreach (var c in Enumerable.Range(0, target.Length).OrderByDescending(c => target[c] * copies - counts[c]).Take(left)) counts[c]++;
+                for (int c = 0; c < counts.Length; c++)
+                    for (int k = 0; k < counts[c]; k++) { entryClass.Add(c); entryValue.Add(1f); }
+            }
+            rowStart.Add(entryClass.Count);
+        }
+
+        var columns = new List<DataViewSchema.Column> { score };
+        if (probability != null) columns.Add(probability.Value);
+        if (teacherLabel != null && blend) columns.Add(teacherLabel.Value);
+
+        switch (student.Task)
+        {
+            case ModelTask.Regression:
+            {
+                if (rawLabel != null && rawLabel.Value.Type != NumberDataViewType.Single)
+                    throw new DataMismatchException($"A regression label must be Single; '{o.LabelColumnName}' is {rawLabel.Value.Type}.", o.LabelColumnName);
+                using var cursor = scored.GetRowCursor(columns);
+                var getScore = cursor.GetGetter<float>(score);
+                var getLabel = blend ? cursor.GetGetter<float>(teacherLabel!.Value) : null;
+                float s = 0, y = 0;
+                while (cursor.MoveNext())
+                {
+                    getScore(ref s);
+                    getLabel?.Invoke(ref y);
+                    entryClass.Add(0);
+                    entryValue.Add((float)(o.Alpha * s + (1 - o.Alpha) * y));
+                    rowStart.Add(entryClass.Count);
+                }
+                classValues = Array.Empty<object>();
+                labelType = NumberDataViewType.Single;
+                break;
+            }
+            case ModelTask.BinaryClassification:
+            {
+                using var cursor = scored.GetRowCursor(columns);
+                var getScore = cursor.GetGetter<float>(score);
+                var getProb = probability != null ? cursor.GetGetter<float>(probability.Value) : null;
+                ValueGetter<bool>? getLabel = blend ? GetBool(cursor, teacherLabel!.Value) : null;
+                float s = 0, p = 0;
+                bool y = false;
+                while (cursor.MoveNext())
+                {
+                    getScore(ref s);
+                    double logit;
+                    if (getProb != null)
+                    {
+                        getProb(ref p);
+                        double clipped = Math.Clamp(p, 1e-7, 1 - 1e-7);
+                        logit = Math.Log(clipped / (1 - clipped));
+                    }
+                    else logit = s; // an uncalibrated margin (e.g. FastForest) is read as a logit
+                    double pt = 1 / (1 + Math.Exp(-logit / o.Temperature));
+                    if (getLabel != null) { getLabel(ref y); pt = o.Alpha * pt + (1 - o.Alpha) * (y ? 1 : 0); }
+                    AddClassRows(new[] { 1 - pt, pt });
+                }
+                (classValues, labelType) = BinaryLabelValues(data, scored, rawLabel, o.LabelColumnName);
+                break;
+            }
+            default:
+            {
+                var keyValues = KeyValuesOf(scored, o.LabelColumnName) ?? KeyValuesOf(scored, "PredictedLabel")
+                    ?? throw new UnsupportedModelException("The multiclass teacher exposes no label key values (train it on a label mapped with MapValueToKey).");
+                classValues = keyValues.values;
+                labelType = keyValues.type;
+                if (rawLabel != null && !rawLabel.Value.Type.Equals(labelType))
+                    throw new DataMismatchException($"The teacher's classes are {labelType} values but '{o.LabelColumnName}' in the data is {rawLabel.Value.Type}.", o.LabelColumnName);
+                using var cursor = scored.GetRowCursor(columns);
+                var getScore = cursor.GetGetter<VBuffer<float>>(score);
+                var getLabel = blend ? cursor.GetGetter<uint>(teacherLabel!.Value) : null;
+                VBuffer<float> v = default;
+                uint key = 0;
+                while (cursor.MoveNext())
+                {
+                    getScore(ref v);
+                    var probs = v.DenseValues().Select(x => Math.Pow(Math.Max(x, 0), 1 / o.Temperature)).ToArray();
+                    double sum = probs.Sum();
+                    for (int c = 0; c < probs.Length; c++) probs[c] = sum > 0 ? probs[c] / sum : 1.0 / probs.Length;
+                    if (getLabel != null)
+                    {
+                        getLabel(ref key);
+                        for (int c = 0; c < probs.Length; c++) probs[c] = o.Alpha * probs[c] + (1 - o.Alpha) * (key == c + 1 ? 1 : 0);
+                    }
+                    AddClassRows(probs);
+                }
+                break;
+            }
+        }
+        int sourceRows = rowStart.Count - 1;
+        if (sourceRows == 0)
+            throw new DataMismatchException("The transfer set is empty: the data view gave the teacher no rows.");
+        summary = student.Task == ModelTask.Regression
+            ? $"{sourceRows} rows"
+            : copies == 0
+                ? $"{sourceRows} rows expanded to {entryClass.Count} weighted rows (one per likely class, weight column '{student.WeightColumn}')"
+                : $"{sourceRows} rows expanded to {entryClass.Count} rows ({copies} copies each, labels in proportion to the soft targets)";
+        return new TransferSet(data, o.LabelColumnName, labelType, classValues, student.Task == ModelTask.Regression,
+            student.Task == ModelTask.Regression ? null : student.WeightColumn, rowStart.ToArray(), entryClass.ToArray(), entryValue.ToArray());
+    }
+
+    private static ValueGetter<bool> GetBool(DataViewRowCursor cursor, DataViewSchema.Column column)
+    {
+        if (column.Type is not BooleanDataViewType)
+            throw new DataMismatchException($"The teacher's '{column.Name}' column is {column.Type}; a binary teacher's label must be Boolean.", column.Name);
+        return cursor.GetGetter<bool>(column);
+    }
+
+    /// <summary>
+    /// The student gets labels in the data's own type. A Boolean label maps directly; any other type (say "Yes"/"No")
+    /// is mapped through the values the teacher's pipeline turned into true and false.
+    /// </summary>
+    private static (object[], DataViewType) BinaryLabelValues(IDataView data, IDataView scored, DataViewSchema.Column? rawLabel, string labelName)
+    {
+        if (rawLabel == null || rawLabel.Value.Type is BooleanDataViewType)
+            return (new object[] { false, true }, BooleanDataViewType.Instance);
+        var converted = scored.Schema.GetColumnOrNull(labelName);
+        if (converted == null || converted.Value.Type is not BooleanDataViewType)
+            throw new DataMismatchException($"'{labelName}' is {rawLabel.Value.Type} and the teacher does not turn it into a Boolean label, so soft targets cannot be written in it.", labelName);
+        var method = typeof(TransferSetBuilder).GetMethod(nameof(MapBinary), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .MakeGenericMethod(rawLabel.Value.Type.RawType);
+        return ((object[])method.Invoke(null, new object[] { data, scored, rawLabel.Value, converted.Value })!, rawLabel.Value.Type);
+    }
+
+    private static object[] MapBinary<T>(IDataView data, IDataView scored, DataViewSchema.Column raw, DataViewSchema.Column converted)
+    {
+        using var rawCursor = data.GetRowCursor(new[] { raw });
+        using var convCursor = scored.GetRowCursor(new[] { converted });
+        var getRaw = rawCursor.GetGetter<T>(raw);
+        var getConv = convCursor.GetGetter<bool>(converted);
+        object? whenFalse = null, whenTrue = null;
+        T value = default!;
+        bool b = false;
+        while ((whenFalse == null || whenTrue == null) && rawCursor.MoveNext() && convCursor.MoveNext())
+        {
+            getRaw(ref value);
+            getConv(ref b);
+            if (b) whenTrue ??= value; else whenFalse ??= value;
+        }
+        if (whenFalse == null || whenTrue == null)
+            throw new DataMismatchException($"The data's '{raw.Name}' column holds only one class, so a binary student cannot be distilled on it.", raw.Name);
+        return new[] { whenFalse, whenTrue };
+    }
+
+    private static (object[] values, DataViewType type)? KeyValuesOf(IDataView scored, string column)
+    {
+        var col = scored.Schema.GetColumnOrNull(column);
+        if (col == null || col.Value.Type is not KeyDataViewType) return null;
+        var kv = col.Value.Annotations.Schema.GetColumnOrNull("KeyValues");
+        if (kv == null || kv.Value.Type is not VectorDataViewType vt) return null;
+        var method = typeof(TransferSetBuilder).GetMethod(nameof(ReadKeyValues), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .MakeGenericMethod(vt.ItemType.RawType);
+        return ((object[])method.Invoke(null, new object[] { col.Value })!, vt.ItemType);
+    }
+
+    private static object[] ReadKeyValues<T>(DataViewSchema.Column column)
+    {
+        VBuffer<T> values = default;
+        column.GetKeyValues(ref values);
+        return values.DenseValues().Select(v => (object)v!).ToArray();
+    }
+}

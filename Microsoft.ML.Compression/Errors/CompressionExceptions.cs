@@ -1,0 +1,60 @@
+namespace Microsoft.ML.Compression;
+
+/// <summary>
+/// Base class of the errors this library raises for a model or data it cannot compress.
+/// Every message says what was wrong and what to do about it.
+/// </summary>
+/// <example>
+/// <code>
+/// try { ml.Compression().Quantize("model.onnx").Fit(data); }
+/// catch (CompressionException e) { Console.WriteLine(e.Message); }
+/// </code>
+/// </example>
+public class CompressionException : InvalidOperationException
+{
+    /// <summary>Creates the exception with a message that says what to do.</summary>
+    public CompressionException(string message) : base(message) { }
+
+    /// <summary>Creates the exception with a message and the error that caused it.</summary>
+    public CompressionException(string message, Exception inner) : base(message, inner) { }
+}
+
+/// <summary>
+/// The model is of a kind this library cannot compress (for example an ONNX operator it does not know, or an
+/// ML.NET predictor that ONNX export does not support).
+/// </summary>
+/// <example><code>catch (UnsupportedModelException e) { /* choose another stage or model */ }</code></example>
+public sealed class UnsupportedModelException : CompressionException
+{
+    /// <summary>Creates the exception.</summary>
+    public UnsupportedModelException(string message) : base(message) { }
+
+    /// <summary>Creates the exception with the error that caused it.</summary>
+    public UnsupportedModelException(string message, Exception inner) : base(message, inner) { }
+}
+
+/// <summary>
+/// The model is broken: a file that is not ONNX, a truncated graph, or weights that are NaN or infinite.
+/// </summary>
+/// <example><code>catch (InvalidModelException e) { /* re-export or retrain the model */ }</code></example>
+public sealed class InvalidModelException : CompressionException
+{
+    /// <summary>Creates the exception.</summary>
+    public InvalidModelException(string message) : base(message) { }
+
+    /// <summary>Creates the exception with the error that caused it.</summary>
+    public InvalidModelException(string message, Exception inner) : base(message, inner) { }
+}
+
+/// <summary>
+/// The data handed to a stage does not fit the model: a missing column, a column of the wrong type, or no rows.
+/// </summary>
+/// <example><code>catch (DataMismatchException e) { Console.WriteLine(e.ColumnName); }</code></example>
+public sealed class DataMismatchException : ArgumentException
+{
+    /// <summary>The column at fault, or null when the problem is not one column (for example an empty data view).</summary>
+    public string? ColumnName { get; }
+
+    /// <summary>Creates the exception.</summary>
+    public DataMismatchException(string message, string? columnName = null) : base(message) => ColumnName = columnName;
+}

@@ -1,0 +1,71 @@
+using Google.Protobuf;
+using Onnx;
+
+namespace Microsoft.ML.Compression.Onnx;
+
+/// <summary>
+/// The one place that reads and writes ONNX protobuf bytes. Everything else works on <see cref="ModelProto"/>.
+/// </summary>
+internal static class OnnxModelIO
+{
+    /// <summary>Parses ONNX bytes, turning protobuf errors into a typed exception that says what to do.</summary>
+    public static ModelProto Parse(byte[] bytes, string source)
+    {
+        if (bytes.Length == 0)
+            throw new InvalidModelException($"The ONNX model from {source} is empty (0 bytes). Give the path of a complete .onnx file.");
+        ModelProto model;
+        try
+        {
+            model = ModelProto.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new InvalidModelException(
+                $"The ONNX model from {source} is corrupt or not an ONNX file ({e.Message}). Re-export it, for example with mlContext.Model.ConvertToOnnx or torch.onnx.export.", e);
+        }
+        if (model.Graph == null || model.Graph.Node.Count == 0 || model.Graph.Output.Count == 0)
+            throw new InvalidModelException(
+                $"The ONNX model from {source} has no graph, no nodes or no outputs, so it is not a usable model. Re-export it.");
+        return model;
+    }
+
+    /// <summary>Reads an ONNX file.</summary>
+    public static ModelProto Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"The ONNX model file '{path}' does not exist. Check the path.", path);
+        return Parse(File.ReadAllBytes(path), $"'{path}'");
+    }
+
+    /// <summary>Reads an ONNX model from a stream (the stream is read to its end, not closed).</summary>
+    public static ModelProto Load(Stream stream)
+    {
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return Parse(copy.ToArray(), "the stream");
+    }
+
+    public static byte[] ToBytes(ModelProto model) => model.ToByteArray();
+
+    /// <summary>A deep copy, so that editing never touches the caller's model.</summary>
+    public static ModelProto Clone(ModelProto model) => model.Clone();
+
+    /// <summary>
+    /// Writes bytes to <paramref name="path"/> through a temporary file in the same folder, so a failure never
+    /// leaves a half-written file behind.
+    /// </summary>
+    public static void WriteAtomically(string path, byte[] bytes)
+    {
+        var full = Path.GetFullPath(path);
+        var tmp = full + ".tmp-" + Guid.NewGuid().ToString("N");
+        try
+        {
+            File.WriteAllBytes(tmp, bytes);
+            File.Move(tmp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
+    }
+}

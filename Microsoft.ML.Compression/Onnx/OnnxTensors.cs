@@ -1,0 +1,84 @@
+using Google.Protobuf;
+using Onnx;
+
+namespace Microsoft.ML.Compression.Onnx;
+
+/// <summary>ONNX element type codes (TensorProto.DataType) used here.</summary>
+internal static class OnnxType
+{
+    public const int Float = 1, UInt8 = 2, Int8 = 3, Int32 = 6, Int64 = 7, String = 8, Bool = 9, Float16 = 10, Double = 11, UInt32 = 12;
+
+    public static int BitsOf(int dataType) => dataType switch
+    {
+        Float or Int32 or UInt32 => 32,
+        Double or Int64 => 64,
+        Float16 => 16,
+        Int8 or UInt8 or Bool => 8,
+        _ => 32,
+    };
+}
+
+/// <summary>Conversions between <see cref="TensorProto"/> and .NET arrays; raw and typed storage both handled.</summary>
+internal static class OnnxTensors
+{
+    public static long ElementCount(TensorProto t) => t.Dims.Aggregate(1L, (a, d) => a * d);
+
+    public static float[] ReadFloats(TensorProto t)
+    {
+        switch (t.DataType)
+        {
+            case OnnxType.Float:
+                if (t.FloatData.Count > 0) return t.FloatData.ToArray();
+                return MemoryMarshalCopy<float>(t.RawData);
+            case OnnxType.Double:
+                if (t.DoubleData.Count > 0) return t.DoubleData.Select(d => (float)d).ToArray();
+                return MemoryMarshalCopy<double>(t.RawData).Select(d => (float)d).ToArray();
+            case OnnxType.Float16:
+                var halves = t.RawData.Length > 0 ? MemoryMarshalCopy<Half>(t.RawData)
+                    : t.Int32Data.Select(i => BitConverter.UInt16BitsToHalf((ushort)i)).ToArray();
+                return halves.Select(h => (float)h).ToArray();
+            default:
+                throw new UnsupportedModelException($"Tensor '{t.Name}' has element type {t.DataType}; only float, double and float16 weights can be read.");
+        }
+    }
+
+    public static TensorProto Float(string name, float[] values, params long[] dims)
+    {
+        var t = new TensorProto { Name = name, DataType = OnnxType.Float, RawData = ByteString.CopyFrom(AsBytes(values)) };
+        t.Dims.Add(dims);
+        return t;
+    }
+
+    public static TensorProto Int8(string name, sbyte[] values, params long[] dims)
+    {
+        var t = new TensorProto { Name = name, DataType = OnnxType.Int8, RawData = ByteString.CopyFrom(AsBytes(values)) };
+        t.Dims.Add(dims);
+        return t;
+    }
+
+    public static TensorProto Float16(string name, float[] values, params long[] dims)
+    {
+        // Values outside the half range would become infinities: clamp them to the largest finite half.
+        var halves = values.Select(v => (Half)Math.Clamp(v, -65504f, 65504f)).ToArray();
+        var t = new TensorProto { Name = name, DataType = OnnxType.Float16, RawData = ByteString.CopyFrom(AsBytes(halves)) };
+        t.Dims.Add(dims);
+        return t;
+    }
+
+    public static TensorProto Int64(string name, long[] values, params long[] dims)
+    {
+        var t = new TensorProto { Name = name, DataType = OnnxType.Int64 };
+        t.Int64Data.Add(values);
+        t.Dims.Add(dims);
+        return t;
+    }
+
+    /// <summary>Bytes the tensor occupies in the file (raw payload or typed fields).</summary>
+    public static long StoredBytes(TensorProto t) => t.CalculateSize();
+
+    private static T[] MemoryMarshalCopy<T>(ByteString raw) where T : struct
+        => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>(raw.Span).ToArray();
+
+    private static byte[] AsBytes<T>(T[] values) where T : struct
+        => System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+}

@@ -1,0 +1,34 @@
+using System.IO.Compression;
+using Onnx;
+
+namespace Microsoft.ML.Compression.Onnx;
+
+/// <summary>
+/// Finds the ONNX graphs inside a zip written by <c>mlContext.Model.Save</c>. OnnxTransformer stores its model as
+/// a binary stream named "OnnxModel", a length-prefixed byte array.
+/// </summary>
+internal static class SavedOnnxModels
+{
+    public static IEnumerable<ModelProto> Read(Stream zipStream)
+    {
+        using var zip = new ZipArchive(zipStream, ZipArchiveMode.Read, leaveOpen: true);
+        foreach (var entry in zip.Entries.Where(e => e.Name == "OnnxModel").ToList())
+        {
+            using var s = entry.Open();
+            using var ms = new MemoryStream();
+            s.CopyTo(ms);
+            var bytes = ms.ToArray();
+            var model = TryParse(bytes, 4) ?? TryParse(bytes, 8);
+            if (model != null) yield return model;
+        }
+    }
+
+    private static ModelProto? TryParse(byte[] bytes, int prefix)
+    {
+        if (bytes.Length <= prefix) return null;
+        long length = prefix == 4 ? BitConverter.ToInt32(bytes, 0) : BitConverter.ToInt64(bytes, 0);
+        if (length != bytes.Length - prefix) return null;
+        try { return ModelProto.Parser.ParseFrom(bytes, prefix, (int)length); }
+        catch (Google.Protobuf.InvalidProtocolBufferException) { return null; }
+    }
+}

@@ -1,0 +1,98 @@
+using Microsoft.ML.Compression.Pipeline;
+using Microsoft.ML.Compression.Reporting;
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Compression;
+
+/// <summary>
+/// A chain of compression stages fitted as one estimator. <see cref="Fit"/> runs the stages in order on one
+/// model and returns a single <see cref="CompressedModel"/>: raw input columns in, predictions out, holding only
+/// the final model.
+/// </summary>
+/// <example>
+/// <code>
+/// var compress = ml.Compression()
+///     .Distill(teacher, ml.Transforms.Concatenate("Features", cols).Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20)))
+///     .Append(ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 }))
+///     .Append(ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 }));
+/// var compressed = compress.Fit(train);
+/// </code>
+/// </example>
+public sealed class CompressionEstimator : IEstimator<CompressedModel>
+{
+    private readonly MLContext _ml;
+    private readonly IReadOnlyList<CompressionStageEstimator> _stages;
+    private readonly IDataView? _evaluationData;
+
+    internal CompressionEstimator(MLContext ml, IReadOnlyList<CompressionStageEstimator> stages, IDataView? evaluationData)
+    {
+        _ml = ml;
+        _stages = stages;
+        _evaluationData = evaluationData;
+        for (int i = 1; i < stages.Count; i++)
+            if (stages[i].Source != null)
+                throw new ArgumentException(
+                    $"Stage {i + 1} ({stages[i].StageName}) was given its own model, but in a chain every stage after the first acts on the model of the stage before it. Create it without a model, e.g. ml.Compression().{stages[i].StageName}(options).");
+    }
+
+    /// <summary>The stages, in the order they run.</summary>
+    public IReadOnlyList<CompressionStageEstimator> Stages => _stages;
+
+    /// <summary>Adds a stage that acts on the model produced by the stages so far.</summary>
+    /// <example><code>chain = chain.Append(ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Float16 }));</code></example>
+    public CompressionEstimator Append(CompressionStageEstimator next)
+    {
+        if (next == null) throw new ArgumentNullException(nameof(next));
+        return new CompressionEstimator(_ml, _stages.Append(next).ToList(), _evaluationData);
+    }
+
+    /// <summary>Also reports every stage's metric on <paramref name="evaluationData"/> (held-out data, same columns as the fit data).</summary>
+    /// <example><code>var compressed = chain.WithEvaluationData(test).Fit(train); Console.WriteLine(compressed.Report.Final.EvaluationMetric);</code></example>
+    public CompressionEstimator WithEvaluationData(IDataView evaluationData)
+        => new(_ml, _stages, evaluationData ?? throw new ArgumentNullException(nameof(evaluationData)));
+
+    /// <summary>Runs every stage on <paramref name="input"/> and returns the compressed model with its report.</summary>
+    /// <example><code>CompressedModel compressed = chain.Fit(train);</code></example>
+    public CompressedModel Fit(IDataView input)
+    {
+        if (input == null) throw new ArgumentNullException(nameof(input));
+        if (!FeatureSample.HasRows(input))
+            throw new DataMismatchException("The data view given to Fit has no rows. Compression needs the training (or calibration) data to measure and fit the model.");
+        var first = _stages[0];
+        if (first.Source == null)
+            throw new ArgumentException(
+                $"The first stage ({first.StageName}) has no model to act on. Give it one, e.g. ml.Compression().{first.StageName}(teacher, options), or start the chain with Distill.");
+
+        var state = first.Source.Create(_ml);
+        var rows = new List<StageReport>
+        {
+            ReportBuilder.Measure(_ml, state, input, _evaluationData, first is DistillationEstimator ? "Teacher" : "Original", first.Source.Description),
+        };
+        foreach (var stage in _stages)
+        {
+            _ml.LogInfo($"Compression: running stage {stage.StageName}.");
+            state = stage.Apply(state, input, out var description);
+            rows.Add(ReportBuilder.Measure(_ml, state, input, _evaluationData, stage.StageName, description));
+        }
+        var report = ReportBuilder.Create(state.Task, rows);
+        if (state.Graph != null)
+        {
+            state.Graph.MetadataProps.Add(new global::Onnx.StringStringEntryProto { Key = CompressionReport.MetadataKey, Value = report.ToJson() });
+        }
+        var chain = new TransformerChain<ITransformer>(state.BuildTransformers(_ml, input).ToArray());
+        return new CompressedModel(chain, report, state.Graph != null ? Onnx.OnnxModelIO.ToBytes(state.Graph) : null);
+    }
+
+    /// <summary>
+    /// The schema shape after the chain. ML.NET offers no public way to describe new columns in a
+    /// <see cref="SchemaShape"/>, so this is the student's output shape when the chain distills, and the input shape
+    /// otherwise; the compressed model's real columns are checked when it is fitted.
+    /// </summary>
+    /// <example><code>var shape = chain.GetOutputSchema(inputShape);</code></example>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        if (inputSchema == null) throw new ArgumentNullException(nameof(inputSchema));
+        var distill = _stages.OfType<DistillationEstimator>().LastOrDefault();
+        return distill?.StudentOutputSchema(inputSchema) ?? inputSchema;
+    }
+}

@@ -1,0 +1,45 @@
+using Microsoft.ML.Compression.Pipeline;
+
+namespace Microsoft.ML.Compression;
+
+/// <summary>
+/// One compression stage (distill, prune or quantize) as an ML.NET estimator. A stage created with a model
+/// (<c>ml.Compression().Quantize(teacher)</c>) can be fitted alone; a stage created without one acts on the
+/// model produced by the stage before it when chained with <see cref="Append"/>.
+/// </summary>
+/// <example>
+/// <code>
+/// var chain = ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5 })
+///     .Append(ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 }));
+/// CompressedModel compressed = chain.Fit(train);
+/// </code>
+/// </example>
+public abstract class CompressionStageEstimator : IEstimator<CompressedModel>
+{
+    private protected readonly MLContext Ml;
+    internal ModelSource? Source { get; }
+
+    private protected CompressionStageEstimator(MLContext ml, ModelSource? source)
+    {
+        Ml = ml ?? throw new ArgumentNullException(nameof(ml));
+        Source = source;
+    }
+
+    /// <summary>Short name in the report: "Distill", "Prune" or "Quantize".</summary>
+    public abstract string StageName { get; }
+
+    internal abstract ModelState Apply(ModelState input, IDataView data, out string description);
+
+    /// <summary>A chain of this stage followed by <paramref name="next"/>, which acts on this stage's result.</summary>
+    /// <example><code>var chain = distill.Append(ml.Compression().Quantize(new QuantizationOptions()));</code></example>
+    public CompressionEstimator Append(CompressionStageEstimator next)
+        => new CompressionEstimator(Ml, new[] { this }, null).Append(next);
+
+    /// <summary>Fits this stage alone on <paramref name="input"/> (the stage must have been given a model).</summary>
+    /// <example><code>var quantized = ml.Compression().Quantize(teacher).Fit(train);</code></example>
+    public CompressedModel Fit(IDataView input) => new CompressionEstimator(Ml, new[] { this }, null).Fit(input);
+
+    /// <summary>The input columns plus the prediction columns the compressed model adds.</summary>
+    /// <example><code>var shape = quantize.GetOutputSchema(inputShape);</code></example>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => new CompressionEstimator(Ml, new[] { this }, null).GetOutputSchema(inputSchema);
+}

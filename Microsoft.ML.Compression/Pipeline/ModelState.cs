@@ -1,0 +1,86 @@
+using Microsoft.ML.Compression.Onnx;
+using Microsoft.ML.Data;
+using Onnx;
+
+namespace Microsoft.ML.Compression.Pipeline;
+
+/// <summary>The model as it passes from stage to stage: native ML.NET, an exported predictor graph, or an ONNX network.</summary>
+internal abstract class ModelState
+{
+    public abstract ModelTask Task { get; }
+
+    /// <summary>The graph this state is made of, or null for a native model.</summary>
+    public abstract ModelProto? Graph { get; }
+
+    /// <summary>Standard ML.NET transformers that take the raw input columns and produce the predictions.</summary>
+    public abstract IReadOnlyList<ITransformer> BuildTransformers(MLContext ml, IDataView input);
+}
+
+/// <summary>A trained ML.NET pipeline, used as it is (a teacher, or a distilled student).</summary>
+internal sealed class NativeState : ModelState
+{
+    public NativeState(ITransformer model, string paramName)
+    {
+        Model = model;
+        Parts = MlNetModelParts.Decompose(model, paramName);
+    }
+
+    public ITransformer Model { get; }
+    public MlNetModelParts Parts { get; }
+    public override ModelTask Task => Parts.Task;
+    public override ModelProto? Graph => null;
+    public override IReadOnlyList<ITransformer> BuildTransformers(MLContext ml, IDataView input) => MlNetModelParts.Flatten(Model).ToList();
+
+    /// <summary>The predictor exported to ONNX (the featurization stays native).</summary>
+    public PredictorState Export(MLContext ml, IDataView data)
+    {
+        var prefixSchema = Parts.TransformPrefix(data).Schema;
+        return new PredictorState(Parts, PredictorExporter.Export(ml, Parts, prefixSchema));
+    }
+}
+
+/// <summary>The user's featurization, then the predictor as an ONNX graph, then the user's post-processing.</summary>
+internal sealed class PredictorState : ModelState
+{
+    public PredictorState(MlNetModelParts parts, PredictorGraph predictor) { Parts = parts; Predictor = predictor; }
+
+    public MlNetModelParts Parts { get; }
+    public PredictorGraph Predictor { get; }
+    public override ModelTask Task => Parts.Task;
+    public override ModelProto Graph => Predictor.Model;
+
+    public override IReadOnlyList<ITransformer> BuildTransformers(MLContext ml, IDataView input)
+        => Parts.Prefix.Concat(MlNetHead.Build(ml, Predictor)).Concat(Parts.Suffix).ToList();
+
+    public PredictorState With(ModelProto model) => new(Parts, Predictor.With(model));
+}
+
+/// <summary>An ONNX network given by the user: its inputs and outputs are kept as they are.</summary>
+internal sealed class NetworkState : ModelState
+{
+    public NetworkState(ModelProto model, IReadOnlyList<ITransformer>? prefix = null)
+    {
+        Model = model;
+        Prefix = prefix ?? Array.Empty<ITransformer>();
+        var initializers = new HashSet<string>(model.Graph.Initializer.Select(t => t.Name));
+        Inputs = model.Graph.Input.Where(i => !initializers.Contains(i.Name)).Select(i => i.Name).ToArray();
+        Outputs = model.Graph.Output.Select(o => o.Name).ToArray();
+    }
+
+    public ModelProto Model { get; }
+    public IReadOnlyList<ITransformer> Prefix { get; }
+    public string[] Inputs { get; }
+    public string[] Outputs { get; }
+    public override ModelTask Task => ModelTask.Network;
+    public override ModelProto Graph => Model;
+
+    public override IReadOnlyList<ITransformer> BuildTransformers(MLContext ml, IDataView input)
+    {
+        foreach (var p in Prefix) input = p.Transform(input);
+        foreach (var name in Inputs)
+            if (input.Schema.GetColumnOrNull(name) == null)
+                throw new DataMismatchException($"The network reads an input '{name}', but the data has no such column. Rename the data column or the graph input.", name);
+        var onnx = ml.Transforms.ApplyOnnxModel(Outputs, Inputs, new MemoryStream(OnnxModelIO.ToBytes(Model))).Fit(input);
+        return Prefix.Append(onnx).ToList();
+    }
+}

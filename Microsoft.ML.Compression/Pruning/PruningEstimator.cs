@@ -1,0 +1,32 @@
+using Microsoft.ML.Compression.Pipeline;
+using Microsoft.ML.Compression.Pruning;
+
+namespace Microsoft.ML.Compression;
+
+/// <summary>
+/// Estimator of the pruning stage: magnitude pruning of network weights and linear coefficients, and removal of the
+/// least useful trees of an ensemble. Create it with <see cref="CompressionCatalog.Prune(PruningOptions)"/>.
+/// </summary>
+/// <example><code>var pruned = ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.8 }).Fit(train);</code></example>
+public sealed class PruningEstimator : CompressionStageEstimator
+{
+    private readonly PruningOptions _options;
+
+    internal PruningEstimator(MLContext ml, ModelSource? source, PruningOptions options) : base(ml, source)
+    {
+        options.Validate();
+        _options = new PruningOptions
+        {
+            TargetSparsity = options.TargetSparsity,
+            ExcludedNodes = options.ExcludedNodes.ToArray(),
+            MaxCalibrationRows = options.MaxCalibrationRows,
+        };
+    }
+
+    /// <inheritdoc/>
+    public override string StageName => "Prune";
+
+    internal override ModelState Apply(ModelState input, IDataView data, out string description)
+        => GraphStage.Apply(Ml, input, data, _options.MaxCalibrationRows,
+            (graph, sample, feature) => GraphPruner.Prune(graph, _options, sample, feature), out description);
+}

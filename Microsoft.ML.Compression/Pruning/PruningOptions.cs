@@ -1,0 +1,35 @@
+namespace Microsoft.ML.Compression;
+
+/// <summary>Options of the pruning stage (<see cref="CompressionCatalog.Prune(PruningOptions)"/>).</summary>
+/// <example>
+/// <code>
+/// var prune = ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.7 });
+/// </code>
+/// </example>
+public sealed class PruningOptions
+{
+    /// <summary>
+    /// Fraction to remove, in [0, 1): of the weights of each MatMul/Gemm/Conv layer and of a linear model's
+    /// coefficients (those with the smallest |w| × feature spread go first), or of a tree ensemble's trees (those
+    /// whose output varies least over the data go first, their mean folded into the bias). Default 0.5.
+    /// </summary>
+    public double TargetSparsity { get; set; } = 0.5;
+
+    /// <summary>Names of ONNX nodes, or of their weight initializers, to leave untouched (first and last layers are often sensitive).</summary>
+    public IReadOnlyCollection<string> ExcludedNodes { get; set; } = Array.Empty<string>();
+
+    /// <summary>
+    /// At most this many rows of the fit data are read to rank coefficients and trees (default 10,000).
+    /// </summary>
+    public int MaxCalibrationRows { get; set; } = 10_000;
+
+    internal void Validate()
+    {
+        if (double.IsNaN(TargetSparsity) || TargetSparsity < 0 || TargetSparsity >= 1)
+            throw new ArgumentOutOfRangeException(nameof(TargetSparsity), TargetSparsity, "TargetSparsity must be in [0, 1): 0 keeps everything, 0.9 removes 90%.");
+        if (MaxCalibrationRows < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxCalibrationRows), MaxCalibrationRows, "MaxCalibrationRows must be at least 1.");
+        if (ExcludedNodes == null)
+            throw new ArgumentNullException(nameof(ExcludedNodes), "ExcludedNodes may be empty but not null.");
+    }
+}

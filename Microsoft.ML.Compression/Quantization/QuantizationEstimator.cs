@@ -1,0 +1,31 @@
+using Microsoft.ML.Compression.Pipeline;
+using Microsoft.ML.Compression.Quantization;
+
+namespace Microsoft.ML.Compression;
+
+/// <summary>
+/// Estimator of the quantization stage: weight-only INT8 or FP16. Create it with
+/// <see cref="CompressionCatalog.Quantize(QuantizationOptions)"/>.
+/// </summary>
+/// <example><code>var int8 = ml.Compression().Quantize(teacher, new QuantizationOptions { Precision = Precision.Int8 }).Fit(train);</code></example>
+public sealed class QuantizationEstimator : CompressionStageEstimator
+{
+    private readonly QuantizationOptions _options;
+
+    internal QuantizationEstimator(MLContext ml, ModelSource? source, QuantizationOptions options) : base(ml, source)
+    {
+        options.Validate();
+        _options = new QuantizationOptions
+        {
+            Precision = options.Precision,
+            PerChannel = options.PerChannel,
+            ExcludedNodes = options.ExcludedNodes.ToArray(),
+        };
+    }
+
+    /// <inheritdoc/>
+    public override string StageName => "Quantize";
+
+    internal override ModelState Apply(ModelState input, IDataView data, out string description)
+        => GraphStage.Apply(Ml, input, data, 1, (graph, _, _) => GraphQuantizer.Quantize(graph, _options), out description);
+}

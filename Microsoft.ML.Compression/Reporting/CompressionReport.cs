@@ -1,0 +1,124 @@
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.ML.Compression.Onnx;
+
+namespace Microsoft.ML.Compression;
+
+/// <summary>
+/// One row of a <see cref="CompressionReport"/>: the model as it stood after one stage (the first row is the
+/// model that went in).
+/// </summary>
+/// <example><code>foreach (var s in compressed.Report.Stages) Console.WriteLine($"{s.Stage}: {s.ZipBytes} bytes, {s.Metric:F4}");</code></example>
+public sealed class StageReport
+{
+    /// <summary>Stage name: "Teacher", "Distill", "Prune", "Quantize", …</summary>
+    public string Stage { get; init; } = "";
+    /// <summary>What the stage did, in a sentence.</summary>
+    public string Description { get; init; } = "";
+    /// <summary>Learned numbers in the model (weights, coefficients, split thresholds and leaf values), or null when unknown.</summary>
+    public long? ParameterCount { get; init; }
+    /// <summary>How many of them are not zero.</summary>
+    public long? NonZeroCount { get; init; }
+    /// <summary>Average storage bits per learned number in the ONNX file (32 = float, 16 = FP16, ≈8 = INT8 with scales).</summary>
+    public double? BitsPerWeight { get; init; }
+    /// <summary>Size of the ONNX graph of the predictor or network, in bytes (null for a native ML.NET model that ONNX cannot export).</summary>
+    public long? OnnxBytes { get; init; }
+    /// <summary>Size of the model saved with <c>mlContext.Model.Save</c>, in bytes.</summary>
+    public long ZipBytes { get; init; }
+    /// <summary>The task metric (see <see cref="CompressionReport.MetricName"/>) on the data the chain was fitted on.</summary>
+    public double? Metric { get; init; }
+    /// <summary>The task metric on the evaluation data, when one was given.</summary>
+    public double? EvaluationMetric { get; init; }
+    /// <summary>Fraction of learned numbers that are zero.</summary>
+    [JsonIgnore]
+    public double? Sparsity => ParameterCount is > 0 ? 1.0 - (double)NonZeroCount!.Value / ParameterCount.Value : null;
+}
+
+/// <summary>
+/// What a compression chain did: for the input model and after every stage, parameter count, non-zero count, bits
+/// per weight, ONNX and saved-zip size, and the task metric. It is stored inside the compressed ONNX graph, so it
+/// travels in the saved zip and can be read back with <see cref="ReadFrom(string)"/>.
+/// </summary>
+/// <example>
+/// <code>
+/// var compressed = chain.Fit(train);
+/// Console.WriteLine(compressed.Report);
+/// ml.Model.Save(compressed, train.Schema, "model.zip");
+/// var again = CompressionReport.ReadFrom("model.zip");
+/// </code>
+/// </example>
+public sealed class CompressionReport
+{
+    internal const string MetadataKey = "ml.compression.report";
+
+    /// <summary>The task of the model.</summary>
+    public ModelTask Task { get; init; }
+    /// <summary>Name of <see cref="StageReport.Metric"/>: "AUC", "MicroAccuracy", "RMSE", or empty for networks.</summary>
+    public string MetricName { get; init; } = "";
+    /// <summary>True when a larger metric is better (AUC, accuracy), false for errors (RMSE).</summary>
+    public bool HigherIsBetter { get; init; } = true;
+    /// <summary>The input model first, then one row per stage.</summary>
+    public IReadOnlyList<StageReport> Stages { get; init; } = Array.Empty<StageReport>();
+
+    /// <summary>The first row: the model before compression.</summary>
+    [JsonIgnore] public StageReport Original => Stages[0];
+    /// <summary>The last row: the compressed model.</summary>
+    [JsonIgnore] public StageReport Final => Stages[^1];
+
+    /// <summary>Serializes the report to JSON.</summary>
+    /// <example><code>File.WriteAllText("report.json", compressed.Report.ToJson());</code></example>
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    /// <summary>Reads a report written by <see cref="ToJson"/>.</summary>
+    /// <example><code>var r = CompressionReport.FromJson(File.ReadAllText("report.json"));</code></example>
+    public static CompressionReport FromJson(string json)
+        => JsonSerializer.Deserialize<CompressionReport>(json, JsonOptions) ?? throw new ArgumentException("The JSON holds no compression report.", nameof(json));
+
+    /// <summary>
+    /// Reads the report stored in a model zip written by <c>mlContext.Model.Save</c>; null when the zip holds no
+    /// compressed ONNX graph (for example a distilled student that stayed a native ML.NET model).
+    /// </summary>
+    /// <example><code>var report = CompressionReport.ReadFrom("compressed.zip");</code></example>
+    public static CompressionReport? ReadFrom(string zipPath)
+    {
+        using var file = File.OpenRead(zipPath);
+        return ReadFrom(file);
+    }
+
+    /// <summary>Reads the report stored in a model zip given as a stream.</summary>
+    /// <example><code>using var s = File.OpenRead("compressed.zip"); var report = CompressionReport.ReadFrom(s);</code></example>
+    public static CompressionReport? ReadFrom(Stream zip)
+    {
+        foreach (var onnx in SavedOnnxModels.Read(zip))
+        {
+            var entry = onnx.MetadataProps.FirstOrDefault(p => p.Key == MetadataKey);
+            if (entry != null) return FromJson(entry.Value);
+        }
+        return null;
+    }
+
+    /// <summary>A fixed-width table: one row per stage.</summary>
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        string metric = string.IsNullOrEmpty(MetricName) ? "metric" : MetricName;
+        sb.AppendLine($"Compression report ({Task})");
+        sb.AppendLine($"{"stage",-10} {"params",10} {"non-zero",10} {"bits/w",6} {"onnx bytes",11} {"zip bytes",10} {metric + " (fit)",14} {metric + " (eval)",15}");
+        foreach (var s in Stages)
+            sb.AppendLine($"{s.Stage,-10} {Fmt(s.ParameterCount),10} {Fmt(s.NonZeroCount),10} {(s.BitsPerWeight is double b ? b.ToString("F1") : "-"),6} {Fmt(s.OnnxBytes),11} {s.ZipBytes,10} {Fmt(s.Metric),14} {Fmt(s.EvaluationMetric),15}");
+        foreach (var s in Stages.Skip(1))
+            sb.AppendLine($"  {s.Stage}: {s.Description}");
+        return sb.ToString();
+    }
+
+    private static string Fmt(long? v) => v?.ToString() ?? "-";
+    private static string Fmt(double? v) => v is double d ? d.ToString("F4") : "-";
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter() },
+    };
+}

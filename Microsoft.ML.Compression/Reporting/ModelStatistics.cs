@@ -1,0 +1,59 @@
+using Microsoft.ML.Compression.Onnx;
+using Onnx;
+
+namespace Microsoft.ML.Compression.Reporting;
+
+/// <summary>Counts the learned numbers of an ONNX graph and how many bits each one takes in the file.</summary>
+internal sealed record ModelStatistics(long ParameterCount, long NonZeroCount, double BitsPerWeight, long OnnxBytes)
+{
+    // Attributes of the ai.onnx.ml operators that hold learned numbers (the rest are structure: ids, modes).
+    private static readonly HashSet<string> LearnedAttributes = new()
+    {
+        "coefficients", "intercepts", "nodes_values", "target_weights", "class_weights", "base_values",
+    };
+
+    public static ModelStatistics Of(ModelProto model)
+    {
+        long count = 0, nonZero = 0;
+        double bits = 0;
+        void AddTensor(TensorProto t)
+        {
+            if (t.DataType is not (OnnxType.Float or OnnxType.Float16 or OnnxType.Double or OnnxType.Int8 or OnnxType.UInt8)) return;
+            long n = OnnxTensors.ElementCount(t);
+            if (n <= 1 && t.Dims.Count == 0) return; // scalar constants (thresholds, slopes) are not weights
+            count += n;
+            bits += n * (double)OnnxType.BitsOf(t.DataType);
+            nonZero += CountNonZero(t);
+        }
+        foreach (var t in model.Graph.Initializer) AddTensor(t);
+        foreach (var n in model.Graph.Node)
+        {
+            if (n.OpType == "Constant")
+            {
+                var value = OnnxGraphEditor.Attribute(n, "value");
+                if (value?.T != null) AddTensor(value.T);
+                continue;
+            }
+            if (n.Domain != "ai.onnx.ml") continue;
+            foreach (var a in n.Attribute.Where(a => LearnedAttributes.Contains(a.Name)))
+            {
+                count += a.Floats.Count;
+                bits += 32.0 * a.Floats.Count;
+                nonZero += a.Floats.Count(f => f != 0f);
+            }
+        }
+        return new ModelStatistics(count, nonZero, count == 0 ? 0 : bits / count, OnnxModelIO.ToBytes(model).LongLength);
+    }
+
+    private static long CountNonZero(TensorProto t)
+    {
+        if (t.DataType is OnnxType.Int8 or OnnxType.UInt8)
+        {
+            var span = t.RawData.Span;
+            long c = 0;
+            foreach (var b in span) if (b != 0) c++;
+            return span.Length == 0 ? t.Int32Data.Count(v => v != 0) : c;
+        }
+        return OnnxTensors.ReadFloats(t).LongCount(f => f != 0f);
+    }
+}

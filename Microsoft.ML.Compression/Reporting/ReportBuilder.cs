@@ -1,0 +1,84 @@
+using Microsoft.ML.Compression.Pipeline;
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Compression.Reporting;
+
+/// <summary>Measures one model state: counts, sizes and the task metric, with ML.NET's own evaluators.</summary>
+internal static class ReportBuilder
+{
+    public static StageReport Measure(MLContext ml, ModelState state, IDataView data, IDataView? evaluation, string stage, string description)
+    {
+        ModelStatistics? stats = null;
+        if (state.Graph != null) stats = ModelStatistics.Of(state.Graph);
+        else if (state is NativeState native)
+        {
+            try { stats = ModelStatistics.Of(native.Export(ml, data).Graph); }
+            catch (CompressionException) { stats = null; } // a predictor ONNX cannot export: sizes still come from the zip
+        }
+
+        var transformers = state.BuildTransformers(ml, data);
+        var chain = new TransformerChain<ITransformer>(transformers.ToArray());
+        try
+        {
+            long zipBytes;
+            using (var zip = new MemoryStream())
+            {
+                ml.Model.Save(chain, data.Schema, zip);
+                zipBytes = zip.Length;
+            }
+            return new StageReport
+            {
+                Stage = stage,
+                Description = description,
+                ParameterCount = stats?.ParameterCount,
+                NonZeroCount = stats?.NonZeroCount,
+                BitsPerWeight = stats?.BitsPerWeight,
+                OnnxBytes = stats?.OnnxBytes,
+                ZipBytes = zipBytes,
+                Metric = Metric(ml, state.Task, chain.Transform(data)),
+                EvaluationMetric = evaluation == null ? null : Metric(ml, state.Task, chain.Transform(evaluation)),
+            };
+        }
+        finally
+        {
+            if (state is not NativeState) chain.Dispose(); // the ONNX sessions of intermediate models
+        }
+    }
+
+    public static CompressionReport Create(ModelTask task, List<StageReport> rows) => new()
+    {
+        Task = task,
+        MetricName = MetricName(task),
+        HigherIsBetter = task != ModelTask.Regression,
+        Stages = rows,
+    };
+
+    public static string MetricName(ModelTask task) => task switch
+    {
+        ModelTask.BinaryClassification => "AUC",
+        ModelTask.MulticlassClassification => "MicroAccuracy",
+        ModelTask.Regression => "RMSE",
+        _ => "",
+    };
+
+    /// <summary>The task metric, or null when the scored data has no label of the type the evaluator needs.</summary>
+    public static double? Metric(MLContext ml, ModelTask task, IDataView scored)
+    {
+        var label = scored.Schema.GetColumnOrNull("Label");
+        if (label == null) return null;
+        var type = label.Value.Type;
+        switch (task)
+        {
+            case ModelTask.BinaryClassification when type is BooleanDataViewType:
+                return scored.Schema.GetColumnOrNull("Probability") != null
+                    ? ml.BinaryClassification.Evaluate(scored).AreaUnderRocCurve
+                    : ml.BinaryClassification.EvaluateNonCalibrated(scored).AreaUnderRocCurve;
+            case ModelTask.MulticlassClassification when type is KeyDataViewType:
+                return ml.MulticlassClassification.Evaluate(scored).MicroAccuracy;
+            case ModelTask.Regression when type == NumberDataViewType.Single:
+                return ml.Regression.Evaluate(scored).RootMeanSquaredError;
+            default:
+                return null;
+        }
+    }
+}
