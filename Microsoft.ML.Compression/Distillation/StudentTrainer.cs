@@ -11,7 +11,11 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
     {
         object? last = student;
         while (last != null && last.GetType().IsGenericType && last.GetType().GetGenericTypeDefinition() == typeof(EstimatorChain<>))
-            last = last.GetType().GetProperty(nameof(EstimatorChain<ITransformer>.LastEstimator))!.GetValue(last);
+        {
+            var type = last.GetType();
+            const string name = nameof(EstimatorChain<ITransformer>.LastEstimator);
+            last = type.GetProperty(name)?.GetValue(last) ?? type.GetField(name)?.GetValue(last);
+        }
         for (var type = last?.GetType(); type != null; type = type.BaseType)
         {
             if (!type.IsGenericType || type.GetGenericTypeDefinition() != typeof(TrainerEstimatorBase<,>)) continue;

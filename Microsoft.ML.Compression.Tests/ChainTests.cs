@@ -1,0 +1,115 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Onnx;
+
+namespace Microsoft.ML.Compression.Tests;
+
+/// <summary>The fluent chain, the one-model guarantee, and save/load round trips.</summary>
+[TestClass]
+public sealed class ChainTests
+{
+    private static MLContext _ml = null!;
+    private static IDataView _train = null!, _test = null!;
+    private static ITransformer _teacher = null!;
+
+    [ClassInitialize]
+    public static void Init(TestContext _)
+    {
+        _ml = new MLContext(seed: 1);
+        (_train, _test) = TestData.Split(_ml, TestData.Spam(_ml));
+        _teacher = Featurize(_ml).Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 300, numberOfLeaves: 16)).Fit(_train);
+    }
+
+    // The raw label is "spam"/"nonspam": teacher and student both convert it, as an ML.NET user would.
+    private static IEstimator<ITransformer> Featurize(MLContext ml)
+        => ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["spam"] = true, ["nonspam"] = false }, "Label");
+
+    private static CompressionEstimator Chain() => _ml.Compression()
+        .Distill(_teacher, Featurize(_ml).Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20, numberOfLeaves: 16)))
+        .Append(_ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 }))
+        .Append(_ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 }));
+
+    [TestMethod]
+    public void DistillPruneQuantizeChainGivesOneSmallModelThatEvaluatesWithMlNetMetrics()
+    {
+        using var compressed = Chain().WithEvaluationData(_test).Fit(_train);
+        var teacherAuc = _ml.BinaryClassification.Evaluate(_teacher.Transform(_test)).AreaUnderRocCurve;
+        var metrics = _ml.BinaryClassification.Evaluate(compressed.Transform(_test));
+        Assert.IsTrue(metrics.AreaUnderRocCurve > teacherAuc - 0.03, $"teacher {teacherAuc}, compressed {metrics.AreaUnderRocCurve}");
+
+        var report = compressed.Report;
+        CollectionAssert.AreEqual(new[] { "Teacher", "Distill", "Prune", "Quantize" }, report.Stages.Select(s => s.Stage).ToArray());
+        Assert.IsTrue(report.Final.ZipBytes * 10 < report.Original.ZipBytes, report.ToString());
+        Assert.IsNotNull(report.Final.EvaluationMetric);
+        Assert.AreEqual(metrics.AreaUnderRocCurve, report.Final.EvaluationMetric!.Value, 1e-6);
+        StringAssert.Contains(report.ToString(), "Quantize");
+    }
+
+    [TestMethod]
+    public void CompressedModelHoldsExactlyOneModelAndNoUncompressedCopy()
+    {
+        using var compressed = Chain().Fit(_train);
+        var transformers = compressed.Transformers.ToList();
+        Assert.AreEqual(1, transformers.Count(t => t is OnnxTransformer), "exactly one ONNX model");
+        Assert.IsFalse(transformers.Any(t => t.GetType().Name.Contains("PredictionTransformer")), "no native predictor left in the chain");
+        var path = Path.Combine(Path.GetTempPath(), $"one-model-{Guid.NewGuid():N}.zip");
+        try
+        {
+            _ml.Model.Save(compressed, _train.Schema, path);
+            long teacherBytes;
+            using (var s = new MemoryStream()) { _ml.Model.Save(_teacher, _train.Schema, s); teacherBytes = s.Length; }
+            Assert.IsTrue(new FileInfo(path).Length * 10 < teacherBytes, $"saved {new FileInfo(path).Length} vs teacher {teacherBytes}");
+        }
+        finally { File.Delete(path); }
+    }
+
+    [TestMethod]
+    public void SavedZipLoadsAsStandardTransformersAndPredictsIdentically()
+    {
+        using var compressed = Chain().Fit(_train);
+        var path = Path.Combine(Path.GetTempPath(), $"roundtrip-{Guid.NewGuid():N}.zip");
+        try
+        {
+            _ml.Model.Save(compressed, _train.Schema, path);
+            var fresh = new MLContext(seed: 2);
+            fresh.Compression(); // makes the output-column mappings of this library findable
+            var loaded = fresh.Model.Load(path, out var schema);
+            Assert.IsInstanceOfType<TransformerChain<ITransformer>>(loaded);
+            Assert.IsFalse(((IEnumerable<ITransformer>)loaded).Any(t => t.GetType().Assembly == typeof(CompressedModel).Assembly));
+            var before = TestData.Scores(compressed.Transform(_test));
+            var after = TestData.Scores(loaded.Transform(_test));
+            Assert.AreEqual(before.Length, after.Length);
+            Assert.IsTrue(before.Zip(after).Max(p => Math.Abs(p.First - p.Second)) <= 1e-5);
+            Assert.AreEqual(NumberDataViewType.Single, loaded.Transform(_test).Schema["Probability"].Type);
+
+            var report = CompressionReport.ReadFrom(path);
+            Assert.IsNotNull(report);
+            Assert.AreEqual(compressed.Report.Final.ZipBytes, report!.Final.ZipBytes);
+            Assert.AreEqual(compressed.Report.Stages.Count, report.Stages.Count);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [TestMethod]
+    public void CompressionStagesAppendAfterStandardEstimatorsInAnEstimatorChain()
+    {
+        // The featurization is fitted by ML.NET's own chain; the stage compresses a predictor trained on its output.
+        var featurize = Featurize(_ml).Append(_ml.Transforms.NormalizeMinMax("Features"));
+        var featurized = featurize.Fit(_train).Transform(_train);
+        var predictor = _ml.BinaryClassification.Trainers.LbfgsLogisticRegression().Fit(featurized);
+        var pipeline = featurize.Append(_ml.Compression().Quantize(predictor));
+        var model = pipeline.Fit(_train);
+        var metrics = _ml.BinaryClassification.Evaluate(model.Transform(_test));
+        var reference = _ml.BinaryClassification.Evaluate(predictor.Transform(featurize.Fit(_train).Transform(_test)));
+        Assert.AreEqual(reference.AreaUnderRocCurve, metrics.AreaUnderRocCurve, 0.005);
+    }
+
+    [TestMethod]
+    public void TheInputModelIsNeverModified()
+    {
+        var before = TestData.Scores(_teacher.Transform(_test));
+        using var _ = Chain().Fit(_train);
+        var after = TestData.Scores(_teacher.Transform(_test));
+        CollectionAssert.AreEqual(before, after);
+    }
+}

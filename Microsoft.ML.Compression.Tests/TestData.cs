@@ -1,0 +1,65 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Compression.Tests;
+
+/// <summary>The real data subsets committed under Data/ (see Data/README.md), loaded the way an ML.NET user would.</summary>
+internal static class TestData
+{
+    public static string Path(string file) => System.IO.Path.Combine(AppContext.BaseDirectory, "Data", file);
+
+    public static readonly string[] SpamFeatures = Enumerable.Range(1, 57).Select(i => $"F{i}").ToArray();
+
+    /// <summary>Spambase: Label "spam"/"nonspam", 57 numeric features.</summary>
+    public static IDataView Spam(MLContext ml) => ml.Data.LoadFromTextFile(Path("spam.csv"), new TextLoader.Options
+    {
+        HasHeader = true, Separators = new[] { ',' }, AllowQuoting = true,
+        Columns = new[] { new TextLoader.Column("Label", DataKind.String, 0), new TextLoader.Column("Features", DataKind.Single, 1, 57) },
+    });
+
+    /// <summary>Spam with a Boolean label, as most ML.NET samples have it.</summary>
+    public static IDataView SpamBool(MLContext ml)
+    {
+        var raw = Spam(ml);
+        return ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["spam"] = true, ["nonspam"] = false }, "Label")
+            .Fit(raw).Transform(raw);
+    }
+
+    /// <summary>Letter recognition: Label A..Z, 16 numeric features.</summary>
+    public static IDataView Letter(MLContext ml) => ml.Data.LoadFromTextFile(Path("letter.csv"), new TextLoader.Options
+    {
+        HasHeader = true, Separators = new[] { ',' }, AllowQuoting = true,
+        Columns = new[] { new TextLoader.Column("Label", DataKind.String, 0), new TextLoader.Column("Features", DataKind.Single, 1, 16) },
+    });
+
+    /// <summary>CPS 1988 wages: Label (wage), education, experience, and categorical ethnicity, smsa, region, parttime.</summary>
+    public static IDataView Cps(MLContext ml) => ml.Data.LoadFromTextFile(Path("cps1988.csv"), new TextLoader.Options
+    {
+        HasHeader = true, Separators = new[] { ',' }, AllowQuoting = true,
+        Columns = new[]
+        {
+            new TextLoader.Column("Label", DataKind.Single, 0),
+            new TextLoader.Column("education", DataKind.Single, 1),
+            new TextLoader.Column("experience", DataKind.Single, 2),
+            new TextLoader.Column("ethnicity", DataKind.String, 3),
+            new TextLoader.Column("smsa", DataKind.String, 4),
+            new TextLoader.Column("region", DataKind.String, 5),
+            new TextLoader.Column("parttime", DataKind.String, 6),
+        },
+    });
+
+    public static (IDataView train, IDataView test) Split(MLContext ml, IDataView data, double testFraction = 0.3)
+    {
+        var split = ml.Data.TrainTestSplit(data, testFraction, seed: 7);
+        return (ml.Data.Cache(split.TrainSet), ml.Data.Cache(split.TestSet));
+    }
+
+    /// <summary>Reads a Single column (or the first slot of a vector) into an array.</summary>
+    public static float[] Scores(IDataView scored, string column = "Score")
+    {
+        var col = scored.Schema[column];
+        if (col.Type is VectorDataViewType)
+            return scored.GetColumn<VBuffer<float>>(col).Select(v => v.GetValues()[0]).ToArray();
+        return scored.GetColumn<float>(col).ToArray();
+    }
+}
