@@ -1,14 +1,31 @@
-using Microsoft.ML.Compression.Pipeline;
 using Onnx;
 
 namespace Microsoft.ML.Compression.Pipeline;
 
+/// <summary>
+/// What a graph edit may use besides the graph: the data as the graph's inputs see it (after the user's
+/// featurization), for calibration, ranking and reconstruction.
+/// </summary>
+internal sealed class GraphEditContext
+{
+    public required MLContext ML { get; init; }
+    /// <summary>Data whose columns include every graph input, by name.</summary>
+    public required IDataView GraphInputData { get; init; }
+    /// <summary>Names of the graph's (non-initializer) inputs.</summary>
+    public required IReadOnlyList<string> GraphInputs { get; init; }
+    /// <summary>For an exported ML.NET predictor: its single feature input; null for a network.</summary>
+    public string? FeatureInput { get; init; }
+
+    /// <summary>The first <paramref name="maxRows"/> rows of a float vector input, densified.</summary>
+    public float[][] ReadInput(string input, int maxRows) => FeatureSample.Read(GraphInputData, input, maxRows);
+}
+
 /// <summary>Shared plumbing of the stages that edit an ONNX graph (prune, quantize): export, copy, edit, wrap.</summary>
 internal static class GraphStage
 {
-    public delegate string Edit(ModelProto graph, float[][]? sample, string? featureInput);
+    public delegate string Edit(ModelProto graph, GraphEditContext context);
 
-    public static ModelState Apply(MLContext ml, ModelState input, IDataView data, int sampleRows, Edit edit, out string description)
+    public static ModelState Apply(MLContext ml, ModelState input, IDataView data, Edit edit, out string description)
     {
         if (input is NativeState native) input = native.Export(ml, data);
         switch (input)
@@ -16,14 +33,19 @@ internal static class GraphStage
             case PredictorState p:
             {
                 var graph = p.Graph.Clone(); // never edit the graph of an earlier stage or of the caller
-                var sample = FeatureSample.Read(p.Parts.TransformPrefix(data), p.Parts.FeatureColumn, sampleRows);
-                description = edit(graph, sample, p.Predictor.FeatureColumn);
+                description = edit(graph, new GraphEditContext
+                {
+                    ML = ml, GraphInputData = p.Parts.TransformPrefix(data),
+                    GraphInputs = new[] { p.Predictor.FeatureColumn }, FeatureInput = p.Predictor.FeatureColumn,
+                });
                 return p.With(graph);
             }
             case NetworkState network:
             {
                 var graph = network.Model.Clone();
-                description = edit(graph, null, null);
+                var featurized = data;
+                foreach (var t in network.Prefix) featurized = t.Transform(featurized);
+                description = edit(graph, new GraphEditContext { ML = ml, GraphInputData = featurized, GraphInputs = network.Inputs });
                 return new NetworkState(graph, network.Prefix);
             }
             default:

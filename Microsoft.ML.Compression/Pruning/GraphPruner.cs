@@ -1,4 +1,5 @@
 using Microsoft.ML.Compression.Onnx;
+using Microsoft.ML.Compression.Pipeline;
 using Onnx;
 
 namespace Microsoft.ML.Compression.Pruning;
@@ -11,10 +12,12 @@ internal static class GraphPruner
 {
     /// <param name="model">The graph, edited in place.</param>
     /// <param name="options">Validated options.</param>
-    /// <param name="sample">Rows of the graph's feature input, or null when no data is at hand.</param>
-    /// <param name="featureInput">Name of the graph input the sample belongs to.</param>
-    public static string Prune(ModelProto model, PruningOptions options, float[][]? sample, string? featureInput)
+    /// <param name="context">The data as the graph's inputs see it.</param>
+    public static string Prune(ModelProto model, PruningOptions options, GraphEditContext context)
     {
+        var featureInput = context.FeatureInput;
+        // Exported predictors are ranked on rows of their feature column; networks are pruned by magnitude alone.
+        float[][]? sample = featureInput != null ? context.ReadInput(featureInput, options.MaxCalibrationRows) : null;
         WeightTensors.CheckFinite(model);
         var g = model.Graph;
         if (g.Node.Any(n => n.OpType == "DequantizeLinear"))

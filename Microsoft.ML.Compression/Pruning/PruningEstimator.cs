@@ -27,6 +27,5 @@ public sealed class PruningEstimator : CompressionStageEstimator
     public override string StageName => "Prune";
 
     internal override ModelState Apply(ModelState input, IDataView data, out string description)
-        => GraphStage.Apply(Ml, input, data, _options.MaxCalibrationRows,
-            (graph, sample, feature) => GraphPruner.Prune(graph, _options, sample, feature), out description);
+        => GraphStage.Apply(Ml, input, data, (graph, context) => GraphPruner.Prune(graph, _options, context), out description);
 }

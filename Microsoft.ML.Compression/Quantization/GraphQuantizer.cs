@@ -1,4 +1,5 @@
 using Microsoft.ML.Compression.Onnx;
+using Microsoft.ML.Compression.Pipeline;
 using Onnx;
 
 namespace Microsoft.ML.Compression.Quantization;
@@ -10,7 +11,7 @@ namespace Microsoft.ML.Compression.Quantization;
 /// </summary>
 internal static class GraphQuantizer
 {
-    public static string Quantize(ModelProto model, QuantizationOptions options)
+    public static string Quantize(ModelProto model, QuantizationOptions options, GraphEditContext context)
     {
         WeightTensors.CheckFinite(model);
         var g = model.Graph;

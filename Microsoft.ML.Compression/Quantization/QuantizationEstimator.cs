@@ -27,5 +27,5 @@ public sealed class QuantizationEstimator : CompressionStageEstimator
     public override string StageName => "Quantize";
 
     internal override ModelState Apply(ModelState input, IDataView data, out string description)
-        => GraphStage.Apply(Ml, input, data, 1, (graph, _, _) => GraphQuantizer.Quantize(graph, _options), out description);
+        => GraphStage.Apply(Ml, input, data, (graph, context) => GraphQuantizer.Quantize(graph, _options, context), out description);
 }
