@@ -106,15 +106,40 @@ internal sealed class TreeEnsembleNode
 
     public IEnumerable<float> LeafValues => Trees.SelectMany(t => t.Leaves.Values.SelectMany(l => l.Select(e => e.weight)));
 
-    /// <summary>Keeps only <paramref name="kept"/> trees; scales their leaves and adds <paramref name="baseShift"/> to the base values.</summary>
-    public void Keep(IReadOnlyList<Tree> kept, float leafScale, float[] baseShift)
+    /// <summary>
+    /// Keeps only <paramref name="kept"/> trees, multiplies each one's leaves by <paramref name="leafScale"/> of it,
+    /// and adds <paramref name="baseShift"/> to the base values.
+    /// </summary>
+    public void Keep(IReadOnlyList<Tree> kept, Func<Tree, float> leafScale, float[] baseShift)
     {
         for (int k = 0; k < Targets; k++) BaseValues[k] += baseShift[k];
-        if (leafScale != 1f)
-            foreach (var tree in kept)
-                foreach (var leaf in tree.Leaves.Values)
-                    for (int i = 0; i < leaf.Count; i++) leaf[i] = (leaf[i].target, leaf[i].weight * leafScale);
-        Trees.RemoveAll(t => !kept.Contains(t));
+        foreach (var tree in kept)
+        {
+            float scale = leafScale(tree);
+            if (scale == 1f) continue;
+            foreach (var leaf in tree.Leaves.Values)
+                for (int i = 0; i < leaf.Count; i++) leaf[i] = (leaf[i].target, leaf[i].weight * scale);
+        }
+        var keep = kept.ToHashSet();
+        Trees.RemoveAll(t => !keep.Contains(t));
+    }
+
+    /// <summary>Each tree's output on each row, for target <paramref name="target"/>: [tree][row].</summary>
+    public float[][] OutputsOnRows(float[][] rows, int target = 0)
+    {
+        var result = new float[Trees.Count][];
+        var output = new float[Targets];
+        for (int t = 0; t < Trees.Count; t++)
+        {
+            var column = result[t] = new float[rows.Length];
+            for (int r = 0; r < rows.Length; r++)
+            {
+                Array.Clear(output);
+                Evaluate(Trees[t], rows[r], output);
+                column[r] = output[target];
+            }
+        }
+        return result;
     }
 
     /// <summary>Writes the trees back into the node's attributes, renumbering trees 0..n-1.</summary>

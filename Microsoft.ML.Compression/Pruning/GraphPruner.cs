@@ -27,7 +27,7 @@ internal static class GraphPruner
         {
             if (sample == null || sample.Length == 0)
                 throw new DataMismatchException("Pruning a tree ensemble needs data to rank its trees, and the data view is empty.");
-            return PruneTrees(trees, options.TargetSparsity, sample);
+            return TreeEnsemblePruner.Prune(trees, options, sample);
         }
 
         if (LinearOpRewriter.HasLinearOps(g)) LinearOpRewriter.Rewrite(model);
@@ -76,51 +76,5 @@ internal static class GraphPruner
             std[j] = (float)Math.Sqrt(Math.Max(0, sq[j] / rows.Length - m * m));
         }
         return std;
-    }
-
-    private static string PruneTrees(List<NodeProto> nodes, double sparsity, float[][] sample)
-    {
-        int before = 0, after = 0;
-        foreach (var node in nodes)
-        {
-            var ensemble = new TreeEnsembleNode(node);
-            int n = ensemble.Trees.Count;
-            int keep = Math.Max(1, n - (int)Math.Floor(sparsity * n));
-            before += n;
-            after += keep;
-            if (keep == n) continue;
-            // Each tree's contribution on the data: its spread (what it adds beyond a constant) and its mean.
-            var spread = new double[n];
-            var means = new double[n][];
-            var output = new float[ensemble.Targets];
-            for (int t = 0; t < n; t++)
-            {
-                var sum = new double[ensemble.Targets];
-                var sumSq = new double[ensemble.Targets];
-                foreach (var row in sample)
-                {
-                    Array.Clear(output);
-                    ensemble.Evaluate(ensemble.Trees[t], row, output);
-                    for (int k = 0; k < output.Length; k++) { sum[k] += output[k]; sumSq[k] += (double)output[k] * output[k]; }
-                }
-                means[t] = sum.Select(s => s / sample.Length).ToArray();
-                spread[t] = Enumerable.Range(0, ensemble.Targets).Sum(k => Math.Max(0, sumSq[k] / sample.Length - means[t][k] * means[t][k]));
-            }
-            var ranked = Enumerable.Range(0, n).OrderByDescending(t => spread[t]).ToList();
-            var keptIdx = ranked.Take(keep).ToHashSet();
-            var shift = new float[ensemble.Targets];
-            foreach (var t in ranked.Skip(keep))
-                for (int k = 0; k < shift.Length; k++) shift[k] += (float)means[t][k];
-            float leafScale = 1f;
-            if (ensemble.IsAverage)
-            {
-                // AVERAGE divides by the trees present: rescale so the kept trees still weigh 1/n each.
-                leafScale = (float)keep / n;
-                for (int k = 0; k < shift.Length; k++) shift[k] /= n;
-            }
-            ensemble.Keep(ensemble.Trees.Where((_, i) => keptIdx.Contains(i)).ToList(), leafScale, shift);
-            ensemble.WriteBack();
-        }
-        return $"tree ensemble pruning: kept {after} of {before} trees (those whose output varies most on the data); the dropped trees' mean output was folded into the base value.";
     }
 }

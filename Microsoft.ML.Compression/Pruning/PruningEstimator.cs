@@ -20,6 +20,7 @@ public sealed class PruningEstimator : CompressionStageEstimator
             TargetSparsity = options.TargetSparsity,
             ExcludedNodes = options.ExcludedNodes.ToArray(),
             MaxCalibrationRows = options.MaxCalibrationRows,
+            TreeSelection = options.TreeSelection,
         };
     }
 

@@ -1,5 +1,18 @@
 namespace Microsoft.ML.Compression;
 
+/// <summary>How tree ensemble pruning chooses the trees to keep.</summary>
+/// <example><code>new PruningOptions { TargetSparsity = 0.8, TreeSelection = TreeSelection.LassoReweighting }</code></example>
+public enum TreeSelection
+{
+    /// <summary>
+    /// L1-regularised re-weighting of the trees' outputs to reproduce the full ensemble's score on the fit data
+    /// (ISLE / RuleFit post-processing), then a refit of the kept trees' weights. Keeps accuracy at high pruning rates.
+    /// </summary>
+    LassoReweighting,
+    /// <summary>Drop the trees whose output varies least on the data and fold their mean into the bias. Faster, less accurate.</summary>
+    LeastVarying,
+}
+
 /// <summary>Options of the pruning stage (<see cref="CompressionCatalog.Prune(PruningOptions)"/>).</summary>
 /// <example>
 /// <code>
@@ -10,8 +23,8 @@ public sealed class PruningOptions
 {
     /// <summary>
     /// Fraction to remove, in [0, 1): of the weights of each MatMul/Gemm/Conv layer and of a linear model's
-    /// coefficients (those with the smallest |w| × feature spread go first), or of a tree ensemble's trees (those
-    /// whose output varies least over the data go first, their mean folded into the bias). Default 0.5.
+    /// coefficients (those with the smallest |w| × feature spread go first), or of a tree ensemble's trees (chosen
+    /// by <see cref="TreeSelection"/>). Default 0.5.
     /// </summary>
     public double TargetSparsity { get; set; } = 0.5;
 
@@ -23,12 +36,17 @@ public sealed class PruningOptions
     /// </summary>
     public int MaxCalibrationRows { get; set; } = 10_000;
 
+    /// <summary>How a tree ensemble chooses the trees it keeps (default <see cref="TreeSelection.LassoReweighting"/>).</summary>
+    public TreeSelection TreeSelection { get; set; } = TreeSelection.LassoReweighting;
+
     internal void Validate()
     {
         if (double.IsNaN(TargetSparsity) || TargetSparsity < 0 || TargetSparsity >= 1)
             throw new ArgumentOutOfRangeException(nameof(TargetSparsity), TargetSparsity, "TargetSparsity must be in [0, 1): 0 keeps everything, 0.9 removes 90%.");
         if (MaxCalibrationRows < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxCalibrationRows), MaxCalibrationRows, "MaxCalibrationRows must be at least 1.");
+        if (!Enum.IsDefined(TreeSelection))
+            throw new ArgumentOutOfRangeException(nameof(TreeSelection), TreeSelection, "TreeSelection must be LassoReweighting or LeastVarying.");
         if (ExcludedNodes == null)
             throw new ArgumentNullException(nameof(ExcludedNodes), "ExcludedNodes may be empty but not null.");
     }
