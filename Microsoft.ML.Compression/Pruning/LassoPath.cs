@@ -101,7 +101,7 @@ internal static class LassoPath
         return largest;
     }
 
-    /// <summary>Ordinary least squares through normal equations with a tiny ridge for stability (Cholesky).</summary>
+    /// <summary>Ordinary least squares through normal equations (with a tiny ridge for stability).</summary>
     private static double[] LeastSquares(double[][] columns, double[] y)
     {
         int k = columns.Length;
@@ -111,31 +111,8 @@ internal static class LassoPath
         {
             b[i] = Dot(columns[i], y);
             for (int j = 0; j <= i; j++) a[i, j] = a[j, i] = Dot(columns[i], columns[j]);
-            a[i, i] += 1e-6 * y.Length;
         }
-        // Cholesky: a = L·Lᵀ
-        var l = new double[k, k];
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j <= i; j++)
-            {
-                double sum = a[i, j];
-                for (int t = 0; t < j; t++) sum -= l[i, t] * l[j, t];
-                l[i, j] = i == j ? Math.Sqrt(Math.Max(sum, 1e-12)) : sum / l[j, j];
-            }
-        var x = new double[k];
-        for (int i = 0; i < k; i++)
-        {
-            double sum = b[i];
-            for (int t = 0; t < i; t++) sum -= l[i, t] * x[t];
-            x[i] = sum / l[i, i];
-        }
-        for (int i = k - 1; i >= 0; i--)
-        {
-            double sum = x[i];
-            for (int t = i + 1; t < k; t++) sum -= l[t, i] * x[t];
-            x[i] = sum / l[i, i];
-        }
-        return x;
+        return SymmetricSolver.Solve(a, b);
     }
 
     private static double Dot(double[] a, double[] b)

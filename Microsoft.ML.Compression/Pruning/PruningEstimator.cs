@@ -21,6 +21,7 @@ public sealed class PruningEstimator : CompressionStageEstimator
             ExcludedNodes = options.ExcludedNodes.ToArray(),
             MaxCalibrationRows = options.MaxCalibrationRows,
             TreeSelection = options.TreeSelection,
+            Reconstruct = options.Reconstruct,
         };
     }
 

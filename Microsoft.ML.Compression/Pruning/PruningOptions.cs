@@ -36,6 +36,13 @@ public sealed class PruningOptions
     /// </summary>
     public int MaxCalibrationRows { get; set; } = 10_000;
 
+    /// <summary>
+    /// After choosing what to remove, refit the kept weights of each layer whose inputs are known (linear models,
+    /// first layers reading the model input) by least squares so the layer's output on the data is reproduced,
+    /// with bias correction. Default true.
+    /// </summary>
+    public bool Reconstruct { get; set; } = true;
+
     /// <summary>How a tree ensemble chooses the trees it keeps (default <see cref="TreeSelection.LassoReweighting"/>).</summary>
     public TreeSelection TreeSelection { get; set; } = TreeSelection.LassoReweighting;
 

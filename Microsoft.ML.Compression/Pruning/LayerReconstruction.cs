@@ -1,0 +1,67 @@
+namespace Microsoft.ML.Compression.Pruning;
+
+/// <summary>
+/// After a pruning mask is chosen, updates a layer's remaining weights so that its output on calibration inputs
+/// is reproduced as closely as least squares allows (the Optimal-Brain-Surgeon / SparseGPT idea for a fixed
+/// mask), and returns the bias change that keeps the mean output (bias correction).
+/// </summary>
+internal static class LayerReconstruction
+{
+    /// <summary>Largest input width whose Gram matrix is formed (inputs² doubles).</summary>
+    public const int MaxInputs = 4096;
+
+    /// <param name="weights">Row-major [inputs, outputs] (MatMul layout); pruned entries are zero; updated in place.</param>
+    /// <param name="original">The weights before pruning, same layout.</param>
+    /// <param name="inputs">Calibration rows of the layer's input.</param>
+    /// <returns>Per output: the amount to add to the bias.</returns>
+    public static double[] Refit(float[] weights, float[] original, int inputCount, int outputCount, float[][] inputs)
+    {
+        int m = inputs.Length;
+        var mean = new double[inputCount];
+        foreach (var row in inputs)
+            for (int j = 0; j < inputCount; j++) mean[j] += row[j];
+        for (int j = 0; j < inputCount; j++) mean[j] /= m;
+        // Covariance of the inputs: the reconstruction error of output k is (w - v)ᵀ C (w - v).
+        var cov = new double[inputCount, inputCount];
+        var centered = new double[inputCount];
+        foreach (var row in inputs)
+        {
+            for (int j = 0; j < inputCount; j++) centered[j] = row[j] - mean[j];
+            for (int a = 0; a < inputCount; a++)
+            {
+                double ca = centered[a];
+                if (ca == 0) continue;
+                for (int b = 0; b <= a; b++) cov[a, b] += ca * centered[b];
+            }
+        }
+        for (int a = 0; a < inputCount; a++)
+            for (int b = 0; b <= a; b++) cov[b, a] = cov[a, b] /= m;
+
+        var biasShift = new double[outputCount];
+        for (int k = 0; k < outputCount; k++)
+        {
+            var kept = Enumerable.Range(0, inputCount).Where(j => weights[j * outputCount + k] != 0).ToArray();
+            if (kept.Length == 0 || kept.Length == inputCount) continue;
+            // Solve C_SS v = C_S· w for the kept inputs S (the dropped inputs' effect is projected onto them).
+            var a = new double[kept.Length, kept.Length];
+            var rhs = new double[kept.Length];
+            for (int p = 0; p < kept.Length; p++)
+            {
+                for (int q = 0; q < kept.Length; q++) a[p, q] = cov[kept[p], kept[q]];
+                double s = 0;
+                for (int j = 0; j < inputCount; j++) s += cov[kept[p], j] * original[j * outputCount + k];
+                rhs[p] = s;
+            }
+            var v = SymmetricSolver.Solve(a, rhs, ridge: 1e-4);
+            double before = 0, after = 0;
+            for (int j = 0; j < inputCount; j++) before += mean[j] * original[j * outputCount + k];
+            for (int p = 0; p < kept.Length; p++)
+            {
+                weights[kept[p] * outputCount + k] = (float)v[p];
+                after += mean[kept[p]] * v[p];
+            }
+            biasShift[k] = before - after;
+        }
+        return biasShift;
+    }
+}
