@@ -30,6 +30,7 @@ internal static class GraphPruner
         }
 
         if (LinearOpRewriter.HasLinearOps(g)) LinearOpRewriter.Rewrite(model);
+        if (options.Granularity == PruningGranularity.Structured) return StructuredPruner.Prune(model, options);
         var weights = WeightTensors.Find(g, options.ExcludedNodes);
         if (weights.Count == 0)
             throw new UnsupportedModelException("The graph has no float MatMul, Gemm or Conv weights, linear coefficients or tree ensembles to prune.");
@@ -52,11 +53,13 @@ internal static class GraphPruner
                 int cols = (int)tensor.Dims[1];
                 for (int i = 0; i < importance.Length; i++) importance[i] *= std[i / cols];
             }
-            int toZero = (int)Math.Floor(options.TargetSparsity * values.Length);
+            int toZero = options.Granularity == PruningGranularity.SemiStructured ? 1 : (int)Math.Floor(options.TargetSparsity * values.Length);
             if (toZero > 0)
             {
-                var order = Enumerable.Range(0, values.Length).OrderBy(i => importance[i]).Take(toZero);
-                foreach (var i in order) values[i] = 0f;
+                if (options.Granularity == PruningGranularity.SemiStructured)
+                    SemiStructured.Apply(values, importance, tensor.Dims, w.ChannelAxis, options.SemiStructuredN, options.SemiStructuredM);
+                else
+                    foreach (var i in Enumerable.Range(0, values.Length).OrderBy(i => importance[i]).Take(toZero)) values[i] = 0f;
                 if (options.Reconstruct && layerInput is { Length: > 1 } && w.Consumer.OpType == "MatMul" && tensor.Dims[0] <= LayerReconstruction.MaxInputs)
                 {
                     var shift = LayerReconstruction.Refit(values, original, (int)tensor.Dims[0], (int)tensor.Dims[1], layerInput);
@@ -70,7 +73,8 @@ internal static class GraphPruner
             zeroed += values.Count(v => v == 0f);
         }
         var rebuilt = reconstructed > 0 ? $"; the kept weights of {reconstructed} layer(s) were refitted by least squares to reproduce the layer's output on the data, with bias correction" : "";
-        return $"magnitude pruning of {weights.Count} weight tensor(s) to {options.TargetSparsity:P0} each: {zeroed} of {total} weights are now zero{rebuilt}.";
+        var pattern = options.Granularity == PruningGranularity.SemiStructured ? $"{options.SemiStructuredN}:{options.SemiStructuredM} semi-structured" : $"to {options.TargetSparsity:P0} each";
+        return $"magnitude pruning of {weights.Count} weight tensor(s) {pattern}: {zeroed} of {total} weights are now zero{rebuilt}.";
     }
 
     /// <summary>Calibration rows of a MatMul's input when that input is a graph input (null otherwise).</summary>

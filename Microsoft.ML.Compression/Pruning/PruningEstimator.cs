@@ -22,6 +22,9 @@ public sealed class PruningEstimator : CompressionStageEstimator
             MaxCalibrationRows = options.MaxCalibrationRows,
             TreeSelection = options.TreeSelection,
             Reconstruct = options.Reconstruct,
+            Granularity = options.Granularity,
+            SemiStructuredN = options.SemiStructuredN,
+            SemiStructuredM = options.SemiStructuredM,
         };
     }
 

@@ -1,5 +1,17 @@
 namespace Microsoft.ML.Compression;
 
+/// <summary>What network pruning removes.</summary>
+/// <example><code>new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5 }</code></example>
+public enum PruningGranularity
+{
+    /// <summary>Individual weights with the smallest magnitude (per layer). The file shrinks only through compression of zeros.</summary>
+    Unstructured,
+    /// <summary>N of every M consecutive input weights of each output are kept (2:4 by default), the pattern sparse tensor cores accelerate.</summary>
+    SemiStructured,
+    /// <summary>Whole neurons of MatMul/Gemm layers and channels of Conv layers, with the next layer's matching inputs: a smaller, faster graph.</summary>
+    Structured,
+}
+
 /// <summary>How tree ensemble pruning chooses the trees to keep.</summary>
 /// <example><code>new PruningOptions { TargetSparsity = 0.8, TreeSelection = TreeSelection.LassoReweighting }</code></example>
 public enum TreeSelection
@@ -43,6 +55,19 @@ public sealed class PruningOptions
     /// </summary>
     public bool Reconstruct { get; set; } = true;
 
+    /// <summary>
+    /// What is removed from networks: single weights (<see cref="PruningGranularity.Unstructured"/>, default),
+    /// N of every M consecutive weights (<see cref="PruningGranularity.SemiStructured"/>), or whole neurons and
+    /// channels (<see cref="PruningGranularity.Structured"/>, which makes the model smaller and faster).
+    /// </summary>
+    public PruningGranularity Granularity { get; set; } = PruningGranularity.Unstructured;
+
+    /// <summary>Semi-structured only: weights kept in every group of <see cref="SemiStructuredM"/> (default 2, i.e. 2:4).</summary>
+    public int SemiStructuredN { get; set; } = 2;
+
+    /// <summary>Semi-structured only: group size along each output's inputs (default 4).</summary>
+    public int SemiStructuredM { get; set; } = 4;
+
     /// <summary>How a tree ensemble chooses the trees it keeps (default <see cref="TreeSelection.LassoReweighting"/>).</summary>
     public TreeSelection TreeSelection { get; set; } = TreeSelection.LassoReweighting;
 
@@ -52,6 +77,12 @@ public sealed class PruningOptions
             throw new ArgumentOutOfRangeException(nameof(TargetSparsity), TargetSparsity, "TargetSparsity must be in [0, 1): 0 keeps everything, 0.9 removes 90%.");
         if (MaxCalibrationRows < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxCalibrationRows), MaxCalibrationRows, "MaxCalibrationRows must be at least 1.");
+        if (!Enum.IsDefined(Granularity))
+            throw new ArgumentOutOfRangeException(nameof(Granularity), Granularity, "Granularity must be Unstructured, SemiStructured or Structured.");
+        if (SemiStructuredM < 2 || SemiStructuredM > 16)
+            throw new ArgumentOutOfRangeException(nameof(SemiStructuredM), SemiStructuredM, "SemiStructuredM must be between 2 and 16 (4 for the common 2:4 pattern).");
+        if (SemiStructuredN < 1 || SemiStructuredN >= SemiStructuredM)
+            throw new ArgumentOutOfRangeException(nameof(SemiStructuredN), SemiStructuredN, "SemiStructuredN must be at least 1 and less than SemiStructuredM.");
         if (!Enum.IsDefined(TreeSelection))
             throw new ArgumentOutOfRangeException(nameof(TreeSelection), TreeSelection, "TreeSelection must be LassoReweighting or LeastVarying.");
         if (ExcludedNodes == null)

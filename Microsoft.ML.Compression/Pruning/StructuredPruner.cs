@@ -1,0 +1,165 @@
+using Microsoft.ML.Compression.Onnx;
+using Onnx;
+
+namespace Microsoft.ML.Compression.Pruning;
+
+/// <summary>
+/// Structured pruning by graph surgery: removes whole output neurons of MatMul/Gemm layers and whole output
+/// channels of Conv layers, together with everything that is indexed by them downstream (bias, BatchNormalization
+/// entries, the next layer's input rows or input channels, and the blocks a Flatten makes of them). The tensors
+/// really shrink, so the model gets smaller and faster, not just sparser.
+/// </summary>
+internal static class StructuredPruner
+{
+    // Operators that act on each channel independently, so a channel can be removed across them.
+    private static readonly HashSet<string> ChannelWise = new() { "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Identity", "MaxPool", "AveragePool", "Elu", "Selu", "HardSigmoid", "Softplus" };
+
+    private sealed record Layer(NodeProto Node, TensorProto Weight, int OutAxis, int InAxis);
+
+    private sealed class Plan
+    {
+        public required Layer Producer;
+        public required Layer Consumer;
+        public string? ProducerBias;          // Gemm/Conv input 2, or the initializer of a following Add
+        public List<NodeProto> BatchNorms = new();
+        public int SpatialBlock = 1;          // Flatten between Conv and Gemm: each channel becomes this many inputs
+    }
+
+    public static string Prune(ModelProto model, PruningOptions options)
+    {
+        var g = model.Graph;
+        var plans = FindPlans(g, options.ExcludedNodes);
+        if (plans.Count == 0)
+            throw new UnsupportedModelException("Structured pruning found no pair of MatMul/Gemm/Conv layers joined only by per-channel operators (Relu, BatchNormalization, pooling, Flatten); there is nothing it can remove whole.");
+        var summary = new List<string>();
+        foreach (var plan in plans)
+        {
+            int channels = (int)plan.Producer.Weight.Dims[plan.Producer.OutAxis];
+            int keep = Math.Max(1, channels - (int)Math.Floor(options.TargetSparsity * channels));
+            if (keep == channels) continue;
+            var importance = Importance(plan, channels);
+            var kept = Enumerable.Range(0, channels).OrderByDescending(c => importance[c]).Take(keep).OrderBy(c => c).ToArray();
+            Apply(g, plan, kept);
+            summary.Add($"{plan.Producer.Node.Name}: {channels}→{keep}");
+        }
+        g.ValueInfo.Clear(); // intermediate shapes changed; ONNX Runtime infers them again
+        return $"structured pruning removed whole neurons/channels ({string.Join(", ", summary)}), ranked by the product of their incoming and outgoing weight norms; the graph's tensors shrank accordingly.";
+    }
+
+    private static List<Plan> FindPlans(GraphProto g, IReadOnlyCollection<string> excluded)
+    {
+        var plans = new List<Plan>();
+        var outputs = new HashSet<string>(g.Output.Select(o => o.Name));
+        foreach (var node in g.Node)
+        {
+            var producer = AsLayer(g, node);
+            if (producer == null || excluded.Contains(node.Name) || excluded.Contains(producer.Weight.Name)) continue;
+            var plan = new Plan { Producer = producer, Consumer = producer };
+            if (node.OpType != "MatMul" && node.Input.Count > 2 && OnnxGraphEditor.Initializer(g, node.Input[2]) != null) plan.ProducerBias = node.Input[2];
+            string value = node.Output[0];
+            Layer? consumer = null;
+            bool ok = true;
+            while (ok && consumer == null)
+            {
+                if (outputs.Contains(value)) { ok = false; break; }
+                var users = g.Node.Where(n => n.Input.Contains(value)).ToList();
+                if (users.Count != 1) { ok = false; break; }
+                var next = users[0];
+                if (next.Input[0] != value) { ok = false; break; }
+                if (AsLayer(g, next) is { } layer) { consumer = layer; break; }
+                switch (next.OpType)
+                {
+                    case "Add" when node.OpType == "MatMul" && plan.ProducerBias == null && next.Input.Count == 2 && OnnxGraphEditor.Initializer(g, next.Input[1]) is { } b && OnnxTensors.ElementCount(b) == producer.Weight.Dims[producer.OutAxis]:
+                        plan.ProducerBias = next.Input[1];
+                        break;
+                    case "BatchNormalization" when next.Input.Skip(1).All(i => OnnxGraphEditor.Initializer(g, i) != null):
+                        plan.BatchNorms.Add(next);
+                        break;
+                    case "Flatten" when node.OpType == "Conv" && (OnnxGraphEditor.Attribute(next, "axis")?.I ?? 1) == 1:
+                        break;
+                    default:
+                        if (!ChannelWise.Contains(next.OpType)) ok = false;
+                        break;
+                }
+                value = next.Output[0];
+            }
+            if (!ok || consumer == null || excluded.Contains(consumer.Node.Name)) continue;
+            long outChannels = producer.Weight.Dims[producer.OutAxis];
+            long inputs = consumer.Weight.Dims[consumer.InAxis];
+            if (inputs % outChannels != 0) continue;
+            plan.SpatialBlock = (int)(inputs / outChannels);
+            if (plan.SpatialBlock != 1 && !(producer.Node.OpType == "Conv" && consumer.Node.OpType != "Conv")) continue;
+            plan.Consumer = consumer;
+            plans.Add(plan);
+        }
+        // A layer that is both consumer and producer is pruned on both sides; plans are applied in graph order.
+        return plans;
+    }
+
+    private static Layer? AsLayer(GraphProto g, NodeProto n)
+    {
+        if (n.OpType is not ("MatMul" or "Gemm" or "Conv") || n.Input.Count < 2) return null;
+        var w = OnnxGraphEditor.Initializer(g, n.Input[1]);
+        if (w == null || w.DataType != OnnxType.Float) return null;
+        if (n.OpType == "Conv")
+            return (OnnxGraphEditor.Attribute(n, "group")?.I ?? 1) == 1 && w.Dims.Count >= 3 ? new Layer(n, w, 0, 1) : null;
+        if (w.Dims.Count != 2) return null;
+        if (n.OpType == "Gemm" && (OnnxGraphEditor.Attribute(n, "transA")?.I ?? 0) != 0) return null;
+        bool transB = n.OpType == "Gemm" && (OnnxGraphEditor.Attribute(n, "transB")?.I ?? 0) == 1;
+        return transB ? new Layer(n, w, 0, 1) : new Layer(n, w, 1, 0);
+    }
+
+    /// <summary>‖incoming weights of channel c‖ × ‖outgoing weights of channel c‖.</summary>
+    private static double[] Importance(Plan plan, int channels)
+    {
+        var incoming = SliceNorms(plan.Producer.Weight, plan.Producer.OutAxis, channels, 1);
+        var outgoing = SliceNorms(plan.Consumer.Weight, plan.Consumer.InAxis, channels, plan.SpatialBlock);
+        return incoming.Zip(outgoing, (a, b) => a * b).ToArray();
+    }
+
+    private static double[] SliceNorms(TensorProto t, int axis, int channels, int block)
+    {
+        var values = OnnxTensors.ReadFloats(t);
+        var index = WeightTensors.ChannelOf(t.Dims, axis);
+        var norms = new double[channels];
+        for (int i = 0; i < values.Length; i++) norms[index[i] / block] += (double)values[i] * values[i];
+        return norms.Select(Math.Sqrt).ToArray();
+    }
+
+    private static void Apply(GraphProto g, Plan plan, int[] kept)
+    {
+        Replace(g, plan.Producer.Weight.Name, t => Slice(t, plan.Producer.OutAxis, kept, 1));
+        if (plan.ProducerBias != null) Replace(g, plan.ProducerBias, t => Slice(t, 0, kept, 1));
+        foreach (var bn in plan.BatchNorms)
+            foreach (var input in bn.Input.Skip(1)) Replace(g, input, t => Slice(t, 0, kept, 1));
+        Replace(g, plan.Consumer.Weight.Name, t => Slice(t, plan.Consumer.InAxis, kept, plan.SpatialBlock));
+    }
+
+    private static void Replace(GraphProto g, string name, Func<TensorProto, TensorProto> edit)
+    {
+        var t = OnnxGraphEditor.Initializer(g, name)!;
+        g.Initializer[g.Initializer.IndexOf(t)] = edit(t);
+    }
+
+    /// <summary>Keeps the given channels (each <paramref name="block"/> consecutive indices wide) along one axis.</summary>
+    private static TensorProto Slice(TensorProto t, int axis, int[] keptChannels, int block)
+    {
+        var values = OnnxTensors.ReadFloats(t);
+        var dims = t.Dims.ToArray();
+        long outer = 1, inner = 1;
+        for (int i = 0; i < axis; i++) outer *= dims[i];
+        for (int i = axis + 1; i < dims.Length; i++) inner *= dims[i];
+        long axisLength = dims[axis];
+        var keptIndices = keptChannels.SelectMany(c => Enumerable.Range(c * block, block)).ToArray();
+        var result = new float[outer * keptIndices.Length * inner];
+        long k = 0;
+        for (long o = 0; o < outer; o++)
+            foreach (var a in keptIndices)
+            {
+                Array.Copy(values, (o * axisLength + a) * inner, result, k, inner);
+                k += inner;
+            }
+        dims[axis] = keptIndices.Length;
+        return OnnxTensors.Float(t.Name, result, dims);
+    }
+}
