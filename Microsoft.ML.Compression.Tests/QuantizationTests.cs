@@ -74,4 +74,81 @@ public sealed class QuantizationTests
         Assert.AreEqual(fp32, acc, 0.03);
         Assert.IsTrue(int4.Report.Final.OnnxBytes < 0.2 * int4.Report.Original.OnnxBytes, int4.Report.ToString());
     }
+
+    [TestMethod]
+    public void StaticInt8FashionCnnRunsAndKeepsAccuracyWithinTwoPoints()
+    {
+        double fp32 = Accuracy(Float32("fashion_cnn", _fashionTest), _fashionTest);
+        using var int8 = _ml.Compression().Quantize(Model("fashion_cnn"), new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(_calib);
+        double acc = Accuracy(int8, _fashionTest);
+        Console.WriteLine($"fashion_cnn FP32 {fp32:P2}, static INT8 {acc:P2}\n{int8.Report}");
+        Assert.AreEqual(fp32, acc, 0.02);
+        Assert.IsTrue(Onnx.OnnxModelIO.Parse(int8.OnnxModel, "test").Graph.Node.Count(n => n.OpType == "QuantizeLinear") >= 4);
+    }
+
+    [TestMethod]
+    public void EntropyAndPercentileCalibrationClipAtLeastOneTensorNarrowerThanMinMax()
+    {
+        var model = Onnx.OnnxModelIO.Load(Model("fashion_mlp"));
+        var tensors = GraphQuantizer.ActivationInputs(model.Graph, WeightTensors.Find(model.Graph));
+        var stats = ActivationRecorder.Record(model, tensors, Context(_calib), 256);
+        bool entropyNarrower = false, percentileNarrower = false;
+        foreach (var s in stats.Values)
+        {
+            var minMax = s.Range(CalibrationMethod.MinMax);
+            var entropy = s.Range(CalibrationMethod.Entropy);
+            var percentile = s.Range(CalibrationMethod.Percentile, 99.9);
+            Console.WriteLine($"{s.Name}: minmax [{minMax.Min}, {minMax.Max}], entropy [{entropy.Min}, {entropy.Max}], p99.9 [{percentile.Min}, {percentile.Max}]");
+            Assert.IsTrue(entropy.Min >= minMax.Min && entropy.Max <= minMax.Max && entropy.Max > entropy.Min);
+            Assert.IsTrue(percentile.Min >= minMax.Min && percentile.Max <= minMax.Max && percentile.Max > percentile.Min);
+            entropyNarrower |= entropy.Max - entropy.Min < 0.9 * (minMax.Max - minMax.Min);
+            percentileNarrower |= percentile.Max - percentile.Min < minMax.Max - minMax.Min;
+            // 100 % keeps everything: the MinMax range up to one histogram bin.
+            var all = s.Range(CalibrationMethod.Percentile, 100);
+            Assert.AreEqual(minMax.Max, all.Max, 2 * s.Threshold / TensorStatistics.Bins + 1e-6);
+        }
+        Assert.IsTrue(entropyNarrower, "entropy calibration never clipped");
+        Assert.IsTrue(percentileNarrower, "percentile calibration never clipped");
+    }
+
+    [TestMethod]
+    public void HistogramKeepsEveryValueWhenItsRangeGrows()
+    {
+        var s = new TensorStatistics("t");
+        s.Add(Enumerable.Range(0, 1000).Select(i => i / 1000f).ToArray());        // [0, 1)
+        s.Add(Enumerable.Range(0, 1000).Select(i => -5f + i / 100f).ToArray());  // [-5, 5): range grows ×8
+        Assert.AreEqual(2000L, s.Histogram.Sum());
+        Assert.AreEqual(2000L, s.Count);
+        Assert.AreEqual(8.0 * 0.999, s.Threshold, 1e-3);
+        Assert.AreEqual((-5f, 4.99f), s.Range(CalibrationMethod.MinMax));
+        var p = s.Range(CalibrationMethod.Percentile, 90);
+        Assert.IsTrue(p.Min > -5f && p.Max < 4.99f, $"{p}");
+        // Every value landed in the bin its own value belongs to, up to the widened bin width.
+        double width = 2 * s.Threshold / TensorStatistics.Bins;
+        long positives = s.Histogram.Skip(TensorStatistics.Bins / 2).Sum();
+        Assert.AreEqual(1000 + 500, positives, 2);
+    }
+
+    [TestMethod]
+    public void InvalidOptionsThrowArgumentOutOfRangeBeforeAnyWork()
+    {
+        foreach (var o in new[]
+        {
+            new QuantizationOptions { Mode = QuantizationMode.Static, Percentile = 0 },
+            new QuantizationOptions { Mode = QuantizationMode.Static, Percentile = 100.5 },
+            new QuantizationOptions { Precision = Precision.Int4, BlockSize = 48 },
+            new QuantizationOptions { MaxCalibrationRows = 0 },
+            new QuantizationOptions { Mode = QuantizationMode.Dynamic, Precision = Precision.Float16 },
+        })
+            Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Quantize(Model("fashion_mlp"), o));
+    }
+
+    [TestMethod]
+    public void CalibrationDataWithoutTheGraphInputNamesTheMissingColumn()
+    {
+        var renamed = _ml.Transforms.CopyColumns("Pixels", "Features").Append(_ml.Transforms.DropColumns("Features")).Fit(_calib).Transform(_calib);
+        var e = Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Quantize(Model("fashion_mlp"), new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(renamed));
+        Assert.AreEqual("Features", e.ColumnName);
+        StringAssert.Contains(e.Message, "Features");
+    }
 }
