@@ -32,6 +32,13 @@ internal static class TestData
         Columns = new[] { new TextLoader.Column("Label", DataKind.String, 0), new TextLoader.Column("Features", DataKind.Single, 1, 16) },
     });
 
+    /// <summary>Fashion-MNIST subsets: Label (class id 0–9) then 784 raw pixels 0–255 as the float vector Features.</summary>
+    public static IDataView Fashion(MLContext ml, string file) => ml.Data.LoadFromTextFile(Path(file), new TextLoader.Options
+    {
+        HasHeader = true, Separators = new[] { ',' },
+        Columns = new[] { new TextLoader.Column("Label", DataKind.Single, 0), new TextLoader.Column("Features", DataKind.Single, 1, 784) },
+    });
+
     /// <summary>CPS 1988 wages: Label (wage), education, experience, and categorical ethnicity, smsa, region, parttime.</summary>
     public static IDataView Cps(MLContext ml) => ml.Data.LoadFromTextFile(Path("cps1988.csv"), new TextLoader.Options
     {

@@ -6,7 +6,7 @@ namespace Microsoft.ML.Compression.Onnx;
 /// <summary>ONNX element type codes (TensorProto.DataType) used here.</summary>
 internal static class OnnxType
 {
-    public const int Float = 1, UInt8 = 2, Int8 = 3, Int32 = 6, Int64 = 7, String = 8, Bool = 9, Float16 = 10, Double = 11, UInt32 = 12;
+    public const int Float = 1, UInt8 = 2, Int8 = 3, Int32 = 6, Int64 = 7, String = 8, Bool = 9, Float16 = 10, Double = 11, UInt32 = 12, Int4 = 22;
 
     public static int BitsOf(int dataType) => dataType switch
     {
@@ -14,6 +14,7 @@ internal static class OnnxType
         Double or Int64 => 64,
         Float16 => 16,
         Int8 or UInt8 or Bool => 8,
+        Int4 => 4,
         _ => 32,
     };
 }
@@ -52,6 +53,31 @@ internal static class OnnxTensors
     public static TensorProto Int8(string name, sbyte[] values, params long[] dims)
     {
         var t = new TensorProto { Name = name, DataType = OnnxType.Int8, RawData = ByteString.CopyFrom(AsBytes(values)) };
+        t.Dims.Add(dims);
+        return t;
+    }
+
+    public static TensorProto UInt8(string name, byte[] values, params long[] dims)
+    {
+        var t = new TensorProto { Name = name, DataType = OnnxType.UInt8, RawData = ByteString.CopyFrom(values) };
+        t.Dims.Add(dims);
+        return t;
+    }
+
+    public static TensorProto Int32(string name, int[] values, params long[] dims)
+    {
+        var t = new TensorProto { Name = name, DataType = OnnxType.Int32, RawData = ByteString.CopyFrom(AsBytes(values)) };
+        t.Dims.Add(dims);
+        return t;
+    }
+
+    /// <summary>Signed 4-bit values in [-8, 7], packed two per byte (first element in the low nibble), as ONNX stores int4.</summary>
+    public static TensorProto Int4(string name, sbyte[] values, params long[] dims)
+    {
+        var packed = new byte[(values.Length + 1) / 2];
+        for (int i = 0; i < values.Length; i++)
+            packed[i / 2] |= (byte)((values[i] & 0x0F) << (i % 2 == 0 ? 0 : 4));
+        var t = new TensorProto { Name = name, DataType = OnnxType.Int4, RawData = ByteString.CopyFrom(packed) };
         t.Dims.Add(dims);
         return t;
     }

@@ -5,78 +5,417 @@ using Onnx;
 namespace Microsoft.ML.Compression.Quantization;
 
 /// <summary>
-/// Weight-only quantization of an ONNX graph. Neural and linear weights: INT8 (symmetric, per output channel,
-/// stored as int8 and restored by DequantizeLinear) or FP16 (stored in a Constant node and cast back, because
-/// ML.NET's OnnxTransformer refuses Float16 initializers). Tree ensembles: leaf values are snapped to the same grid.
+/// Quantization of an ONNX graph.
+/// <list type="bullet">
+/// <item>Weight-only: INT8 (symmetric, per output channel, stored as int8 and restored by DequantizeLinear), INT4
+/// (symmetric, block-wise, com.microsoft MatMulNBits) or FP16 (stored in a Constant node and cast
+/// back, because ML.NET's OnnxTransformer refuses Float16 initializers). Tree ensembles: leaf values are snapped to
+/// the same grid.</item>
+/// <item>Static INT8 (networks): QuantizeLinear/DequantizeLinear pairs on the inputs of MatMul/Gemm/Conv with ranges
+/// recorded on calibration data, int8 per-channel weights, int32 biases; ONNX Runtime fuses them into integer kernels.</item>
+/// <item>Dynamic INT8 (networks): DynamicQuantizeLinear + MatMulInteger for MatMul/Gemm.</item>
+/// </list>
 /// </summary>
 internal static class GraphQuantizer
 {
+    private static readonly HashSet<string> QuantizedOps = new() { "DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "MatMulNBits", "QLinearConv", "QLinearMatMul" };
+
     public static string Quantize(ModelProto model, QuantizationOptions options, GraphEditContext context)
     {
         WeightTensors.CheckFinite(model);
         var g = model.Graph;
-        if (g.Node.Any(n => n.OpType == "DequantizeLinear") || g.Node.Any(n => n.OpType == "Cast" && n.Input.Count == 1 && g.Node.Any(c => c.OpType == "Constant" && c.Output.Contains(n.Input[0]))))
-            throw new UnsupportedModelException("The model is already quantized (it has DequantizeLinear or FP16 constant weights). Quantize the float model once.");
+        if (g.Node.Any(n => QuantizedOps.Contains(n.OpType)) || g.Node.Any(n => n.OpType == "Cast" && n.Input.Count == 1 && g.Node.Any(c => c.OpType == "Constant" && c.Output.Contains(n.Input[0]))))
+            throw new UnsupportedModelException("The model is already quantized (it has DequantizeLinear, quantized operators or FP16 constant weights). Quantize the float model once.");
 
+        string note = "";
+        var mode = options.Mode;
         var trees = TreeEnsembleNode.FindAll(g).ToList();
-        if (trees.Count > 0) return QuantizeTrees(trees, options);
+        if (trees.Count > 0)
+        {
+            if (mode != QuantizationMode.WeightOnly) note = $" {mode} mode does not apply to tree ensembles (they have no activations to quantize): leaves quantized weight-only.";
+            return QuantizeTrees(trees, options) + note;
+        }
 
         if (LinearOpRewriter.HasLinearOps(g)) LinearOpRewriter.Rewrite(model);
         var weights = WeightTensors.Find(g, options.ExcludedNodes);
         if (weights.Count == 0)
             throw new UnsupportedModelException("The graph has no float MatMul, Gemm or Conv weights, linear coefficients or tree ensembles to quantize.");
-        OnnxGraphEditor.EnsureOpset(model, 13);
 
+        if (mode != QuantizationMode.WeightOnly && context.FeatureInput != null)
+        {
+            // An exported ML.NET predictor is one linear layer over the raw features: activation quantization would
+            // quantize the user's features themselves, for no speed-up at this size.
+            note = $" {mode} mode is for networks; this exported ML.NET model was quantized weight-only.";
+            mode = QuantizationMode.WeightOnly;
+        }
+
+        OnnxGraphEditor.EnsureOpset(model, 13);
+        return mode switch
+        {
+            QuantizationMode.Static => QuantizeStatic(model, weights, options, context),
+            QuantizationMode.Dynamic => QuantizeDynamic(model, weights, options),
+            _ when options.Precision == Precision.Int4 => QuantizeInt4(model, weights, options),
+            _ => QuantizeWeightsOnly(g, weights, options),
+        } + note;
+    }
+
+    private static string QuantizeWeightsOnly(GraphProto g, List<WeightTensor> weights, QuantizationOptions options)
+    {
         double worst = 0;
         var prologue = new List<NodeProto>();
         foreach (var w in weights)
         {
-            var tensor = OnnxGraphEditor.Initializer(g, w.Name)!;
-            var values = OnnxTensors.ReadFloats(tensor);
-            var dims = tensor.Dims.ToArray();
-            g.Initializer.Remove(tensor);
             if (options.Precision == Precision.Float16)
             {
+                var tensor = OnnxGraphEditor.Initializer(g, w.Name)!;
+                var values = OnnxTensors.ReadFloats(tensor);
+                var dims = tensor.Dims.ToArray();
+                g.Initializer.Remove(tensor);
                 var half = OnnxGraphEditor.UniqueName(g, w.Name + "_fp16");
                 prologue.Add(OnnxGraphEditor.Node("Constant", Array.Empty<string>(), new[] { half }, half).WithTensor("value", OnnxTensors.Float16(half, values, dims)));
                 prologue.Add(OnnxGraphEditor.Node("Cast", new[] { half }, new[] { w.Name }, half + "_cast").WithInt("to", OnnxType.Float));
                 worst = Math.Max(worst, values.Max(v => Math.Abs(v - (float)(Half)Math.Clamp(v, -65504f, 65504f))));
                 continue;
             }
-            int channels = options.PerChannel ? (int)dims[w.ChannelAxis] : 1;
-            var channelOf = options.PerChannel ? WeightTensors.ChannelOf(dims, w.ChannelAxis) : new int[values.Length];
-            var maxAbs = new float[channels];
-            for (int i = 0; i < values.Length; i++) maxAbs[channelOf[i]] = Math.Max(maxAbs[channelOf[i]], Math.Abs(values[i]));
-            // Symmetric int8 as ONNX Runtime does it: zero point 0, range ±127 so that -128 is never used.
-            var scales = maxAbs.Select(m => m > 0 ? m / 127f : 1f).ToArray();
-            var q = new sbyte[values.Length];
-            for (int i = 0; i < values.Length; i++)
-            {
-                float s = scales[channelOf[i]];
-                q[i] = (sbyte)Math.Clamp(MathF.Round(values[i] / s), -127, 127);
-                worst = Math.Max(worst, Math.Abs(values[i] - q[i] * s));
-            }
-            var qName = OnnxGraphEditor.UniqueName(g, w.Name + "_quantized");
-            var sName = OnnxGraphEditor.UniqueName(g, w.Name + "_scale");
-            var zName = OnnxGraphEditor.UniqueName(g, w.Name + "_zero_point");
-            g.Initializer.Add(OnnxTensors.Int8(qName, q, dims));
-            if (options.PerChannel)
-            {
-                g.Initializer.Add(OnnxTensors.Float(sName, scales, channels));
-                g.Initializer.Add(OnnxTensors.Int8(zName, new sbyte[channels], channels));
-                prologue.Add(OnnxGraphEditor.Node("DequantizeLinear", new[] { qName, sName, zName }, new[] { w.Name }, qName + "_dequantize").WithInt("axis", w.ChannelAxis));
-            }
-            else
-            {
-                g.Initializer.Add(OnnxTensors.Float(sName, scales));
-                g.Initializer.Add(OnnxTensors.Int8(zName, new sbyte[1]));
-                prologue.Add(OnnxGraphEditor.Node("DequantizeLinear", new[] { qName, sName, zName }, new[] { w.Name }, qName + "_dequantize"));
-            }
+            worst = Math.Max(worst, DequantizedInt8Weight(g, w, options.PerChannel, prologue).Worst);
         }
-        for (int i = prologue.Count - 1; i >= 0; i--) g.Node.Insert(0, prologue[i]);
+        InsertPrologue(g, prologue);
         string how = options.Precision == Precision.Float16 ? "FP16 weights (Constant + Cast)"
             : $"INT8 weights, symmetric, {(options.PerChannel ? "per output channel" : "per tensor")}, via DequantizeLinear";
         return $"{how} on {weights.Count} weight tensor(s); largest weight error {worst:G3}.";
+    }
+
+    private static void InsertPrologue(GraphProto g, List<NodeProto> prologue)
+    {
+        for (int i = prologue.Count - 1; i >= 0; i--) g.Node.Insert(0, prologue[i]);
+    }
+
+    /// <summary>Symmetric int8 as ONNX Runtime does it: zero point 0, range ±127 so that -128 is never used.</summary>
+    private static (sbyte[] Q, float[] Scales, double Worst) SymmetricInt8(float[] values, long[] dims, int axis, bool perChannel)
+    {
+        int channels = perChannel ? (int)dims[axis] : 1;
+        var channelOf = perChannel ? WeightTensors.ChannelOf(dims, axis) : new int[values.Length];
+        var maxAbs = new float[channels];
+        for (int i = 0; i < values.Length; i++) maxAbs[channelOf[i]] = Math.Max(maxAbs[channelOf[i]], Math.Abs(values[i]));
+        var scales = maxAbs.Select(m => m > 0 ? m / 127f : 1f).ToArray();
+        var q = new sbyte[values.Length];
+        double worst = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            float s = scales[channelOf[i]];
+            q[i] = (sbyte)Math.Clamp(MathF.Round(values[i] / s), -127, 127);
+            worst = Math.Max(worst, Math.Abs(values[i] - q[i] * s));
+        }
+        return (q, scales, worst);
+    }
+
+    /// <summary>Replaces the float weight initializer by int8 + scale + zero point and a DequantizeLinear that outputs the old name.</summary>
+    private static (float[] Scales, double Worst) DequantizedInt8Weight(GraphProto g, WeightTensor w, bool perChannel, List<NodeProto> prologue)
+    {
+        var tensor = OnnxGraphEditor.Initializer(g, w.Name)!;
+        var values = OnnxTensors.ReadFloats(tensor);
+        var dims = tensor.Dims.ToArray();
+        g.Initializer.Remove(tensor);
+        var (q, scales, worst) = SymmetricInt8(values, dims, w.ChannelAxis, perChannel);
+        var qName = OnnxGraphEditor.UniqueName(g, w.Name + "_quantized");
+        var sName = OnnxGraphEditor.UniqueName(g, w.Name + "_scale");
+        var zName = OnnxGraphEditor.UniqueName(g, w.Name + "_zero_point");
+        g.Initializer.Add(OnnxTensors.Int8(qName, q, dims));
+        if (perChannel)
+        {
+            g.Initializer.Add(OnnxTensors.Float(sName, scales, scales.Length));
+            g.Initializer.Add(OnnxTensors.Int8(zName, new sbyte[scales.Length], scales.Length));
+            prologue.Add(OnnxGraphEditor.Node("DequantizeLinear", new[] { qName, sName, zName }, new[] { w.Name }, qName + "_dequantize").WithInt("axis", w.ChannelAxis));
+        }
+        else
+        {
+            g.Initializer.Add(OnnxTensors.Float(sName, scales));
+            g.Initializer.Add(OnnxTensors.Int8(zName, new sbyte[1]));
+            prologue.Add(OnnxGraphEditor.Node("DequantizeLinear", new[] { qName, sName, zName }, new[] { w.Name }, qName + "_dequantize"));
+        }
+        return (scales, worst);
+    }
+
+    // ---------------------------------------------------------------- static INT8 (QDQ)
+
+    /// <summary>The activation inputs (input 0, not an initializer) of the weight consumers, in graph order.</summary>
+    internal static List<string> ActivationInputs(GraphProto g, IEnumerable<WeightTensor> weights)
+    {
+        var inits = new HashSet<string>(g.Initializer.Select(t => t.Name));
+        return weights.Select(w => w.Consumer.Input[0]).Where(a => !inits.Contains(a)).Distinct().ToList();
+    }
+
+    /// <summary>Scale and zero point of an activation range: uint8 asymmetric (range widened to include 0) or int8 symmetric.</summary>
+    internal static (float Scale, int ZeroPoint) ActivationParameters(float min, float max, bool symmetric)
+    {
+        min = Math.Min(min, 0f);
+        max = Math.Max(max, 0f);
+        if (symmetric)
+        {
+            float a = Math.Max(-min, max);
+            return (a > 0 ? a / 127f : 1f, 0);
+        }
+        if (max == min) return (1f, 0);
+        float scale = (max - min) / 255f;
+        return (scale, (int)Math.Clamp(Math.Round(-min / scale), 0, 255));
+    }
+
+    private static string QuantizeStatic(ModelProto model, List<WeightTensor> weights, QuantizationOptions options, GraphEditContext context)
+    {
+        var g = model.Graph;
+        var activations = ActivationInputs(g, weights);
+        var convOutputs = weights.Where(w => w.Consumer.OpType == "Conv").Select(w => w.Consumer.Output[0]).ToList();
+        var stats = ActivationRecorder.Record(model, activations.Concat(convOutputs).Distinct().ToList(), context, options.MaxCalibrationRows, out int rows);
+
+        var qdq = new Dictionary<string, (string Dq, float Scale, List<NodeProto> Nodes)>();
+        (string, float, List<NodeProto>) MakeQdq(string tensor, string input, string output)
+        {
+            var (lo, hi) = stats[tensor].Range(options.Calibration, options.Percentile, options.SymmetricActivations);
+            var (scale, zp) = ActivationParameters(lo, hi, options.SymmetricActivations);
+            var sName = OnnxGraphEditor.UniqueName(g, tensor + "_act_scale");
+            g.Initializer.Add(OnnxTensors.Float(sName, new[] { scale }));
+            var zName = OnnxGraphEditor.UniqueName(g, tensor + "_act_zero_point");
+            g.Initializer.Add(options.SymmetricActivations ? OnnxTensors.Int8(zName, new sbyte[1]) : OnnxTensors.UInt8(zName, new[] { (byte)zp }));
+            var qName = OnnxGraphEditor.UniqueName(g, tensor + "_act_quantized");
+            var nodes = new List<NodeProto>
+            {
+                OnnxGraphEditor.Node("QuantizeLinear", new[] { input, sName, zName }, new[] { qName }, qName),
+                OnnxGraphEditor.Node("DequantizeLinear", new[] { qName, sName, zName }, new[] { output }, qName + "_dequantize"),
+            };
+            return (output, scale, nodes);
+        }
+        foreach (var a in activations)
+            qdq[a] = MakeQdq(a, a, OnnxGraphEditor.UniqueName(g, a + "_dequantized"));
+
+        var prologue = new List<NodeProto>();
+        double worst = 0;
+        int biases = 0;
+        var consumers = new HashSet<NodeProto>(weights.Select(w => w.Consumer));
+        var after = new Dictionary<NodeProto, List<NodeProto>>();
+        foreach (var w in weights)
+        {
+            var (scales, err) = DequantizedInt8Weight(g, w, options.PerChannel, prologue);
+            worst = Math.Max(worst, err);
+            var node = w.Consumer;
+            if (!qdq.TryGetValue(node.Input[0], out var act)) continue;
+            // Bias as int32 with scale = input scale × weight scale, so the fused kernel adds it in integers.
+            bool plain = node.OpType == "Conv" || ((OnnxGraphEditor.Attribute(node, "alpha")?.F ?? 1f) == 1f && (OnnxGraphEditor.Attribute(node, "beta")?.F ?? 1f) == 1f);
+            if (node.OpType is "Gemm" or "Conv" && node.Input.Count > 2 && plain && OnnxGraphEditor.Initializer(g, node.Input[2]) is { } bias
+                && bias.DataType == OnnxType.Float && bias.Dims.Count == 1 && g.Node.Count(n => n.Input.Contains(bias.Name)) == 1)
+            {
+                var b = OnnxTensors.ReadFloats(bias);
+                if (scales.Length == 1 || scales.Length == b.Length)
+                {
+                    var bScales = b.Select((_, c) => act.Scale * scales[scales.Length == 1 ? 0 : c]).ToArray();
+                    var q = b.Select((v, c) => (int)Math.Clamp(Math.Round(v / bScales[c]), int.MinValue, int.MaxValue)).ToArray();
+                    g.Initializer.Remove(bias);
+                    var qName = OnnxGraphEditor.UniqueName(g, bias.Name + "_quantized");
+                    var sName = OnnxGraphEditor.UniqueName(g, bias.Name + "_scale");
+                    var zName = OnnxGraphEditor.UniqueName(g, bias.Name + "_zero_point");
+                    g.Initializer.Add(OnnxTensors.Int32(qName, q, b.Length));
+                    g.Initializer.Add(OnnxTensors.Float(sName, bScales, b.Length));
+                    g.Initializer.Add(OnnxTensors.Int32(zName, new int[b.Length], b.Length));
+                    prologue.Add(OnnxGraphEditor.Node("DequantizeLinear", new[] { qName, sName, zName }, new[] { bias.Name }, qName + "_dequantize").WithInt("axis", 0));
+                    biases++;
+                }
+            }
+            // Conv: quantize its output too, so that DequantizeLinear → Conv → QuantizeLinear becomes QLinearConv.
+            if (node.OpType == "Conv" && stats.ContainsKey(node.Output[0]))
+            {
+                var original = node.Output[0];
+                var raw = OnnxGraphEditor.UniqueName(g, original + "_float");
+                node.Output[0] = raw;
+                after[node] = MakeQdq(original, raw, original).Item3;
+            }
+        }
+
+        var ordered = new List<NodeProto>();
+        var inserted = new HashSet<string>();
+        foreach (var n in g.Node)
+        {
+            if (consumers.Contains(n) && qdq.TryGetValue(n.Input[0], out var act))
+            {
+                if (inserted.Add(n.Input[0])) ordered.AddRange(act.Nodes);
+                n.Input[0] = act.Dq;
+            }
+            ordered.Add(n);
+            if (after.TryGetValue(n, out var tail)) ordered.AddRange(tail);
+        }
+        g.Node.Clear();
+        g.Node.Add(prologue);
+        g.Node.Add(ordered);
+        var ranges = string.Join(", ", activations.Take(4).Select(a => { var r = stats[a].Range(options.Calibration, options.Percentile, options.SymmetricActivations); return $"{a} [{r.Min:G3}, {r.Max:G3}]"; }));
+        return $"static INT8 (QDQ): {activations.Count} activation tensor(s) as {(options.SymmetricActivations ? "int8 symmetric" : "uint8 asymmetric")}, " +
+               $"{options.Calibration} calibration on {rows} row(s) ({ranges}{(activations.Count > 4 ? ", …" : "")}); {weights.Count} weight tensor(s) int8 " +
+               $"{(options.PerChannel ? "per channel" : "per tensor")}, {biases} bias(es) int32; largest weight error {worst:G3}.";
+    }
+
+    // ---------------------------------------------------------------- dynamic INT8
+
+    private static string QuantizeDynamic(ModelProto model, List<WeightTensor> weights, QuantizationOptions options)
+    {
+        var g = model.Graph;
+        var inits = new HashSet<string>(g.Initializer.Select(t => t.Name));
+        var prologue = new List<NodeProto>();
+        var replacements = new Dictionary<NodeProto, List<NodeProto>>();
+        var dynamicInputs = new Dictionary<string, (string Q, string Scale, string Zero)>();
+        double worst = 0;
+        int dynamic = 0;
+        foreach (var w in weights)
+        {
+            var node = w.Consumer;
+            var tensor = OnnxGraphEditor.Initializer(g, w.Name)!;
+            bool gemmOk = node.OpType == "Gemm" && (OnnxGraphEditor.Attribute(node, "transA")?.I ?? 0) == 0
+                && (OnnxGraphEditor.Attribute(node, "alpha")?.F ?? 1f) == 1f && (OnnxGraphEditor.Attribute(node, "beta")?.F ?? 1f) == 1f;
+            bool usable = (node.OpType == "MatMul" || gemmOk) && tensor.Dims.Count == 2 && !inits.Contains(node.Input[0])
+                && g.Node.Count(n => n.Input.Contains(w.Name)) == 1;
+            if (!usable)
+            {
+                worst = Math.Max(worst, DequantizedInt8Weight(g, w, options.PerChannel, prologue).Worst);
+                continue;
+            }
+            var values = OnnxTensors.ReadFloats(tensor);
+            long rows = tensor.Dims[0], cols = tensor.Dims[1];
+            if (node.OpType == "Gemm" && (OnnxGraphEditor.Attribute(node, "transB")?.I ?? 0) == 1)
+            {
+                // MatMulInteger computes A·B: store the [out, in] weight as [in, out].
+                var t = new float[values.Length];
+                for (long r = 0; r < rows; r++)
+                    for (long c = 0; c < cols; c++) t[c * rows + r] = values[r * cols + c];
+                values = t;
+                (rows, cols) = (cols, rows);
+            }
+            g.Initializer.Remove(tensor);
+            var (q, scales, err) = SymmetricInt8(values, new[] { rows, cols }, 1, options.PerChannel);
+            worst = Math.Max(worst, err);
+            // Stored as uint8 with zero point 128: the same 255 symmetric levels, but ONNX Runtime then uses its u8×u8
+            // kernel; its u8×s8 kernel sums pairs in int16 on AVX2 CPUs without VNNI and can saturate (measured:
+            // letter_mlp lost 1.7 points with int8 weights, none with these).
+            var qName = OnnxGraphEditor.UniqueName(g, w.Name + "_quantized");
+            var sName = OnnxGraphEditor.UniqueName(g, w.Name + "_scale");
+            var zName = OnnxGraphEditor.UniqueName(g, w.Name + "_zero_point");
+            g.Initializer.Add(OnnxTensors.UInt8(qName, q.Select(v => (byte)(v + 128)).ToArray(), rows, cols));
+            g.Initializer.Add(scales.Length == 1 ? OnnxTensors.Float(sName, scales) : OnnxTensors.Float(sName, scales, scales.Length));
+            g.Initializer.Add(OnnxTensors.UInt8(zName, new byte[] { 128 }));
+
+            var nodes = new List<NodeProto>();
+            var a = node.Input[0];
+            if (!dynamicInputs.TryGetValue(a, out var aq))
+            {
+                aq = (OnnxGraphEditor.UniqueName(g, a + "_dyn_quantized"), OnnxGraphEditor.UniqueName(g, a + "_dyn_scale"), OnnxGraphEditor.UniqueName(g, a + "_dyn_zero_point"));
+                dynamicInputs[a] = aq;
+                nodes.Add(OnnxGraphEditor.Node("DynamicQuantizeLinear", new[] { a }, new[] { aq.Q, aq.Scale, aq.Zero }, aq.Q));
+            }
+            var output = node.Output[0];
+            var stem = OnnxGraphEditor.UniqueName(g, (string.IsNullOrEmpty(node.Name) ? output : node.Name) + "_int");
+            bool hasBias = node.OpType == "Gemm" && node.Input.Count > 2 && !string.IsNullOrEmpty(node.Input[2]);
+            nodes.Add(OnnxGraphEditor.Node("MatMulInteger", new[] { aq.Q, qName, aq.Zero, zName }, new[] { stem + "_i32" }, stem + "_matmul"));
+            nodes.Add(OnnxGraphEditor.Node("Cast", new[] { stem + "_i32" }, new[] { stem + "_f32" }, stem + "_cast").WithInt("to", OnnxType.Float));
+            nodes.Add(OnnxGraphEditor.Node("Mul", new[] { aq.Scale, sName }, new[] { stem + "_scale" }, stem + "_scale_mul"));
+            nodes.Add(OnnxGraphEditor.Node("Mul", new[] { stem + "_f32", stem + "_scale" }, new[] { hasBias ? stem + "_scaled" : output }, stem + "_mul"));
+            if (hasBias) nodes.Add(OnnxGraphEditor.Node("Add", new[] { stem + "_scaled", node.Input[2] }, new[] { output }, stem + "_bias"));
+            replacements[node] = nodes;
+            dynamic++;
+        }
+        var ordered = new List<NodeProto>(prologue);
+        foreach (var n in g.Node) ordered.AddRange(replacements.TryGetValue(n, out var r) ? r : new List<NodeProto> { n });
+        g.Node.Clear();
+        g.Node.Add(ordered);
+        return $"dynamic INT8: {dynamic} MatMul/Gemm as DynamicQuantizeLinear (uint8 activations, range per batch) + MatMulInteger with 8-bit symmetric " +
+               $"{(options.PerChannel ? "per-channel" : "per-tensor")} weights; {weights.Count - dynamic} other weight tensor(s) INT8 weight-only; largest weight error {worst:G3}.";
+    }
+
+    // ---------------------------------------------------------------- INT4 weight-only
+
+    /// <summary>
+    /// MatMul/Gemm weights as 4-bit integers in blocks of <see cref="QuantizationOptions.BlockSize"/> along the input
+    /// dimension (one scale per output channel and block), multiplied by ONNX Runtime's com.microsoft MatMulNBits.
+    /// (DequantizeLinear with int4 and block_size, opset 21, runs in ONNX Runtime, but ML.NET's OnnxTransformer
+    /// refuses int4 initializers.) Conv weights and weights that do not fit stay INT8 per channel.
+    /// </summary>
+    private static string QuantizeInt4(ModelProto model, List<WeightTensor> weights, QuantizationOptions options)
+    {
+        var g = model.Graph;
+        var inits = new HashSet<string>(g.Initializer.Select(t => t.Name));
+        var prologue = new List<NodeProto>();
+        var replacements = new Dictionary<NodeProto, List<NodeProto>>();
+        double worst = 0;
+        int blocked = 0;
+        int bs = options.BlockSize;
+        foreach (var w in weights)
+        {
+            var node = w.Consumer;
+            var tensor = OnnxGraphEditor.Initializer(g, w.Name)!;
+            bool transB = (OnnxGraphEditor.Attribute(node, "transB")?.I ?? 0) == 1;
+            bool gemmOk = node.OpType == "Gemm" && (OnnxGraphEditor.Attribute(node, "transA")?.I ?? 0) == 0
+                && (OnnxGraphEditor.Attribute(node, "alpha")?.F ?? 1f) == 1f && (OnnxGraphEditor.Attribute(node, "beta")?.F ?? 1f) == 1f;
+            if (!(node.OpType == "MatMul" || gemmOk) || tensor.Dims.Count != 2 || inits.Contains(node.Input[0]) || g.Node.Count(n => n.Input.Contains(w.Name)) != 1)
+            {
+                worst = Math.Max(worst, DequantizedInt8Weight(g, w, options.PerChannel, prologue).Worst);
+                continue;
+            }
+            // MatMulNBits wants the weight as [N, K] (output channel first).
+            var values = OnnxTensors.ReadFloats(tensor);
+            long n = tensor.Dims[0], k = tensor.Dims[1];
+            if (!(node.OpType == "Gemm" && transB))
+            {
+                var t = new float[values.Length];
+                for (long r = 0; r < n; r++)
+                    for (long c = 0; c < k; c++) t[c * n + r] = values[r * k + c];
+                values = t;
+                (n, k) = (k, n);
+            }
+            long blocks = (k + bs - 1) / bs;
+            int blob = bs / 2;
+            var packed = new byte[n * blocks * blob];
+            var scales = new float[n * blocks];
+            for (long r = 0; r < n; r++)
+                for (long b = 0; b < blocks; b++)
+                {
+                    long from = b * bs, to = Math.Min(k, from + bs);
+                    float maxAbs = 0;
+                    for (long c = from; c < to; c++) maxAbs = Math.Max(maxAbs, Math.Abs(values[r * k + c]));
+                    float s = maxAbs > 0 ? maxAbs / 7f : 1f;
+                    scales[r * blocks + b] = s;
+                    long offset = (r * blocks + b) * blob;
+                    for (long c = from; c < from + bs; c++)
+                    {
+                        int q = 0;
+                        if (c < to)
+                        {
+                            float v = values[r * k + c];
+                            q = (int)Math.Clamp(MathF.Round(v / s), -7, 7);
+                            worst = Math.Max(worst, Math.Abs(v - q * s));
+                        }
+                        // Unsigned nibbles with the default zero point 8, the first value of a pair in the low nibble.
+                        packed[offset + (c - from) / 2] |= (byte)((q + 8) << ((c - from) % 2 == 0 ? 0 : 4));
+                    }
+                }
+            g.Initializer.Remove(tensor);
+            var qName = OnnxGraphEditor.UniqueName(g, w.Name + "_int4");
+            var sName = OnnxGraphEditor.UniqueName(g, w.Name + "_scale");
+            g.Initializer.Add(OnnxTensors.UInt8(qName, packed, n, blocks, blob));
+            g.Initializer.Add(OnnxTensors.Float(sName, scales, n * blocks));
+            var output = node.Output[0];
+            bool hasBias = node.OpType == "Gemm" && node.Input.Count > 2 && !string.IsNullOrEmpty(node.Input[2]);
+            var product = hasBias ? OnnxGraphEditor.UniqueName(g, output + "_nobias") : output;
+            var nodes = new List<NodeProto>
+            {
+                OnnxGraphEditor.Node("MatMulNBits", new[] { node.Input[0], qName, sName }, new[] { product }, qName + "_matmul", "com.microsoft")
+                    .WithInt("K", k).WithInt("N", n).WithInt("bits", 4).WithInt("block_size", bs),
+            };
+            if (hasBias) nodes.Add(OnnxGraphEditor.Node("Add", new[] { product, node.Input[2] }, new[] { output }, qName + "_bias"));
+            replacements[node] = nodes;
+            blocked++;
+        }
+        if (blocked > 0 && !model.OpsetImport.Any(o => o.Domain == "com.microsoft"))
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
+        var ordered = new List<NodeProto>(prologue);
+        foreach (var node in g.Node) ordered.AddRange(replacements.TryGetValue(node, out var r) ? r : new List<NodeProto> { node });
+        g.Node.Clear();
+        g.Node.Add(ordered);
+        return $"INT4 weights, symmetric, blocks of {bs} along the input dimension, in ONNX Runtime's MatMulNBits on {blocked} MatMul/Gemm weight tensor(s)" +
+               $"{(weights.Count > blocked ? $"; {weights.Count - blocked} Conv/other weight tensor(s) INT8 per channel" : "")}; largest weight error {worst:G3}.";
     }
 
     private static string QuantizeTrees(List<NodeProto> nodes, QuantizationOptions options)
@@ -92,14 +431,20 @@ internal static class GraphQuantizer
             else
             {
                 float max = ensemble.LeafValues.Select(Math.Abs).DefaultIfEmpty(0f).Max();
-                float scale = max > 0 ? max / 127f : 1f;
+                float levels = options.Precision == Precision.Int4 ? 7f : 127f;
+                float scale = max > 0 ? max / levels : 1f;
                 round = v => MathF.Round(v / scale) * scale;
             }
             foreach (var v in ensemble.LeafValues) { worst = Math.Max(worst, Math.Abs(v - round(v))); leaves++; }
             ensemble.RoundLeaves(round);
             ensemble.WriteBack();
         }
-        var grid = options.Precision == Precision.Float16 ? "FP16" : "a symmetric INT8 grid (one scale per ensemble)";
+        var grid = options.Precision switch
+        {
+            Precision.Float16 => "FP16",
+            Precision.Int4 => "a symmetric INT4 grid (one scale per ensemble)",
+            _ => "a symmetric INT8 grid (one scale per ensemble)",
+        };
         return $"tree ensemble: {leaves} leaf values snapped to {grid}, split thresholds kept exact; ai.onnx.ml opset 2 stores them as float32, so only the zip's compression shrinks (largest leaf error {worst:G3}).";
     }
 }

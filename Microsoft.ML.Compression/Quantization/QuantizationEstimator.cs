@@ -4,7 +4,7 @@ using Microsoft.ML.Compression.Quantization;
 namespace Microsoft.ML.Compression;
 
 /// <summary>
-/// Estimator of the quantization stage: weight-only INT8 or FP16. Create it with
+/// Estimator of the quantization stage: weight-only INT8, INT4 or FP16, or dynamic/static INT8 for networks. Create it with
 /// <see cref="CompressionCatalog.Quantize(QuantizationOptions)"/>.
 /// </summary>
 /// <example><code>var int8 = ml.Compression().Quantize(teacher, new QuantizationOptions { Precision = Precision.Int8 }).Fit(train);</code></example>
@@ -15,12 +15,7 @@ public sealed class QuantizationEstimator : CompressionStageEstimator
     internal QuantizationEstimator(MLContext ml, ModelSource? source, QuantizationOptions options) : base(ml, source)
     {
         options.Validate();
-        _options = new QuantizationOptions
-        {
-            Precision = options.Precision,
-            PerChannel = options.PerChannel,
-            ExcludedNodes = options.ExcludedNodes.ToArray(),
-        };
+        _options = options.Copy();
     }
 
     /// <inheritdoc/>

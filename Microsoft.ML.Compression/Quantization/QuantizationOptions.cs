@@ -5,36 +5,144 @@ namespace Microsoft.ML.Compression;
 public enum Precision
 {
     /// <summary>8-bit integers, symmetric, one scale per output channel, dequantized by ONNX's DequantizeLinear. About 4× smaller weights.</summary>
+    /// <example><code>new QuantizationOptions { Precision = Precision.Int8 }</code></example>
     Int8,
     /// <summary>IEEE half precision weights, cast back to float at run time. About 2× smaller weights, nearly lossless.</summary>
+    /// <example><code>new QuantizationOptions { Precision = Precision.Float16 }</code></example>
     Float16,
+    /// <summary>
+    /// 4-bit integers, symmetric, one scale per block of <see cref="QuantizationOptions.BlockSize"/> consecutive
+    /// input weights of each output channel; weight-only (<see cref="QuantizationMode.WeightOnly"/>), for
+    /// MatMul and Gemm weights. About 7× smaller weights, with a larger accuracy loss than INT8.
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Precision = Precision.Int4, BlockSize = 64 }</code></example>
+    Int4,
+}
+
+/// <summary>What is quantized: the weights only, or the activations too (INT8 only).</summary>
+/// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, Calibration = CalibrationMethod.Entropy }</code></example>
+public enum QuantizationMode
+{
+    /// <summary>Weights stored as integers and dequantized to float before each operator; arithmetic stays float.</summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.WeightOnly }</code></example>
+    WeightOnly,
+    /// <summary>
+    /// INT8 weights, and the inputs of MatMul/Gemm quantized at run time from their own range
+    /// (DynamicQuantizeLinear + MatMulInteger). Needs no calibration data; Conv stays weight-only.
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Dynamic }</code></example>
+    Dynamic,
+    /// <summary>
+    /// INT8 weights, and the inputs of MatMul/Gemm/Conv quantized with ranges measured on the fit data
+    /// (<see cref="QuantizationOptions.Calibration"/>), as QuantizeLinear/DequantizeLinear pairs that ONNX
+    /// Runtime fuses into integer kernels.
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = 512 }</code></example>
+    Static,
+}
+
+/// <summary>How <see cref="QuantizationMode.Static"/> turns the recorded activations into a quantization range.</summary>
+/// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, Calibration = CalibrationMethod.MinMax }</code></example>
+public enum CalibrationMethod
+{
+    /// <summary>The smallest and largest value seen: no clipping, but one outlier widens the grid for all values.</summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, Calibration = CalibrationMethod.MinMax }</code></example>
+    MinMax,
+    /// <summary>
+    /// Clips the rarest values: keeps the central <see cref="QuantizationOptions.Percentile"/> percent of the
+    /// recorded values (read from a histogram).
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, Calibration = CalibrationMethod.Percentile, Percentile = 99.99 }</code></example>
+    Percentile,
+    /// <summary>
+    /// The clipping threshold whose 128-level quantized histogram is closest (smallest KL divergence) to the
+    /// recorded one, as TensorRT and ONNX Runtime's entropy calibrator do.
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, Calibration = CalibrationMethod.Entropy }</code></example>
+    Entropy,
 }
 
 /// <summary>Options of the quantization stage (<see cref="CompressionCatalog.Quantize(QuantizationOptions)"/>).</summary>
 /// <example>
 /// <code>
 /// var quantize = ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8, ExcludedNodes = new[] { "fc_out" } });
+/// var staticInt8 = ml.Compression().Quantize("mlp.onnx", new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(calibrationData);
 /// </code>
 /// </example>
 public sealed class QuantizationOptions
 {
     /// <summary>Target precision of the weights. Default <see cref="Precision.Int8"/>.</summary>
+    /// <example><code>new QuantizationOptions { Precision = Precision.Float16 }</code></example>
     public Precision Precision { get; set; } = Precision.Int8;
 
     /// <summary>
     /// INT8 only: one scale per output channel (true, default: accurate where channels differ in range) or one
     /// scale for the whole tensor (false).
     /// </summary>
+    /// <example><code>new QuantizationOptions { PerChannel = false }</code></example>
     public bool PerChannel { get; set; } = true;
 
     /// <summary>Names of ONNX nodes, or of their weight initializers, to leave in float (e.g. a sensitive last layer).</summary>
+    /// <example><code>new QuantizationOptions { ExcludedNodes = new[] { "/fc3/Gemm" } }</code></example>
     public IReadOnlyCollection<string> ExcludedNodes { get; set; } = Array.Empty<string>();
+
+    /// <summary>
+    /// Weight-only (default), dynamic or static quantization. Dynamic and static need <see cref="Precision.Int8"/>.
+    /// Exported ML.NET linear models and tree ensembles are always quantized weight-only (the report says so).
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Dynamic }</code></example>
+    public QuantizationMode Mode { get; set; } = QuantizationMode.WeightOnly;
+
+    /// <summary>Static mode: how activation ranges are derived from the calibration data. Default <see cref="CalibrationMethod.Percentile"/>.</summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, Calibration = CalibrationMethod.Entropy }</code></example>
+    public CalibrationMethod Calibration { get; set; } = CalibrationMethod.Percentile;
+
+    /// <summary>
+    /// <see cref="CalibrationMethod.Percentile"/>: the percentage of recorded values kept inside the range,
+    /// in (0, 100]. Default 99.999; 100 is the same as MinMax up to the histogram's resolution.
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, Percentile = 99.99 }</code></example>
+    public double Percentile { get; set; } = 99.999;
+
+    /// <summary>Static mode: at most this many rows of the fit data are run through the network to record activations (at least 1). Default 256.</summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = 1024 }</code></example>
+    public int MaxCalibrationRows { get; set; } = 256;
+
+    /// <summary>
+    /// Static mode: activations as int8 with a range symmetric around 0 (true) or as uint8 with a zero point
+    /// (false, default: uses all 256 levels for non-negative activations such as ReLU outputs).
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, SymmetricActivations = true }</code></example>
+    public bool SymmetricActivations { get; set; }
+
+    /// <summary><see cref="Precision.Int4"/>: weights per scale along the input dimension; 32 (default), 64 or 128.</summary>
+    /// <example><code>new QuantizationOptions { Precision = Precision.Int4, BlockSize = 128 }</code></example>
+    public int BlockSize { get; set; } = 32;
+
+    internal QuantizationOptions Copy() => new()
+    {
+        Precision = Precision, PerChannel = PerChannel, ExcludedNodes = ExcludedNodes.ToArray(), Mode = Mode,
+        Calibration = Calibration, Percentile = Percentile, MaxCalibrationRows = MaxCalibrationRows,
+        SymmetricActivations = SymmetricActivations, BlockSize = BlockSize,
+    };
 
     internal void Validate()
     {
         if (!Enum.IsDefined(Precision))
-            throw new ArgumentOutOfRangeException(nameof(Precision), Precision, "Precision must be Int8 or Float16.");
+            throw new ArgumentOutOfRangeException(nameof(Precision), Precision, "Precision must be Int8, Float16 or Int4.");
         if (ExcludedNodes == null)
             throw new ArgumentNullException(nameof(ExcludedNodes), "ExcludedNodes may be empty but not null.");
+        if (!Enum.IsDefined(Mode))
+            throw new ArgumentOutOfRangeException(nameof(Mode), Mode, "Mode must be WeightOnly, Dynamic or Static.");
+        if (!Enum.IsDefined(Calibration))
+            throw new ArgumentOutOfRangeException(nameof(Calibration), Calibration, "Calibration must be MinMax, Percentile or Entropy.");
+        if (!(Percentile > 0 && Percentile <= 100))
+            throw new ArgumentOutOfRangeException(nameof(Percentile), Percentile, "Percentile must be in (0, 100], for example 99.999.");
+        if (MaxCalibrationRows < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxCalibrationRows), MaxCalibrationRows, "MaxCalibrationRows must be at least 1.");
+        if (BlockSize is not (32 or 64 or 128))
+            throw new ArgumentOutOfRangeException(nameof(BlockSize), BlockSize, "BlockSize must be 32, 64 or 128.");
+        if (Mode != QuantizationMode.WeightOnly && Precision != Precision.Int8)
+            throw new ArgumentOutOfRangeException(nameof(Mode), Mode, $"{Mode} quantization is INT8 only; use Precision = Int8, or Mode = WeightOnly for {Precision}.");
     }
 }

@@ -16,8 +16,18 @@ internal sealed record ModelStatistics(long ParameterCount, long NonZeroCount, d
     {
         long count = 0, nonZero = 0;
         double bits = 0;
+        // MatMulNBits weights are 4-bit values packed two per uint8 (stored with zero point 8).
+        var packed4 = new HashSet<string>(model.Graph.Node.Where(n => n.OpType == "MatMulNBits" && n.Input.Count > 1).Select(n => n.Input[1]));
         void AddTensor(TensorProto t)
         {
+            if (packed4.Contains(t.Name) && t.DataType == OnnxType.UInt8)
+            {
+                var raw = t.RawData.Span;
+                count += 2L * raw.Length;
+                bits += 8.0 * raw.Length;
+                foreach (var b in raw) nonZero += ((b & 0x0F) != 8 ? 1 : 0) + ((b >> 4) != 8 ? 1 : 0);
+                return;
+            }
             if (t.DataType is not (OnnxType.Float or OnnxType.Float16 or OnnxType.Double or OnnxType.Int8 or OnnxType.UInt8)) return;
             long n = OnnxTensors.ElementCount(t);
             if (n <= 1 && t.Dims.Count == 0) return; // scalar constants (thresholds, slopes) are not weights
