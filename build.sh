@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Restores and builds the library, its tests and the QuickStart example (Release).
+# Restores and builds the library, its tests and the examples (Release).
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -23,12 +23,15 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
     private readonly MLContext _ml;
     private readonly IReadOnlyList<CompressionStageEstimator> _stages;
     private readonly IDataView? _evaluationData;
+    private readonly IProgress<CompressionProgress>? _progress;
 
-    internal CompressionEstimator(MLContext ml, IReadOnlyList<CompressionStageEstimator> stages, IDataView? evaluationData)
+    internal CompressionEstimator(MLContext ml, IReadOnlyList<CompressionStageEstimator> stages, IDataView? evaluationData,
+        IProgress<CompressionProgress>? progress = null)
     {
         _ml = ml;
         _stages = stages;
         _evaluationData = evaluationData;
+        _progress = progress;
         for (int i = 1; i < stages.Count; i++)
             if (stages[i].Source != null)
                 throw new ArgumentException(
@@ -43,13 +46,33 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
     public CompressionEstimator Append(CompressionStageEstimator next)
     {
         if (next == null) throw new ArgumentNullException(nameof(next));
-        return new CompressionEstimator(_ml, _stages.Append(next).ToList(), _evaluationData);
+        return new CompressionEstimator(_ml, _stages.Append(next).ToList(), _evaluationData, _progress);
     }
 
     /// <summary>Also reports every stage's metric on <paramref name="evaluationData"/> (held-out data, same columns as the fit data).</summary>
     /// <example><code>var compressed = chain.WithEvaluationData(test).Fit(train); Console.WriteLine(compressed.Report.Final.EvaluationMetric);</code></example>
     public CompressionEstimator WithEvaluationData(IDataView evaluationData)
-        => new(_ml, _stages, evaluationData ?? throw new ArgumentNullException(nameof(evaluationData)));
+        => new(_ml, _stages, evaluationData ?? throw new ArgumentNullException(nameof(evaluationData)), _progress);
+
+    /// <summary>
+    /// Reports progress to <paramref name="progress"/> during <see cref="Fit"/>: one <see cref="CompressionProgress"/>
+    /// when each stage starts and one when it ends (after its result was measured), in order, on the thread that
+    /// calls <see cref="Fit"/>. The same messages also go to ML.NET's log (<c>mlContext.Log</c>).
+    /// Note that <see cref="Progress{T}"/> posts its callbacks asynchronously (to the captured synchronization
+    /// context or the thread pool); implement <see cref="IProgress{T}"/> yourself for callbacks that run in line.
+    /// </summary>
+    /// <param name="progress">Receives the notices; replaces any given before.</param>
+    /// <example>
+    /// <code>
+    /// var compressed = ml.Compression()
+    ///     .Distill(teacher, student)
+    ///     .Append(ml.Compression().Quantize())
+    ///     .WithProgress(new Progress&lt;CompressionProgress&gt;(p => Console.WriteLine(p)))
+    ///     .Fit(train);
+    /// </code>
+    /// </example>
+    public CompressionEstimator WithProgress(IProgress<CompressionProgress> progress)
+        => new(_ml, _stages, _evaluationData, progress ?? throw new ArgumentNullException(nameof(progress)));
 
     /// <summary>Runs every stage on <paramref name="input"/> and returns the compressed model with its report.</summary>
     /// <example><code>CompressedModel compressed = chain.Fit(train);</code></example>
@@ -68,11 +91,17 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
         {
             ReportBuilder.Measure(_ml, state, input, _evaluationData, first is DistillationEstimator ? "Teacher" : "Original", first.Source.Description),
         };
-        foreach (var stage in _stages)
+        for (int i = 0; i < _stages.Count; i++)
         {
-            _ml.LogInfo($"Compression: running stage {stage.StageName}.");
+            var stage = _stages[i];
+            _ml.LogInfo($"Compression: running stage {stage.StageName} ({i + 1} of {_stages.Count}).");
+            _progress?.Report(new CompressionProgress(stage.StageName, i, _stages.Count, false, "started"));
             state = stage.Apply(state, input, out var description);
-            rows.Add(ReportBuilder.Measure(_ml, state, input, _evaluationData, stage.StageName, description));
+            var row = ReportBuilder.Measure(_ml, state, input, _evaluationData, stage.StageName, description);
+            rows.Add(row);
+            string done = $"done: {description}" + (row.Metric is double m ? $" {ReportBuilder.MetricName(state.Task)} (fit) {m:F4}." : "");
+            _ml.LogInfo($"Compression: stage {stage.StageName} {done}");
+            _progress?.Report(new CompressionProgress(stage.StageName, i, _stages.Count, true, done));
         }
         var report = ReportBuilder.Create(state.Task, rows);
         if (state.Graph != null)

@@ -35,6 +35,14 @@ public abstract class CompressionStageEstimator : IEstimator<CompressedModel>
     public CompressionEstimator Append(CompressionStageEstimator next)
         => new CompressionEstimator(Ml, new[] { this }, null).Append(next);
 
+    /// <summary>
+    /// This stage as a one-stage chain that reports its start and end to <paramref name="progress"/>
+    /// (see <see cref="CompressionEstimator.WithProgress"/>); stages appended later report too.
+    /// </summary>
+    /// <example><code>var quantized = ml.Compression().Quantize("mlp.onnx").WithProgress(myProgress).Fit(calibration);</code></example>
+    public CompressionEstimator WithProgress(IProgress<CompressionProgress> progress)
+        => new CompressionEstimator(Ml, new[] { this }, null).WithProgress(progress);
+
     /// <summary>Fits this stage alone on <paramref name="input"/> (the stage must have been given a model).</summary>
     /// <example><code>var quantized = ml.Compression().Quantize(teacher).Fit(train);</code></example>
     public CompressedModel Fit(IDataView input) => new CompressionEstimator(Ml, new[] { this }, null).Fit(input);

@@ -1,0 +1,73 @@
+// Benchmarks: the one place the project's speed, size and accuracy claims come from. Every scenario measures its
+// variants side by side in this process (warm-up, repeated runs, median) and reports ratios to the baseline.
+//   dotnet run --project examples/Benchmarks -c Release -- [--quick] [--out DIR]
+using System.CommandLine;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Benchmarks.Common;
+using Benchmarks.Networks;
+using Benchmarks.Trees;
+
+var quickOption = new Option<bool>("--quick") { Description = "Small models and short timing windows (well under a minute), for CI." };
+var outOption = new Option<string>("--out") { Description = "Folder for results.json and results.md.", DefaultValueFactory = _ => "benchmark-results" };
+var root = new RootCommand("Side-by-side benchmarks of Microsoft.ML.Compression: tree models and ONNX networks, before and after compression.")
+{
+    quickOption,
+    outOption,
+};
+root.SetAction(parse => Run(parse.GetValue(quickOption), parse.GetValue(outOption) ?? "benchmark-results"));
+return root.Parse(args).Invoke();
+
+static int Run(bool quick, string outFolder)
+{
+    var settings = quick ? Settings.QuickRun : Settings.Full;
+    var total = Stopwatch.StartNew();
+    var report = new BenchmarkReport
+    {
+        Mode = quick ? "quick" : "full",
+        StartedAt = DateTimeOffset.UtcNow,
+        Machine = $"{RuntimeInformation.OSDescription} {RuntimeInformation.OSArchitecture}",
+        Runtime = $".NET {Environment.Version}",
+        ProcessorCount = Environment.ProcessorCount,
+        Method = $"Each figure is the median of {settings.Runs} timed runs of at least {settings.SecondsPerRun:F2} s each, after a warm-up; "
+            + "latencies are the median of every timed call. Ratios are variant ÷ baseline (first column): above 1 means more of the metric. "
+            + "Throughput and latency depend on the machine and on what else runs on it; sizes and accuracies do not.",
+    };
+
+    var scenarios = new (string Name, Func<ScenarioResult> Run)[]
+    {
+        ("wa_churn trees", () => ChurnScenario.Run(settings)),
+        ("spam trees", () => SpamScenario.Run(settings)),
+        ("letter_mlp", () => NetworkScenario.Run(settings, "letter_mlp", "letter.csv", "letter.csv", 16, l => l[0] - 'A',
+            "These 5,000 rows are the teacher's held-out test set; weight-only quantization uses no data, so Fit gets the same rows (they only feed the report).")),
+        ("fashion_mlp", () => NetworkScenario.Run(settings, "fashion_mlp", "fashion_mnist_test_1000.csv", "fashion_mnist_calib_512.csv", 784, int.Parse,
+            "Fit (report only) gets the 512 calibration rows from the train split.")),
+    };
+    int failures = 0;
+    for (int i = 0; i < scenarios.Length; i++)
+    {
+        Console.WriteLine($"[{i + 1}/{scenarios.Length}] {scenarios[i].Name} ...");
+        var memory = MemoryScope.Start();
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            var result = scenarios[i].Run();
+            result.Seconds = clock.Elapsed.TotalSeconds;
+            result.Memory = memory.Stop();
+            report.Scenarios.Add(result);
+            Console.WriteLine($"      done in {result.Seconds:F1} s");
+        }
+        catch (Exception e)
+        {
+            failures++;
+            Console.Error.WriteLine($"      FAILED: {e}");
+        }
+    }
+    report.TotalSeconds = total.Elapsed.TotalSeconds;
+
+    var (json, md) = ResultWriter.Write(report, outFolder);
+    Console.WriteLine();
+    Console.WriteLine(ResultWriter.ToMarkdown(report));
+    Console.WriteLine($"Wrote {Path.GetFullPath(json)} and {Path.GetFullPath(md)}.");
+    return failures == 0 ? 0 : 1;
+}

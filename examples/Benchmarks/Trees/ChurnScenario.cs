@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using Benchmarks.Common;
+using Microsoft.ML;
+using Microsoft.ML.Compression;
+using Microsoft.ML.Data;
+
+namespace Benchmarks.Trees;
+
+/// <summary>(a) FastTree teacher on wa_churn vs the distilled + pruned + INT8 student (as in the QuickStart).</summary>
+public static class ChurnScenario
+{
+    private static readonly string[] Numeric = { "female", "senior_citizen", "partner", "dependents", "tenure", "phone_service", "paperless_billing", "monthly_charges", "total_charges" };
+    private static readonly string[] Categorical = { "multiple_lines", "internet_service", "online_security", "online_backup", "device_protection", "tech_support", "streaming_tv", "streaming_movies", "contract", "payment_method" };
+
+    public static ScenarioResult Run(Settings s)
+    {
+        var ml = new MLContext(seed: 1);
+        string path = Settings.DataPath("wa_churn.csv");
+        string[] header = File.ReadLines(path).First().Split(',');
+        var loader = ml.Data.CreateTextLoader(new TextLoader.Options
+        {
+            Columns = header.Select((name, i) => new TextLoader.Column(name, Numeric.Contains(name) ? DataKind.Single : DataKind.String, i)).ToArray(),
+            Separators = new[] { ',' }, HasHeader = true, AllowQuoting = true, MissingRealsAsNaNs = true,
+        });
+        var split = ml.Data.TrainTestSplit(loader.Load(path), testFraction: 0.2, seed: 1);
+        IDataView train = ml.Data.Cache(split.TrainSet), test = ml.Data.Cache(split.TestSet);
+
+        IEstimator<ITransformer> Featurize() =>
+            ml.Transforms.Conversion.MapValue("Label", new[] { new KeyValuePair<string, bool>("Yes", true), new KeyValuePair<string, bool>("No", false) })
+                .Append(ml.Transforms.Categorical.OneHotEncoding(Categorical.Select(c => new InputOutputColumnPair(c + "_onehot", c)).ToArray()))
+                .Append(ml.Transforms.ReplaceMissingValues(Numeric.Select(c => new InputOutputColumnPair(c + "_filled", c)).ToArray()))
+                .Append(ml.Transforms.Concatenate("Features", Categorical.Select(c => c + "_onehot").Concat(Numeric.Select(c => c + "_filled")).ToArray()));
+
+        var sw = Stopwatch.StartNew();
+        var teacher = Featurize().Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: s.ChurnTeacherTrees)).Fit(train);
+        double trainSeconds = sw.Elapsed.TotalSeconds;
+
+        sw.Restart();
+        using var compressed = ml.Compression()
+            .Distill(teacher, Featurize().Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: s.ChurnStudentTrees)))
+            .Append(ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 }))
+            .Append(ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 }))
+            .WithProgress(new ConsoleProgress("churn"))
+            .Fit(train);
+        double compressSeconds = sw.Elapsed.TotalSeconds;
+
+        var rows = ml.Data.CreateEnumerable<ChurnRow>(test, reuseRowObject: false).ToList();
+        var a = BinaryModelMeasure.Measure(ml, s, teacher, train.Schema, test, rows);
+        var b = BinaryModelMeasure.Measure(ml, s, compressed, train.Schema, test, rows);
+
+        var result = new ScenarioResult
+        {
+            Name = "Trees: wa_churn, FastTree teacher vs distilled + pruned + INT8 student",
+            Description = $"Teacher FastTree {s.ChurnTeacherTrees} trees; student FastTree {s.ChurnStudentTrees} trees distilled from it, half of its trees pruned, leaves INT8. "
+                + $"80/20 split (seed 1), {rows.Count} test rows. Teacher trained in {trainSeconds:F1} s, compression took {compressSeconds:F1} s.",
+            Variants = new[] { "teacher", "compressed" },
+        };
+        BinaryModelMeasure.AddRows(result, a, b);
+        return result;
+    }
+}
+
+/// <summary>One customer, as loaded from the CSV.</summary>
+public sealed class ChurnRow
+{
+    public string Label { get; set; } = "";
+    public float female { get; set; }
+    public float senior_citizen { get; set; }
+    public float partner { get; set; }
+    public float dependents { get; set; }
+    public float tenure { get; set; }
+    public float phone_service { get; set; }
+    public string multiple_lines { get; set; } = "";
+    public string internet_service { get; set; } = "";
+    public string online_security { get; set; } = "";
+    public string online_backup { get; set; } = "";
+    public string device_protection { get; set; } = "";
+    public string tech_support { get; set; } = "";
+    public string streaming_tv { get; set; } = "";
+    public string streaming_movies { get; set; } = "";
+    public string contract { get; set; } = "";
+    public float paperless_billing { get; set; }
+    public string payment_method { get; set; } = "";
+    public float monthly_charges { get; set; }
+    public float total_charges { get; set; }
+}
