@@ -184,6 +184,33 @@ internal static class ActivationRecorder
 
     public static Dictionary<string, TensorStatistics> Record(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows, out int rows)
     {
+        var stats = tensors.ToDictionary(t => t, t => new TensorStatistics(t));
+        rows = Visit(model, tensors, context, maxRows, (name, value) => stats[name].Add(value.GetTensorDataAsSpan<float>()));
+        return stats;
+    }
+
+    /// <summary>
+    /// The values of 2-D tensors [batch, width] on the calibration rows, one array per row (for layer
+    /// reconstruction, which needs the inputs themselves, not their ranges).
+    /// </summary>
+    public static Dictionary<string, float[][]> Capture(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows)
+    {
+        var rows = tensors.ToDictionary(t => t, _ => new List<float[]>());
+        Visit(model, tensors, context, maxRows, (name, value) =>
+        {
+            var shape = value.GetTensorTypeAndShape().Shape;
+            if (shape.Length < 1) return;
+            int batch = (int)shape[0];
+            var data = value.GetTensorDataAsSpan<float>();
+            int width = batch == 0 ? 0 : data.Length / batch;
+            for (int r = 0; r < batch; r++) rows[name].Add(data.Slice(r * width, width).ToArray());
+        });
+        return rows.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
+    }
+
+    /// <summary>Runs the graph batch by batch and hands every requested tensor of every batch to <paramref name="onValue"/>.</summary>
+    private static int Visit(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows, Action<string, OrtValue> onValue)
+    {
         if (maxRows < 1) throw new ArgumentOutOfRangeException(nameof(maxRows), maxRows, "At least one calibration row is needed.");
         var probe = model.Clone();
         var g = probe.Graph;
@@ -205,11 +232,9 @@ internal static class ActivationRecorder
             data.Add((input.Name, inputRows, dims));
         }
         int n = data.Count == 0 ? 0 : data.Min(d => d.Rows.Length);
-        rows = n;
         if (n == 0)
             throw new DataMismatchException("The calibration data has no rows. Give the stage data to record the activations on.");
 
-        var stats = tensors.ToDictionary(t => t, t => new TensorStatistics(t));
         using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
         options.GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL; // record the tensors as the graph names them
         using var session = new InferenceSession(OnnxModelIO.ToBytes(probe), options);
@@ -236,14 +261,14 @@ internal static class ActivationRecorder
                 using var results = session.Run(runOptions, data.Select(d => d.Name).ToArray(), values, outputNames);
                 int k = 0;
                 foreach (var result in results)
-                    stats[outputNames[k++]].Add(result.GetTensorDataAsSpan<float>());
+                    onValue(outputNames[k++], result);
             }
             finally
             {
                 foreach (var v in values) v.Dispose();
             }
         }
-        return stats;
+        return n;
     }
 
     /// <summary>The input's declared shape with the batch filled in, or [count, width] when it does not fit.</summary>

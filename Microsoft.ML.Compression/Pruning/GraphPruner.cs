@@ -30,7 +30,7 @@ internal static class GraphPruner
         }
 
         if (LinearOpRewriter.HasLinearOps(g)) LinearOpRewriter.Rewrite(model);
-        if (options.Granularity == PruningGranularity.Structured) return StructuredPruner.Prune(model, options);
+        if (options.Granularity == PruningGranularity.Structured) return StructuredPruner.Prune(model, options, context);
         var weights = WeightTensors.Find(g, options.ExcludedNodes);
         if (weights.Count == 0)
             throw new UnsupportedModelException("The graph has no float MatMul, Gemm or Conv weights, linear coefficients or tree ensembles to prune.");
@@ -41,32 +41,37 @@ internal static class GraphPruner
         {
             var tensor = OnnxGraphEditor.Initializer(g, w.Name)!;
             var values = OnnxTensors.ReadFloats(tensor);
-            var original = values.ToArray();
-            var importance = values.Select(Math.Abs).ToArray();
-            // Rows of this layer's input, when the layer reads a graph input directly (linear models, first layers).
-            var layerInput = LayerInputRows(w, tensor, context, options);
-            // A linear model's coefficient matters as much as |w| times the spread of its feature: scale rows of
-            // a weight that reads the raw feature input by that feature's standard deviation.
-            if (layerInput is { Length: > 1 } && w.Consumer.OpType == "MatMul")
+            bool matrix = w.Consumer.OpType is "MatMul" or "Gemm" && tensor.Dims.Count == 2;
+            // Work on 2-D weights as [inputs, outputs] (MatMul layout); Gemm with transB stores [outputs, inputs].
+            bool transposed = matrix && w.ChannelAxis == 0;
+            int inputs = matrix ? (int)tensor.Dims[transposed ? 1 : 0] : 0, outputs = matrix ? (int)tensor.Dims[transposed ? 0 : 1] : 0;
+            var view = transposed ? Transpose(values, outputs, inputs) : values;
+            var original = view.ToArray();
+            var importance = view.Select(Math.Abs).ToArray();
+            // Rows of this layer's input: read directly when it is a model input (linear models, first layers),
+            // recorded with ONNX Runtime for the inner layers of a network.
+            var layerInput = matrix ? LayerInputRows(model, w, inputs, context, options) : null;
+            // A weight matters as much as |w| times the spread of the input it multiplies (OBS-style saliency).
+            if (layerInput is { Length: > 1 })
             {
-                var std = StandardDeviations(layerInput, (int)tensor.Dims[0]);
-                int cols = (int)tensor.Dims[1];
-                for (int i = 0; i < importance.Length; i++) importance[i] *= std[i / cols];
+                var std = StandardDeviations(layerInput, inputs);
+                for (int i = 0; i < importance.Length; i++) importance[i] *= std[i / outputs];
             }
-            int toZero = options.Granularity == PruningGranularity.SemiStructured ? 1 : (int)Math.Floor(options.TargetSparsity * values.Length);
+            int toZero = options.Granularity == PruningGranularity.SemiStructured ? 1 : (int)Math.Floor(options.TargetSparsity * view.Length);
             if (toZero > 0)
             {
                 if (options.Granularity == PruningGranularity.SemiStructured)
-                    SemiStructured.Apply(values, importance, tensor.Dims, w.ChannelAxis, options.SemiStructuredN, options.SemiStructuredM);
+                    SemiStructured.Apply(view, importance, matrix ? new long[] { inputs, outputs } : tensor.Dims, matrix ? 1 : w.ChannelAxis, options.SemiStructuredN, options.SemiStructuredM);
                 else
-                    foreach (var i in Enumerable.Range(0, values.Length).OrderBy(i => importance[i]).Take(toZero)) values[i] = 0f;
-                if (options.Reconstruct && layerInput is { Length: > 1 } && w.Consumer.OpType == "MatMul" && tensor.Dims[0] <= LayerReconstruction.MaxInputs)
+                    foreach (var i in Enumerable.Range(0, view.Length).OrderBy(i => importance[i]).Take(toZero)) view[i] = 0f;
+                if (options.Reconstruct && layerInput is { Length: > 1 } && inputs <= LayerReconstruction.MaxInputs)
                 {
-                    var shift = LayerReconstruction.Refit(values, original, (int)tensor.Dims[0], (int)tensor.Dims[1], layerInput);
+                    var shift = LayerReconstruction.Refit(view, original, inputs, outputs, layerInput);
                     AddToBias(g, w.Consumer, shift);
                     reconstructed++;
                 }
             }
+            values = transposed ? Transpose(view, inputs, outputs) : view;
             var replacement = OnnxTensors.Float(tensor.Name, values, tensor.Dims.ToArray());
             g.Initializer[g.Initializer.IndexOf(tensor)] = replacement;
             total += values.Length;
@@ -77,19 +82,43 @@ internal static class GraphPruner
         return $"magnitude pruning of {weights.Count} weight tensor(s) {pattern}: {zeroed} of {total} weights are now zero{rebuilt}.";
     }
 
-    /// <summary>Calibration rows of a MatMul's input when that input is a graph input (null otherwise).</summary>
-    private static float[][]? LayerInputRows(WeightTensor w, TensorProto tensor, GraphEditContext context, PruningOptions options)
+    /// <summary>Rows of calibration inputs of a MatMul/Gemm layer, or null when no data can be had for it.</summary>
+    private static float[][]? LayerInputRows(ModelProto model, WeightTensor w, int inputs, GraphEditContext context, PruningOptions options)
     {
-        if (w.Consumer.OpType != "MatMul" || tensor.Dims.Count != 2 || !context.GraphInputs.Contains(w.Consumer.Input[0])) return null;
-        var rows = context.ReadInput(w.Consumer.Input[0], options.MaxCalibrationRows);
-        return rows.Length > 0 && rows[0].Length == tensor.Dims[0] ? rows : null;
+        var input = w.Consumer.Input[0];
+        float[][] rows;
+        if (context.GraphInputs.Contains(input))
+            rows = context.ReadInput(input, options.MaxCalibrationRows);
+        else if (context.FeatureInput == null && options.Reconstruct)
+            // Inner layer of a network: record its input on the current (already partly pruned) graph, so each layer
+            // also compensates the error of the layers before it.
+            rows = ActivationRecorder.Capture(model, new[] { input }, context, Math.Min(options.MaxCalibrationRows, MaxNetworkCalibrationRows))[input];
+        else
+            return null;
+        return rows.Length > 0 && rows[0].Length == inputs ? rows : null;
     }
 
-    /// <summary>Adds <paramref name="shift"/> to the bias initializer of the Add that follows a MatMul, if there is one.</summary>
-    private static void AddToBias(GraphProto g, NodeProto matMul, double[] shift)
+    /// <summary>Network layers are reconstructed from at most this many rows (their Gram matrices cost rows × inputs²).</summary>
+    private const int MaxNetworkCalibrationRows = 2048;
+
+    private static float[] Transpose(float[] values, int rows, int cols)
     {
-        var add = g.Node.FirstOrDefault(n => n.OpType == "Add" && n.Input.Contains(matMul.Output[0]));
-        var biasName = add?.Input.FirstOrDefault(i => i != matMul.Output[0]);
+        var result = new float[values.Length];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) result[c * rows + r] = values[r * cols + c];
+        return result;
+    }
+
+    /// <summary>Adds <paramref name="shift"/> to a layer's bias: Gemm's C input, or the initializer of the Add that follows a MatMul.</summary>
+    internal static void AddToBias(GraphProto g, NodeProto layer, double[] shift)
+    {
+        string? biasName;
+        if (layer.OpType == "Gemm") biasName = layer.Input.Count > 2 ? layer.Input[2] : null;
+        else
+        {
+            var add = g.Node.FirstOrDefault(n => n.OpType == "Add" && n.Input.Contains(layer.Output[0]));
+            biasName = add?.Input.FirstOrDefault(i => i != layer.Output[0]);
+        }
         var bias = biasName == null ? null : OnnxGraphEditor.Initializer(g, biasName);
         if (bias == null || OnnxTensors.ElementCount(bias) != shift.Length) return; // no bias to correct: weights alone reconstruct
         var values = OnnxTensors.ReadFloats(bias);

@@ -1,4 +1,5 @@
 using Microsoft.ML.Compression.Onnx;
+using Microsoft.ML.Compression.Pipeline;
 using Onnx;
 
 namespace Microsoft.ML.Compression.Pruning;
@@ -25,9 +26,11 @@ internal static class StructuredPruner
         public int SpatialBlock = 1;          // Flatten between Conv and Gemm: each channel becomes this many inputs
     }
 
-    public static string Prune(ModelProto model, PruningOptions options)
+    public static string Prune(ModelProto model, PruningOptions options, GraphEditContext context)
     {
         var g = model.Graph;
+        var original = model.Clone();
+        int refitted = 0;
         var plans = FindPlans(g, options.ExcludedNodes);
         if (plans.Count == 0)
             throw new UnsupportedModelException("Structured pruning found no pair of MatMul/Gemm/Conv layers joined only by per-channel operators (Relu, BatchNormalization, pooling, Flatten); there is nothing it can remove whole.");
@@ -37,13 +40,32 @@ internal static class StructuredPruner
             int channels = (int)plan.Producer.Weight.Dims[plan.Producer.OutAxis];
             int keep = Math.Max(1, channels - (int)Math.Floor(options.TargetSparsity * channels));
             if (keep == channels) continue;
-            var importance = Importance(plan, channels);
+            // Data-aware when possible: a channel matters as much as its activations' size times its outgoing weights.
+            bool refit = options.Reconstruct && plan.Consumer.Node.OpType is "MatMul" or "Gemm";
+            float[][]? currentInputs = null, originalInputs = null;
+            var consumerInput = new[] { plan.Consumer.Node.Input[0] };
+            if (refit)
+            {
+                currentInputs = ActivationRecorder.Capture(model, consumerInput, context, options.MaxCalibrationRows)[consumerInput[0]];
+                originalInputs = ActivationRecorder.Capture(original, consumerInput, context, options.MaxCalibrationRows)[consumerInput[0]];
+            }
+            var importance = Importance(plan, channels, currentInputs);
             var kept = Enumerable.Range(0, channels).OrderByDescending(c => importance[c]).Take(keep).OrderBy(c => c).ToArray();
             Apply(g, plan, kept);
+            if (refit)
+            {
+                var keptInputs = kept.SelectMany(c => Enumerable.Range(c * plan.SpatialBlock, plan.SpatialBlock)).ToArray();
+                var originalWeight = OnnxGraphEditor.Initializer(original.Graph, plan.Consumer.Weight.Name)!;
+                ConsumerRefit.Refit(g, plan.Consumer.Node, originalWeight, originalInputs!, currentInputs!, keptInputs);
+                refitted++;
+            }
             summary.Add($"{plan.Producer.Node.Name}: {channels}→{keep}");
         }
         g.ValueInfo.Clear(); // intermediate shapes changed; ONNX Runtime infers them again
-        return $"structured pruning removed whole neurons/channels ({string.Join(", ", summary)}), ranked by the product of their incoming and outgoing weight norms; the graph's tensors shrank accordingly.";
+        var how = refitted > 0
+            ? $"ranked by activation size × outgoing weight norm on the data; {refitted} following layer(s) refitted by least squares to reproduce the original outputs, with bias correction"
+            : "ranked by the product of their incoming and outgoing weight norms";
+        return $"structured pruning removed whole neurons/channels ({string.Join(", ", summary)}), {how}; the graph's tensors shrank accordingly.";
     }
 
     private static List<Plan> FindPlans(GraphProto g, IReadOnlyCollection<string> excluded)
@@ -109,11 +131,22 @@ internal static class StructuredPruner
         return transB ? new Layer(n, w, 0, 1) : new Layer(n, w, 1, 0);
     }
 
-    /// <summary>‖incoming weights of channel c‖ × ‖outgoing weights of channel c‖.</summary>
-    private static double[] Importance(Plan plan, int channels)
+    /// <summary>
+    /// With activations: RMS of channel c's activations × ‖outgoing weights of c‖ (what removing it changes
+    /// downstream). Without: ‖incoming weights of c‖ × ‖outgoing weights of c‖.
+    /// </summary>
+    private static double[] Importance(Plan plan, int channels, float[][]? activations)
     {
-        var incoming = SliceNorms(plan.Producer.Weight, plan.Producer.OutAxis, channels, 1);
         var outgoing = SliceNorms(plan.Consumer.Weight, plan.Consumer.InAxis, channels, plan.SpatialBlock);
+        double[] incoming;
+        if (activations is { Length: > 0 })
+        {
+            incoming = new double[channels];
+            foreach (var row in activations)
+                for (int i = 0; i < row.Length && i / plan.SpatialBlock < channels; i++) incoming[i / plan.SpatialBlock] += (double)row[i] * row[i];
+            incoming = incoming.Select(v => Math.Sqrt(v / activations.Length)).ToArray();
+        }
+        else incoming = SliceNorms(plan.Producer.Weight, plan.Producer.OutAxis, channels, 1);
         return incoming.Zip(outgoing, (a, b) => a * b).ToArray();
     }
 

@@ -1,0 +1,87 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Compression.Tests;
+
+/// <summary>Pruning ONNX networks with calibration data: data-aware saliency, reconstruction, N:M and structured.</summary>
+[TestClass]
+public sealed class NetworkPruningTests
+{
+    private static MLContext _ml = null!;
+    private static IDataView _test = null!, _calibration = null!;
+    private static int[] _labels = null!;
+    private static string Mlp => TestData.Path(Path.Combine("models", "fashion_mlp.onnx"));
+
+    [ClassInitialize]
+    public static void Init(TestContext _)
+    {
+        _ml = new MLContext(seed: 1);
+        _test = _ml.Data.Cache(TestData.Fashion(_ml, "fashion_mnist_test_1000.csv"));
+        _calibration = _ml.Data.Cache(TestData.Fashion(_ml, "fashion_mnist_calib_512.csv"));
+        _labels = _test.GetColumn<float>("Label").Select(l => (int)l).ToArray();
+    }
+
+    private static double Accuracy(ITransformer model)
+    {
+        var logits = model.Transform(_test).GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+        return _labels.Zip(logits).Count(p => Array.IndexOf(p.Second, p.Second.Max()) == p.First) / (double)_labels.Length;
+    }
+
+    private static double Dense() => Accuracy(_ml.Transforms.ApplyOnnxModel(Mlp).Fit(_test));
+
+    [TestMethod]
+    public void EightyPercentUnstructuredWithReconstructionLosesUnderTwoPointsAndBeatsPlainMagnitude()
+    {
+        using var rebuilt = _ml.Compression().Prune(Mlp, new PruningOptions { TargetSparsity = 0.8 }).Fit(_calibration);
+        using var plain = _ml.Compression().Prune(Mlp, new PruningOptions { TargetSparsity = 0.8, Reconstruct = false }).Fit(_calibration);
+        double dense = Dense(), a = Accuracy(rebuilt), b = Accuracy(plain);
+        Console.WriteLine($"fashion MLP, 80% unstructured: dense {dense:F4}, reconstructed {a:F4}, magnitude only {b:F4}");
+        Assert.IsTrue(a >= dense - 0.02, $"dense {dense}, reconstructed {a}");
+        Assert.IsTrue(a > b + 0.05, $"reconstructed {a}, plain {b}");
+        Assert.IsTrue(rebuilt.Report.Final.Sparsity > 0.78);
+    }
+
+    [TestMethod]
+    public void TwoFourSparsityKeepsExactlyTwoOfEveryFourWeightsAndAccuracyWithinOnePoint()
+    {
+        using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions { Granularity = PruningGranularity.SemiStructured }).Fit(_calibration);
+        double dense = Dense(), acc = Accuracy(pruned);
+        Assert.IsTrue(acc >= dense - 0.01, $"dense {dense}, 2:4 {acc}");
+        var model = Microsoft.ML.Compression.Onnx.OnnxModelIO.Parse(pruned.OnnxModel!, "test");
+        var w = Microsoft.ML.Compression.Onnx.OnnxTensors.ReadFloats(model.Graph.Initializer.First(t => t.Name == "3.weight")); // [100, 300]
+        for (int o = 0; o < 100; o++)
+            for (int g = 0; g < 300; g += 4)
+                Assert.IsTrue(Enumerable.Range(g, 4).Count(i => w[o * 300 + i] != 0) <= 2);
+    }
+
+    [TestMethod]
+    public void StructuredPruningOfHalfTheNeuronsShrinksTheGraphAndKeepsAccuracyWithinTwoPoints()
+    {
+        using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5 }).Fit(_calibration);
+        double dense = Dense(), acc = Accuracy(pruned);
+        Assert.IsTrue(acc >= dense - 0.02, $"dense {dense}, structured {acc}");
+        var model = Microsoft.ML.Compression.Onnx.OnnxModelIO.Parse(pruned.OnnxModel!, "test");
+        CollectionAssert.AreEqual(new long[] { 150, 784 }, model.Graph.Initializer.First(t => t.Name == "1.weight").Dims.ToArray());
+        CollectionAssert.AreEqual(new long[] { 50, 150 }, model.Graph.Initializer.First(t => t.Name == "3.weight").Dims.ToArray());
+        Assert.IsTrue(pruned.Report.Final.OnnxBytes < 0.55 * pruned.Report.Original.OnnxBytes);
+    }
+
+    [TestMethod]
+    public void StructuredPruningOfConvChannelsFollowsBatchNormAndFlatten()
+    {
+        var cnn = TestData.Path(Path.Combine("models", "fashion_cnn.onnx"));
+        using var pruned = _ml.Compression().Prune(cnn, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.25 }).Fit(_calibration);
+        var model = Microsoft.ML.Compression.Onnx.OnnxModelIO.Parse(pruned.OnnxModel!, "test");
+        Assert.AreEqual(12L, model.Graph.Initializer.First(t => t.Name == "3.running_mean").Dims[0]);
+        Assert.AreEqual(24L * 49, model.Graph.Initializer.First(t => t.Name == "11.weight").Dims[1]);
+        var dense = Accuracy(_ml.Transforms.ApplyOnnxModel(cnn).Fit(_test));
+        Assert.IsTrue(Accuracy(pruned) > dense - 0.06, $"dense {dense}, pruned {Accuracy(pruned)}");
+    }
+
+    [TestMethod]
+    public void InvalidSemiStructuredPatternIsRejectedUpFront()
+    {
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Prune(new PruningOptions { Granularity = PruningGranularity.SemiStructured, SemiStructuredN = 4, SemiStructuredM = 4 }));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Prune(new PruningOptions { SemiStructuredM = 1 }));
+    }
+}
