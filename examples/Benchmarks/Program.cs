@@ -42,6 +42,8 @@ static int Run(bool quick, string outFolder)
             "These 5,000 rows are the teacher's held-out test set; weight-only quantization uses no data, so Fit gets the same rows (they only feed the report).")),
         ("fashion_mlp", () => NetworkScenario.Run(settings, "fashion_mlp", "fashion_mnist_test_1000.csv", "fashion_mnist_calib_512.csv", 784, int.Parse,
             "Fit (report only) gets the 512 calibration rows from the train split.")),
+        ("fashion_mlp pruning", () => NetworkScenario.Run(settings, "fashion_mlp", "fashion_mnist_test_1000.csv", "fashion_mnist_calib_512.csv", 784, int.Parse,
+            "Pruning records activations on the 512 calibration rows from the train split.", NetworkScenario.Pruned, "ONNX network: fashion_mlp, pruned")),
     };
     int failures = 0;
     for (int i = 0; i < scenarios.Length; i++)

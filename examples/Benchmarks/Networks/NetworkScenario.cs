@@ -6,10 +6,38 @@ using Microsoft.ML.Data;
 
 namespace Benchmarks.Networks;
 
-/// <summary>(b) An ONNX network: FP32 vs weight-only INT8 vs FP16, each made by the library, side by side.</summary>
+/// <summary>A compressed variant of a network: its column name and how the library makes it from the model file.</summary>
+public sealed record NetworkVariant(string Name, string Description, Func<MLContext, string, IDataView, CompressedModel> Make);
+
+/// <summary>(b) An ONNX network: FP32 vs compressed variants made by the library, side by side.</summary>
 public static class NetworkScenario
 {
+    /// <summary>Weight-only INT8 and FP16: what quantization alone buys.</summary>
+    public static readonly NetworkVariant[] Quantized =
+    {
+        new("INT8", "INT8 (per channel, weight-only, DequantizeLinear)", (ml, path, fit) => ml.Compression().Quantize(path, new QuantizationOptions { Precision = Precision.Int8 })
+            .WithProgress(new ConsoleProgress("INT8")).Fit(fit)),
+        new("FP16", "FP16 (Constant + Cast)", (ml, path, fit) => ml.Compression().Quantize(path, new QuantizationOptions { Precision = Precision.Float16 })
+            .WithProgress(new ConsoleProgress("FP16")).Fit(fit)),
+    };
+
+    /// <summary>Pruning with calibration data: structured (smaller, faster graph), 2:4, and 80 % unstructured + static INT8.</summary>
+    public static readonly NetworkVariant[] Pruned =
+    {
+        new("structured 50%", "half of the hidden neurons removed (structured, next layer refitted)", (ml, path, fit) => ml.Compression()
+            .Prune(path, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5 }).WithProgress(new ConsoleProgress("structured")).Fit(fit)),
+        new("2:4", "2:4 semi-structured with reconstruction", (ml, path, fit) => ml.Compression()
+            .Prune(path, new PruningOptions { Granularity = PruningGranularity.SemiStructured }).WithProgress(new ConsoleProgress("2:4")).Fit(fit)),
+        new("80% + INT8", "80 % unstructured with reconstruction, then static INT8", (ml, path, fit) => ml.Compression()
+            .Prune(path, new PruningOptions { TargetSparsity = 0.8 }).Append(ml.Compression().Quantize(new QuantizationOptions { Mode = QuantizationMode.Static }))
+            .WithProgress(new ConsoleProgress("80%+INT8")).Fit(fit)),
+    };
+
     public static ScenarioResult Run(Settings s, string model, string testFile, string fitFile, int featureCount, Func<string, int> classOf, string dataNote)
+        => Run(s, model, testFile, fitFile, featureCount, classOf, dataNote, Quantized, $"ONNX network: {model}");
+
+    public static ScenarioResult Run(Settings s, string model, string testFile, string fitFile, int featureCount, Func<string, int> classOf, string dataNote,
+        IReadOnlyList<NetworkVariant> compressed, string title)
     {
         var ml = new MLContext(seed: 1);
         string modelPath = Settings.DataPath(Path.Combine("models", model + ".onnx"));
@@ -17,30 +45,25 @@ public static class NetworkScenario
         var fit = fitFile == testFile ? test : NetworkData.Load(ml, Settings.DataPath(fitFile), featureCount, classOf);
 
         var sw = Stopwatch.StartNew();
-        using var int8 = ml.Compression().Quantize(modelPath, new QuantizationOptions { Precision = Precision.Int8 })
-            .WithProgress(new ConsoleProgress($"{model} INT8")).Fit(fit.View);
-        using var fp16 = ml.Compression().Quantize(modelPath, new QuantizationOptions { Precision = Precision.Float16 })
-            .WithProgress(new ConsoleProgress($"{model} FP16")).Fit(fit.View);
+        var made = compressed.Select(v => (v.Name, Model: v.Make(ml, modelPath, fit.View))).ToList();
         double compressSeconds = sw.Elapsed.TotalSeconds;
         var fp32 = ml.Transforms.ApplyOnnxModel(modelPath).Fit(fit.View);
         try
         {
-            var variants = new (string Name, ITransformer Model, byte[] Onnx)[]
-            {
-                ("FP32", fp32, File.ReadAllBytes(modelPath)),
-                ("INT8", int8, int8.OnnxModel!),
-                ("FP16", fp16, fp16.OnnxModel!),
-            };
+            var variants = new (string Name, ITransformer Model, byte[] Onnx)[] { ("FP32", fp32, File.ReadAllBytes(modelPath)) }
+                .Concat(made.Select(m => (Name: m.Name, Model: (ITransformer)m.Model, Onnx: m.Model.OnnxModel!))).ToArray();
             var result = new ScenarioResult
             {
-                Name = $"ONNX network: {model}",
-                Description = $"`data/models/{model}.onnx` ({featureCount} inputs). FP32 is the file run by ML.NET's OnnxTransformer; INT8 (per channel, weight-only, DequantizeLinear) "
-                    + $"and FP16 (Constant + Cast) come from `ml.Compression().Quantize(path, options).Fit(data)`. Accuracy on {testFile} ({test.Labels.Length} rows). {dataNote} Quantizing both took {compressSeconds:F1} s.",
+                Name = title,
+                Description = $"`data/models/{model}.onnx` ({featureCount} inputs). FP32 is the file run by ML.NET's OnnxTransformer; "
+                    + string.Join("; ", compressed.Select(v => $"{v.Name}: {v.Description}")) + $" (made by `ml.Compression()` and fitted on the data). "
+                    + $"Accuracy on {testFile} ({test.Labels.Length} rows). {dataNote} Compressing took {compressSeconds:F1} s.",
                 Variants = variants.Select(v => v.Name).ToArray(),
             };
 
             result.Add("accuracy", "share", true, "F4", variants.Select(v => (double?)test.Accuracy(v.Model)).ToArray());
             result.Add("ONNX size", "bytes", false, "F0", variants.Select(v => (double?)v.Onnx.Length).ToArray());
+            result.Add("saved zip", "bytes", false, "F0", variants.Select(v => (double?)ZipBytes(ml, v.Model, fit.View)).ToArray());
 
             // Batch 1 through ML.NET: a PredictionEngine, one row at a time.
             var schema = SchemaDefinition.Create(typeof(NetworkInput));
@@ -72,6 +95,14 @@ public static class NetworkScenario
         finally
         {
             (fp32 as IDisposable)?.Dispose();
+            foreach (var m in made) m.Model.Dispose();
         }
+    }
+
+    private static long ZipBytes(MLContext ml, ITransformer model, IDataView data)
+    {
+        using var stream = new MemoryStream();
+        ml.Model.Save(model, data.Schema, stream);
+        return stream.Length;
     }
 }
