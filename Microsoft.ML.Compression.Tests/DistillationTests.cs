@@ -82,6 +82,13 @@ public sealed class DistillationTests
         Assert.AreEqual("Label", e.ColumnName);
     }
 
+    /// <summary>Single-threaded LightGBM: OpenMP threads spin badly on a busy 2-core machine.</summary>
+    private static Microsoft.ML.Trainers.LightGbm.LightGbmMulticlassTrainer Lgbm(int leaves, int iterations, string? weight = null)
+        => _ml.MulticlassClassification.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmMulticlassTrainer.Options
+        {
+            NumberOfLeaves = leaves, NumberOfIterations = iterations, NumberOfThreads = 1, ExampleWeightColumnName = weight,
+        });
+
     // ---- Fidelity and labels-only baseline in the report ----
 
     [TestMethod]
@@ -125,10 +132,10 @@ public sealed class DistillationTests
     {
         var (train, test) = TestData.Split(_ml, TestData.Head(_ml, TestData.Letter(_ml), 1000));
         var teacher = _ml.Transforms.Conversion.MapValueToKey("Label")
-            .Append(_ml.MulticlassClassification.Trainers.LightGbm(numberOfLeaves: 8, numberOfIterations: 20)).Fit(train);
+            .Append(Lgbm(8, 20)).Fit(train);
         // Keys sorted by value: the teacher numbers classes in order of appearance, so the numberings differ.
         var student = _ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
-            .Append(_ml.MulticlassClassification.Trainers.LightGbm(exampleWeightColumnName: "Weight", numberOfLeaves: 8, numberOfIterations: 10));
+            .Append(Lgbm(8, 10, "Weight"));
         using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { TrainLabelOnlyBaseline = false })
             .WithEvaluationData(test).Fit(train);
         var row = distilled.Report.Stages[1];
@@ -164,9 +171,9 @@ public sealed class DistillationTests
         // Multiclass: teacher and student convert a label the data does not have; the student gets the class values.
         var (letterTrain, letterTest) = TestData.Split(_ml, TestData.Head(_ml, TestData.Letter(_ml), 1000));
         var multiTeacher = _ml.Transforms.Conversion.MapValueToKey("Label")
-            .Append(_ml.MulticlassClassification.Trainers.LightGbm(numberOfLeaves: 8, numberOfIterations: 20)).Fit(letterTrain);
+            .Append(Lgbm(8, 20)).Fit(letterTrain);
         using var multi = _ml.Compression().Distill(multiTeacher, _ml.Transforms.Conversion.MapValueToKey("Label")
-            .Append(_ml.MulticlassClassification.Trainers.LightGbm(numberOfLeaves: 8, numberOfIterations: 10))).Fit(TestData.DropLabel(_ml, letterTrain));
+            .Append(Lgbm(8, 10))).Fit(TestData.DropLabel(_ml, letterTrain));
         var s = PredictedValues(multi.Transform(letterTest));
         var t = PredictedValues(multiTeacher.Transform(letterTest));
         Assert.IsTrue(t.Zip(s).Count(p => p.First == p.Second) > 0.6 * t.Length);
