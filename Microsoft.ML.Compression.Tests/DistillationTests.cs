@@ -244,6 +244,14 @@ public sealed class DistillationTests
         var teacherScores = TestData.Scores(teacher.Transform(transfer));
         CollectionAssert.AreEqual(teacherScores, labels);
 
+        // With Alpha < 1 the original rows blend in their true label; synthetic rows have none and learn the teacher alone.
+        var blended = Distillation.TransferSetBuilder.Build(_ml, Pipeline.MlNetModelParts.Flatten(teacher).ToList(), data,
+            Distillation.StudentTrainer.Of(student, "student"), new DistillationOptions { AugmentationFactor = 3, Alpha = 0.5 }, out _);
+        var blendedLabels = blended.GetColumn<float>("Label").ToArray();
+        var truth = data.GetColumn<float>("Label").ToArray();
+        for (int i = 0; i < blendedLabels.Length; i++)
+            Assert.AreEqual(i % 4 == 0 ? 0.5f * teacherScores[i] + 0.5f * truth[i / 4] : teacherScores[i], blendedLabels[i], 1e-3f * Math.Max(1, Math.Abs(blendedLabels[i])), $"row {i}");
+
         using var distilled = _ml.Compression().Distill(teacher, student, options).Fit(data);
         StringAssert.Contains(distilled.Report.Stages[1].Description, "MUNGE");
     }

@@ -120,7 +120,7 @@ internal sealed class MungeDataView : IDataView
                     if (d > 0 && d < bestDistance) { bestDistance = d; best = i; }
                 }
                 // No numeric columns or only copies of the row: a sample row picked at random (deterministically).
-                _neighbour[r] = best >= 0 ? best : (int)((uint)HashCode.Combine(seed, r) % (uint)standardized.Length);
+                _neighbour[r] = best >= 0 ? best : (int)(Mix(seed, r, 0) % (ulong)standardized.Length);
                 r++;
             }
         }
@@ -129,6 +129,15 @@ internal sealed class MungeDataView : IDataView
     public string Describe()
         => $"{_neighbour.Length * (long)_factor} MUNGE synthetic rows: {_factor} per row, swap probability {_p:G3}, s {_s:G3}, " +
            $"neighbours among {_sampleNumeric.Length} sampled rows on {_slots} numeric values, {_swap.Length} swapped columns";
+
+    /// <summary>SplitMix64 of (seed, row, copy): the same in every process (unlike HashCode), so runs are reproducible.</summary>
+    private static ulong Mix(int seed, long row, int copy)
+    {
+        ulong z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL ^ (ulong)row * 0xBF58476D1CE4E5B9UL ^ (ulong)copy * 0x94D049BB133111EBUL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        return z ^ (z >> 31);
+    }
 
     private double[] Standardize(double[] raw)
     {
@@ -286,7 +295,7 @@ internal sealed class MungeDataView : IDataView
             if (_original == null) { _original = _reader.ReadNumeric(); _originalSwap = _reader.ReadSwap(); }
             int n = _p._neighbour[_row];
             var neighbour = _p._sampleNumeric[n];
-            var rand = new Random(HashCode.Combine(_p._seed, _row, _copy));
+            var rand = new Random((int)(Mix(_p._seed, _row, _copy) & int.MaxValue));
             for (int j = 0; j < _numeric.Length; j++)
             {
                 double u = rand.NextDouble();
