@@ -67,7 +67,8 @@ public sealed class StageReport
 
 /// <summary>
 /// What a compression chain did: for the input model and after every stage, parameter count, non-zero count, bits
-/// per weight, ONNX and saved-zip size, and the task metric. It is stored inside the compressed ONNX graph, so it
+/// per weight, ONNX and saved-zip size, and the task metric; a distill row also has the student's fidelity to its
+/// teacher and the metric of a labels-only baseline. It is stored inside the compressed ONNX graph, so it
 /// travels in the saved zip and can be read back with <see cref="ReadFrom(string)"/>.
 /// </summary>
 /// <example>
