@@ -160,6 +160,7 @@ public sealed class CompressionReport
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
         WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, // most rows have no fidelity or baseline numbers
         Converters = { new JsonStringEnumConverter() },
     };
 }
