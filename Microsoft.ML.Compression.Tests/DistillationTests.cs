@@ -69,6 +69,11 @@ public sealed class DistillationTests
         Assert.IsTrue(rmse < teacherRmse * 1.05, $"teacher {teacherRmse}, student {rmse}");
         var fidelity = TestData.Scores(teacher.Transform(test)).Zip(TestData.Scores(distilled.Transform(test))).Average(p => Math.Abs(p.First - p.Second));
         Assert.IsTrue(fidelity < 0.2 * teacherRmse, $"mean |teacher - student| {fidelity}");
+        var row = distilled.Report.Stages[1];
+        Assert.IsNull(row.Agreement, "no labels to agree on in regression");
+        Assert.IsNull(row.KlDivergence);
+        Assert.IsTrue(row.ScoreMse is > 0, $"score MSE {row.ScoreMse}");
+        Assert.IsTrue(row.BaselineMetric is > 0, $"labels-only RMSE {row.BaselineMetric}");
     }
 
     [TestMethod]
