@@ -55,6 +55,36 @@ internal static class TestData
         },
     });
 
+    public static readonly string[] ChurnNumeric = { "female", "senior_citizen", "partner", "dependents", "tenure", "phone_service", "paperless_billing", "monthly_charges", "total_charges" };
+    public static readonly string[] ChurnCategorical = { "multiple_lines", "internet_service", "online_security", "online_backup", "device_protection", "tech_support", "streaming_tv", "streaming_movies", "contract", "payment_method" };
+
+    /// <summary>Telco churn: Label "Yes"/"No", numeric columns (11 missing total_charges as NaN) and categorical strings.</summary>
+    public static IDataView Churn(MLContext ml)
+    {
+        var header = File.ReadLines(Path("wa_churn.csv")).First().Split(',');
+        return ml.Data.LoadFromTextFile(Path("wa_churn.csv"), new TextLoader.Options
+        {
+            HasHeader = true, Separators = new[] { ',' }, AllowQuoting = true, MissingRealsAsNaNs = true,
+            Columns = header.Select((name, i) => new TextLoader.Column(name, ChurnNumeric.Contains(name) ? DataKind.Single : DataKind.String, i)).ToArray(),
+        });
+    }
+
+    /// <summary>Churn featurization shared by teacher and student: Yes/No → Boolean label, one-hot categoricals, NaN → mean.</summary>
+    public static IEstimator<ITransformer> ChurnFeaturize(MLContext ml) =>
+        ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["Yes"] = true, ["No"] = false }, "Label")
+            .Append(ml.Transforms.Categorical.OneHotEncoding(ChurnCategorical.Select(c => new InputOutputColumnPair(c + "_onehot", c)).ToArray()))
+            .Append(ml.Transforms.ReplaceMissingValues(ChurnNumeric.Select(c => new InputOutputColumnPair(c + "_filled", c)).ToArray()))
+            .Append(ml.Transforms.Concatenate("Features", ChurnCategorical.Select(c => c + "_onehot").Concat(ChurnNumeric.Select(c => c + "_filled")).ToArray()));
+
+    /// <summary>The first <paramref name="rows"/> rows, cached.</summary>
+    public static IDataView Head(MLContext ml, IDataView data, int rows) => ml.Data.Cache(ml.Data.TakeRows(data, rows));
+
+    /// <summary>A random fraction of the rows, cached (the files keep their source order, often sorted by class).</summary>
+    public static IDataView Sample(MLContext ml, IDataView data, double fraction, int seed = 3)
+        => ml.Data.Cache(ml.Data.TrainTestSplit(data, 1 - fraction, seed: seed).TrainSet);
+
+    public static IDataView DropLabel(MLContext ml, IDataView data) => ml.Transforms.DropColumns("Label").Fit(data).Transform(data);
+
     public static (IDataView train, IDataView test) Split(MLContext ml, IDataView data, double testFraction = 0.3)
     {
         var split = ml.Data.TrainTestSplit(data, testFraction, seed: 7);

@@ -28,11 +28,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         options.Validate();
         _student = student ?? throw new ArgumentNullException(nameof(student));
         _trainer = StudentTrainer.Of(student, nameof(student));
-        _options = new DistillationOptions
-        {
-            Alpha = options.Alpha, Temperature = options.Temperature,
-            SoftTargetResolution = options.SoftTargetResolution, LabelColumnName = options.LabelColumnName,
-        };
+        _options = options.Clone(); // later changes to the caller's options do not change this stage
     }
 
     /// <inheritdoc/>
@@ -51,15 +47,48 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         if (_trainer.LabelColumn != _options.LabelColumnName)
             throw new ArgumentException($"The student's trainer reads its label from '{_trainer.LabelColumn}', but DistillationOptions.LabelColumnName is '{_options.LabelColumnName}'. Make them the same.", "student");
         using var teacher = new TransformerChain<ITransformer>(input.BuildTransformers(Ml, data).ToArray());
-        var transfer = TransferSetBuilder.Build(Ml, teacher, data, _trainer, _options, out var summary);
+        var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), data, _trainer, _options, out var summary);
         Ml.LogInfo($"Compression: distilling into the student on {summary}.");
         ITransformer student;
         try { student = _student.Fit(transfer); }
         catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException && e is not CompressionException)
         {
-            throw new CompressionException($"The student could not be trained on the transfer set ({e.Message}). It receives the training data's columns with '{_trainer.LabelColumn}' holding the teacher's targets.", e);
+            // ML.NET estimators check their input schema before they train: a label type the student does not take lands here.
+            var labelType = transfer.Schema[_options.LabelColumnName].Type;
+            throw new CompressionException($"The student could not be trained on the transfer set ({e.Message}). It receives the training data's columns with '{_trainer.LabelColumn}' holding the teacher's targets as {labelType}" +
+                (data.Schema.GetColumnOrNull(_options.LabelColumnName) == null
+                    ? "; the data has no label column, so a binary student gets a Boolean label and a multiclass student the teacher's class values: start the student's pipeline from a label of that type."
+                    : "."), e);
         }
-        description = $"student trained on the teacher's soft targets (alpha {_options.Alpha:G3}, temperature {_options.Temperature:G3}): {summary}.";
-        return new NativeState(student, "student");
+        var baseline = TrainBaseline(data, out var baselineNote);
+        description = $"student trained on the teacher's soft targets (alpha {_options.Alpha:G3}, temperature {_options.Temperature:G3}): {summary}{baselineNote}.";
+        return new NativeState(student, "student") { Distillation = new DistillationInfo(input, baseline, _options.LabelColumnName) };
+    }
+
+    /// <summary>The same student estimator trained on the true labels alone, or null (option off, no labels, or it failed).</summary>
+    private ITransformer? TrainBaseline(IDataView data, out string note)
+    {
+        note = "";
+        if (!_options.TrainLabelOnlyBaseline) return null;
+        if (data.Schema.GetColumnOrNull(_options.LabelColumnName) == null)
+        {
+            note = "; no labels-only baseline (the data has no label column)";
+            return null;
+        }
+        var labeled = _trainer.WeightColumn != null && data.Schema.GetColumnOrNull(_trainer.WeightColumn) == null
+            ? new UnitWeightView(data, _trainer.WeightColumn)
+            : data;
+        try
+        {
+            Ml.LogInfo("Compression: training the labels-only baseline student.");
+            var model = _student.Fit(labeled);
+            note = "; baseline: the same student trained on the labels alone";
+            return model;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            note = $"; the labels-only baseline could not be trained ({e.Message})";
+            return null;
+        }
     }
 }

@@ -31,6 +31,40 @@ public sealed class DistillationOptions
     /// <summary>The label column of the training data (default "Label").</summary>
     public string LabelColumnName { get; set; } = "Label";
 
+    /// <summary>
+    /// Also trains the same student estimator on the true labels alone (default true, and only when the data has a
+    /// label column), and shows its metric in the report's distill row (<see cref="StageReport.BaselineMetric"/>,
+    /// <see cref="StageReport.BaselineEvaluationMetric"/>), so you can see whether distillation beat simply
+    /// training the small model. The baseline model is discarded; only the distilled student is kept.
+    /// </summary>
+    public bool TrainLabelOnlyBaseline { get; set; } = true;
+
+    /// <summary>
+    /// MUNGE-style augmentation (Bucilua, Caruana &amp; Niculescu-Mizil, 2006): for each row of the data this many
+    /// synthetic rows (0–100, default 0 = off) are made from the row and its nearest neighbour and labelled by the
+    /// teacher, so the transfer set is (1 + factor) times larger. The neighbour is searched, on standardized numeric
+    /// columns, in a sample of at most <see cref="AugmentationSampleSize"/> rows.
+    /// </summary>
+    public int AugmentationFactor { get; set; }
+
+    /// <summary>
+    /// Probability (in [0, 1], default 0.5) that a column of a synthetic row takes its value from the neighbour:
+    /// a numeric value is drawn from a normal distribution centred on the neighbour's value with standard deviation
+    /// |a − b| / <see cref="AugmentationLocalVariance"/>; any other value (text, categories, Booleans) is swapped.
+    /// </summary>
+    public double AugmentationSwapProbability { get; set; } = 0.5;
+
+    /// <summary>The MUNGE local-variance parameter s (&gt; 0, default 1): larger values keep numeric draws closer to the neighbour's value.</summary>
+    public double AugmentationLocalVariance { get; set; } = 1.0;
+
+    /// <summary>Seed of the augmentation's sampling and draws (default 1); the same seed gives the same synthetic rows.</summary>
+    public int AugmentationSeed { get; set; } = 1;
+
+    /// <summary>Rows kept in memory to search nearest neighbours in (100–100,000, default 1,000).</summary>
+    public int AugmentationSampleSize { get; set; } = 1000;
+
+    internal DistillationOptions Clone() => (DistillationOptions)MemberwiseClone();
+
     internal void Validate()
     {
         if (double.IsNaN(Alpha) || Alpha < 0 || Alpha > 1)
@@ -39,6 +73,14 @@ public sealed class DistillationOptions
             throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "Temperature must be a finite number greater than 0 (1 keeps the teacher's probabilities).");
         if (SoftTargetResolution < 1 || SoftTargetResolution > 64)
             throw new ArgumentOutOfRangeException(nameof(SoftTargetResolution), SoftTargetResolution, "SoftTargetResolution must be between 1 and 64.");
+        if (AugmentationFactor < 0 || AugmentationFactor > 100)
+            throw new ArgumentOutOfRangeException(nameof(AugmentationFactor), AugmentationFactor, "AugmentationFactor must be between 0 (off) and 100 synthetic rows per row.");
+        if (double.IsNaN(AugmentationSwapProbability) || AugmentationSwapProbability < 0 || AugmentationSwapProbability > 1)
+            throw new ArgumentOutOfRangeException(nameof(AugmentationSwapProbability), AugmentationSwapProbability, "AugmentationSwapProbability must be in [0, 1].");
+        if (double.IsNaN(AugmentationLocalVariance) || AugmentationLocalVariance <= 0 || double.IsInfinity(AugmentationLocalVariance))
+            throw new ArgumentOutOfRangeException(nameof(AugmentationLocalVariance), AugmentationLocalVariance, "AugmentationLocalVariance must be a finite number greater than 0 (default 1).");
+        if (AugmentationSampleSize < 100 || AugmentationSampleSize > 100_000)
+            throw new ArgumentOutOfRangeException(nameof(AugmentationSampleSize), AugmentationSampleSize, "AugmentationSampleSize must be between 100 and 100,000 rows.");
         if (string.IsNullOrWhiteSpace(LabelColumnName))
             throw new ArgumentException("LabelColumnName must name a column.", nameof(LabelColumnName));
     }

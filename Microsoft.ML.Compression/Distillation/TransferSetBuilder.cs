@@ -7,12 +7,18 @@ internal static class TransferSetBuilder
 {
     private const float MinClassWeight = 1e-4f; // classes the teacher all but rules out add rows, not information
 
-    public static IDataView Build(MLContext ml, ITransformer teacher, IDataView data, StudentTrainer student, DistillationOptions o, out string summary)
+    public static IDataView Build(MLContext ml, IReadOnlyList<ITransformer> teacher, IDataView data, StudentTrainer student, DistillationOptions o, out string summary)
     {
         var rawLabel = data.Schema.GetColumnOrNull(o.LabelColumnName);
         if (o.Alpha < 1 && rawLabel == null)
             throw new DataMismatchException($"Alpha {o.Alpha} blends in the true labels, but the data has no '{o.LabelColumnName}' column. Use Alpha = 1 for unlabeled data.", o.LabelColumnName);
-        var scored = teacher.Transform(data);
+        int factor = o.AugmentationFactor;
+        MungeDataView? munge = factor > 0
+            ? new MungeDataView(data, factor, o.AugmentationSwapProbability, o.AugmentationLocalVariance, o.AugmentationSeed, o.AugmentationSampleSize,
+                new[] { o.LabelColumnName, student.WeightColumn }.OfType<string>().ToHashSet())
+            : null;
+        if (munge != null) data = munge; // synthetic rows follow each original row; the teacher labels them
+        var scored = LabelFree.Transform(teacher, data, o.LabelColumnName);
         var score = scored.Schema.GetColumnOrNull("Score")
             ?? throw new UnsupportedModelException("The teacher's output has no 'Score' column; distillation needs the teacher's scores.");
         var probability = scored.Schema.GetColumnOrNull("Probability");
@@ -45,6 +51,9 @@ internal static class TransferSetBuilder
             rowStart.Add(entryClass.Count);
         }
 
+        // Synthetic rows have no true label: they learn the teacher alone whatever Alpha is.
+        bool Synthetic(long row) => factor > 0 && row % (factor + 1) != 0;
+
         var columns = new List<DataViewSchema.Column> { score };
         if (probability != null) columns.Add(probability.Value);
         if (teacherLabel != null && blend) columns.Add(teacherLabel.Value);
@@ -59,12 +68,14 @@ internal static class TransferSetBuilder
                 var getScore = cursor.GetGetter<float>(score);
                 var getLabel = blend ? cursor.GetGetter<float>(teacherLabel!.Value) : null;
                 float s = 0, y = 0;
+                long row = -1;
                 while (cursor.MoveNext())
                 {
                     getScore(ref s);
                     getLabel?.Invoke(ref y);
+                    double alpha = Synthetic(++row) ? 1 : o.Alpha;
                     entryClass.Add(0);
-                    entryValue.Add((float)(o.Alpha * s + (1 - o.Alpha) * y));
+                    entryValue.Add((float)(alpha * s + (1 - alpha) * y));
                     rowStart.Add(entryClass.Count);
                 }
                 classValues = Array.Empty<object>();
@@ -79,8 +90,10 @@ internal static class TransferSetBuilder
                 ValueGetter<bool>? getLabel = blend ? GetBool(cursor, teacherLabel!.Value) : null;
                 float s = 0, p = 0;
                 bool y = false;
+                long row = -1;
                 while (cursor.MoveNext())
                 {
+                    bool synthetic = Synthetic(++row);
                     getScore(ref s);
                     double logit;
                     if (getProb != null)
@@ -91,7 +104,7 @@ internal static class TransferSetBuilder
                     }
                     else logit = s; // an uncalibrated margin (e.g. FastForest) is read as a logit
                     double pt = 1 / (1 + Math.Exp(-logit / o.Temperature));
-                    if (getLabel != null) { getLabel(ref y); pt = o.Alpha * pt + (1 - o.Alpha) * (y ? 1 : 0); }
+                    if (getLabel != null) { getLabel(ref y); if (!synthetic) pt = o.Alpha * pt + (1 - o.Alpha) * (y ? 1 : 0); }
                     AddClassRows(new[] { 1 - pt, pt });
                 }
                 (classValues, labelType) = BinaryLabelValues(data, scored, rawLabel, o.LabelColumnName);
@@ -110,8 +123,10 @@ internal static class TransferSetBuilder
                 var getLabel = blend ? cursor.GetGetter<uint>(teacherLabel!.Value) : null;
                 VBuffer<float> v = default;
                 uint key = 0;
+                long row = -1;
                 while (cursor.MoveNext())
                 {
+                    bool synthetic = Synthetic(++row);
                     getScore(ref v);
                     var probs = v.DenseValues().Select(x => Math.Pow(Math.Max(x, 0), 1 / o.Temperature)).ToArray();
                     double sum = probs.Sum();
@@ -119,7 +134,8 @@ internal static class TransferSetBuilder
                     if (getLabel != null)
                     {
                         getLabel(ref key);
-                        for (int c = 0; c < probs.Length; c++) probs[c] = o.Alpha * probs[c] + (1 - o.Alpha) * (key == c + 1 ? 1 : 0);
+                        if (!synthetic)
+                            for (int c = 0; c < probs.Length; c++) probs[c] = o.Alpha * probs[c] + (1 - o.Alpha) * (key == c + 1 ? 1 : 0);
                     }
                     AddClassRows(probs);
                 }
@@ -129,11 +145,12 @@ internal static class TransferSetBuilder
         int sourceRows = rowStart.Count - 1;
         if (sourceRows == 0)
             throw new DataMismatchException("The transfer set is empty: the data view gave the teacher no rows.");
+        string rowsText = munge == null ? $"{sourceRows} rows" : $"{sourceRows} rows ({sourceRows / (factor + 1)} original + {munge.Describe()})";
         summary = student.Task == ModelTask.Regression
-            ? $"{sourceRows} rows"
+            ? rowsText
             : copies == 0
-                ? $"{sourceRows} rows expanded to {entryClass.Count} weighted rows (one per likely class, weight column '{student.WeightColumn}')"
-                : $"{sourceRows} rows expanded to {entryClass.Count} rows ({copies} copies each, labels in proportion to the soft targets)";
+                ? $"{rowsText} expanded to {entryClass.Count} weighted rows (one per likely class, weight column '{student.WeightColumn}')"
+                : $"{rowsText} expanded to {entryClass.Count} rows ({copies} copies each, labels in proportion to the soft targets)";
         return new TransferSet(data, o.LabelColumnName, labelType, classValues, student.Task == ModelTask.Regression,
             student.Task == ModelTask.Regression ? null : student.WeightColumn, rowStart.ToArray(), entryClass.ToArray(), entryValue.ToArray());
     }

@@ -43,6 +43,11 @@ public abstract class CompressionStageEstimator : IEstimator<CompressedModel>
     public CompressionEstimator WithProgress(IProgress<CompressionProgress> progress)
         => new CompressionEstimator(Ml, new[] { this }, null).WithProgress(progress);
 
+    /// <summary>This stage alone, also reporting its metrics (and a distilled student's fidelity) on <paramref name="evaluationData"/>.</summary>
+    /// <example><code>var distilled = ml.Compression().Distill(teacher, student).WithEvaluationData(test).Fit(train);</code></example>
+    public CompressionEstimator WithEvaluationData(IDataView evaluationData)
+        => new CompressionEstimator(Ml, new[] { this }, null).WithEvaluationData(evaluationData);
+
     /// <summary>Fits this stage alone on <paramref name="input"/> (the stage must have been given a model).</summary>
     /// <example><code>var quantized = ml.Compression().Quantize(teacher).Fit(train);</code></example>
     public CompressedModel Fit(IDataView input) => new CompressionEstimator(Ml, new[] { this }, null).Fit(input);

@@ -37,12 +37,11 @@ internal sealed class MlNetModelParts
         };
     }
 
-    /// <summary>The transformers up to and including the predictor, applied to <paramref name="data"/>.</summary>
-    public IDataView TransformPrefix(IDataView data)
-    {
-        foreach (var t in Prefix) data = t.Transform(data);
-        return data;
-    }
+    /// <summary>
+    /// The featurization before the predictor, applied to <paramref name="data"/>; label conversions are skipped
+    /// when the data has no "Label" column (unlabeled data).
+    /// </summary>
+    public IDataView TransformPrefix(IDataView data) => Distillation.LabelFree.Transform(Prefix, data, "Label");
 
     public int FeatureCount(DataViewSchema prefixOutput)
     {

@@ -27,6 +27,9 @@ internal sealed class NativeState : ModelState
 
     public ITransformer Model { get; }
     public MlNetModelParts Parts { get; }
+
+    /// <summary>Set on a distilled student: its teacher and labels-only baseline, for the report (not part of the result).</summary>
+    public DistillationInfo? Distillation { get; init; }
     public override ModelTask Task => Parts.Task;
     public override ModelProto? Graph => null;
     public override IReadOnlyList<ITransformer> BuildTransformers(MLContext ml, IDataView input) => MlNetModelParts.Flatten(Model).ToList();
@@ -84,3 +87,6 @@ internal sealed class NetworkState : ModelState
         return Prefix.Append(onnx).ToList();
     }
 }
+
+/// <summary>What the report needs to judge a distilled student: the teacher and the labels-only baseline (or null).</summary>
+internal sealed record DistillationInfo(ModelState Teacher, ITransformer? Baseline, string LabelColumn);

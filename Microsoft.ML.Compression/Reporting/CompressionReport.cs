@@ -31,6 +31,35 @@ public sealed class StageReport
     public double? Metric { get; init; }
     /// <summary>The task metric on the evaluation data, when one was given.</summary>
     public double? EvaluationMetric { get; init; }
+    /// <summary>
+    /// Distill rows: fraction of the fit data's rows on which student and teacher predict the same label (labels
+    /// compared by value, not by key index); null for regression and for other stages.
+    /// </summary>
+    public double? Agreement { get; init; }
+    /// <summary>
+    /// Distill rows: mean squared difference between teacher and student on the fit data. Binary: of their
+    /// probabilities (or sigmoid of the score when a model has no calibrator); regression: of their scores; null for
+    /// multiclass (see <see cref="KlDivergence"/>) and for other stages.
+    /// </summary>
+    public double? ScoreMse { get; init; }
+    /// <summary>
+    /// Distill rows, multiclass: mean KL(teacher ‖ student) of the normalized Score distributions on the fit data,
+    /// in nats, classes aligned by value (a class the student never saw counts with probability 1e-7).
+    /// </summary>
+    public double? KlDivergence { get; init; }
+    /// <summary>As <see cref="Agreement"/>, on the evaluation data (when one was given).</summary>
+    public double? EvaluationAgreement { get; init; }
+    /// <summary>As <see cref="ScoreMse"/>, on the evaluation data (when one was given).</summary>
+    public double? EvaluationScoreMse { get; init; }
+    /// <summary>As <see cref="KlDivergence"/>, on the evaluation data (when one was given).</summary>
+    public double? EvaluationKlDivergence { get; init; }
+    /// <summary>
+    /// Distill rows with <see cref="DistillationOptions.TrainLabelOnlyBaseline"/>: the task metric, on the fit data,
+    /// of the same student estimator trained on the true labels alone (null when no baseline was trained).
+    /// </summary>
+    public double? BaselineMetric { get; init; }
+    /// <summary>As <see cref="BaselineMetric"/>, on the evaluation data (when one was given).</summary>
+    public double? BaselineEvaluationMetric { get; init; }
     /// <summary>Fraction of learned numbers that are zero.</summary>
     [JsonIgnore]
     public double? Sparsity => ParameterCount is > 0 ? 1.0 - (double)NonZeroCount!.Value / ParameterCount.Value : null;
@@ -38,7 +67,8 @@ public sealed class StageReport
 
 /// <summary>
 /// What a compression chain did: for the input model and after every stage, parameter count, non-zero count, bits
-/// per weight, ONNX and saved-zip size, and the task metric. It is stored inside the compressed ONNX graph, so it
+/// per weight, ONNX and saved-zip size, and the task metric; a distill row also has the student's fidelity to its
+/// teacher and the metric of a labels-only baseline. It is stored inside the compressed ONNX graph, so it
 /// travels in the saved zip and can be read back with <see cref="ReadFrom(string)"/>.
 /// </summary>
 /// <example>
@@ -109,9 +139,20 @@ public sealed class CompressionReport
         foreach (var s in Stages)
             sb.AppendLine($"{s.Stage,-10} {Fmt(s.ParameterCount),10} {Fmt(s.NonZeroCount),10} {(s.BitsPerWeight is double b ? b.ToString("F1") : "-"),6} {Fmt(s.OnnxBytes),11} {s.ZipBytes,10} {Fmt(s.Metric),14} {Fmt(s.EvaluationMetric),15}");
         foreach (var s in Stages.Skip(1))
+        {
             sb.AppendLine($"  {s.Stage}: {s.Description}");
+            var fidelity = new List<string>();
+            if (s.Agreement != null || s.EvaluationAgreement != null) fidelity.Add($"agreement {Pair(s.Agreement, s.EvaluationAgreement)}");
+            if (s.ScoreMse != null || s.EvaluationScoreMse != null) fidelity.Add($"score MSE {Pair(s.ScoreMse, s.EvaluationScoreMse)}");
+            if (s.KlDivergence != null || s.EvaluationKlDivergence != null) fidelity.Add($"KL(teacher||student) {Pair(s.KlDivergence, s.EvaluationKlDivergence)}");
+            if (fidelity.Count > 0) sb.AppendLine($"    fidelity to the teacher (fit / eval): {string.Join(", ", fidelity)}");
+            if (s.BaselineMetric != null || s.BaselineEvaluationMetric != null)
+                sb.AppendLine($"    same student on the labels alone: {metric} {Pair(s.BaselineMetric, s.BaselineEvaluationMetric)} (distilled {Pair(s.Metric, s.EvaluationMetric)})");
+        }
         return sb.ToString();
     }
+
+    private static string Pair(double? fit, double? eval) => $"{Fmt(fit).Trim()} / {Fmt(eval).Trim()}";
 
     private static string Fmt(long? v) => v?.ToString() ?? "-";
     private static string Fmt(double? v) => v is double d ? d.ToString("F4") : "-";
@@ -119,6 +160,7 @@ public sealed class CompressionReport
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
         WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, // most rows have no fidelity or baseline numbers
         Converters = { new JsonStringEnumConverter() },
     };
 }

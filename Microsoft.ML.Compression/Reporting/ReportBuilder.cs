@@ -18,6 +18,22 @@ internal static class ReportBuilder
 
         var transformers = state.BuildTransformers(ml, data);
         var chain = new TransformerChain<ITransformer>(transformers.ToArray());
+        var distilled = (state as NativeState)?.Distillation;
+        var baseline = distilled?.Baseline;
+        FidelityResult? fit = null, eval = null;
+        if (distilled != null)
+        {
+            var teacher = new TransformerChain<ITransformer>(distilled.Teacher.BuildTransformers(ml, data).ToArray());
+            try
+            {
+                fit = Compare(state.Task, teacher, chain, data, distilled.LabelColumn);
+                if (evaluation != null) eval = Compare(state.Task, teacher, chain, evaluation, distilled.LabelColumn);
+            }
+            finally
+            {
+                if (distilled.Teacher is not NativeState) teacher.Dispose();
+            }
+        }
         try
         {
             long zipBytes;
@@ -35,8 +51,16 @@ internal static class ReportBuilder
                 BitsPerWeight = stats?.BitsPerWeight,
                 OnnxBytes = stats?.OnnxBytes,
                 ZipBytes = zipBytes,
-                Metric = Metric(ml, state.Task, chain.Transform(data)),
-                EvaluationMetric = evaluation == null ? null : Metric(ml, state.Task, chain.Transform(evaluation)),
+                Metric = Metric(ml, state.Task, Score(chain, data)),
+                EvaluationMetric = evaluation == null ? null : Metric(ml, state.Task, Score(chain, evaluation)),
+                Agreement = fit?.Agreement,
+                ScoreMse = fit?.ScoreMse,
+                KlDivergence = fit?.KlDivergence,
+                EvaluationAgreement = eval?.Agreement,
+                EvaluationScoreMse = eval?.ScoreMse,
+                EvaluationKlDivergence = eval?.KlDivergence,
+                BaselineMetric = baseline == null ? null : Metric(ml, state.Task, Score(baseline, data)),
+                BaselineEvaluationMetric = baseline == null || evaluation == null ? null : Metric(ml, state.Task, Score(baseline, evaluation)),
             };
         }
         finally
@@ -44,6 +68,13 @@ internal static class ReportBuilder
             if (state is not NativeState) chain.Dispose(); // the ONNX sessions of intermediate models
         }
     }
+
+    /// <summary>The model's predictions; label conversions are skipped on data without the label column.</summary>
+    private static IDataView Score(ITransformer model, IDataView data, string label = "Label")
+        => Distillation.LabelFree.Transform(MlNetModelParts.Flatten(model), data, label);
+
+    private static FidelityResult Compare(ModelTask task, ITransformer teacher, ITransformer student, IDataView data, string label)
+        => Fidelity.Measure(task, Score(teacher, data, label), Score(student, data, label));
 
     public static CompressionReport Create(ModelTask task, List<StageReport> rows) => new()
     {
@@ -63,6 +94,12 @@ internal static class ReportBuilder
 
     /// <summary>The task metric, or null when the scored data has no label of the type the evaluator needs.</summary>
     public static double? Metric(MLContext ml, ModelTask task, IDataView scored)
+    {
+        try { return TaskMetric(ml, task, scored); }
+        catch (ArgumentOutOfRangeException) { return null; } // e.g. AUC of data with one class only
+    }
+
+    private static double? TaskMetric(MLContext ml, ModelTask task, IDataView scored)
     {
         var label = scored.Schema.GetColumnOrNull("Label");
         if (label == null) return null;

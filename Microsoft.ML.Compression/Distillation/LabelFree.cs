@@ -1,0 +1,34 @@
+namespace Microsoft.ML.Compression.Distillation;
+
+/// <summary>
+/// Applies a fitted pipeline to data that may lack the label column. ML.NET pipelines often convert the label
+/// (<c>MapValueToKey("Label")</c>, <c>MapValue("Label", …)</c>) and then refuse data without it, although the
+/// predictor does not read it; on unlabeled data such label conversions are skipped.
+/// </summary>
+internal static class LabelFree
+{
+    public static IDataView Transform(IEnumerable<ITransformer> transformers, IDataView data, string labelColumn)
+    {
+        bool unlabeled = data.Schema.GetColumnOrNull(labelColumn) == null;
+        foreach (var t in transformers)
+        {
+            if (unlabeled && data.Schema.GetColumnOrNull(labelColumn) == null && NeedsMissingLabel(t, data.Schema, labelColumn))
+                continue;
+            data = t.Transform(data);
+        }
+        return data;
+    }
+
+    private static bool NeedsMissingLabel(ITransformer t, DataViewSchema schema, string labelColumn)
+    {
+        try
+        {
+            t.GetOutputSchema(schema);
+            return false;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            return e.Message.Contains($"'{labelColumn}'", StringComparison.Ordinal);
+        }
+    }
+}
