@@ -69,7 +69,7 @@ internal static class ConsumerRefit
         {
             var b = new double[s];
             for (int p = 0; p < s; p++) b[p] = rhs[p, o];
-            var v = SymmetricSolver.Solve(factor, b);
+            var v = SymmetricSolver.SolveFactored(factor, b);
             double before = 0, after = 0;
             for (int i = 0; i < inputsOriginal; i++) before += meanOrig[i] * W(i, o);
             for (int p = 0; p < s; p++)

@@ -6,7 +6,7 @@ internal static class SymmetricSolver
     /// <param name="a">k×k symmetric matrix; not modified.</param>
     /// <param name="b">Right-hand side of length k.</param>
     /// <param name="ridge">Added to the diagonal, relative to its mean, so near-singular systems stay solvable.</param>
-    public static double[] Solve(double[,] a, double[] b, double ridge = 1e-6) => Solve(Factor(a, ridge), b);
+    public static double[] Solve(double[,] a, double[] b, double ridge = 1e-6) => SolveFactored(Factor(a, ridge), b);
 
     /// <summary>The Cholesky factor L (a + ridge·mean(diag)·I = L·Lᵀ), to solve many right-hand sides.</summary>
     public static double[,] Factor(double[,] a, double ridge = 1e-6)
@@ -27,7 +27,7 @@ internal static class SymmetricSolver
     }
 
     /// <summary>Solves L·Lᵀ·x = b with a factor from <see cref="Factor"/>.</summary>
-    public static double[] Solve(double[,] l, double[] b)
+    public static double[] SolveFactored(double[,] l, double[] b)
     {
         int k = b.Length;
         var x = new double[k];
