@@ -84,4 +84,48 @@ public sealed class NetworkPruningTests
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Prune(new PruningOptions { Granularity = PruningGranularity.SemiStructured, SemiStructuredN = 4, SemiStructuredM = 4 }));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Prune(new PruningOptions { SemiStructuredM = 1 }));
     }
+
+    [TestMethod]
+    public void LayerSparsityPrunesOnlyTheNamedLayer()
+    {
+        using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions
+        {
+            TargetSparsity = 0,
+            LayerSparsity = new Dictionary<string, double> { ["/3/Gemm"] = 0.9 },
+        }).Fit(_calibration);
+        var model = Microsoft.ML.Compression.Onnx.OnnxModelIO.Parse(pruned.OnnxModel!, "test");
+        double Zeros(string name) => Microsoft.ML.Compression.Onnx.OnnxTensors.ReadFloats(model.Graph.Initializer.First(t => t.Name == name)).Count(v => v == 0) / (double)model.Graph.Initializer.First(t => t.Name == name).Dims.Aggregate(1L, (a, d) => a * d);
+        Assert.AreEqual(0.9, Zeros("3.weight"), 0.01);
+        Assert.IsTrue(Zeros("1.weight") < 0.05 && Zeros("5.weight") < 0.05);
+    }
+
+    [TestMethod]
+    public void GlobalScopeReachesTheOverallSparsityWithUnevenLayers()
+    {
+        using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions { TargetSparsity = 0.8, Scope = PruningScope.Global }).Fit(_calibration);
+        Assert.AreEqual(0.8, pruned.Report.Final.Sparsity!.Value, 0.02);
+        StringAssert.Contains(pruned.Report.Final.Description, "global threshold");
+        Assert.IsTrue(Accuracy(pruned) > Dense() - 0.05);
+    }
+
+    [TestMethod]
+    public void UnknownLayerNameIsRejectedListingThePrunableLayers()
+    {
+        var e = Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Prune(Mlp, new PruningOptions { LayerSparsity = new Dictionary<string, double> { ["fc9"] = 0.5 } }).Fit(_calibration));
+        StringAssert.Contains(e.Message, "'fc9'");
+        StringAssert.Contains(e.Message, "/1/Gemm");
+    }
+
+    [TestMethod]
+    public void SensitivitySweepMeasuresEachLayerAloneAndSuggestsSparsities()
+    {
+        var sweep = _ml.Compression().PruningSensitivity(Mlp, _calibration, Accuracy, 0.5, 0.95);
+        CollectionAssert.AreEqual(new[] { "/1/Gemm", "/3/Gemm", "/5/Gemm" }, sweep.Select(l => l.Layer).ToArray());
+        foreach (var layer in sweep)
+        {
+            Console.WriteLine($"{layer.Layer}: dense {layer.Baseline:F4}, " + string.Join(", ", layer.Metric.Select(kv => $"{kv.Key:P0} → {kv.Value:F4}")));
+            Assert.IsTrue(layer.Metric[0.5] >= layer.Metric[0.95] - 0.01);
+        }
+        Assert.IsTrue(sweep.Any(l => l.LargestSparsityWithin(0.01) >= 0.5));
+    }
 }

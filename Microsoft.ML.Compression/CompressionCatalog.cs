@@ -92,6 +92,29 @@ public sealed class CompressionCatalog
     public QuantizationEstimator Quantize(Stream onnxModel, QuantizationOptions? options = null)
         => new(_ml, ModelSource.FromOnnx(OnnxModelIO.Load(onnxModel ?? throw new ArgumentNullException(nameof(onnxModel))), "from the stream"), options ?? new QuantizationOptions());
 
+    /// <summary>
+    /// Prunes each MatMul/Gemm/Conv layer of an ONNX network alone at each of <paramref name="sparsities"/> (with
+    /// reconstruction) and measures <paramref name="metric"/>, so per-layer sparsities can be chosen from data and
+    /// given to <see cref="PruningOptions.LayerSparsity"/>.
+    /// </summary>
+    /// <param name="onnxModelPath">The network; the file is never changed.</param>
+    /// <param name="data">Calibration data (also what the pruned models are fitted on); the metric sees the models, so it can use other data.</param>
+    /// <param name="metric">Evaluates a model, e.g. accuracy on held-out data.</param>
+    /// <param name="sparsities">Sparsities to try, each in [0, 1).</param>
+    /// <example>
+    /// <code>
+    /// var sweep = ml.Compression().PruningSensitivity("mlp.onnx", calibration, m => Accuracy(m, test), 0.5, 0.8, 0.9);
+    /// var options = new PruningOptions { LayerSparsity = sweep.ToDictionary(l => l.Layer, l => l.LargestSparsityWithin(0.005)) };
+    /// </code>
+    /// </example>
+    public IReadOnlyList<LayerSensitivity> PruningSensitivity(string onnxModelPath, IDataView data, Func<ITransformer, double> metric, params double[] sparsities)
+    {
+        var model = OnnxModelIO.Load(CheckPath(onnxModelPath));
+        if (data == null) throw new ArgumentNullException(nameof(data));
+        using var dense = _ml.Transforms.ApplyOnnxModel(onnxModelPath).Fit(data);
+        return PruningSensitivitySweep.Run(_ml, options => Prune(onnxModelPath, options), model, dense, data, metric, sparsities, reconstruct: true);
+    }
+
     private static string CheckPath(string path)
         => string.IsNullOrWhiteSpace(path) ? throw new ArgumentException("Give the path of an .onnx file.", nameof(path)) : path;
 }

@@ -5,8 +5,9 @@ using Onnx;
 namespace Microsoft.ML.Compression.Pruning;
 
 /// <summary>
-/// Magnitude pruning of an ONNX graph: MatMul/Gemm/Conv weights and linear coefficients are zeroed layer by layer;
-/// tree ensembles lose their least-varying trees.
+/// Pruning of an ONNX graph: MatMul/Gemm/Conv weights and linear coefficients are zeroed (per layer, globally or
+/// N:M) and the kept ones reconstructed from data; or whole neurons/channels are removed (structured); tree
+/// ensembles are re-weighted onto fewer trees.
 /// </summary>
 internal static class GraphPruner
 {
@@ -30,10 +31,13 @@ internal static class GraphPruner
         }
 
         if (LinearOpRewriter.HasLinearOps(g)) LinearOpRewriter.Rewrite(model);
+        CheckLayerNames(g, options);
         if (options.Granularity == PruningGranularity.Structured) return StructuredPruner.Prune(model, options, context);
         var weights = WeightTensors.Find(g, options.ExcludedNodes);
         if (weights.Count == 0)
             throw new UnsupportedModelException("The graph has no float MatMul, Gemm or Conv weights, linear coefficients or tree ensembles to prune.");
+        var globalSparsity = options.Scope == PruningScope.Global && options.Granularity == PruningGranularity.Unstructured
+            ? GlobalSparsities(model, weights, context, options) : null;
 
         long total = 0, zeroed = 0;
         int reconstructed = 0;
@@ -57,7 +61,8 @@ internal static class GraphPruner
                 var std = StandardDeviations(layerInput, inputs);
                 for (int i = 0; i < importance.Length; i++) importance[i] *= std[i / outputs];
             }
-            int toZero = options.Granularity == PruningGranularity.SemiStructured ? 1 : (int)Math.Floor(options.TargetSparsity * view.Length);
+            double sparsity = SparsityOf(options, w, globalSparsity);
+            int toZero = options.Granularity == PruningGranularity.SemiStructured ? 1 : (int)Math.Floor(sparsity * view.Length);
             if (toZero > 0)
             {
                 if (options.Granularity == PruningGranularity.SemiStructured)
@@ -78,8 +83,65 @@ internal static class GraphPruner
             zeroed += values.Count(v => v == 0f);
         }
         var rebuilt = reconstructed > 0 ? $"; the kept weights of {reconstructed} layer(s) were refitted by least squares to reproduce the layer's output on the data, with bias correction" : "";
-        var pattern = options.Granularity == PruningGranularity.SemiStructured ? $"{options.SemiStructuredN}:{options.SemiStructuredM} semi-structured" : $"to {options.TargetSparsity:P0} each";
+        var pattern = options.Granularity == PruningGranularity.SemiStructured ? $"{options.SemiStructuredN}:{options.SemiStructuredM} semi-structured"
+            : globalSparsity != null ? $"with one global threshold ({string.Join(", ", globalSparsity.Select(kv => $"{kv.Key} {kv.Value:P0}"))})"
+            : options.LayerSparsity.Count > 0 ? $"per layer ({string.Join(", ", weights.Select(w => $"{LayerName(w)} {SparsityOf(options, w, null):P0}"))})"
+            : $"to {options.TargetSparsity:P0} each";
         return $"magnitude pruning of {weights.Count} weight tensor(s) {pattern}: {zeroed} of {total} weights are now zero{rebuilt}.";
+    }
+
+    internal static string LayerName(WeightTensor w) => string.IsNullOrEmpty(w.Consumer.Name) ? w.Name : w.Consumer.Name;
+
+    /// <summary>The sparsity asked of one layer: by name, else from the global threshold, else TargetSparsity.</summary>
+    internal static double SparsityOf(PruningOptions options, WeightTensor w, IReadOnlyDictionary<string, double>? global)
+    {
+        if (options.LayerSparsity.TryGetValue(w.Consumer.Name, out var s) || options.LayerSparsity.TryGetValue(w.Name, out s)) return s;
+        if (global != null && global.TryGetValue(LayerName(w), out s)) return s;
+        return options.TargetSparsity;
+    }
+
+    /// <summary>Layer names in the options must exist: a typo would otherwise silently prune everything uniformly.</summary>
+    private static void CheckLayerNames(GraphProto g, PruningOptions options)
+    {
+        var names = new HashSet<string>(g.Node.Select(n => n.Name).Concat(g.Initializer.Select(t => t.Name)));
+        var unknown = options.LayerSparsity.Keys.Concat(options.ExcludedNodes).Where(n => !names.Contains(n)).ToList();
+        if (unknown.Count == 0) return;
+        var layers = WeightTensors.Find(g).Select(LayerName);
+        throw new ArgumentException(
+            $"The graph has no layer named {string.Join(", ", unknown.Select(u => $"'{u}'"))}. Its prunable layers are: {string.Join(", ", layers)}.", nameof(options));
+    }
+
+    /// <summary>
+    /// One saliency threshold over all layers: saliencies (|w| × input spread) are computed on the unpruned graph,
+    /// the threshold that reaches TargetSparsity overall is found, and each layer gets the fraction below it.
+    /// </summary>
+    private static Dictionary<string, double> GlobalSparsities(ModelProto model, List<WeightTensor> weights, GraphEditContext context, PruningOptions options)
+    {
+        var saliencies = new List<(string layer, float[] values)>();
+        foreach (var w in weights)
+        {
+            var tensor = OnnxGraphEditor.Initializer(model.Graph, w.Name)!;
+            var values = OnnxTensors.ReadFloats(tensor);
+            var importance = values.Select(Math.Abs).ToArray();
+            bool matrix = w.Consumer.OpType is "MatMul" or "Gemm" && tensor.Dims.Count == 2;
+            if (matrix)
+            {
+                bool transposed = w.ChannelAxis == 0;
+                int inputs = (int)tensor.Dims[transposed ? 1 : 0], outputs = (int)tensor.Dims[transposed ? 0 : 1];
+                var rows = LayerInputRows(model, w, inputs, context, options);
+                if (rows is { Length: > 1 })
+                {
+                    var std = StandardDeviations(rows, inputs);
+                    for (int i = 0; i < importance.Length; i++) importance[i] *= std[transposed ? i % inputs : i / outputs];
+                }
+            }
+            saliencies.Add((LayerName(w), importance));
+        }
+        var all = saliencies.SelectMany(s => s.values).ToArray();
+        Array.Sort(all);
+        int cut = (int)Math.Floor(options.TargetSparsity * all.Length);
+        float threshold = cut == 0 ? float.NegativeInfinity : all[cut - 1];
+        return saliencies.ToDictionary(s => s.layer, s => Math.Min(0.999, s.values.Count(v => v <= threshold) / (double)s.values.Length));
     }
 
     /// <summary>Rows of calibration inputs of a MatMul/Gemm layer, or null when no data can be had for it.</summary>

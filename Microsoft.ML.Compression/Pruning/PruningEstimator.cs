@@ -23,6 +23,8 @@ public sealed class PruningEstimator : CompressionStageEstimator
             TreeSelection = options.TreeSelection,
             Reconstruct = options.Reconstruct,
             Granularity = options.Granularity,
+            LayerSparsity = new Dictionary<string, double>(options.LayerSparsity),
+            Scope = options.Scope,
             SemiStructuredN = options.SemiStructuredN,
             SemiStructuredM = options.SemiStructuredM,
         };

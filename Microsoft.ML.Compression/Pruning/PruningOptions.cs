@@ -1,5 +1,15 @@
 namespace Microsoft.ML.Compression;
 
+/// <summary>Whether one sparsity applies to each layer or one threshold to all layers together.</summary>
+/// <example><code>new PruningOptions { TargetSparsity = 0.8, Scope = PruningScope.Global }</code></example>
+public enum PruningScope
+{
+    /// <summary>Every layer loses <see cref="PruningOptions.TargetSparsity"/> of its weights.</summary>
+    Layer,
+    /// <summary>One saliency threshold across all layers reaches <see cref="PruningOptions.TargetSparsity"/> overall.</summary>
+    Global,
+}
+
 /// <summary>What network pruning removes.</summary>
 /// <example><code>new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5 }</code></example>
 public enum PruningGranularity
@@ -68,6 +78,20 @@ public sealed class PruningOptions
     /// <summary>Semi-structured only: group size along each output's inputs (default 4).</summary>
     public int SemiStructuredM { get; set; } = 4;
 
+    /// <summary>
+    /// Sparsity per layer, overriding <see cref="TargetSparsity"/> for the named layers (ONNX node names, or the
+    /// names of their weight initializers), e.g. from a sensitivity sweep
+    /// (<see cref="CompressionCatalog.PruningSensitivity(string, IDataView, Func{ITransformer, double}, double[])"/>).
+    /// </summary>
+    public IReadOnlyDictionary<string, double> LayerSparsity { get; set; } = new Dictionary<string, double>();
+
+    /// <summary>
+    /// Unstructured network pruning only: <see cref="PruningScope.Layer"/> (default) removes
+    /// <see cref="TargetSparsity"/> of every layer; <see cref="PruningScope.Global"/> uses one saliency threshold for
+    /// all layers together, so less important layers lose more.
+    /// </summary>
+    public PruningScope Scope { get; set; } = PruningScope.Layer;
+
     /// <summary>How a tree ensemble chooses the trees it keeps (default <see cref="TreeSelection.LassoReweighting"/>).</summary>
     public TreeSelection TreeSelection { get; set; } = TreeSelection.LassoReweighting;
 
@@ -83,6 +107,13 @@ public sealed class PruningOptions
             throw new ArgumentOutOfRangeException(nameof(SemiStructuredM), SemiStructuredM, "SemiStructuredM must be between 2 and 16 (4 for the common 2:4 pattern).");
         if (SemiStructuredN < 1 || SemiStructuredN >= SemiStructuredM)
             throw new ArgumentOutOfRangeException(nameof(SemiStructuredN), SemiStructuredN, "SemiStructuredN must be at least 1 and less than SemiStructuredM.");
+        if (!Enum.IsDefined(Scope))
+            throw new ArgumentOutOfRangeException(nameof(Scope), Scope, "Scope must be Layer or Global.");
+        if (LayerSparsity == null)
+            throw new ArgumentNullException(nameof(LayerSparsity), "LayerSparsity may be empty but not null.");
+        foreach (var (layer, sparsity) in LayerSparsity)
+            if (double.IsNaN(sparsity) || sparsity < 0 || sparsity >= 1)
+                throw new ArgumentOutOfRangeException(nameof(LayerSparsity), sparsity, $"The sparsity of layer '{layer}' must be in [0, 1).");
         if (!Enum.IsDefined(TreeSelection))
             throw new ArgumentOutOfRangeException(nameof(TreeSelection), TreeSelection, "TreeSelection must be LassoReweighting or LeastVarying.");
         if (ExcludedNodes == null)

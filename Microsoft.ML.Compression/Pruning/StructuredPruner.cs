@@ -38,7 +38,9 @@ internal static class StructuredPruner
         foreach (var plan in plans)
         {
             int channels = (int)plan.Producer.Weight.Dims[plan.Producer.OutAxis];
-            int keep = Math.Max(1, channels - (int)Math.Floor(options.TargetSparsity * channels));
+            double sparsity = options.LayerSparsity.TryGetValue(plan.Producer.Node.Name, out var named) || options.LayerSparsity.TryGetValue(plan.Producer.Weight.Name, out named)
+                ? named : options.TargetSparsity;
+            int keep = Math.Max(1, channels - (int)Math.Floor(sparsity * channels));
             if (keep == channels) continue;
             // Data-aware when possible: a channel matters as much as its activations' size times its outgoing weights.
             bool refit = options.Reconstruct && plan.Consumer.Node.OpType is "MatMul" or "Gemm";
