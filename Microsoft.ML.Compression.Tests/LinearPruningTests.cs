@@ -42,4 +42,26 @@ public sealed class LinearPruningTests
         StringAssert.Contains(rebuilt.Report.Final.Description, "refitted by least squares");
         Assert.AreEqual(0.7, rebuilt.Report.Final.Sparsity!.Value, 0.03);
     }
+
+    [TestMethod]
+    public void TextModelWithAHundredThousandFeaturesIsPrunedAndQuantizedWithoutDensifyingTheData()
+    {
+        var data = _ml.Data.LoadFromTextFile(TestData.Path("spamassassin_3000.csv"), new TextLoader.Options
+        {
+            HasHeader = true, Separators = new[] { ',' }, AllowQuoting = true,
+            Columns = new[] { new TextLoader.Column("Label", DataKind.String, 0), new TextLoader.Column("subject", DataKind.String, 1), new TextLoader.Column("body", DataKind.String, 2) },
+        });
+        var (train, test) = TestData.Split(_ml, _ml.Data.TakeRows(data, 1500));
+        var teacher = _ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["spam"] = true, ["ham"] = false }, "Label")
+            .Append(_ml.Transforms.Text.FeaturizeText("Features", new Microsoft.ML.Transforms.Text.TextFeaturizingEstimator.Options(), "subject", "body"))
+            .Append(_ml.BinaryClassification.Trainers.LbfgsLogisticRegression()).Fit(train);
+        var width = ((VectorDataViewType)teacher.Transform(test).Schema["Features"].Type).Size;
+        Assert.IsTrue(width > 50_000, $"{width} features");
+        using var compressed = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.9 }).Append(_ml.Compression().Quantize()).Fit(train);
+        var before = _ml.BinaryClassification.Evaluate(teacher.Transform(test)).Accuracy;
+        var after = _ml.BinaryClassification.Evaluate(compressed.Transform(test)).Accuracy;
+        Console.WriteLine($"spamassassin text ({width} features): accuracy {before:F4} → {after:F4} after 90 % pruning + INT8; zip {compressed.Report.Original.ZipBytes} → {compressed.Report.Final.ZipBytes}");
+        Assert.IsTrue(after >= before - 0.01, $"before {before}, after {after}");
+        Assert.IsTrue(compressed.Report.Stages[1].Sparsity >= 0.9);
+    }
 }

@@ -5,10 +5,14 @@ namespace Microsoft.ML.Compression.Pipeline;
 /// <summary>Reads the first rows of a float vector column, densified, to rank coefficients and trees.</summary>
 internal static class FeatureSample
 {
+    private const long MaxDenseFloats = 32_000_000;
+
     public static float[][] Read(IDataView data, string column, int maxRows)
     {
         var col = data.Schema.GetColumnOrNull(column)
             ?? throw new DataMismatchException($"The data has no column '{column}'. Give data with the columns the model was trained on.", column);
+        // Never hold more than about 128 MB of densified rows, however wide the column (text n-grams can be 10⁵+).
+        maxRows = (int)Math.Max(1, Math.Min(maxRows, MaxDenseFloats / Math.Max(1, Width(col))));
         var rows = new List<float[]>();
         using var cursor = data.GetRowCursor(new[] { col });
         var getter = cursor.GetGetter<VBuffer<float>>(col);
@@ -20,6 +24,45 @@ internal static class FeatureSample
         }
         return rows.ToArray();
     }
+
+    /// <summary>
+    /// Standard deviation of every slot of a float vector column over the first <paramref name="maxRows"/> rows,
+    /// streamed (sparse vectors stay sparse), for inputs too wide to hold as rows (e.g. text n-grams).
+    /// </summary>
+    public static float[] Spread(IDataView data, string column, int maxRows)
+    {
+        var col = data.Schema.GetColumnOrNull(column)
+            ?? throw new DataMismatchException($"The data has no column '{column}'. Give data with the columns the model was trained on.", column);
+        int width = Width(col);
+        var sum = new double[width];
+        var sumSq = new double[width];
+        long rows = 0;
+        using var cursor = data.GetRowCursor(new[] { col });
+        var getter = cursor.GetGetter<VBuffer<float>>(col);
+        VBuffer<float> buffer = default;
+        while (rows < maxRows && cursor.MoveNext())
+        {
+            getter(ref buffer);
+            var values = buffer.GetValues();
+            var indices = buffer.GetIndices();
+            for (int i = 0; i < values.Length; i++)
+            {
+                int slot = buffer.IsDense ? i : indices[i];
+                sum[slot] += values[i];
+                sumSq[slot] += (double)values[i] * values[i];
+            }
+            rows++;
+        }
+        var std = new float[width];
+        for (int j = 0; rows > 0 && j < width; j++)
+        {
+            double mean = sum[j] / rows;
+            std[j] = (float)Math.Sqrt(Math.Max(0, sumSq[j] / rows - mean * mean));
+        }
+        return std;
+    }
+
+    private static int Width(DataViewSchema.Column col) => col.Type is VectorDataViewType v ? Math.Max(1, v.Size) : 1;
 
     public static bool HasRows(IDataView data)
     {

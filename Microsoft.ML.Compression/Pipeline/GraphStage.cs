@@ -18,6 +18,9 @@ internal sealed class GraphEditContext
 
     /// <summary>The first <paramref name="maxRows"/> rows of a float vector input, densified.</summary>
     public float[][] ReadInput(string input, int maxRows) => FeatureSample.Read(GraphInputData, input, maxRows);
+
+    /// <summary>Per-slot standard deviation of a float vector input over the first <paramref name="maxRows"/> rows, streamed.</summary>
+    public float[] InputSpread(string input, int maxRows) => FeatureSample.Spread(GraphInputData, input, maxRows);
 }
 
 /// <summary>Shared plumbing of the stages that edit an ONNX graph (prune, quantize): export, copy, edit, wrap.</summary>

@@ -16,8 +16,6 @@ internal static class GraphPruner
     /// <param name="context">The data as the graph's inputs see it.</param>
     public static string Prune(ModelProto model, PruningOptions options, GraphEditContext context)
     {
-        // Exported predictors are ranked on rows of their feature column.
-        float[][]? sample = context.FeatureInput != null ? context.ReadInput(context.FeatureInput, options.MaxCalibrationRows) : null;
         WeightTensors.CheckFinite(model);
         var g = model.Graph;
         if (g.Node.Any(n => n.OpType == "DequantizeLinear"))
@@ -25,6 +23,8 @@ internal static class GraphPruner
         var trees = TreeEnsembleNode.FindAll(g).ToList();
         if (trees.Count > 0)
         {
+            // Exported predictors are ranked on rows of their feature column.
+            var sample = context.FeatureInput != null ? context.ReadInput(context.FeatureInput, options.MaxCalibrationRows) : null;
             if (sample == null || sample.Length == 0)
                 throw new DataMismatchException("Pruning a tree ensemble needs data to rank its trees, and the data view is empty.");
             return TreeEnsemblePruner.Prune(trees, options, sample);
@@ -56,11 +56,12 @@ internal static class GraphPruner
             // recorded with ONNX Runtime for the inner layers of a network.
             var layerInput = matrix ? LayerInputRows(model, w, inputs, context, options) : null;
             // A weight matters as much as |w| times the spread of the input it multiplies (OBS-style saliency).
-            if (layerInput is { Length: > 1 })
-            {
-                var std = StandardDeviations(layerInput, inputs);
-                for (int i = 0; i < importance.Length; i++) importance[i] *= std[i / outputs];
-            }
+            // Inputs too wide to hold as rows (text n-grams) read a model input's spread in one streamed pass.
+            float[]? spread = layerInput is { Length: > 1 } ? StandardDeviations(layerInput, inputs)
+                : matrix && inputs > LayerReconstruction.MaxInputs && context.GraphInputs.Contains(w.Consumer.Input[0]) ? context.InputSpread(w.Consumer.Input[0], options.MaxCalibrationRows)
+                : null;
+            if (spread != null)
+                for (int i = 0; i < importance.Length; i++) importance[i] *= spread[i / outputs];
             double sparsity = SparsityOf(options, w, globalSparsity);
             int toZero = options.Granularity == PruningGranularity.SemiStructured ? 1 : (int)Math.Floor(sparsity * view.Length);
             if (toZero > 0)
@@ -148,6 +149,7 @@ internal static class GraphPruner
     private static float[][]? LayerInputRows(ModelProto model, WeightTensor w, int inputs, GraphEditContext context, PruningOptions options)
     {
         var input = w.Consumer.Input[0];
+        if (inputs > LayerReconstruction.MaxInputs) return null; // too wide for rows and a Gram matrix: spread only
         float[][] rows;
         if (context.GraphInputs.Contains(input))
             rows = context.ReadInput(input, options.MaxCalibrationRows);
