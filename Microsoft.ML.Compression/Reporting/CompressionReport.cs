@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
@@ -149,6 +150,63 @@ public sealed class CompressionReport
             if (s.BaselineMetric != null || s.BaselineEvaluationMetric != null)
                 sb.AppendLine($"    same student on the labels alone: {metric} {Pair(s.BaselineMetric, s.BaselineEvaluationMetric)} (distilled {Pair(s.Metric, s.EvaluationMetric)})");
         }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// The report as an HTML fragment: a table with one row per stage (the input model first), then each stage's
+    /// description with its fidelity and baseline numbers. All text is HTML-escaped. Handy in a notebook, or to
+    /// write a page next to a saved model.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// File.WriteAllText("report.html", compressed.Report.ToHtml());
+    /// // in a .NET Interactive notebook:
+    /// display(HTML(compressed.Report.ToHtml()));
+    /// </code>
+    /// </example>
+    public string ToHtml()
+    {
+        static string E(string s) => System.Net.WebUtility.HtmlEncode(s);
+        string metric = string.IsNullOrEmpty(MetricName) ? "metric" : MetricName;
+        var sb = new StringBuilder();
+        sb.Append("<div class=\"ml-compression-report\">");
+        sb.Append("<p><strong>Compression report</strong> (").Append(E(Task.ToString())).Append(")</p>");
+        sb.Append("<table><thead><tr>");
+        foreach (var h in new[] { "stage", "params", "non-zero", "sparsity", "bits/w", "onnx bytes", "zip bytes", metric + " (fit)", metric + " (eval)" })
+            sb.Append("<th>").Append(E(h)).Append("</th>");
+        sb.Append("</tr></thead><tbody>");
+        foreach (var s in Stages)
+        {
+            sb.Append("<tr><td>").Append(E(s.Stage)).Append("</td>");
+            foreach (var cell in new[]
+            {
+                Fmt(s.ParameterCount), Fmt(s.NonZeroCount), s.Sparsity is double sp ? sp.ToString("P1", CultureInfo.InvariantCulture) : "-",
+                s.BitsPerWeight is double b ? b.ToString("F1", CultureInfo.InvariantCulture) : "-", Fmt(s.OnnxBytes), Fmt(s.ZipBytes),
+                Fmt(s.Metric), Fmt(s.EvaluationMetric),
+            })
+                sb.Append("<td style=\"text-align:right\">").Append(E(cell)).Append("</td>");
+            sb.Append("</tr>");
+        }
+        sb.Append("</tbody></table>");
+        if (Stages.Count > 1)
+        {
+            sb.Append("<ul>");
+            foreach (var s in Stages.Skip(1))
+            {
+                sb.Append("<li><strong>").Append(E(s.Stage)).Append("</strong>: ").Append(E(s.Description));
+                var extra = new List<string>();
+                if (s.Agreement != null || s.EvaluationAgreement != null) extra.Add($"agreement {Pair(s.Agreement, s.EvaluationAgreement)}");
+                if (s.ScoreMse != null || s.EvaluationScoreMse != null) extra.Add($"score MSE {Pair(s.ScoreMse, s.EvaluationScoreMse)}");
+                if (s.KlDivergence != null || s.EvaluationKlDivergence != null) extra.Add($"KL(teacher||student) {Pair(s.KlDivergence, s.EvaluationKlDivergence)}");
+                if (extra.Count > 0) sb.Append("<br/>fidelity to the teacher (fit / eval): ").Append(E(string.Join(", ", extra)));
+                if (s.BaselineMetric != null || s.BaselineEvaluationMetric != null)
+                    sb.Append("<br/>").Append(E($"same student on the labels alone: {metric} {Pair(s.BaselineMetric, s.BaselineEvaluationMetric)} (distilled {Pair(s.Metric, s.EvaluationMetric)})"));
+                sb.Append("</li>");
+            }
+            sb.Append("</ul>");
+        }
+        sb.Append("</div>");
         return sb.ToString();
     }
 

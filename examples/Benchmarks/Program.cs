@@ -6,10 +6,11 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Benchmarks.Common;
 using Benchmarks.Networks;
+using Benchmarks.Reporting;
 using Benchmarks.Trees;
 
 var quickOption = new Option<bool>("--quick") { Description = "Small models and short timing windows (well under a minute), for CI." };
-var outOption = new Option<string>("--out") { Description = "Folder for results.json and results.md.", DefaultValueFactory = _ => "benchmark-results" };
+var outOption = new Option<string>("--out") { Description = "Folder for results.json, results.md and the plots (PNG and SVG).", DefaultValueFactory = _ => "benchmark-results" };
 var root = new RootCommand("Side-by-side benchmarks of Microsoft.ML.Compression: tree models and ONNX networks, before and after compression.")
 {
     quickOption,
@@ -68,6 +69,17 @@ static int Run(bool quick, string outFolder)
     report.TotalSeconds = total.Elapsed.TotalSeconds;
 
     var (json, md) = ResultWriter.Write(report, outFolder);
+    try
+    {
+        Console.WriteLine("[plots] accuracy vs size, and a compression sweep on spam ...");
+        var plots = BenchmarkPlots.Write(report, settings, outFolder);
+        File.AppendAllText(md, plots);
+    }
+    catch (Exception e)
+    {
+        failures++;
+        Console.Error.WriteLine($"      plots FAILED: {e}");
+    }
     Console.WriteLine();
     Console.WriteLine(ResultWriter.ToMarkdown(report));
     Console.WriteLine($"Wrote {Path.GetFullPath(json)} and {Path.GetFullPath(md)}.");
