@@ -44,7 +44,7 @@ public sealed class NetworkTeacherTests
     }
 
     [TestMethod]
-    public void SpamMlpFromAPathWithProbabilitiesAndExplicitClassValues()
+    public void SpamMlpFromAPathWithExplicitOutputAndClassValuesSavesAndLoads()
     {
         var (train, test) = TestData.Split(_ml, TestData.Spam(_ml));
         var student = ToBool.Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20));
