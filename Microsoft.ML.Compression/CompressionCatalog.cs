@@ -37,7 +37,8 @@ public sealed class CompressionCatalog
     internal CompressionCatalog(MLContext ml) => _ml = ml;
 
     /// <summary>Distills <paramref name="teacher"/> into <paramref name="student"/>, an estimator (chain) ending in a trainer of the teacher's task.</summary>
-    /// <param name="teacher">Any trained ML.NET pipeline ending in a predictor (binary, multiclass or regression).</param>
+    /// <param name="teacher">Any trained ML.NET pipeline ending in a predictor (binary, multiclass or regression), or ending in an
+    /// OnnxTransformer (an ONNX network teacher, read as <see cref="DistillationOptions.NetworkTeacher"/> says).</param>
     /// <param name="student">The student pipeline, with its own featurization if it wants one; it receives the training data's columns.</param>
     /// <param name="options">Soft-target options; defaults when null.</param>
     /// <example>
@@ -48,6 +49,26 @@ public sealed class CompressionCatalog
     /// </example>
     public DistillationEstimator Distill(ITransformer teacher, IEstimator<ITransformer> student, DistillationOptions? options = null)
         => new(_ml, ModelSource.FromTransformer(_ml, teacher, nameof(teacher)), student, options ?? new DistillationOptions());
+
+    /// <summary>
+    /// Distills an ONNX network read from a file into <paramref name="student"/>, a native ML.NET estimator (chain) ending
+    /// in a binary, multiclass or regression trainer. The network's output is read as the student's task says (see
+    /// <see cref="DistillationOptions.NetworkTeacher"/>); the file itself is never changed.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var distilled = ml.Compression().Distill("spam_mlp.onnx",
+    ///     ml.Transforms.Conversion.MapValue("Label", new Dictionary&lt;string, bool&gt; { ["spam"] = true, ["nonspam"] = false }, "Label")
+    ///         .Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 50))).Fit(train);
+    /// </code>
+    /// </example>
+    public DistillationEstimator Distill(string onnxModelPath, IEstimator<ITransformer> student, DistillationOptions? options = null)
+        => new(_ml, ModelSource.FromOnnx(OnnxModelIO.Load(CheckPath(onnxModelPath)), $"'{onnxModelPath}'"), student, options ?? new DistillationOptions());
+
+    /// <summary>Distills an ONNX network read from a stream (read to its end, not closed); see <see cref="Distill(string, IEstimator{ITransformer}, DistillationOptions)"/>.</summary>
+    /// <example><code>using var s = File.OpenRead("letter_mlp.onnx"); var distilled = ml.Compression().Distill(s, student).Fit(train);</code></example>
+    public DistillationEstimator Distill(Stream onnxModel, IEstimator<ITransformer> student, DistillationOptions? options = null)
+        => new(_ml, ModelSource.FromOnnx(OnnxModelIO.Load(onnxModel ?? throw new ArgumentNullException(nameof(onnxModel))), "ONNX network from the stream"), student, options ?? new DistillationOptions());
 
     /// <summary>A distillation stage for a chain: the model of the stage before it is the teacher.</summary>
     /// <example><code>var chain = ml.Compression().Quantize(teacher).Append(ml.Compression().Distill(student));</code></example>

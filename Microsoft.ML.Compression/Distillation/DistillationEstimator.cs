@@ -40,14 +40,21 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         catch (ArgumentException) { return null; } // the raw label type differs from what the student sees
     }
 
+    internal override ModelState PrepareSource(ModelState state, IDataView data)
+        => state is NetworkState network
+            ? NetworkTeacherState.Create(Ml, network, _trainer.Task, _options.NetworkTeacher, data, _options.LabelColumnName, _options.Alpha)
+            : state;
+
     internal override ModelState Apply(ModelState input, IDataView data, out string description)
     {
+        input = PrepareSource(input, data);
         if (input.Task != _trainer.Task)
             throw new ArgumentException($"The teacher is a {input.Task} model but the student's trainer is {_trainer.Task}: give a student of the teacher's task.", "student");
         if (_trainer.LabelColumn != _options.LabelColumnName)
             throw new ArgumentException($"The student's trainer reads its label from '{_trainer.LabelColumn}', but DistillationOptions.LabelColumnName is '{_options.LabelColumnName}'. Make them the same.", "student");
         using var teacher = new TransformerChain<ITransformer>(input.BuildTransformers(Ml, data).ToArray());
-        var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), data, _trainer, _options, out var summary);
+        var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), data, _trainer, _options, out var summary,
+            input is NetworkTeacherState network ? (network.ClassValues, network.ClassType) : null);
         Ml.LogInfo($"Compression: distilling into the student on {summary}.");
         ITransformer student;
         try { student = _student.Fit(transfer); }

@@ -63,7 +63,20 @@ public sealed class DistillationOptions
     /// <summary>Rows kept in memory to search nearest neighbours in (100–100,000, default 1,000).</summary>
     public int AugmentationSampleSize { get; set; } = 1000;
 
-    internal DistillationOptions Clone() => (DistillationOptions)MemberwiseClone();
+    /// <summary>
+    /// How to read a teacher that is an ONNX network (a file, a stream or an <c>OnnxTransformer</c>): which output
+    /// holds logits or probabilities and the class values in index order. Null (default) reads the network's only
+    /// output as logits and infers the class values from the data (see <see cref="Compression.NetworkTeacher"/>).
+    /// Ignored for ML.NET teachers.
+    /// </summary>
+    public NetworkTeacher? NetworkTeacher { get; set; }
+
+    internal DistillationOptions Clone()
+    {
+        var c = (DistillationOptions)MemberwiseClone();
+        c.NetworkTeacher = NetworkTeacher?.Clone();
+        return c;
+    }
 
     internal void Validate()
     {

@@ -7,7 +7,8 @@ internal static class TransferSetBuilder
 {
     private const float MinClassWeight = 1e-4f; // classes the teacher all but rules out add rows, not information
 
-    public static IDataView Build(MLContext ml, IReadOnlyList<ITransformer> teacher, IDataView data, StudentTrainer student, DistillationOptions o, out string summary)
+    public static IDataView Build(MLContext ml, IReadOnlyList<ITransformer> teacher, IDataView data, StudentTrainer student, DistillationOptions o, out string summary,
+        (object[] values, DataViewType type)? teacherClasses = null)
     {
         var rawLabel = data.Schema.GetColumnOrNull(o.LabelColumnName);
         if (o.Alpha < 1 && rawLabel == null)
@@ -107,12 +108,12 @@ internal static class TransferSetBuilder
                     if (getLabel != null) { getLabel(ref y); if (!synthetic) pt = o.Alpha * pt + (1 - o.Alpha) * (y ? 1 : 0); }
                     AddClassRows(new[] { 1 - pt, pt });
                 }
-                (classValues, labelType) = BinaryLabelValues(data, scored, rawLabel, o.LabelColumnName);
+                (classValues, labelType) = teacherClasses ?? BinaryLabelValues(data, scored, rawLabel, o.LabelColumnName);
                 break;
             }
             default:
             {
-                var keyValues = KeyValuesOf(scored, o.LabelColumnName) ?? KeyValuesOf(scored, "PredictedLabel")
+                var keyValues = teacherClasses ?? KeyValuesOf(scored, o.LabelColumnName) ?? KeyValuesOf(scored, "PredictedLabel")
                     ?? throw new UnsupportedModelException("The multiclass teacher exposes no label key values (train it on a label mapped with MapValueToKey).");
                 classValues = keyValues.values;
                 labelType = keyValues.type;

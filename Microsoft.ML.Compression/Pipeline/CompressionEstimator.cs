@@ -86,10 +86,11 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
             throw new ArgumentException(
                 $"The first stage ({first.StageName}) has no model to act on. Give it one, e.g. ml.Compression().{first.StageName}(teacher, options), or start the chain with Distill.");
 
-        var state = first.Source.Create(_ml);
+        var state = first.PrepareSource(first.Source.Create(_ml), input);
+        var sourceDescription = state is Distillation.NetworkTeacherState network ? $"{first.Source.Description}: {network.Description}" : first.Source.Description;
         var rows = new List<StageReport>
         {
-            ReportBuilder.Measure(_ml, state, input, _evaluationData, first is DistillationEstimator ? "Teacher" : "Original", first.Source.Description),
+            ReportBuilder.Measure(_ml, state, input, _evaluationData, first is DistillationEstimator ? "Teacher" : "Original", sourceDescription),
         };
         for (int i = 0; i < _stages.Count; i++)
         {

@@ -30,6 +30,9 @@ public abstract class CompressionStageEstimator : IEstimator<CompressedModel>
 
     internal abstract ModelState Apply(ModelState input, IDataView data, out string description);
 
+    /// <summary>The model this stage was given, as the report's first row measures it (a distillation reads a network teacher as a predictor of the student's task).</summary>
+    internal virtual ModelState PrepareSource(ModelState state, IDataView data) => state;
+
     /// <summary>A chain of this stage followed by <paramref name="next"/>, which acts on this stage's result.</summary>
     /// <example><code>var chain = distill.Append(ml.Compression().Quantize(new QuantizationOptions()));</code></example>
     public CompressionEstimator Append(CompressionStageEstimator next)

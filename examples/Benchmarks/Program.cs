@@ -5,21 +5,24 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Benchmarks.Common;
+using Benchmarks.Distillation;
 using Benchmarks.Networks;
 using Benchmarks.Reporting;
 using Benchmarks.Trees;
 
 var quickOption = new Option<bool>("--quick") { Description = "Small models and short timing windows (well under a minute), for CI." };
+var onlyOption = new Option<string?>("--only") { Description = "Run only the scenarios whose name contains this text." };
 var outOption = new Option<string>("--out") { Description = "Folder for results.json, results.md and the plots (PNG and SVG).", DefaultValueFactory = _ => "benchmark-results" };
 var root = new RootCommand("Side-by-side benchmarks of Microsoft.ML.Compression: tree models and ONNX networks, before and after compression.")
 {
     quickOption,
+    onlyOption,
     outOption,
 };
-root.SetAction(parse => Run(parse.GetValue(quickOption), parse.GetValue(outOption) ?? "benchmark-results"));
+root.SetAction(parse => Run(parse.GetValue(quickOption), parse.GetValue(outOption) ?? "benchmark-results", parse.GetValue(onlyOption)));
 return root.Parse(args).Invoke();
 
-static int Run(bool quick, string outFolder)
+static int Run(bool quick, string outFolder, string? only)
 {
     var settings = quick ? Settings.QuickRun : Settings.Full;
     var total = Stopwatch.StartNew();
@@ -45,7 +48,14 @@ static int Run(bool quick, string outFolder)
             "Fit (report only) gets the 512 calibration rows from the train split.")),
         ("fashion_mlp pruning", () => NetworkScenario.Run(settings, "fashion_mlp", "fashion_mnist_test_1000.csv", "fashion_mnist_calib_512.csv", 784, int.Parse,
             "Pruning records activations on the 512 calibration rows from the train split.", NetworkScenario.Pruned, "ONNX network: fashion_mlp, pruned")),
+        ("distill spam", () => BinaryDistillScenario.Run(settings, "spam.csv", "spam", "nonspam", "spam")),
+        ("distill wa_churn", () => BinaryDistillScenario.Run(settings, "wa_churn.csv", "Yes", "No", "wa_churn")),
+        ("distill letter", () => MulticlassDistillScenario.Run(settings)),
+        ("distill cps1988", () => RegressionDistillScenario.Run(settings)),
+        ("distill spam_mlp", () => NetworkDistillScenario.Spam(settings)),
+        ("distill letter_mlp", () => NetworkDistillScenario.Letter(settings)),
     };
+    if (only != null) scenarios = scenarios.Where(x => x.Name.Contains(only, StringComparison.OrdinalIgnoreCase)).ToArray();
     int failures = 0;
     for (int i = 0; i < scenarios.Length; i++)
     {

@@ -1,0 +1,41 @@
+namespace Microsoft.ML.Compression;
+
+/// <summary>What a network teacher's output holds.</summary>
+public enum NetworkOutputKind
+{
+    /// <summary>Raw scores before softmax (multiclass, or binary with two outputs) or sigmoid (binary with one output). The default.</summary>
+    Logits,
+    /// <summary>Probabilities: one per class (softmax already applied), or for binary a single probability of the positive class.</summary>
+    Probabilities,
+}
+
+/// <summary>
+/// How to read an ONNX network used as a distillation teacher (<see cref="DistillationOptions.NetworkTeacher"/>).
+/// The task comes from the student's trainer: binary (2 outputs, index 1 = positive class, or 1 output), multiclass
+/// (K outputs, one per class) or regression (1 output). Without it the network's only output (or the one named
+/// "Score") is read as logits, and the class values are inferred from the data's label column.
+/// </summary>
+/// <example>
+/// <code>
+/// var options = new DistillationOptions { NetworkTeacher = new NetworkTeacher { OutputColumn = "Score", ClassValues = new[] { "nonspam", "spam" } } };
+/// var distilled = ml.Compression().Distill("spam_mlp.onnx", student, options).Fit(train);
+/// </code>
+/// </example>
+public sealed class NetworkTeacher
+{
+    /// <summary>The network output to read; null (default) takes the network's only output, or the one named "Score".</summary>
+    public string? OutputColumn { get; set; }
+
+    /// <summary>Whether the output holds logits (default) or probabilities.</summary>
+    public NetworkOutputKind Output { get; set; } = NetworkOutputKind.Logits;
+
+    /// <summary>
+    /// Classification: the class value of each output index, in index order, of the data's label type (e.g.
+    /// <c>"nonspam", "spam"</c>, or <c>false, true</c>). For binary, index 0 is the negative class and index 1 the
+    /// positive. Null (default): a Boolean label gives false/true; a key-typed label its key values in key order;
+    /// any other label its distinct values sorted (ordinal for text, numeric order for numbers).
+    /// </summary>
+    public IReadOnlyList<object>? ClassValues { get; set; }
+
+    internal NetworkTeacher Clone() => new() { OutputColumn = OutputColumn, Output = Output, ClassValues = ClassValues?.ToArray() };
+}

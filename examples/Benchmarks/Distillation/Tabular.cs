@@ -1,0 +1,62 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Benchmarks.Distillation;
+
+/// <summary>A CSV of data/ (first column Label) turned into one float vector Features and a label, in memory.</summary>
+public static class Tabular
+{
+    /// <summary>
+    /// Loads <paramref name="file"/>: columns whose every value parses as a number are numeric (empty = NaN, then
+    /// the mean), the others are one-hot encoded; everything is concatenated into Features. The featurization is
+    /// fitted once on the whole file (the benchmark compares predictors, not featurizers).
+    /// </summary>
+    public static (IDataView data, int featureCount) Load(MLContext ml, string file, DataKind labelKind)
+    {
+        var path = Benchmarks.Common.Settings.DataPath(file);
+        var lines = File.ReadLines(path).ToList();
+        var header = lines[0].Split(',');
+        var numeric = Enumerable.Range(0, header.Length).Select(i => i > 0 && lines.Skip(1).All(l =>
+        {
+            var v = l.Split(',')[i];
+            return v.Length == 0 || float.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _);
+        })).ToArray();
+        var columns = header.Select((name, i) => new TextLoader.Column(name, i == 0 ? labelKind : numeric[i] ? DataKind.Single : DataKind.String, i)).ToArray();
+        var raw = ml.Data.LoadFromTextFile(path, new TextLoader.Options { HasHeader = true, Separators = new[] { ',' }, MissingRealsAsNaNs = true, Columns = columns });
+        var num = header.Where((_, i) => i > 0 && numeric[i]).ToArray();
+        var cat = header.Where((_, i) => i > 0 && !numeric[i]).ToArray();
+        IEstimator<ITransformer> f = ml.Transforms.ReplaceMissingValues(num.Select(c => new InputOutputColumnPair(c + "#", c)).ToArray());
+        if (cat.Length > 0) f = f.Append(ml.Transforms.Categorical.OneHotEncoding(cat.Select(c => new InputOutputColumnPair(c + "#", c)).ToArray()));
+        f = f.Append(ml.Transforms.Concatenate("Features", num.Concat(cat).Select(c => c + "#").ToArray()))
+            .Append(ml.Transforms.SelectColumns("Label", "Features"));
+        var featurized = f.Fit(raw).Transform(raw);
+        var cached = ml.Data.Cache(featurized);
+        return (cached, ((VectorDataViewType)cached.Schema["Features"].Type).Size);
+    }
+
+    /// <summary>Rows of a featurized binary data set for a PredictionEngine.</summary>
+    public static List<FeatureRow> Rows(MLContext ml, IDataView data)
+    {
+        var def = SchemaDefinition.Create(typeof(FeatureRow));
+        def["Features"].ColumnType = data.Schema["Features"].Type;
+        return ml.Data.CreateEnumerable<FeatureRow>(data, reuseRowObject: false, schemaDefinition: def).ToList();
+    }
+
+    /// <summary>Trees in a fitted tree predictor (LightGBM, FastTree; calibrated or not), or null.</summary>
+    public static int? TreeCount(ITransformer model)
+    {
+        var last = model is TransformerChain<ITransformer> chain ? chain.LastTransformer : model;
+        static object? Prop(object? o, string name) => o?.GetType().GetProperties().FirstOrDefault(p => p.Name == name && p.GetIndexParameters().Length == 0)?.GetValue(o);
+        object? p = Prop(last, "Model");
+        p = Prop(p, "SubModel") ?? p;
+        var trees = Prop(Prop(p, "TrainedTreeEnsemble"), "Trees") as System.Collections.ICollection;
+        return trees?.Count;
+    }
+}
+
+/// <summary>One row of a featurized binary data set: what a PredictionEngine is fed (the label is not read).</summary>
+public sealed class FeatureRow
+{
+    public bool Label { get; set; }
+    public float[] Features { get; set; } = Array.Empty<float>();
+}
