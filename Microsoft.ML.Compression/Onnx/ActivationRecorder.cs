@@ -272,7 +272,7 @@ internal static class ActivationRecorder
     }
 
     /// <summary>The input's declared shape with the batch filled in, or [count, width] when it does not fit.</summary>
-    private static long[] Shape(long[] dims, int count, int width)
+    internal static long[] Shape(long[] dims, int count, int width)
     {
         if (dims.Length >= 2 && dims.Skip(1).All(d => d > 0) && dims.Skip(1).Aggregate(1L, (a, d) => a * d) == width)
             return dims.Select((d, i) => i == 0 ? count : d).ToArray();
