@@ -1,6 +1,6 @@
 // Benchmarks: the one place the project's speed, size and accuracy claims come from. Every scenario measures its
 // variants side by side in this process (warm-up, repeated runs, median) and reports ratios to the baseline.
-//   dotnet run --project examples/Benchmarks -c Release -- [--quick] [--out DIR]
+//   dotnet run --project examples/Benchmarks -c Release -- [--quick] [--out DIR] [--only NAME]
 using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -10,15 +10,17 @@ using Benchmarks.Trees;
 
 var quickOption = new Option<bool>("--quick") { Description = "Small models and short timing windows (well under a minute), for CI." };
 var outOption = new Option<string>("--out") { Description = "Folder for results.json and results.md.", DefaultValueFactory = _ => "benchmark-results" };
+var onlyOption = new Option<string?>("--only") { Description = "Run only the scenarios whose name contains this text (e.g. resnet18)." };
 var root = new RootCommand("Side-by-side benchmarks of Microsoft.ML.Compression: tree models and ONNX networks, before and after compression.")
 {
     quickOption,
     outOption,
+    onlyOption,
 };
-root.SetAction(parse => Run(parse.GetValue(quickOption), parse.GetValue(outOption) ?? "benchmark-results"));
+root.SetAction(parse => Run(parse.GetValue(quickOption), parse.GetValue(outOption) ?? "benchmark-results", parse.GetValue(onlyOption)));
 return root.Parse(args).Invoke();
 
-static int Run(bool quick, string outFolder)
+static int Run(bool quick, string outFolder, string? only)
 {
     var settings = quick ? Settings.QuickRun : Settings.Full;
     var total = Stopwatch.StartNew();
@@ -45,6 +47,9 @@ static int Run(bool quick, string outFolder)
         ("fashion_mlp pruning", () => NetworkScenario.Run(settings, "fashion_mlp", "fashion_mnist_test_1000.csv", "fashion_mnist_calib_512.csv", 784, int.Parse,
             "Pruning records activations on the 512 calibration rows from the train split.", NetworkScenario.Pruned, "ONNX network: fashion_mlp, pruned")),
     };
+    // resnet18: the pretrained ResNet18 of the NuGet package (63 MB, minutes of CPU): full runs only.
+    if (!quick) scenarios = scenarios.Append(("resnet18", () => ResNetScenario.Run(settings))).ToArray();
+    if (!string.IsNullOrEmpty(only)) scenarios = scenarios.Where(x => x.Name.Contains(only, StringComparison.OrdinalIgnoreCase)).ToArray();
     int failures = 0;
     for (int i = 0; i < scenarios.Length; i++)
     {
