@@ -239,4 +239,30 @@ public sealed class QuantizationTests
         Console.WriteLine($"accuracy FP32 {fp32Acc:P2}, static INT8 {int8Acc:P2}\n{int8.Report}");
         Assert.AreEqual(fp32Acc, int8Acc, 0.02);
     }
+
+    [TestMethod]
+    public void Opset8GraphWithSpatialBatchNormAndFixedBatchIsUpgradedAndQuantized()
+    {
+        // fashion_cnn as an old exporter (CNTK's ResNet18) writes it: opset 8, IR 3, BatchNormalization with spatial = 1, batch fixed to 1.
+        var model = Onnx.OnnxModelIO.Load(Model("fashion_cnn"));
+        model.OpsetImport.Single(o => string.IsNullOrEmpty(o.Domain)).Version = 8;
+        model.IrVersion = 3;
+        foreach (var bn in model.Graph.Node.Where(n => n.OpType == "BatchNormalization"))
+            bn.Attribute.Add(new global::Onnx.AttributeProto { Name = "spatial", Type = global::Onnx.AttributeProto.Types.AttributeType.Int, I = 1 });
+        foreach (var pool in model.Graph.Node.Where(n => n.OpType == "MaxPool")) // ceil_mode (0) arrived in opset 10
+            foreach (var a in pool.Attribute.Where(a => a.Name is "ceil_mode" or "dilations").ToList()) pool.Attribute.Remove(a);
+        foreach (var v in model.Graph.Input.Concat(model.Graph.Output)) { var d = v.Type.TensorType.Shape.Dim[0]; d.DimParam = ""; d.DimValue = 1; }
+        var path = Path.Combine(Path.GetTempPath(), $"fashion_cnn_opset8_{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, Onnx.OnnxModelIO.ToBytes(model));
+        try
+        {
+            using var int8 = _ml.Compression().Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = 64 }).Fit(_calib);
+            var graph = Onnx.OnnxModelIO.Parse(int8.OnnxModel!, "test");
+            Assert.AreEqual(13L, Onnx.OnnxGraphEditor.OpsetVersion(graph));
+            Assert.IsTrue(graph.IrVersion >= 7);
+            Assert.IsFalse(graph.Graph.Node.Any(n => n.OpType == "BatchNormalization"));
+            Assert.AreEqual(Accuracy(Float32("fashion_cnn", _fashionTest), _fashionTest), Accuracy(int8, _fashionTest), 0.03);
+        }
+        finally { File.Delete(path); }
+    }
 }

@@ -47,8 +47,9 @@ public static class ResNetScenario
 
             var calibRows = calib.Features.Take(CalibrationImages).Select(r => Image(r, mean)).ToArray();
             var schema = SchemaDefinition.Create(typeof(ImageRow));
-            schema[nameof(ImageRow.Image)].ColumnName = inputName;
-            schema[nameof(ImageRow.Image)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, Pixels);
+            var column = schema[nameof(ImageRow.Image)];
+            column.ColumnType = new VectorDataViewType(NumberDataViewType.Single, Pixels);
+            column.ColumnName = inputName;
             var calibView = ml.Data.LoadFromEnumerable(calibRows.Select(r => new ImageRow { Image = r }), schema);
 
             GC.Collect();
