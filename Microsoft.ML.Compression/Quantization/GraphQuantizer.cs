@@ -184,7 +184,7 @@ internal static class GraphQuantizer
         // Conv outputs are quantized too, after the Relu that follows (if any): DequantizeLinear → Conv → Relu →
         // QuantizeLinear fuses into one QLinearConv (ONNX Runtime drops a Relu whose quantized range starts at 0).
         var outputs = new HashSet<string>(g.Output.Select(o => o.Name));
-        var tails = new Dictionary<NodeProto, NodeProto>();
+        var tails = new Dictionary<NodeProto, NodeProto>(ReferenceEqualityComparer.Instance);
         foreach (var conv in weights.Select(w => w.Consumer).Where(n => n.OpType == "Conv").Distinct())
         {
             var readers = g.Node.Where(n => n.Input.Contains(conv.Output[0])).ToList();
@@ -230,8 +230,9 @@ internal static class GraphQuantizer
             };
             return (output, scale, nodes);
         }
-        var after = new Dictionary<NodeProto, List<NodeProto>>();
-        foreach (var tail in tails.Values.Distinct())
+        // Keyed by reference: protobuf messages hash by value, and these nodes are edited while the maps are in use.
+        var after = new Dictionary<NodeProto, List<NodeProto>>(ReferenceEqualityComparer.Instance);
+        foreach (var tail in tails.Values.Distinct(ReferenceEqualityComparer.Instance).Cast<NodeProto>())
         {
             // The tail node writes a new name; QuantizeLinear/DequantizeLinear give the old name back, quantized.
             var original = tail.Output[0];
@@ -247,7 +248,7 @@ internal static class GraphQuantizer
         var prologue = new List<NodeProto>();
         double worst = 0;
         int biases = 0;
-        var consumers = new HashSet<NodeProto>(weights.Select(w => w.Consumer));
+        var consumers = new HashSet<NodeProto>(weights.Select(w => w.Consumer), ReferenceEqualityComparer.Instance);
         foreach (var w in weights)
         {
             var (scales, err) = DequantizedInt8Weight(g, w, options.PerChannel, prologue);
@@ -305,7 +306,7 @@ internal static class GraphQuantizer
         var g = model.Graph;
         var inits = new HashSet<string>(g.Initializer.Select(t => t.Name));
         var prologue = new List<NodeProto>();
-        var replacements = new Dictionary<NodeProto, List<NodeProto>>();
+        var replacements = new Dictionary<NodeProto, List<NodeProto>>(ReferenceEqualityComparer.Instance);
         var dynamicInputs = new Dictionary<string, (string Q, string Scale, string Zero)>();
         double worst = 0;
         int dynamic = 0;
@@ -386,7 +387,7 @@ internal static class GraphQuantizer
         var g = model.Graph;
         var inits = new HashSet<string>(g.Initializer.Select(t => t.Name));
         var prologue = new List<NodeProto>();
-        var replacements = new Dictionary<NodeProto, List<NodeProto>>();
+        var replacements = new Dictionary<NodeProto, List<NodeProto>>(ReferenceEqualityComparer.Instance);
         double worst = 0;
         int blocked = 0;
         int bs = options.BlockSize;
