@@ -151,4 +151,118 @@ public sealed class QuantizationTests
         Assert.AreEqual("Features", e.ColumnName);
         StringAssert.Contains(e.Message, "Features");
     }
+
+    private static float[][] RunOnnx(Microsoft.ML.OnnxRuntime.InferenceSession session, float[] flat, int rows)
+    {
+        using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(flat, new long[] { rows, 784 });
+        using var run = new Microsoft.ML.OnnxRuntime.RunOptions();
+        using var output = session.Run(run, new[] { "Features" }, new[] { input }, new[] { "Score" });
+        var data = output[0].GetTensorDataAsSpan<float>().ToArray();
+        return Enumerable.Range(0, rows).Select(r => data[(r * 10)..(r * 10 + 10)]).ToArray();
+    }
+
+    private static float[] Pixels(IDataView data, int rows)
+        => data.GetColumn<VBuffer<float>>("Features").Take(rows).SelectMany(v => v.DenseValues()).ToArray();
+
+    [TestMethod]
+    public void BatchNormFoldingIsExactInFloatOnFashionCnn()
+    {
+        var model = Onnx.OnnxModelIO.Load(Model("fashion_cnn"));
+        var folded = model.Clone();
+        Assert.AreEqual(2, BatchNormFolder.Fold(folded.Graph));
+        Assert.IsFalse(folded.Graph.Node.Any(n => n.OpType == "BatchNormalization"));
+        var flat = Pixels(_fashionTest, 256);
+        using var a = new Microsoft.ML.OnnxRuntime.InferenceSession(Onnx.OnnxModelIO.ToBytes(model));
+        using var b = new Microsoft.ML.OnnxRuntime.InferenceSession(Onnx.OnnxModelIO.ToBytes(folded));
+        var x = RunOnnx(a, flat, 256);
+        var y = RunOnnx(b, flat, 256);
+        double worst = x.Zip(y).Max(p => p.First.Zip(p.Second).Max(q => Math.Abs(q.First - q.Second)));
+        Console.WriteLine($"largest logit difference after folding: {worst:G3}");
+        Assert.IsTrue(worst < 1e-4, $"{worst}");
+    }
+
+    [TestMethod]
+    public void StaticInt8FashionCnnReportsTensorSqnrWithTheWorstFiveInToString()
+    {
+        using var int8 = _ml.Compression().Quantize(Model("fashion_cnn"), new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(_calib);
+        var errors = int8.Report.Final.TensorErrors;
+        Assert.IsNotNull(errors);
+        Console.WriteLine(string.Join("\n", errors));
+        Assert.IsTrue(errors.Any(e => e.Name == "Score"), "the graph output is measured");
+        Assert.IsTrue(errors.Count >= 5);
+        Assert.IsTrue(errors.All(e => e.SqnrDb > 10 && e.SqnrDb <= TensorError.MaxSqnrDb), string.Join(", ", errors));
+        StringAssert.Contains(int8.Report.ToString(), "SQNR of");
+        StringAssert.Contains(int8.Report.Final.Description, "2 BatchNormalization node(s) folded");
+        Assert.IsNull(int8.Report.Original.TensorErrors);
+        var back = CompressionReport.FromJson(int8.Report.ToJson());
+        Assert.AreEqual(errors.Count, back.Final.TensorErrors!.Count);
+        var graph = Onnx.OnnxModelIO.Parse(int8.OnnxModel!, "test").Graph;
+        Assert.IsFalse(graph.Node.Any(n => n.OpType == "BatchNormalization"));
+    }
+
+    [TestMethod]
+    public void RequireSpeedupTimesTheVariantsAndSaysWhichItKept()
+    {
+        double fp32 = Accuracy(Float32("fashion_cnn", _fashionTest), _fashionTest);
+        using var int8 = _ml.Compression().Quantize(Model("fashion_cnn"), new QuantizationOptions { Mode = QuantizationMode.Static, RequireSpeedup = true }).Fit(_calib);
+        var description = int8.Report.Final.Description;
+        Console.WriteLine(description);
+        StringAssert.Contains(description, "RequireSpeedup: timed on a batch of 64");
+        Assert.IsTrue(description.Contains("kept ") || description.Contains("weight-only"), description);
+        Assert.AreEqual(fp32, Accuracy(int8, _fashionTest), 0.02);
+    }
+
+    [TestMethod]
+    public void StaticInt8FashionCnnLatencyAgainstFp32()
+    {
+        using var int8 = _ml.Compression().Quantize(Model("fashion_cnn"), new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(_calib);
+        double fp32Acc = Accuracy(Float32("fashion_cnn", _fashionTest), _fashionTest), int8Acc = Accuracy(int8, _fashionTest);
+        var options = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
+        using var f = new Microsoft.ML.OnnxRuntime.InferenceSession(File.ReadAllBytes(Model("fashion_cnn")), options);
+        using var q = new Microsoft.ML.OnnxRuntime.InferenceSession(int8.OnnxModel!, options);
+        var flat = Pixels(_fashionTest, 256);
+        foreach (int batch in new[] { 1, 32, 256 })
+        {
+            var x = flat[..(batch * 784)];
+            double Time(Microsoft.ML.OnnxRuntime.InferenceSession s)
+            {
+                RunOnnx(s, x, batch);
+                var times = new List<double>();
+                var total = Stopwatch.StartNew();
+                while (times.Count < 3 || total.Elapsed.TotalSeconds < 0.5) { var sw = Stopwatch.StartNew(); RunOnnx(s, x, batch); times.Add(sw.Elapsed.TotalMilliseconds); }
+                times.Sort();
+                return times[times.Count / 2];
+            }
+            double tf = Time(f), tq = Time(q);
+            Console.WriteLine($"fashion_cnn batch {batch}: FP32 {tf:F3} ms, static INT8 {tq:F3} ms ({tf / tq:F2}x)");
+        }
+        Console.WriteLine($"accuracy FP32 {fp32Acc:P2}, static INT8 {int8Acc:P2}\n{int8.Report}");
+        Assert.AreEqual(fp32Acc, int8Acc, 0.02);
+    }
+
+    [TestMethod]
+    public void Opset8GraphWithSpatialBatchNormAndFixedBatchIsUpgradedAndQuantized()
+    {
+        // fashion_cnn as an old exporter (CNTK's ResNet18) writes it: opset 8, IR 3, BatchNormalization with spatial = 1, batch fixed to 1.
+        var model = Onnx.OnnxModelIO.Load(Model("fashion_cnn"));
+        model.OpsetImport.Single(o => string.IsNullOrEmpty(o.Domain)).Version = 8;
+        model.IrVersion = 3;
+        foreach (var bn in model.Graph.Node.Where(n => n.OpType == "BatchNormalization"))
+            bn.Attribute.Add(new global::Onnx.AttributeProto { Name = "spatial", Type = global::Onnx.AttributeProto.Types.AttributeType.Int, I = 1 });
+        foreach (var pool in model.Graph.Node.Where(n => n.OpType == "MaxPool")) // ceil_mode (0) arrived in opset 10
+            foreach (var a in pool.Attribute.Where(a => a.Name is "ceil_mode" or "dilations").ToList()) pool.Attribute.Remove(a);
+        foreach (var v in model.Graph.Input.Concat(model.Graph.Output)) { var d = v.Type.TensorType.Shape.Dim[0]; d.DimParam = ""; d.DimValue = 1; }
+        var path = Path.Combine(Path.GetTempPath(), $"fashion_cnn_opset8_{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, Onnx.OnnxModelIO.ToBytes(model));
+        try
+        {
+            using var int8 = _ml.Compression().Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = 64 }).Fit(_calib);
+            var graph = Onnx.OnnxModelIO.Parse(int8.OnnxModel!, "test");
+            Assert.AreEqual(13L, Onnx.OnnxGraphEditor.OpsetVersion(graph));
+            Assert.IsTrue(graph.IrVersion >= 7);
+            Assert.IsFalse(graph.Graph.Node.Any(n => n.OpType == "BatchNormalization"));
+            Assert.AreEqual(Accuracy(Float32("fashion_cnn", _fashionTest), _fashionTest), Accuracy(int8, _fashionTest), 0.03);
+        }
+        finally { File.Delete(path); }
+    }
 }

@@ -240,9 +240,11 @@ internal static class ActivationRecorder
         using var session = new InferenceSession(OnnxModelIO.ToBytes(probe), options);
         using var runOptions = new RunOptions();
         var outputNames = tensors.ToArray();
-        for (int start = 0; start < n; start += BatchSize)
+        // A graph exported with a fixed batch size (CNTK's ResNet18: [1, 3, 224, 224]) is run that many rows at a time.
+        int batchSize = data.Select(d => d.Dims.Length > 1 && d.Dims[0] > 0 ? (int)d.Dims[0] : BatchSize).Min();
+        for (int start = 0; start < n; start += batchSize)
         {
-            int count = Math.Min(BatchSize, n - start);
+            int count = Math.Min(batchSize, n - start);
             var values = new List<OrtValue>();
             try
             {
@@ -272,7 +274,7 @@ internal static class ActivationRecorder
     }
 
     /// <summary>The input's declared shape with the batch filled in, or [count, width] when it does not fit.</summary>
-    private static long[] Shape(long[] dims, int count, int width)
+    internal static long[] Shape(long[] dims, int count, int width)
     {
         if (dims.Length >= 2 && dims.Skip(1).All(d => d > 0) && dims.Skip(1).Aggregate(1L, (a, d) => a * d) == width)
             return dims.Select((d, i) => i == 0 ? count : d).ToArray();

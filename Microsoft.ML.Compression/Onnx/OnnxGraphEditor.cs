@@ -110,10 +110,24 @@ internal static class OnnxGraphEditor
                 n.Attribute.Remove(attr);
                 if (n.OpType == "Split" || n.Input.Count >= 1) n.Input.Add(constName);
             }
+            // BatchNormalization (opset < 9): 'spatial' = 1 is what later opsets always do; 'is_test' and
+            // 'consumed_inputs' (opset < 7) carry no meaning for inference. spatial = 0 (per-element statistics) is refused.
+            foreach (var n in g.Node.Where(n => string.IsNullOrEmpty(n.Domain) && n.OpType == "BatchNormalization"))
+            {
+                if (Attribute(n, "spatial") is { } spatial)
+                {
+                    if (spatial.I == 0)
+                        throw new UnsupportedModelException($"BatchNormalization '{n.Name}' has spatial = 0, which opset {minVersion} cannot express. Re-export the model with opset 9 or newer.");
+                    n.Attribute.Remove(spatial);
+                }
+                foreach (var old in n.Attribute.Where(a => a.Name is "is_test" or "consumed_inputs").ToList()) n.Attribute.Remove(old);
+                if (n.Output.Count > 1 && n.Output.Skip(1).All(string.IsNullOrEmpty)) while (n.Output.Count > 1) n.Output.RemoveAt(n.Output.Count - 1);
+            }
             var changed = g.Node.Where(n => string.IsNullOrEmpty(n.Domain) && n.OpType is "Pad" or "Resize" or "Upsample" or "TopK").Select(n => n.OpType).Distinct().ToList();
             if (changed.Count > 0)
                 throw new UnsupportedModelException($"The graph uses opset {import.Version} operators ({string.Join(", ", changed)}) that cannot be moved to opset {minVersion} automatically. Re-export the model with opset {minVersion} or newer.");
         }
         import.Version = minVersion;
+        if (minVersion >= 13 && m.IrVersion < 7) m.IrVersion = 7; // opset 13 needs IR version 7 (CNTK exported IR 3)
     }
 }

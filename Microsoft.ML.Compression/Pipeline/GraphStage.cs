@@ -15,6 +15,8 @@ internal sealed class GraphEditContext
     public required IReadOnlyList<string> GraphInputs { get; init; }
     /// <summary>For an exported ML.NET predictor: its single feature input; null for a network.</summary>
     public string? FeatureInput { get; init; }
+    /// <summary>Set by an edit that measured per-tensor errors of its result (quantization); copied to the new state.</summary>
+    public IReadOnlyList<TensorError>? TensorErrors { get; set; }
 
     /// <summary>The first <paramref name="maxRows"/> rows of a float vector input, densified.</summary>
     public float[][] ReadInput(string input, int maxRows) => FeatureSample.Read(GraphInputData, input, maxRows);
@@ -36,20 +38,24 @@ internal static class GraphStage
             case PredictorState p:
             {
                 var graph = p.Graph.Clone(); // never edit the graph of an earlier stage or of the caller
-                description = edit(graph, new GraphEditContext
+                var context = new GraphEditContext
                 {
                     ML = ml, GraphInputData = p.Parts.TransformPrefix(data),
                     GraphInputs = new[] { p.Predictor.FeatureColumn }, FeatureInput = p.Predictor.FeatureColumn,
-                });
-                return p.With(graph);
+                };
+                description = edit(graph, context);
+                var result = p.With(graph);
+                result.TensorErrors = context.TensorErrors;
+                return result;
             }
             case NetworkState network:
             {
                 var graph = network.Model.Clone();
                 var featurized = data;
                 foreach (var t in network.Prefix) featurized = t.Transform(featurized);
-                description = edit(graph, new GraphEditContext { ML = ml, GraphInputData = featurized, GraphInputs = network.Inputs });
-                return new NetworkState(graph, network.Prefix);
+                var context = new GraphEditContext { ML = ml, GraphInputData = featurized, GraphInputs = network.Inputs };
+                description = edit(graph, context);
+                return new NetworkState(graph, network.Prefix) { TensorErrors = context.TensorErrors };
             }
             default:
                 throw new UnsupportedModelException($"A {input.GetType().Name} cannot be edited as a graph.");

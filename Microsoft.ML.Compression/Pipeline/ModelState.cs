@@ -12,6 +12,9 @@ internal abstract class ModelState
     /// <summary>The graph this state is made of, or null for a native model.</summary>
     public abstract ModelProto? Graph { get; }
 
+    /// <summary>Set by the stage that produced this state when it measured per-tensor errors (quantization); for the report.</summary>
+    public IReadOnlyList<TensorError>? TensorErrors { get; set; }
+
     /// <summary>Standard ML.NET transformers that take the raw input columns and produce the predictions.</summary>
     public abstract IReadOnlyList<ITransformer> BuildTransformers(MLContext ml, IDataView input);
 }

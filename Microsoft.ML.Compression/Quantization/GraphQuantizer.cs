@@ -37,6 +37,10 @@ internal static class GraphQuantizer
         }
 
         if (LinearOpRewriter.HasLinearOps(g)) LinearOpRewriter.Rewrite(model);
+        // Networks: BatchNormalization after Conv/Gemm goes into the layer's weights first (exact in float), so that
+        // the quantized Conv is followed by Relu and fuses into QLinearConv.
+        int folded = context.FeatureInput == null ? BatchNormFolder.Fold(g) : 0;
+        string foldNote = folded > 0 ? $"{folded} BatchNormalization node(s) folded into the preceding Conv/Gemm; " : "";
         var weights = WeightTensors.Find(g, options.ExcludedNodes);
         if (weights.Count == 0)
             throw new UnsupportedModelException("The graph has no float MatMul, Gemm or Conv weights, linear coefficients or tree ensembles to quantize.");
@@ -50,14 +54,27 @@ internal static class GraphQuantizer
         }
 
         OnnxGraphEditor.EnsureOpset(model, 13);
-        return mode switch
+        var floatModel = context.FeatureInput == null ? model.Clone() : null;
+        string description = options.RequireSpeedup && mode != QuantizationMode.WeightOnly
+            ? QuantizationMeasurements.QuantizeFasterThanFloat(model, mode, options, context,
+                (m, md, excluded) => QuantizeMode(m, WeightTensors.Find(m.Graph, options.ExcludedNodes.Concat(excluded).ToArray()), md, options, context))
+            : QuantizeMode(model, weights, mode, options, context);
+        if (floatModel != null)
         {
-            QuantizationMode.Static => QuantizeStatic(model, weights, options, context),
-            QuantizationMode.Dynamic => QuantizeDynamic(model, weights, options),
-            _ when options.Precision == Precision.Int4 => QuantizeInt4(model, weights, options),
-            _ => QuantizeWeightsOnly(g, weights, options),
-        } + note;
+            // Networks: how far each quantized operator's input and each output moved, on the calibration rows.
+            var tensors = ActivationInputs(floatModel.Graph, WeightTensors.Find(floatModel.Graph, options.ExcludedNodes));
+            context.TensorErrors = QuantizationMeasurements.Sqnr(floatModel, model, tensors, context, options.MaxCalibrationRows);
+        }
+        return foldNote + description + note;
     }
+
+    internal static string QuantizeMode(ModelProto model, List<WeightTensor> weights, QuantizationMode mode, QuantizationOptions options, GraphEditContext context) => mode switch
+    {
+        QuantizationMode.Static => QuantizeStatic(model, weights, options, context),
+        QuantizationMode.Dynamic => QuantizeDynamic(model, weights, options),
+        _ when options.Precision == Precision.Int4 => QuantizeInt4(model, weights, options),
+        _ => QuantizeWeightsOnly(model.Graph, weights, options),
+    };
 
     private static string QuantizeWeightsOnly(GraphProto g, List<WeightTensor> weights, QuantizationOptions options)
     {
@@ -164,13 +181,42 @@ internal static class GraphQuantizer
     {
         var g = model.Graph;
         var activations = ActivationInputs(g, weights);
-        var convOutputs = weights.Where(w => w.Consumer.OpType == "Conv").Select(w => w.Consumer.Output[0]).ToList();
-        var stats = ActivationRecorder.Record(model, activations.Concat(convOutputs).Distinct().ToList(), context, options.MaxCalibrationRows, out int rows);
+        // Conv outputs are quantized too, after the Relu that follows (if any): DequantizeLinear → Conv → Relu →
+        // QuantizeLinear fuses into one QLinearConv (ONNX Runtime drops a Relu whose quantized range starts at 0).
+        var outputs = new HashSet<string>(g.Output.Select(o => o.Name));
+        var tails = new Dictionary<NodeProto, NodeProto>(ReferenceEqualityComparer.Instance);
+        foreach (var conv in weights.Select(w => w.Consumer).Where(n => n.OpType == "Conv").Distinct())
+        {
+            var readers = g.Node.Where(n => n.Input.Contains(conv.Output[0])).ToList();
+            tails[conv] = readers.Count == 1 && readers[0].OpType == "Relu" && !outputs.Contains(conv.Output[0]) ? readers[0] : conv;
+        }
+        var tailTensors = new HashSet<string>(tails.Values.Select(n => n.Output[0]));
+        var stats = ActivationRecorder.Record(model, activations.Concat(tailTensors).Distinct().ToList(), context, options.MaxCalibrationRows, out int rows);
+        // A tensor read through MaxPool/Flatten/Reshape from a quantized Conv output gets that output's range, so that
+        // the QuantizeLinear/DequantizeLinear around the pass-through op cancel and it runs on uint8/int8 values.
+        var producer = new Dictionary<string, NodeProto>();
+        foreach (var n in g.Node) foreach (var o in n.Output) producer[o] = n;
+        string RangeSource(string tensor)
+        {
+            var t = tensor;
+            while (!tailTensors.Contains(t) && producer.TryGetValue(t, out var p) && p.OpType is "MaxPool" or "Flatten" or "Reshape" && p.Input.Count > 0) t = p.Input[0];
+            return tailTensors.Contains(t) ? t : tensor;
+        }
 
         var qdq = new Dictionary<string, (string Dq, float Scale, List<NodeProto> Nodes)>();
+        var tailScales = new Dictionary<string, float>();
         (string, float, List<NodeProto>) MakeQdq(string tensor, string input, string output)
         {
-            var (lo, hi) = stats[tensor].Range(options.Calibration, options.Percentile, options.SymmetricActivations);
+            // One range for the Conv output and the tensors read through pass-through ops: the union of their ranges
+            // (MaxPool's outputs sit higher than its inputs, so a clipping range of the input alone would clip them).
+            var source = RangeSource(tensor);
+            float lo = float.PositiveInfinity, hi = float.NegativeInfinity;
+            foreach (var member in stats.Keys.Where(k => k == source || RangeSource(k) == source))
+            {
+                var r = stats[member].Range(options.Calibration, options.Percentile, options.SymmetricActivations);
+                lo = Math.Min(lo, r.Min);
+                hi = Math.Max(hi, r.Max);
+            }
             var (scale, zp) = ActivationParameters(lo, hi, options.SymmetricActivations);
             var sName = OnnxGraphEditor.UniqueName(g, tensor + "_act_scale");
             g.Initializer.Add(OnnxTensors.Float(sName, new[] { scale }));
@@ -184,14 +230,25 @@ internal static class GraphQuantizer
             };
             return (output, scale, nodes);
         }
+        // Keyed by reference: protobuf messages hash by value, and these nodes are edited while the maps are in use.
+        var after = new Dictionary<NodeProto, List<NodeProto>>(ReferenceEqualityComparer.Instance);
+        foreach (var tail in tails.Values.Distinct(ReferenceEqualityComparer.Instance).Cast<NodeProto>())
+        {
+            // The tail node writes a new name; QuantizeLinear/DequantizeLinear give the old name back, quantized.
+            var original = tail.Output[0];
+            var raw = OnnxGraphEditor.UniqueName(g, original + "_float");
+            var made = MakeQdq(original, raw, original);
+            tail.Output[0] = raw;
+            after[tail] = made.Item3;
+            tailScales[original] = made.Item2;
+        }
         foreach (var a in activations)
-            qdq[a] = MakeQdq(a, a, OnnxGraphEditor.UniqueName(g, a + "_dequantized"));
+            qdq[a] = tailScales.TryGetValue(a, out var already) ? (a, already, new List<NodeProto>()) : MakeQdq(a, a, OnnxGraphEditor.UniqueName(g, a + "_dequantized"));
 
         var prologue = new List<NodeProto>();
         double worst = 0;
         int biases = 0;
-        var consumers = new HashSet<NodeProto>(weights.Select(w => w.Consumer));
-        var after = new Dictionary<NodeProto, List<NodeProto>>();
+        var consumers = new HashSet<NodeProto>(weights.Select(w => w.Consumer), ReferenceEqualityComparer.Instance);
         foreach (var w in weights)
         {
             var (scales, err) = DequantizedInt8Weight(g, w, options.PerChannel, prologue);
@@ -218,14 +275,6 @@ internal static class GraphQuantizer
                     prologue.Add(OnnxGraphEditor.Node("DequantizeLinear", new[] { qName, sName, zName }, new[] { bias.Name }, qName + "_dequantize").WithInt("axis", 0));
                     biases++;
                 }
-            }
-            // Conv: quantize its output too, so that DequantizeLinear → Conv → QuantizeLinear becomes QLinearConv.
-            if (node.OpType == "Conv" && stats.ContainsKey(node.Output[0]))
-            {
-                var original = node.Output[0];
-                var raw = OnnxGraphEditor.UniqueName(g, original + "_float");
-                node.Output[0] = raw;
-                after[node] = MakeQdq(original, raw, original).Item3;
             }
         }
 
@@ -257,7 +306,7 @@ internal static class GraphQuantizer
         var g = model.Graph;
         var inits = new HashSet<string>(g.Initializer.Select(t => t.Name));
         var prologue = new List<NodeProto>();
-        var replacements = new Dictionary<NodeProto, List<NodeProto>>();
+        var replacements = new Dictionary<NodeProto, List<NodeProto>>(ReferenceEqualityComparer.Instance);
         var dynamicInputs = new Dictionary<string, (string Q, string Scale, string Zero)>();
         double worst = 0;
         int dynamic = 0;
@@ -338,7 +387,7 @@ internal static class GraphQuantizer
         var g = model.Graph;
         var inits = new HashSet<string>(g.Initializer.Select(t => t.Name));
         var prologue = new List<NodeProto>();
-        var replacements = new Dictionary<NodeProto, List<NodeProto>>();
+        var replacements = new Dictionary<NodeProto, List<NodeProto>>(ReferenceEqualityComparer.Instance);
         double worst = 0;
         int blocked = 0;
         int bs = options.BlockSize;

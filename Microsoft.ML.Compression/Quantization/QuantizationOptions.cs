@@ -119,8 +119,20 @@ public sealed class QuantizationOptions
     /// <example><code>new QuantizationOptions { Precision = Precision.Int4, BlockSize = 128 }</code></example>
     public int BlockSize { get; set; } = 32;
 
+    /// <summary>
+    /// Dynamic and static modes: time the float and the quantized network with ONNX Runtime (one thread, full graph
+    /// optimizations) on a batch of up to 64 calibration rows, and keep only a result that is faster. When quantizing
+    /// every layer is slower, the network is tried with Conv layers left float, then with MatMul/Gemm layers left
+    /// float; when no variant beats float, it is quantized weight-only (smaller, not faster). The report's description
+    /// gives the timings and the choice. Off by default, because timings are noisy: with it on, the result can differ
+    /// from run to run.
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, RequireSpeedup = true }</code></example>
+    public bool RequireSpeedup { get; set; }
+
     internal QuantizationOptions Copy() => new()
     {
+        RequireSpeedup = RequireSpeedup,
         Precision = Precision, PerChannel = PerChannel, ExcludedNodes = ExcludedNodes.ToArray(), Mode = Mode,
         Calibration = Calibration, Percentile = Percentile, MaxCalibrationRows = MaxCalibrationRows,
         SymmetricActivations = SymmetricActivations, BlockSize = BlockSize,

@@ -61,6 +61,12 @@ public sealed class StageReport
     public double? BaselineMetric { get; init; }
     /// <summary>As <see cref="BaselineMetric"/>, on the evaluation data (when one was given).</summary>
     public double? BaselineEvaluationMetric { get; init; }
+    /// <summary>
+    /// Quantize rows of networks: the SQNR (dB) between the float and the quantized network, on the calibration rows,
+    /// of each quantized operator's input (as that operator sees it) and of each graph output; null for other stages.
+    /// <see cref="CompressionReport.ToString"/> prints the worst five.
+    /// </summary>
+    public IReadOnlyList<TensorError>? TensorErrors { get; init; }
     /// <summary>Fraction of learned numbers that are zero.</summary>
     [JsonIgnore]
     public double? Sparsity => ParameterCount is > 0 ? 1.0 - (double)NonZeroCount!.Value / ParameterCount.Value : null;
@@ -149,6 +155,7 @@ public sealed class CompressionReport
             if (fidelity.Count > 0) sb.AppendLine($"    fidelity to the teacher (fit / eval): {string.Join(", ", fidelity)}");
             if (s.BaselineMetric != null || s.BaselineEvaluationMetric != null)
                 sb.AppendLine($"    same student on the labels alone: {metric} {Pair(s.BaselineMetric, s.BaselineEvaluationMetric)} (distilled {Pair(s.Metric, s.EvaluationMetric)})");
+            if (s.TensorErrors is { Count: > 0 }) sb.AppendLine(WorstTensors(s.TensorErrors));
         }
         return sb.ToString();
     }
@@ -209,6 +216,9 @@ public sealed class CompressionReport
         sb.Append("</div>");
         return sb.ToString();
     }
+    /// <summary>The five tensors with the lowest SQNR, worst first.</summary>
+    private static string WorstTensors(IReadOnlyList<TensorError> errors)
+        => $"    SQNR of {errors.Count} tensor(s), worst {Math.Min(5, errors.Count)}: {string.Join(", ", errors.OrderBy(e => e.SqnrDb).Take(5))}";
 
     private static string Pair(double? fit, double? eval) => $"{Fmt(fit).Trim()} / {Fmt(eval).Trim()}";
 

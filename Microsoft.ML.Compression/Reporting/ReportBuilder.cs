@@ -61,6 +61,7 @@ internal static class ReportBuilder
                 EvaluationKlDivergence = eval?.KlDivergence,
                 BaselineMetric = baseline == null ? null : Metric(ml, state.Task, Score(baseline, data)),
                 BaselineEvaluationMetric = baseline == null || evaluation == null ? null : Metric(ml, state.Task, Score(baseline, evaluation)),
+                TensorErrors = state.TensorErrors,
             };
         }
         finally

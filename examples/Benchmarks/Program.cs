@@ -1,6 +1,6 @@
 // Benchmarks: the one place the project's speed, size and accuracy claims come from. Every scenario measures its
 // variants side by side in this process (warm-up, repeated runs, median) and reports ratios to the baseline.
-//   dotnet run --project examples/Benchmarks -c Release -- [--quick] [--out DIR]
+//   dotnet run --project examples/Benchmarks -c Release -- [--quick] [--out DIR] [--only NAME]
 using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -11,7 +11,7 @@ using Benchmarks.Reporting;
 using Benchmarks.Trees;
 
 var quickOption = new Option<bool>("--quick") { Description = "Small models and short timing windows (well under a minute), for CI." };
-var onlyOption = new Option<string?>("--only") { Description = "Run only the scenarios whose name contains this text." };
+var onlyOption = new Option<string?>("--only") { Description = "Run only the scenarios whose name contains this text (e.g. distill, resnet18)." };
 var outOption = new Option<string>("--out") { Description = "Folder for results.json, results.md and the plots (PNG and SVG).", DefaultValueFactory = _ => "benchmark-results" };
 var root = new RootCommand("Side-by-side benchmarks of Microsoft.ML.Compression: tree models and ONNX networks, before and after compression.")
 {
@@ -55,7 +55,9 @@ static int Run(bool quick, string outFolder, string? only)
         ("distill spam_mlp", () => NetworkDistillScenario.Spam(settings)),
         ("distill letter_mlp", () => NetworkDistillScenario.Letter(settings)),
     };
-    if (only != null) scenarios = scenarios.Where(x => x.Name.Contains(only, StringComparison.OrdinalIgnoreCase)).ToArray();
+    // resnet18: the pretrained ResNet18 of the NuGet package (63 MB, minutes of CPU): full runs only.
+    if (!quick) scenarios = scenarios.Append(("resnet18", () => ResNetScenario.Run(settings))).ToArray();
+    if (!string.IsNullOrEmpty(only)) scenarios = scenarios.Where(x => x.Name.Contains(only, StringComparison.OrdinalIgnoreCase)).ToArray();
     int failures = 0;
     for (int i = 0; i < scenarios.Length; i++)
     {

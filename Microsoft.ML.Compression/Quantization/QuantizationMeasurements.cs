@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using Microsoft.ML.Compression.Onnx;
+using Microsoft.ML.Compression.Pipeline;
+using Microsoft.ML.OnnxRuntime;
+using Onnx;
+
+namespace Microsoft.ML.Compression.Quantization;
+
+/// <summary>What quantization measures on the calibration rows: per-tensor SQNR, and float vs quantized latency.</summary>
+internal static class QuantizationMeasurements
+{
+    /// <summary>At most this many floats are captured per graph for the SQNR (bounds memory on large networks).</summary>
+    private const long CaptureBudget = 16L << 20;
+
+    /// <summary>
+    /// SQNR of each tensor (name in the float graph) between the float and the quantized graph. A tensor that the
+    /// quantized graph quantizes (QuantizeLinear → DequantizeLinear) is compared as the operator sees it, after the
+    /// dequantize; graph outputs are compared as they are.
+    /// </summary>
+    public static List<TensorError> Sqnr(ModelProto floatModel, ModelProto quantized, IEnumerable<string> tensors, GraphEditContext context, int maxRows)
+    {
+        var fg = floatModel.Graph;
+        var qg = quantized.Graph;
+        var graphInputs = new HashSet<string>(fg.Input.Select(i => i.Name));
+        var qOutputs = new HashSet<string>(qg.Node.SelectMany(n => n.Output).Concat(qg.Output.Select(o => o.Name)));
+        var pairs = new List<(string Float, string Quantized)>();
+        foreach (var t in tensors.Concat(fg.Output.Select(o => o.Name)).Distinct())
+        {
+            if (graphInputs.Contains(t) || !qOutputs.Contains(t)) continue;
+            var q = qg.Node.FirstOrDefault(n => n.OpType == "QuantizeLinear" && n.Input[0] == t);
+            var dq = q == null ? null : qg.Node.FirstOrDefault(n => n.OpType == "DequantizeLinear" && n.Input[0] == q.Output[0]);
+            pairs.Add((t, dq?.Output[0] ?? t));
+        }
+        if (pairs.Count == 0) return new List<TensorError>();
+
+        // One row first, to size the capture.
+        var floatNames = pairs.Select(p => p.Float).Distinct().ToArray();
+        var probe = ActivationRecorder.Capture(floatModel, floatNames, context, 1);
+        long width = Math.Max(1, probe.Values.Sum(rows => rows.Length == 0 ? 0L : rows[0].Length));
+        int rowCount = (int)Math.Clamp(CaptureBudget / width, 1, maxRows);
+        var reference = ActivationRecorder.Capture(floatModel, floatNames, context, rowCount);
+        var candidate = ActivationRecorder.Capture(quantized, pairs.Select(p => p.Quantized).Distinct().ToArray(), context, rowCount);
+        var result = new List<TensorError>();
+        foreach (var (f, q) in pairs)
+        {
+            var x = reference[f];
+            var y = candidate[q];
+            double signal = 0, noise = 0;
+            for (int r = 0; r < Math.Min(x.Length, y.Length); r++)
+            {
+                if (x[r].Length != y[r].Length) { signal = double.NaN; break; }
+                for (int i = 0; i < x[r].Length; i++)
+                {
+                    double d = x[r][i] - y[r][i];
+                    signal += (double)x[r][i] * x[r][i];
+                    noise += d * d;
+                }
+            }
+            if (double.IsNaN(signal)) continue;
+            double db = noise == 0 ? TensorError.MaxSqnrDb : signal == 0 ? -TensorError.MaxSqnrDb : Math.Min(TensorError.MaxSqnrDb, 10 * Math.Log10(signal / noise));
+            result.Add(new TensorError { Name = f, SqnrDb = Math.Round(db, 2) });
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="QuantizationOptions.RequireSpeedup"/>: quantizes copies of <paramref name="model"/> (all layers, then
+    /// Conv left float, then MatMul/Gemm left float), times each against the float graph and keeps the fastest one
+    /// that beats float; weight-only INT8 when none does. <paramref name="quantize"/> quantizes a copy in the given
+    /// mode, leaving float the weights it is given.
+    /// </summary>
+    public static string QuantizeFasterThanFloat(ModelProto model, QuantizationMode mode, QuantizationOptions options, GraphEditContext context,
+        Func<ModelProto, QuantizationMode, IReadOnlyCollection<string>, string> quantize)
+    {
+        var (inputs, batch) = TimingBatch(model, context, Math.Min(64, options.MaxCalibrationRows));
+        try
+        {
+            double fp32 = TimeMs(model, inputs);
+            var weights = WeightTensors.Find(model.Graph, options.ExcludedNodes);
+            var candidates = new List<(string What, string[] Float)> { ("all layers", Array.Empty<string>()) };
+            var conv = weights.Where(w => w.Consumer.OpType == "Conv").Select(w => w.Name).ToArray();
+            var dense = weights.Where(w => w.Consumer.OpType != "Conv").Select(w => w.Name).ToArray();
+            if (conv.Length > 0 && dense.Length > 0)
+            {
+                candidates.Add(("Conv layers left float", conv));
+                candidates.Add(("MatMul/Gemm layers left float", dense));
+            }
+            var tried = new List<string>();
+            (ModelProto Model, string Description, string What, double Ms)? best = null;
+            foreach (var (what, keepFloat) in candidates)
+            {
+                var copy = model.Clone();
+                var description = quantize(copy, mode, keepFloat);
+                double ms = TimeMs(copy, inputs);
+                tried.Add($"{what} {ms:F2} ms");
+                if (ms < fp32 && (best == null || ms < best.Value.Ms)) best = (copy, description, what, ms);
+                if (what == "all layers" && ms < fp32) break; // quantizing everything already pays off
+            }
+            int rows = (int)inputs[0].Value.GetTensorTypeAndShape().Shape[0];
+            string timing = $"timed on a batch of {rows} calibration row(s), 1 thread: FP32 {fp32:F2} ms, {mode} INT8 with {string.Join(", ", tried)}";
+            if (best is { } b)
+            {
+                Replace(model, b.Model);
+                return $"{b.Description} RequireSpeedup: {timing}; kept {b.What} ({fp32 / b.Ms:F2}x faster).";
+            }
+            var weightOnly = quantize(model, QuantizationMode.WeightOnly, Array.Empty<string>());
+            return $"{weightOnly} RequireSpeedup: {timing}; no {mode} variant was faster than FP32, so the weights were quantized weight-only (smaller, not faster).";
+        }
+        finally
+        {
+            foreach (var (_, v) in inputs) v.Dispose();
+        }
+    }
+
+    private static void Replace(ModelProto target, ModelProto source)
+    {
+        target.Graph = source.Graph;
+        target.OpsetImport.Clear();
+        target.OpsetImport.Add(source.OpsetImport);
+    }
+
+    private static (List<(string Name, OrtValue Value)>, int) TimingBatch(ModelProto model, GraphEditContext context, int maxRows)
+    {
+        var g = model.Graph;
+        var initializers = new HashSet<string>(g.Initializer.Select(t => t.Name));
+        var values = new List<(string, OrtValue)>();
+        int n = 0;
+        foreach (var input in g.Input.Where(i => !initializers.Contains(i.Name)))
+        {
+            var rows = context.ReadInput(input.Name, maxRows);
+            n = rows.Length;
+            int width = rows.Length == 0 ? 0 : rows[0].Length;
+            var flat = new float[rows.Length * width];
+            for (int r = 0; r < rows.Length; r++) rows[r].CopyTo(flat, r * width);
+            var dims = input.Type?.TensorType?.Shape?.Dim.Select(d => d.DimValue > 0 ? d.DimValue : -1).ToArray() ?? new long[] { -1, -1 };
+            values.Add((input.Name, OrtValue.CreateTensorValueFromMemory(flat, ActivationRecorder.Shape(dims, rows.Length, width))));
+        }
+        if (n == 0) throw new DataMismatchException("The calibration data has no rows to time the network on.");
+        return (values, n);
+    }
+
+    /// <summary>Median milliseconds per run, one thread, all graph optimizations (as ML.NET's OnnxTransformer runs it).</summary>
+    private static double TimeMs(ModelProto model, List<(string Name, OrtValue Value)> inputs)
+    {
+        using var options = new SessionOptions
+        {
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = 1, InterOpNumThreads = 1,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        };
+        using var session = new InferenceSession(OnnxModelIO.ToBytes(model), options);
+        using var run = new RunOptions();
+        var names = inputs.Select(i => i.Name).ToArray();
+        var values = inputs.Select(i => i.Value).ToArray();
+        var outputs = session.OutputNames.ToArray();
+        for (int i = 0; i < 2; i++) session.Run(run, names, values, outputs).Dispose();
+        var times = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (times.Count < 5 || times.Count < 25 && total.Elapsed.TotalSeconds < 1)
+        {
+            var sw = Stopwatch.StartNew();
+            session.Run(run, names, values, outputs).Dispose();
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+}
