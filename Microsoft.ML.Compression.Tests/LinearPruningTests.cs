@@ -20,12 +20,7 @@ public sealed class LinearPruningTests
             .Append(_ml.BinaryClassification.Trainers.LbfgsLogisticRegression()).Fit(_train);
     }
 
-    private static double ScoreRmse(ITransformer model)
-    {
-        var t = TestData.Scores(_teacher.Transform(_test));
-        var c = TestData.Scores(model.Transform(_test));
-        return Math.Sqrt(t.Zip(c).Average(p => (p.First - p.Second) * (p.First - p.Second)));
-    }
+    private static double ScoreRmse(ITransformer model) => TestData.ScoreRmse(_teacher, model, _test);
 
     [TestMethod]
     public void ReconstructionAfterPruningReproducesTheTeacherBetterThanZeroingAlone()

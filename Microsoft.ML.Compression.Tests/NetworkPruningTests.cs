@@ -21,11 +21,7 @@ public sealed class NetworkPruningTests
         _labels = _test.GetColumn<float>("Label").Select(l => (int)l).ToArray();
     }
 
-    private static double Accuracy(ITransformer model)
-    {
-        var logits = model.Transform(_test).GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
-        return _labels.Zip(logits).Count(p => Array.IndexOf(p.Second, p.Second.Max()) == p.First) / (double)_labels.Length;
-    }
+    private static double Accuracy(ITransformer model) => TestData.LogitAccuracy(model, _test);
 
     private static double Dense() => Accuracy(_ml.Transforms.ApplyOnnxModel(Mlp).Fit(_test));
 

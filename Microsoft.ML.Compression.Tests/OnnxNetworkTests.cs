@@ -18,14 +18,7 @@ public sealed class OnnxNetworkTests
         _letter = _ml.Data.Cache(TestData.Letter(_ml));
     }
 
-    /// <summary>Accuracy of a network's logits against the letter labels (class k = k-th letter).</summary>
-    private static double Accuracy(ITransformer model)
-    {
-        var scored = model.Transform(_letter);
-        var labels = scored.GetColumn<ReadOnlyMemory<char>>("Label").Select(l => l.Span[0] - 'A').ToArray();
-        var logits = scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
-        return labels.Zip(logits).Count(p => Array.IndexOf(p.Second, p.Second.Max()) == p.First) / (double)labels.Length;
-    }
+    private static double Accuracy(ITransformer model) => TestData.LogitAccuracy(model, _letter);
 
     private static ITransformer Original() => _ml.Transforms.ApplyOnnxModel(Model).Fit(_letter);
 

@@ -24,15 +24,7 @@ public sealed class QuantizationTests
         _letter = _ml.Data.Cache(TestData.Letter(_ml));
     }
 
-    private static double Accuracy(ITransformer model, IDataView data)
-    {
-        var scored = model.Transform(data);
-        var labels = data.Schema["Label"].Type == TextDataViewType.Instance
-            ? scored.GetColumn<ReadOnlyMemory<char>>("Label").Select(l => l.Span[0] - 'A').ToArray()
-            : scored.GetColumn<float>("Label").Select(l => (int)l).ToArray();
-        var logits = scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
-        return labels.Zip(logits).Count(p => Array.IndexOf(p.Second, p.Second.Max()) == p.First) / (double)labels.Length;
-    }
+    private static double Accuracy(ITransformer model, IDataView data) => TestData.LogitAccuracy(model, data);
 
     private static ITransformer Float32(string name, IDataView data) => _ml.Transforms.ApplyOnnxModel(Model(name)).Fit(data);
 

@@ -99,4 +99,26 @@ internal static class TestData
             return scored.GetColumn<VBuffer<float>>(col).Select(v => v.GetValues()[0]).ToArray();
         return scored.GetColumn<float>(col).ToArray();
     }
+
+    /// <summary>
+    /// Accuracy of a network's logits (the "Score" vector, argmax) against the label: letters A..Z map to 0..25,
+    /// numeric labels (Fashion-MNIST class ids) are used as they are.
+    /// </summary>
+    public static double LogitAccuracy(ITransformer model, IDataView data)
+    {
+        var scored = model.Transform(data);
+        var labels = data.Schema["Label"].Type == TextDataViewType.Instance
+            ? scored.GetColumn<ReadOnlyMemory<char>>("Label").Select(l => l.Span[0] - 'A').ToArray()
+            : scored.GetColumn<float>("Label").Select(l => (int)l).ToArray();
+        var logits = scored.GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+        return labels.Zip(logits).Count(p => Array.IndexOf(p.Second, p.Second.Max()) == p.First) / (double)labels.Length;
+    }
+
+    /// <summary>Root mean squared difference between two models' scores on <paramref name="data"/> (fidelity).</summary>
+    public static double ScoreRmse(ITransformer reference, ITransformer model, IDataView data)
+    {
+        var t = Scores(reference.Transform(data));
+        var c = Scores(model.Transform(data));
+        return Math.Sqrt(t.Zip(c).Average(p => (p.First - p.Second) * (p.First - p.Second)));
+    }
 }
