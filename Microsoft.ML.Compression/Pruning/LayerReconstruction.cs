@@ -68,7 +68,7 @@ internal static class LayerReconstruction
     private static double[] ConjugateGradient(double[,] cov, int[] kept, double[] b, double[] start, int iterations = 30)
     {
         int s = kept.Length;
-        double ridge = 1e-4 * kept.Average(j => cov[j, j]) + 1e-12;
+        double ridge = 1e-2 * kept.Average(j => cov[j, j]) + 1e-12;
         double[] Multiply(double[] x)
         {
             var y = new double[s];
