@@ -125,31 +125,6 @@ long ScoreAll(ITransformer model)
 static void Row(string name, double teacher, double compressed, string format)
     => Console.WriteLine($"{name,-22} {teacher.ToString(format),12} {compressed.ToString(format),12} {(teacher != 0 ? (compressed / teacher).ToString("F2") + "x" : "-"),8}");
 
-/// <summary>One customer, as loaded from the CSV.</summary>
-public sealed class ChurnRow
-{
-    public string Label { get; set; } = "";
-    public float female { get; set; }
-    public float senior_citizen { get; set; }
-    public float partner { get; set; }
-    public float dependents { get; set; }
-    public float tenure { get; set; }
-    public float phone_service { get; set; }
-    public string multiple_lines { get; set; } = "";
-    public string internet_service { get; set; } = "";
-    public string online_security { get; set; } = "";
-    public string online_backup { get; set; } = "";
-    public string device_protection { get; set; } = "";
-    public string tech_support { get; set; } = "";
-    public string streaming_tv { get; set; } = "";
-    public string streaming_movies { get; set; } = "";
-    public string contract { get; set; } = "";
-    public float paperless_billing { get; set; }
-    public string payment_method { get; set; } = "";
-    public float monthly_charges { get; set; }
-    public float total_charges { get; set; }
-}
-
 /// <summary>The model's prediction for one customer.</summary>
 public sealed class ChurnPrediction
 {
