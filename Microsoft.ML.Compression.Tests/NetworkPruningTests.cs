@@ -26,15 +26,26 @@ public sealed class NetworkPruningTests
     private static double Dense() => Accuracy(_ml.Transforms.ApplyOnnxModel(Mlp).Fit(_test));
 
     [TestMethod]
-    public void EightyPercentUnstructuredWithReconstructionLosesUnderTwoPointsAndBeatsPlainMagnitude()
+    public void EightyPercentUnstructuredWithReconstructionLosesAtMostOnePointAndBeatsPlainMagnitude()
     {
         using var rebuilt = _ml.Compression().Prune(Mlp, new PruningOptions { TargetSparsity = 0.8 }).Fit(_calibration);
         using var plain = _ml.Compression().Prune(Mlp, new PruningOptions { TargetSparsity = 0.8, Reconstruct = false }).Fit(_calibration);
         double dense = Dense(), a = Accuracy(rebuilt), b = Accuracy(plain);
         Console.WriteLine($"fashion MLP, 80% unstructured: dense {dense:F4}, reconstructed {a:F4}, magnitude only {b:F4}");
-        Assert.IsTrue(a >= dense - 0.02, $"dense {dense}, reconstructed {a}");
-        Assert.IsTrue(a > b + 0.05, $"reconstructed {a}, plain {b}");
+        Assert.IsTrue(a >= dense - 0.01, $"dense {dense}, reconstructed {a}");
+        Assert.IsTrue(a > b + 0.02, $"reconstructed {a}, plain {b}");
         Assert.IsTrue(rebuilt.Report.Final.Sparsity > 0.78);
+    }
+
+    [TestMethod]
+    public void NinetyPercentOfEveryLayerKeepsAccuracyWithinSevenPoints()
+    {
+        // Per-layer 90% hollows out the 100x10 output layer too; the SparseGPT-style mask keeps it usable
+        // (a fixed |w| x spread mask with the same refit measured 73.6%).
+        using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions { TargetSparsity = 0.9, Scope = PruningScope.Layer }).Fit(_calibration);
+        double dense = Dense(), acc = Accuracy(pruned);
+        Console.WriteLine($"fashion MLP, 90% of every layer: dense {dense:F4}, pruned {acc:F4}");
+        Assert.IsTrue(acc >= dense - 0.07, $"dense {dense}, pruned {acc}");
     }
 
     [TestMethod]

