@@ -28,9 +28,15 @@ public static class NetworkScenario
             .Prune(path, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5 }).WithProgress(new ConsoleProgress("structured")).Fit(fit)),
         new("2:4", "2:4 semi-structured with reconstruction", (ml, path, fit) => ml.Compression()
             .Prune(path, new PruningOptions { Granularity = PruningGranularity.SemiStructured }).WithProgress(new ConsoleProgress("2:4")).Fit(fit)),
-        new("80% + INT8", "80 % unstructured with reconstruction, then static INT8", (ml, path, fit) => ml.Compression()
-            .Prune(path, new PruningOptions { TargetSparsity = 0.8 }).Append(ml.Compression().Quantize(new QuantizationOptions { Mode = QuantizationMode.Static }))
-            .WithProgress(new ConsoleProgress("80%+INT8")).Fit(fit)),
+        new("80% magnitude", "80 % unstructured, plain magnitude (no data, no reconstruction)", (ml, path, fit) => ml.Compression()
+            .Prune(path, new PruningOptions { TargetSparsity = 0.8, Reconstruct = false }).Fit(fit)),
+        new("80%", "80 % unstructured (global threshold), SparseGPT-style mask and least-squares reconstruction", (ml, path, fit) => ml.Compression()
+            .Prune(path, new PruningOptions { TargetSparsity = 0.8 }).WithProgress(new ConsoleProgress("80%")).Fit(fit)),
+        new("90%", "90 % unstructured (global threshold) with reconstruction", (ml, path, fit) => ml.Compression()
+            .Prune(path, new PruningOptions { TargetSparsity = 0.9 }).WithProgress(new ConsoleProgress("90%")).Fit(fit)),
+        new("85% + INT8", "85 % unstructured with reconstruction, then static INT8", (ml, path, fit) => ml.Compression()
+            .Prune(path, new PruningOptions { TargetSparsity = 0.85 }).Append(ml.Compression().Quantize(new QuantizationOptions { Mode = QuantizationMode.Static }))
+            .WithProgress(new ConsoleProgress("85%+INT8")).Fit(fit)),
     };
 
     public static ScenarioResult Run(Settings s, string model, string testFile, string fitFile, int featureCount, Func<string, int> classOf, string dataNote)
