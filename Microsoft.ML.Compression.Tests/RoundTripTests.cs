@@ -53,7 +53,8 @@ public sealed class RoundTripTests
         var loaded = SaveAndLoad(compressed, train.Schema);
         var a = TestData.Scores(compressed.Transform(test));
         var b = TestData.Scores(loaded.Transform(test));
-        Assert.IsTrue(a.Zip(b).Max(p => Math.Abs(p.First - p.Second)) <= 1e-5);
+        // Wages in the hundreds: relative float precision (the in-memory model sums trees a batch at a time).
+        Assert.IsTrue(a.Zip(b).Max(p => Math.Abs(p.First - p.Second) / (1 + Math.Abs(p.First))) <= 1e-6);
         Assert.AreEqual(NumberDataViewType.Single, loaded.Transform(test).Schema["Score"].Type);
     }
 

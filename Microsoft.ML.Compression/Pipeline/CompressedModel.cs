@@ -1,4 +1,6 @@
+using Microsoft.ML.Compression.Onnx;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Onnx;
 
 namespace Microsoft.ML.Compression;
 
@@ -20,6 +22,10 @@ public sealed class CompressedModel : ITransformer, IDisposable
 {
     private readonly TransformerChain<ITransformer> _chain;
     private readonly byte[]? _onnx;
+
+    private readonly object _scorerLock = new();
+    private BatchScorer? _scorer;
+    private bool _scorerTried;
 
     internal CompressedModel(TransformerChain<ITransformer> chain, CompressionReport report, byte[]? onnx)
     {
@@ -50,11 +56,44 @@ public sealed class CompressedModel : ITransformer, IDisposable
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => ((ITransformer)_chain).GetRowToRowMapper(inputSchema);
 
     /// <inheritdoc/>
-    public IDataView Transform(IDataView input) => _chain.Transform(input);
+    /// <remarks>
+    /// The ONNX graph is scored a batch of rows per ONNX Runtime call (the chain's OnnxTransformer would call it once
+    /// per row); the columns, their types and values are the same. <see cref="Transformers"/> and a saved and loaded
+    /// model run the standard OnnxTransformer.
+    /// </remarks>
+    public IDataView Transform(IDataView input)
+    {
+        var transformers = _chain.ToArray();
+        int at = Array.FindIndex(transformers, t => t is OnnxTransformer);
+        if (_onnx == null || at < 0 || transformers.Count(t => t is OnnxTransformer) != 1) return _chain.Transform(input);
+        var data = input;
+        for (int i = 0; i < at; i++) data = transformers[i].Transform(data);
+        var schema = transformers[at].GetOutputSchema(data.Schema); // also OnnxTransformer's checks of the input columns
+        var outputs = schema.Skip(data.Schema.Count).Select(c => c.Name).ToArray();
+        var scorer = Scorer(data.Schema, schema, outputs);
+        data = scorer == null ? transformers[at].Transform(data) : new BatchScoredDataView(data, schema, scorer, outputs);
+        for (int i = at + 1; i < transformers.Length; i++) data = transformers[i].Transform(data);
+        return data;
+    }
+
+    /// <summary>The batch scorer of the ONNX graph, made on first use; null when the graph cannot be batched.</summary>
+    private BatchScorer? Scorer(DataViewSchema input, DataViewSchema output, string[] outputs)
+    {
+        lock (_scorerLock)
+        {
+            if (!_scorerTried) _scorer = BatchScorer.TryCreate(_onnx!, input, output, outputs);
+            _scorerTried = true;
+            return _scorer;
+        }
+    }
 
     // Saved as the inner chain of standard transformers, so loading needs nothing of this type.
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_chain).Save(ctx);
 
     /// <summary>Releases the ONNX Runtime sessions of the model.</summary>
-    public void Dispose() => _chain.Dispose();
+    public void Dispose()
+    {
+        _chain.Dispose();
+        lock (_scorerLock) _scorer?.Dispose();
+    }
 }
