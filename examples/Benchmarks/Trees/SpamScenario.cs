@@ -41,7 +41,7 @@ public static class SpamScenario
         {
             Name = $"Trees: spam, FastTree {s.SpamTeacherTrees} trees vs pruned to {s.SpamPrunedTrees}",
             Description = $"Spambase subset (data/spam.csv), 70/30 split (seed 7), {rows.Count} test rows, 57 numeric features. "
-                + $"Pruning keeps {s.SpamPrunedTrees} trees, re-weighted by lasso to reproduce the teacher's score on the training data (TargetSparsity {sparsity:F2}); the pruned model runs as ONNX through OnnxTransformer. "
+                + $"Pruning keeps {s.SpamPrunedTrees} trees, re-weighted by lasso to reproduce the teacher's score on the training data (TargetSparsity {sparsity:F2}); the pruned model runs as ONNX through ONNX Runtime: a batch of rows per call in Transform, one row per call (OnnxTransformer) in the PredictionEngine. "
                 + $"Teacher trained in {trainSeconds:F1} s, pruning took {pruneSeconds:F1} s.",
             Variants = new[] { "teacher", "pruned" },
         };
