@@ -49,6 +49,20 @@ public sealed class NetworkPruningTests
     }
 
     [TestMethod]
+    public void ConvLayersAreReconstructedFromImagePatches()
+    {
+        // Measured: 80% (global) 91.4% -> 89.8% reconstructed (89.3% when only the Gemm layers were), 86.3% plain.
+        var cnn = TestData.Path(Path.Combine("models", "fashion_cnn.onnx"));
+        using var rebuilt = _ml.Compression().Prune(cnn, new PruningOptions { TargetSparsity = 0.8 }).Fit(_calibration);
+        using var plain = _ml.Compression().Prune(cnn, new PruningOptions { TargetSparsity = 0.8, Reconstruct = false }).Fit(_calibration);
+        double dense = Accuracy(_ml.Transforms.ApplyOnnxModel(cnn).Fit(_test)), a = Accuracy(rebuilt), b = Accuracy(plain);
+        Console.WriteLine($"fashion CNN, 80%: dense {dense:F4}, reconstructed {a:F4}, magnitude only {b:F4}");
+        StringAssert.Contains(rebuilt.Report.Stages[^1].Description, "the kept weights of 4 layer(s) were refitted");
+        Assert.IsTrue(a > b + 0.01, $"reconstructed {a}, plain {b}");
+        Assert.IsTrue(a >= dense - 0.025, $"dense {dense}, reconstructed {a}");
+    }
+
+    [TestMethod]
     public void TwoFourSparsityKeepsExactlyTwoOfEveryFourWeightsAndAccuracyWithinOnePoint()
     {
         using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions { Granularity = PruningGranularity.SemiStructured }).Fit(_calibration);

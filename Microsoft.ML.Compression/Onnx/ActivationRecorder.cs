@@ -194,12 +194,20 @@ internal static class ActivationRecorder
     /// reconstruction, which needs the inputs themselves, not their ranges).
     /// </summary>
     public static Dictionary<string, float[][]> Capture(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows)
+        => Capture(model, tensors, context, maxRows, out _);
+
+    /// <param name="rowShapes">Per tensor: the shape of one row (the tensor's shape without the batch axis).</param>
+    public static Dictionary<string, float[][]> Capture(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows,
+        out Dictionary<string, long[]> rowShapes)
     {
         var rows = tensors.ToDictionary(t => t, _ => new List<float[]>());
+        var shapes = new Dictionary<string, long[]>();
+        rowShapes = shapes;
         Visit(model, tensors, context, maxRows, (name, value) =>
         {
             var shape = value.GetTensorTypeAndShape().Shape;
             if (shape.Length < 1) return;
+            shapes[name] = shape.Skip(1).ToArray();
             int batch = (int)shape[0];
             var data = value.GetTensorDataAsSpan<float>();
             int width = batch == 0 ? 0 : data.Length / batch;

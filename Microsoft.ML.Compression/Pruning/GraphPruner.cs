@@ -40,20 +40,17 @@ internal static class GraphPruner
             ? GlobalSparsities(model, weights, context, options) : null;
 
         long total = 0, zeroed = 0;
-        int reconstructed = 0;
+        int reconstructed = 0, secondOrder = 0;
         foreach (var w in weights)
         {
             var tensor = OnnxGraphEditor.Initializer(g, w.Name)!;
             var values = OnnxTensors.ReadFloats(tensor);
-            bool matrix = w.Consumer.OpType is "MatMul" or "Gemm" && tensor.Dims.Count == 2;
-            // Work on 2-D weights as [inputs, outputs] (MatMul layout); Gemm with transB stores [outputs, inputs].
-            bool transposed = matrix && w.ChannelAxis == 0;
-            int inputs = matrix ? (int)tensor.Dims[transposed ? 1 : 0] : 0, outputs = matrix ? (int)tensor.Dims[transposed ? 0 : 1] : 0;
+            var (matrix, transposed, inputs, outputs, patches) = Layout(w, tensor);
             var view = transposed ? Transpose(values, outputs, inputs) : values;
             var importance = view.Select(Math.Abs).ToArray();
             // Rows of this layer's input: read directly when it is a model input (linear models, first layers),
-            // recorded with ONNX Runtime for the inner layers of a network.
-            var layerInput = matrix ? LayerInputRows(model, w, inputs, context, options) : null;
+            // recorded with ONNX Runtime for the inner layers of a network (image patches for a Conv).
+            var layerInput = matrix ? LayerInputRows(model, w, inputs, context, options, patches) : null;
             // A weight matters as much as |w| times the spread of the input it multiplies (OBS-style saliency).
             // Inputs too wide to hold as rows (text n-grams) read a model input's spread in one streamed pass.
             float[]? spread = layerInput is { Length: > 1 } ? StandardDeviations(layerInput, inputs)
@@ -69,10 +66,13 @@ internal static class GraphPruner
                 var original = view.ToArray();
                 bool semi = options.Granularity == PruningGranularity.SemiStructured;
                 if (rebuild && inputs <= SparseGpt.MaxInputs)
+                {
                     // The mask is chosen with second-order information as the weights are updated (SparseGPT):
                     // far better than |w| x spread at high per-layer sparsity (fashion MLP 90%: 82.6% vs 73.6%).
+                    secondOrder++;
                     SparseGpt.Prune(view, inputs, outputs, layerInput!, sparsity, semi ? options.SemiStructuredN : 0,
                         semi ? options.SemiStructuredM : 0, withBias: BiasOf(g, w.Consumer, outputs) != null);
+                }
                 else if (semi)
                     SemiStructured.Apply(view, importance, matrix ? new long[] { inputs, outputs } : tensor.Dims, matrix ? 1 : w.ChannelAxis, options.SemiStructuredN, options.SemiStructuredM);
                 else
@@ -91,12 +91,12 @@ internal static class GraphPruner
             total += values.Length;
             zeroed += values.Count(v => v == 0f);
         }
-        var rebuilt = reconstructed > 0 ? $"; the kept weights of {reconstructed} layer(s) were refitted by least squares to reproduce the layer's output on the data, with bias correction" : "";
+        var rebuilt = reconstructed > 0 ? $"; {(secondOrder > 0 ? $"the masks of {secondOrder} layer(s) were chosen with the inverse Hessian of their inputs (SparseGPT), " : "")}the kept weights of {reconstructed} layer(s) were refitted by least squares to reproduce the layer's output on the data, with bias correction" : "";
         var pattern = options.Granularity == PruningGranularity.SemiStructured ? $"{options.SemiStructuredN}:{options.SemiStructuredM} semi-structured"
             : globalSparsity != null ? $"with one global threshold ({string.Join(", ", globalSparsity.Select(kv => $"{kv.Key} {kv.Value:P0}"))})"
             : options.LayerSparsity.Count > 0 ? $"per layer ({string.Join(", ", weights.Select(w => $"{LayerName(w)} {SparsityOf(options, w, null):P0}"))})"
             : $"to {options.TargetSparsity:P0} each";
-        return $"magnitude pruning of {weights.Count} weight tensor(s) {pattern}: {zeroed} of {total} weights are now zero{rebuilt}.";
+        return $"{(reconstructed > 0 ? "data-aware" : "magnitude")} pruning of {weights.Count} weight tensor(s) {pattern}: {zeroed} of {total} weights are now zero{rebuilt}.";
     }
 
     internal static string LayerName(WeightTensor w) => string.IsNullOrEmpty(w.Consumer.Name) ? w.Name : w.Consumer.Name;
@@ -132,12 +132,10 @@ internal static class GraphPruner
             var tensor = OnnxGraphEditor.Initializer(model.Graph, w.Name)!;
             var values = OnnxTensors.ReadFloats(tensor);
             var importance = values.Select(Math.Abs).ToArray();
-            bool matrix = w.Consumer.OpType is "MatMul" or "Gemm" && tensor.Dims.Count == 2;
+            var (matrix, transposed, inputs, outputs, patches) = Layout(w, tensor);
             if (matrix)
             {
-                bool transposed = w.ChannelAxis == 0;
-                int inputs = (int)tensor.Dims[transposed ? 1 : 0], outputs = (int)tensor.Dims[transposed ? 0 : 1];
-                var rows = LayerInputRows(model, w, inputs, context, options);
+                var rows = LayerInputRows(model, w, inputs, context, options, patches);
                 if (rows is { Length: > 1 })
                 {
                     var std = StandardDeviations(rows, inputs);
@@ -153,11 +151,37 @@ internal static class GraphPruner
         return saliencies.ToDictionary(s => s.layer, s => Math.Min(0.999, s.values.Count(v => v <= threshold) / (double)s.values.Length));
     }
 
-    /// <summary>Rows of calibration inputs of a MatMul/Gemm layer, or null when no data can be had for it.</summary>
-    private static float[][]? LayerInputRows(ModelProto model, WeightTensor w, int inputs, GraphEditContext context, PruningOptions options)
+    /// <summary>
+    /// How a weight is worked on as a matrix [inputs, outputs] (MatMul layout): Gemm with transB and Conv store
+    /// [outputs, inputs] (transposed); a plain 2-D Conv is a matrix over its input patches (im2col). Other
+    /// weights (grouped convolutions) are pruned by magnitude in their own layout.
+    /// </summary>
+    private static (bool Matrix, bool Transposed, int Inputs, int Outputs, ConvPatches? Patches) Layout(WeightTensor w, TensorProto tensor)
+    {
+        if (w.Consumer.OpType is "MatMul" or "Gemm" && tensor.Dims.Count == 2)
+        {
+            bool transposed = w.ChannelAxis == 0;
+            return (true, transposed, (int)tensor.Dims[transposed ? 1 : 0], (int)tensor.Dims[transposed ? 0 : 1], null);
+        }
+        var patches = ConvPatches.Of(w.Consumer, tensor);
+        if (patches == null) return (false, false, 0, 0, null);
+        int outputs = (int)tensor.Dims[0];
+        return (true, true, (int)(OnnxTensors.ElementCount(tensor) / outputs), outputs, patches);
+    }
+
+    /// <summary>Rows of calibration inputs of a MatMul/Gemm layer (patches of a Conv), or null when no data can be had for it.</summary>
+    private static float[][]? LayerInputRows(ModelProto model, WeightTensor w, int inputs, GraphEditContext context, PruningOptions options, ConvPatches? patches)
     {
         var input = w.Consumer.Input[0];
         if (inputs > LayerReconstruction.MaxInputs) return null; // too wide for rows and a Gram matrix: spread only
+        if (patches != null)
+        {
+            // Images [C, H, W] as the layer sees them (recorded even for a graph input, to learn their shape).
+            if (context.FeatureInput != null || (!options.Reconstruct && !context.GraphInputs.Contains(input))) return null;
+            var images = ActivationRecorder.Capture(model, new[] { input }, context, Math.Min(options.MaxCalibrationRows, MaxNetworkCalibrationRows), out var shapes);
+            var rowsOfPatches = shapes.TryGetValue(input, out var shape) ? patches.Extract(images[input], shape) : Array.Empty<float[]>();
+            return rowsOfPatches.Length > 1 && rowsOfPatches[0].Length == inputs ? rowsOfPatches : null;
+        }
         float[][] rows;
         if (context.GraphInputs.Contains(input))
             rows = context.ReadInput(input, options.MaxCalibrationRows);
@@ -195,7 +219,7 @@ internal static class GraphPruner
     internal static TensorProto? BiasOf(GraphProto g, NodeProto layer, int outputs)
     {
         string? biasName;
-        if (layer.OpType == "Gemm") biasName = layer.Input.Count > 2 ? layer.Input[2] : null;
+        if (layer.OpType is "Gemm" or "Conv") biasName = layer.Input.Count > 2 ? layer.Input[2] : null;
         else
         {
             var add = g.Node.FirstOrDefault(n => n.OpType == "Add" && n.Input.Contains(layer.Output[0]));
