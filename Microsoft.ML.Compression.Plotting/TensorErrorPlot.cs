@@ -53,6 +53,7 @@ public static partial class CompressionPlots
             line.LinePattern = LinePattern.Dotted;
             line.Color = Colors.Gray;
             line.Text = what;
+            line.LabelOppositeAxis = true; // at the top, clear of the axis title
         }
         plot.Axes.Left.SetTicks(Enumerable.Range(0, errors.Count).Select(i => (double)(errors.Count - 1 - i)).ToArray(), errors.Select(e => e.Name).ToArray());
         plot.Axes.AutoScale();
