@@ -47,14 +47,15 @@ public static partial class CompressionPlots
             label.LabelOffsetX = 4;
         }
         plot.Add.Bars(bars);
-        foreach (var (db, what) in new[] { (20.0, "20 dB"), (40.0, "40 dB") })
+        // The two levels of the color code, explained in the legend (labels on the lines would cover the title).
+        foreach (var (db, color, what) in new[] { (20.0, Colors.Crimson, "20 dB: a visible loss below"), (40.0, Colors.SeaGreen, "40 dB: a close match above") })
         {
             var line = plot.Add.VerticalLine(db);
             line.LinePattern = LinePattern.Dotted;
-            line.Color = Colors.Gray;
-            line.Text = what;
-            line.LabelOppositeAxis = true; // at the top, clear of the axis title
+            line.Color = color;
+            line.LegendText = what;
         }
+        plot.ShowLegend(Edge.Bottom); // below the axis, clear of the bars
         plot.Axes.Left.SetTicks(Enumerable.Range(0, errors.Count).Select(i => (double)(errors.Count - 1 - i)).ToArray(), errors.Select(e => e.Name).ToArray());
         plot.Axes.AutoScale();
         plot.Axes.SetLimitsX(0, exactAt * 1.18); // room for the value labels
@@ -65,5 +66,5 @@ public static partial class CompressionPlots
 
     /// <summary>A height in pixels that gives each of <paramref name="tensorCount"/> bars room for its name.</summary>
     /// <example><code>int h = CompressionPlots.TensorErrorsHeight(errors.Count);</code></example>
-    public static int TensorErrorsHeight(int tensorCount) => Math.Max(320, 140 + 26 * tensorCount);
+    public static int TensorErrorsHeight(int tensorCount) => Math.Max(340, 170 + 26 * tensorCount);
 }
