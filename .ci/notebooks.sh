@@ -12,7 +12,8 @@ if ! command -v dotnet-repl >/dev/null 2>&1; then
   dotnet tool install -g dotnet-repl --version 0.3.259
 fi
 for dll in Microsoft.ML.Compression/bin/Release/net10.0/Microsoft.ML.Compression.dll \
-           Microsoft.ML.Compression.Interactive/bin/Release/net10.0/Microsoft.ML.Compression.Interactive.dll; do
+           Microsoft.ML.Compression.Interactive/bin/Release/net10.0/Microsoft.ML.Compression.Interactive.dll \
+           Microsoft.ML.Compression.Plotting/bin/Release/net10.0/Microsoft.ML.Compression.Plotting.dll; do
   if [ ! -f "$dll" ]; then echo "error: $dll is missing; run bash build.sh first." >&2; exit 1; fi
 done
 

@@ -217,8 +217,284 @@ reports["prune 50% neurons + INT8"]
 '''),
 ])
 
+PLOT_REFS = '''// Charts: the optional plotting assembly of this repository (ScottPlot 5 inside; the core library does not
+// depend on it) and ScottPlot itself, which draws with SkiaSharp (its Linux native library comes with it).
+#r "../../Microsoft.ML.Compression.Plotting/bin/Release/net10.0/Microsoft.ML.Compression.Plotting.dll"
+#r "nuget: ScottPlot, 5.1.59"'''
+
+trees = notebook([
+    md('''
+# Distilling a large tree ensemble into a small one
+
+A 500-tree LightGBM model (31 leaves per tree) is trained on Spambase (`data/spam.csv`, 2,000 e-mails, 57 numeric
+features) and **distilled** into a 20-tree, 8-leaf LightGBM student: the student learns the teacher's
+probabilities instead of the 0/1 labels. The compression report puts side by side the teacher, the student, the
+same student trained **on the labels alone** (the baseline that tells whether distilling paid off) and the
+student's **fidelity** to the teacher (how often they agree, and how far their probabilities are apart). Then
+teacher and student are compared on size and scoring speed.
+
+Run `bash build.sh` in the repository root first: the notebook loads the library from the Release build. Paths are
+relative to this notebook's folder (`examples/notebooks`), which must be the working directory of the kernel.
+'''),
+    code(REFS + '''
+#r "nuget: Microsoft.ML.LightGbm, 5.0.1"'''),
+    code('''
+using System.Diagnostics;
+using System.IO;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers.LightGbm;
+using Microsoft.ML.Compression;
+using Microsoft.ML.Compression.Interactive;
+
+CompressionFormatters.Register();   // a CompressionReport at the end of a cell shows as an HTML table
+var ml = new MLContext(seed: 1);
+'''),
+    md('''
+## Data
+
+`Label` is `spam` / `nonspam`, mapped to a Boolean once, before the split, so that teacher and student are plain
+trainers over the 57-value `Features` vector. 70/30 train/test split with a fixed seed.
+'''),
+    code('''
+public sealed class Email
+{
+    [LoadColumn(0)] public string Label { get; set; } = "";
+    [LoadColumn(1, 57), VectorType(57)] public float[] Features { get; set; } = Array.Empty<float>();
+}
+
+var raw = ml.Data.LoadFromTextFile<Email>(Path.Combine("..", "..", "data", "spam.csv"), hasHeader: true, separatorChar: ',');
+var data = ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["spam"] = true, ["nonspam"] = false }, "Label").Fit(raw).Transform(raw);
+var split = ml.Data.TrainTestSplit(data, testFraction: 0.3, seed: 7);
+IDataView train = ml.Data.Cache(split.TrainSet), test = ml.Data.Cache(split.TestSet);
+$"{train.GetColumn<bool>("Label").Count()} train rows, {test.GetColumn<bool>("Label").Count()} test rows"
+'''),
+    md('''
+## Teacher: 500 trees × 31 leaves
+'''),
+    code('''
+var clock = Stopwatch.StartNew();
+ITransformer teacher = ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
+{
+    NumberOfIterations = 500, NumberOfLeaves = 31, LearningRate = 0.05, MinimumExampleCountPerLeaf = 10, NumberOfThreads = 1, Seed = 1,
+}).Fit(train);
+$"teacher trained in {clock.Elapsed.TotalSeconds:F1} s"
+'''),
+    md('''
+## Student: 20 trees × 8 leaves, distilled
+
+The student trainer reads an example-weight column (`Weight`): the library then gives it the teacher's exact soft
+targets as weighted rows. Without a weight column it would get 4 copies of each row with labels in proportion to
+the teacher's probability. `TrainLabelOnlyBaseline` (on by default) also trains the same student on the true
+labels, for the report's baseline line.
+'''),
+    code('''
+LightGbmBinaryTrainer Student() => ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
+{
+    NumberOfIterations = 20, NumberOfLeaves = 8, LearningRate = 0.2, MinimumExampleCountPerLeaf = 10, NumberOfThreads = 1, Seed = 1,
+    ExampleWeightColumnName = "Weight",
+});
+
+clock.Restart();
+CompressedModel student = ml.Compression()
+    .Distill(teacher, Student(), new DistillationOptions { TrainLabelOnlyBaseline = true })
+    .WithEvaluationData(test)
+    .Fit(train);
+var distillSeconds = clock.Elapsed.TotalSeconds;
+student.Report
+'''),
+    md('''
+The **Teacher** row is the 500-tree model and the **Distill** row the student (AUC on the training rows, then on
+the test rows). Below the table: the student's agreement with the teacher's predicted label and the mean squared
+difference of their probabilities (train / test), and the AUC of the same student trained on the labels alone.
+'''),
+    code('''
+var d = student.Report.Stages[1];
+double? Round(double? x) => x is double v ? Math.Round(v, 4) : null;
+new[]
+{
+    new { model = "teacher (500 × 31)", testAUC = Round(student.Report.Original.EvaluationMetric), agreementWithTeacher = (double?)1.0, zipBytes = student.Report.Original.ZipBytes },
+    new { model = "student on the labels alone (20 × 8)", testAUC = Round(d.BaselineEvaluationMetric), agreementWithTeacher = (double?)null, zipBytes = d.ZipBytes },
+    new { model = "student distilled (20 × 8)", testAUC = Round(d.EvaluationMetric), agreementWithTeacher = Round(d.EvaluationAgreement), zipBytes = d.ZipBytes },
+}
+'''),
+    md('''
+## Size and speed
+
+Saved zip size, batch scoring of the whole test set (`Transform`, the probability column read) and one row at a
+time through a `PredictionEngine`. Each rate is the best of three half-second windows after a warm-up, on
+whatever machine runs the notebook: read the ratios, not the absolute numbers.
+'''),
+    code('''
+public sealed class Prediction
+{
+    public bool PredictedLabel { get; set; }
+    public float Score { get; set; }
+    public float Probability { get; set; }
+}
+
+long ZipBytes(ITransformer model)
+{
+    using var stream = new MemoryStream();
+    ml.Model.Save(model, train.Schema, stream);
+    return stream.Length;
+}
+
+// Runs `pass` (which returns how many rows it scored) for half a second, three times; the best rate in rows/s.
+double RowsPerSecond(Func<long> pass)
+{
+    pass();
+    double best = 0;
+    for (int i = 0; i < 3; i++)
+    {
+        long rows = 0;
+        var window = Stopwatch.StartNew();
+        while (window.Elapsed.TotalSeconds < 0.5) rows += pass();
+        best = Math.Max(best, rows / window.Elapsed.TotalSeconds);
+    }
+    return best;
+}
+
+var rows = ml.Data.CreateEnumerable<Email>(raw, reuseRowObject: false).Take(500).ToList();
+var speed = new[] { ("teacher", teacher), ("student", (ITransformer)student) }.Select(m =>
+{
+    long Batch() => m.Item2.Transform(test).GetColumn<float>("Probability").LongCount();
+    using var engine = ml.Model.CreatePredictionEngine<Email, Prediction>(m.Item2, inputSchema: raw.Schema);
+    long Single() { foreach (var r in rows) engine.Predict(r); return rows.Count; }
+    return new { model = m.Item1, zipBytes = ZipBytes(m.Item2), batchRowsPerSecond = Math.Round(RowsPerSecond(Batch)),
+                 predictionEngineRowsPerSecond = Math.Round(RowsPerSecond(Single)) };
+}).ToList();
+speed
+'''),
+    code('''
+$"student: {speed[0].zipBytes / (double)speed[1].zipBytes:F0}x smaller, batch {speed[1].batchRowsPerSecond / speed[0].batchRowsPerSecond:F1}x and PredictionEngine {speed[1].predictionEngineRowsPerSecond / speed[0].predictionEngineRowsPerSecond:F1}x the teacher's speed; test AUC {d.EvaluationMetric:F4} vs teacher {student.Report.Original.EvaluationMetric:F4} (distilled in {distillSeconds:F1} s)"
+'''),
+])
+
+sensitivity = notebook([
+    md('''
+# Pruning sensitivity of a network, layer by layer
+
+How much can each layer of `data/models/fashion_mlp.onnx` (Fashion-MNIST MLP: 784 → 300 → 100 → 10, 266,611
+weights) be pruned? `ml.Compression().PruningSensitivity(...)` prunes **one layer at a time** (the others stay
+dense) at several sparsities and measures a metric each time. The sweep then sets a sparsity per layer: the
+largest one that costs at most half a point of accuracy. The pruned network is quantized to static INT8, and the
+per-tensor quantization error (SQNR) shows where the INT8 network departs from the float one.
+
+Data: calibration rows `data/fashion_mnist_calib_512.csv` (from the training split: pruning records activations
+on them); `data/fashion_mnist_test_1000.csv` (the official test split, never seen by the network) is cut in two
+halves: a **validation** half on which the sweep's accuracies are measured and the sparsities chosen, and a
+**test** half that only measures the final models (choosing on the test rows would flatter the result).
+
+Run `bash build.sh` in the repository root first. Paths are relative to this notebook's folder.
+'''),
+    code(REFS + "\n" + PLOT_REFS),
+    code('''
+using System.Diagnostics;
+using System.IO;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Compression;
+using Microsoft.ML.Compression.Interactive;
+using Microsoft.ML.Compression.Plotting;
+
+CompressionFormatters.Register();
+var ml = new MLContext(seed: 1);
+string modelPath = Path.Combine("..", "..", "data", "models", "fashion_mlp.onnx");
+
+// Label (class id 0-9), then 784 raw pixels 0-255 as the float vector "Features", the network's input.
+IDataView Load(string file) => ml.Data.LoadFromTextFile(Path.Combine("..", "..", "data", file), new TextLoader.Options
+{
+    HasHeader = true, Separators = new[] { ',' },
+    Columns = new[] { new TextLoader.Column("Label", DataKind.Single, 0), new TextLoader.Column("Features", DataKind.Single, 1, 784) },
+});
+IDataView calibration = ml.Data.Cache(Load("fashion_mnist_calib_512.csv"));
+var halves = ml.Data.TrainTestSplit(Load("fashion_mnist_test_1000.csv"), testFraction: 0.5, seed: 1);
+IDataView validation = ml.Data.Cache(halves.TrainSet), test = ml.Data.Cache(halves.TestSet);
+
+// The network outputs logits ("Score"); the predicted class is the argmax.
+double Accuracy(ITransformer model, IDataView data)
+{
+    var labels = data.GetColumn<float>("Label").Select(l => (int)l).ToArray();
+    var logits = model.Transform(data).GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray());
+    return labels.Zip(logits).Count(p => Array.IndexOf(p.Second, p.Second.Max()) == p.First) / (double)labels.Length;
+}
+// Shows a ScottPlot chart in the notebook, as a PNG.
+void Show(ScottPlot.Plot plot, int height = 460) => display(HTML(plot.GetPngHtml(860, height)));
+'''),
+    md('''
+## The sweep
+
+Each layer alone at 50, 80 and 90 % sparsity, with the library's default pruning (magnitude × input spread, then
+least-squares reconstruction of the kept weights on the calibration rows): 3 layers × 3 sparsities = 9 pruned
+networks. Add sparsities for a finer picture; each costs one pruned network per layer.
+'''),
+    code('''
+var clock = Stopwatch.StartNew();
+IReadOnlyList<LayerSensitivity> sweep = ml.Compression().PruningSensitivity(modelPath, calibration, m => Accuracy(m, validation), 0.5, 0.8, 0.9);
+var sweepSeconds = clock.Elapsed.TotalSeconds;
+sweep.Select(l => new
+{
+    layer = l.Layer, weights = l.Weights, unpruned = Math.Round(l.Baseline, 4),
+    at50 = Math.Round(l.Metric[0.5], 4), at80 = Math.Round(l.Metric[0.8], 4), at90 = Math.Round(l.Metric[0.9], 4),
+})
+'''),
+    code('''
+const double tolerance = 0.005;   // half a point of validation accuracy
+Show(CompressionPlots.PruningSensitivity(sweep, "validation accuracy", tolerance, title: $"fashion_mlp: one layer pruned at a time ({sweepSeconds:F0} s)"));
+'''),
+    md('''
+## Prune with a sparsity per layer
+
+`LargestSparsityWithin(tolerance)` gives, for each layer, the largest swept sparsity whose accuracy stayed within
+the tolerance; `PruningOptions.LayerSparsity` applies them all at once. The errors of several pruned layers add
+up, so the result is checked on the test half, against **uniform** pruning that removes the same share of all
+weights from every layer.
+'''),
+    code('''
+var chosen = sweep.ToDictionary(l => l.Layer, l => l.LargestSparsityWithin(tolerance));
+double overall = sweep.Sum(l => l.Weights * chosen[l.Layer]) / sweep.Sum(l => l.Weights);
+chosen.Select(kv => new { layer = kv.Key, sparsity = kv.Value }).Append(new { layer = "all weights", sparsity = Math.Round(overall, 4) })
+'''),
+    code('''
+var perLayerOptions = new PruningOptions { LayerSparsity = chosen };
+var perLayer = ml.Compression().Prune(modelPath, perLayerOptions).Fit(calibration);
+var perLayerInt8 = ml.Compression().Prune(modelPath, perLayerOptions)
+    .Append(ml.Compression().Quantize(new QuantizationOptions { Mode = QuantizationMode.Static }))
+    .Fit(calibration);
+var uniform = ml.Compression().Prune(modelPath, new PruningOptions { TargetSparsity = overall }).Fit(calibration);
+var dense = ml.Transforms.ApplyOnnxModel(modelPath).Fit(calibration);
+double TestAccuracy(ITransformer model) => Math.Round(Accuracy(model, test), 4);
+new[]
+{
+    new { model = "original FP32", testAccuracy = TestAccuracy(dense), zipBytes = perLayer.Report.Original.ZipBytes },
+    new { model = $"uniform: {overall:P0} of every layer", testAccuracy = TestAccuracy(uniform), zipBytes = uniform.Report.Final.ZipBytes },
+    new { model = "per-layer sparsities", testAccuracy = TestAccuracy(perLayer), zipBytes = perLayer.Report.Final.ZipBytes },
+    new { model = "per-layer sparsities + static INT8", testAccuracy = TestAccuracy(perLayerInt8), zipBytes = perLayerInt8.Report.Final.ZipBytes },
+}
+'''),
+    md('''
+## The report of the pruned and quantized network
+'''),
+    code('''
+perLayerInt8.Report
+'''),
+    md('''
+## Where quantization loses precision
+
+The Quantize row measured, on the calibration rows, the SQNR between the float and the INT8 network of every
+quantized operator's input (as the operator sees it, after its `DequantizeLinear`) and of the output `Score`:
+about 6 dB per bit; 40 dB or more is a close match, under 20 dB a visible loss.
+'''),
+    code('''
+var errors = perLayerInt8.Report.Final.TensorErrors!;
+Show(CompressionPlots.TensorErrors(errors, "fashion_mlp, per-layer pruning + static INT8"), CompressionPlots.TensorErrorsHeight(errors.Count));
+'''),
+])
+
 os.makedirs(ROOT, exist_ok=True)
-for name, nb in [("quickstart.ipynb", quickstart), ("onnx-network.ipynb", onnx)]:
+for name, nb in [("quickstart.ipynb", quickstart), ("onnx-network.ipynb", onnx), ("tree-distillation.ipynb", trees),
+                 ("pruning-sensitivity.ipynb", sensitivity)]:
     with open(os.path.join(ROOT, name), "w", encoding="utf-8", newline="\n") as f:
         json.dump(nb, f, indent=1, ensure_ascii=False)
         f.write("\n")

@@ -48,18 +48,20 @@ internal static class GraphPruner
             var (matrix, transposed, inputs, outputs, patches) = Layout(w, tensor);
             var view = transposed ? Transpose(values, outputs, inputs) : values;
             var importance = view.Select(Math.Abs).ToArray();
+            double sparsity = SparsityOf(options, w, globalSparsity);
+            int toZero = options.Granularity == PruningGranularity.SemiStructured ? 1 : (int)Math.Floor(sparsity * view.Length);
+            // A layer left dense needs neither its input rows nor their spread: skipping them keeps a sensitivity
+            // sweep, which prunes one layer at a time, from recording every layer of the network on every fit.
             // Rows of this layer's input: read directly when it is a model input (linear models, first layers),
             // recorded with ONNX Runtime for the inner layers of a network (image patches for a Conv).
-            var layerInput = matrix ? LayerInputRows(model, w, inputs, context, options, patches) : null;
+            var layerInput = matrix && toZero > 0 ? LayerInputRows(model, w, inputs, context, options, patches) : null;
             // A weight matters as much as |w| times the spread of the input it multiplies (OBS-style saliency).
             // Inputs too wide to hold as rows (text n-grams) read a model input's spread in one streamed pass.
             float[]? spread = layerInput is { Length: > 1 } ? StandardDeviations(layerInput, inputs)
-                : matrix && inputs > LayerReconstruction.MaxInputs && context.GraphInputs.Contains(w.Consumer.Input[0]) ? context.InputSpread(w.Consumer.Input[0], options.MaxCalibrationRows)
+                : matrix && toZero > 0 && inputs > LayerReconstruction.MaxInputs && context.GraphInputs.Contains(w.Consumer.Input[0]) ? context.InputSpread(w.Consumer.Input[0], options.MaxCalibrationRows)
                 : null;
             if (spread != null)
                 for (int i = 0; i < importance.Length; i++) importance[i] *= spread[i / outputs];
-            double sparsity = SparsityOf(options, w, globalSparsity);
-            int toZero = options.Granularity == PruningGranularity.SemiStructured ? 1 : (int)Math.Floor(sparsity * view.Length);
             if (toZero > 0)
             {
                 bool rebuild = options.Reconstruct && layerInput is { Length: > 1 } && inputs <= LayerReconstruction.MaxInputs;

@@ -1,6 +1,7 @@
 // QuickStart: compress a 500-tree FastTree churn model (IBM Telco customer churn data) into a 20-tree student,
 // prune half of its trees, quantize its leaves to INT8, and compare it with the teacher.
 using System.Diagnostics;
+using Examples.Shared;
 using Microsoft.ML;
 using Microsoft.ML.Compression;
 using Microsoft.ML.Data;
@@ -41,14 +42,16 @@ var sw = Stopwatch.StartNew();
 ITransformer teacher = Featurize().Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 500)).Fit(train);
 Console.WriteLine($"Teacher (FastTree, 500 trees) trained in {sw.Elapsed.TotalSeconds:F1} s.");
 
-// 4. Compress: distill into 20 trees, prune half of them, quantize the leaves to INT8.
+// 4. Compress: distill into 20 trees, prune half of them, quantize the leaves to INT8. The chain reports each
+//    stage's start and end to an IProgress; StageProgress shows them as a live progress bar on a terminal and as
+//    plain lines when the output is redirected.
 sw.Restart();
 var compress = ml.Compression()
     .Distill(teacher, Featurize().Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20)))
     .Append(ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 }))
     .Append(ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 }))
     .WithEvaluationData(test);
-using CompressedModel compressed = compress.Fit(train);
+using CompressedModel compressed = StageProgress.Run("compress", progress => compress.WithProgress(progress).Fit(train));
 Console.WriteLine($"Compressed in {sw.Elapsed.TotalSeconds:F1} s.");
 Console.WriteLine();
 Console.WriteLine(compressed.Report);

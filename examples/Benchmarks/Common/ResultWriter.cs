@@ -49,8 +49,39 @@ public static class ResultWriter
             if (s.Memory is { } m)
                 sb.AppendLine($"Memory: peak working set {m.PeakWorkingSetMB:F0} MB (since {m.PeakSince}), managed allocations {m.ManagedAllocatedMB:F0} MB, managed heap at the last GC {m.ManagedHeapAtLastGcMB:F0} MB. Scenario time {s.Seconds:F1} s.");
             foreach (var note in s.Notes) sb.AppendLine($"- {note}");
+            AppendSensitivity(sb, s);
+            AppendTensorErrors(sb, s);
         }
         return sb.ToString();
+    }
+
+    /// <summary>One row per layer: its metric with only that layer pruned, at each sparsity of the sweep.</summary>
+    private static void AppendSensitivity(StringBuilder sb, ScenarioResult s)
+    {
+        if (s.Sensitivity is not { Count: > 0 } layers) return;
+        var sparsities = layers.SelectMany(l => l.Metric.Keys).Distinct().OrderBy(x => x).ToArray();
+        sb.AppendLine();
+        sb.AppendLine($"Pruning sensitivity ({s.SensitivityMetric} with one layer pruned, the others dense; unpruned {layers[0].Baseline.ToString("F4", CultureInfo.InvariantCulture)}):");
+        sb.AppendLine();
+        sb.AppendLine("| layer | weights | " + string.Join(" | ", sparsities.Select(x => x.ToString("P0", CultureInfo.InvariantCulture))) + " |");
+        sb.AppendLine("|---|---:|" + string.Concat(sparsities.Select(_ => "---:|")));
+        foreach (var l in layers)
+            sb.AppendLine($"| {l.Layer} | {l.Weights} | " + string.Join(" | ", sparsities.Select(x => l.Metric.TryGetValue(x, out var m) ? m.ToString("F4", CultureInfo.InvariantCulture) : "–")) + " |");
+    }
+
+    /// <summary>One row per tensor, one column per quantized variant: the SQNR (dB) its Quantize stage measured.</summary>
+    private static void AppendTensorErrors(StringBuilder sb, ScenarioResult s)
+    {
+        if (s.TensorErrors.Count == 0) return;
+        var variants = s.TensorErrors.Keys.ToArray();
+        var tensors = s.TensorErrors.Values.SelectMany(e => e.Select(t => t.Name)).Distinct().ToArray();
+        sb.AppendLine();
+        sb.AppendLine("Quantization error per tensor (SQNR in dB between the float and the quantized network on the calibration rows; inputs of the quantized operators, then the outputs; 200 = exact):");
+        sb.AppendLine();
+        sb.AppendLine("| tensor | " + string.Join(" | ", variants) + " |");
+        sb.AppendLine("|---|" + string.Concat(variants.Select(_ => "---:|")));
+        foreach (var t in tensors)
+            sb.AppendLine($"| {t} | " + string.Join(" | ", variants.Select(v => s.TensorErrors[v].FirstOrDefault(e => e.Name == t) is { } e ? e.SqnrDb.ToString("F1", CultureInfo.InvariantCulture) : "–")) + " |");
     }
 
     public static (string json, string markdown) Write(BenchmarkReport report, string folder)

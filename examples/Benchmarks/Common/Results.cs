@@ -1,3 +1,5 @@
+using Microsoft.ML.Compression;
+
 namespace Benchmarks.Common;
 
 /// <summary>One measured quantity for every variant of a scenario (null where it does not apply).</summary>
@@ -13,6 +15,12 @@ public sealed class ScenarioResult
     public MemoryFigures? Memory { get; set; }
     public double Seconds { get; set; }
     public List<string> Notes { get; } = new();
+    /// <summary>Per-layer pruning sensitivity, when the scenario sweeps it (tabulated and plotted).</summary>
+    public IReadOnlyList<LayerSensitivity>? Sensitivity { get; set; }
+    /// <summary>The metric of <see cref="Sensitivity"/>, e.g. "accuracy".</summary>
+    public string? SensitivityMetric { get; set; }
+    /// <summary>Per-tensor SQNR of each quantized variant (variant name → its Quantize row's tensors), tabulated and plotted.</summary>
+    public Dictionary<string, IReadOnlyList<TensorError>> TensorErrors { get; } = new();
 
     public void Add(string metric, string unit, bool higherIsBetter, string format, params double?[] values)
     {

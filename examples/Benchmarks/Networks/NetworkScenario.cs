@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Benchmarks.Common;
+using Examples.Shared;
 using Microsoft.ML;
 using Microsoft.ML.Compression;
 using Microsoft.ML.Data;
@@ -15,35 +16,36 @@ public static class NetworkScenario
     /// <summary>Weight-only INT8 and FP16: what quantization alone buys.</summary>
     public static readonly NetworkVariant[] Quantized =
     {
-        new("INT8", "INT8 (per channel, weight-only, DequantizeLinear)", (ml, path, fit) => ml.Compression().Quantize(path, new QuantizationOptions { Precision = Precision.Int8 })
-            .WithProgress(new ConsoleProgress("INT8")).Fit(fit)),
-        new("FP16", "FP16 (Constant + Cast)", (ml, path, fit) => ml.Compression().Quantize(path, new QuantizationOptions { Precision = Precision.Float16 })
-            .WithProgress(new ConsoleProgress("FP16")).Fit(fit)),
+        new("INT8", "INT8 (per channel, weight-only, DequantizeLinear)", (ml, path, fit) => StageProgress.Run("INT8", progress => ml.Compression()
+            .Quantize(path, new QuantizationOptions { Precision = Precision.Int8 }).WithProgress(progress).Fit(fit))),
+        new("FP16", "FP16 (Constant + Cast)", (ml, path, fit) => StageProgress.Run("FP16", progress => ml.Compression()
+            .Quantize(path, new QuantizationOptions { Precision = Precision.Float16 }).WithProgress(progress).Fit(fit))),
     };
 
-    /// <summary>Pruning with calibration data: structured (smaller, faster graph), 2:4, and 80 % unstructured + static INT8.</summary>
+    /// <summary>Pruning with calibration data: structured (smaller, faster graph), 2:4, 80/90 % unstructured beside plain magnitude, and 85 % + static INT8.</summary>
     public static readonly NetworkVariant[] Pruned =
     {
-        new("structured 50%", "half of the hidden neurons removed (structured, next layer refitted)", (ml, path, fit) => ml.Compression()
-            .Prune(path, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5 }).WithProgress(new ConsoleProgress("structured")).Fit(fit)),
-        new("2:4", "2:4 semi-structured with reconstruction", (ml, path, fit) => ml.Compression()
-            .Prune(path, new PruningOptions { Granularity = PruningGranularity.SemiStructured }).WithProgress(new ConsoleProgress("2:4")).Fit(fit)),
+        new("structured 50%", "half of the hidden neurons removed (structured, next layer refitted)", (ml, path, fit) => StageProgress.Run("structured", progress => ml.Compression()
+            .Prune(path, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5 }).WithProgress(progress).Fit(fit))),
+        new("2:4", "2:4 semi-structured with reconstruction", (ml, path, fit) => StageProgress.Run("2:4", progress => ml.Compression()
+            .Prune(path, new PruningOptions { Granularity = PruningGranularity.SemiStructured }).WithProgress(progress).Fit(fit))),
         new("80% magnitude", "80 % unstructured, plain magnitude (no data, no reconstruction)", (ml, path, fit) => ml.Compression()
             .Prune(path, new PruningOptions { TargetSparsity = 0.8, Reconstruct = false }).Fit(fit)),
-        new("80%", "80 % unstructured (global threshold), SparseGPT-style mask and least-squares reconstruction", (ml, path, fit) => ml.Compression()
-            .Prune(path, new PruningOptions { TargetSparsity = 0.8 }).WithProgress(new ConsoleProgress("80%")).Fit(fit)),
-        new("90%", "90 % unstructured (global threshold) with reconstruction", (ml, path, fit) => ml.Compression()
-            .Prune(path, new PruningOptions { TargetSparsity = 0.9 }).WithProgress(new ConsoleProgress("90%")).Fit(fit)),
-        new("85% + INT8", "85 % unstructured with reconstruction, then static INT8", (ml, path, fit) => ml.Compression()
+        new("80%", "80 % unstructured (global threshold), SparseGPT-style mask and least-squares reconstruction", (ml, path, fit) => StageProgress.Run("80%", progress => ml.Compression()
+            .Prune(path, new PruningOptions { TargetSparsity = 0.8 }).WithProgress(progress).Fit(fit))),
+        new("90%", "90 % unstructured (global threshold) with reconstruction", (ml, path, fit) => StageProgress.Run("90%", progress => ml.Compression()
+            .Prune(path, new PruningOptions { TargetSparsity = 0.9 }).WithProgress(progress).Fit(fit))),
+        new("85% + INT8", "85 % unstructured with reconstruction, then static INT8", (ml, path, fit) => StageProgress.Run("85%+INT8", progress => ml.Compression()
             .Prune(path, new PruningOptions { TargetSparsity = 0.85 }).Append(ml.Compression().Quantize(new QuantizationOptions { Mode = QuantizationMode.Static }))
-            .WithProgress(new ConsoleProgress("85%+INT8")).Fit(fit)),
+            .WithProgress(progress).Fit(fit))),
     };
 
     public static ScenarioResult Run(Settings s, string model, string testFile, string fitFile, int featureCount, Func<string, int> classOf, string dataNote)
         => Run(s, model, testFile, fitFile, featureCount, classOf, dataNote, Quantized, $"ONNX network: {model}");
 
+    /// <param name="sensitivitySparsities">When given, also sweeps the pruning sensitivity of every layer at these sparsities (test accuracy).</param>
     public static ScenarioResult Run(Settings s, string model, string testFile, string fitFile, int featureCount, Func<string, int> classOf, string dataNote,
-        IReadOnlyList<NetworkVariant> compressed, string title)
+        IReadOnlyList<NetworkVariant> compressed, string title, double[]? sensitivitySparsities = null)
     {
         var ml = new MLContext(seed: 1);
         string modelPath = Settings.DataPath(Path.Combine("models", model + ".onnx"));
@@ -66,6 +68,19 @@ public static class NetworkScenario
                     + $"Accuracy on {testFile} ({test.Labels.Length} rows). {dataNote} Compressing took {compressSeconds:F1} s.",
                 Variants = variants.Select(v => v.Name).ToArray(),
             };
+
+            // Where quantization loses precision: the per-tensor SQNR that the Quantize stage measured.
+            foreach (var (name, m) in made)
+                if (m.Report.Stages.LastOrDefault(st => st.TensorErrors is { Count: > 0 })?.TensorErrors is { } errors)
+                    result.TensorErrors[name] = errors;
+            if (sensitivitySparsities != null)
+            {
+                // Which layers tolerate pruning: each layer alone at each sparsity (with reconstruction), test accuracy.
+                sw.Restart();
+                result.Sensitivity = ml.Compression().PruningSensitivity(modelPath, fit.View, test.Accuracy, sensitivitySparsities);
+                result.SensitivityMetric = "test accuracy";
+                result.Notes.Add($"Pruning sensitivity: {result.Sensitivity.Count} layers × {sensitivitySparsities.Length} sparsities in {sw.Elapsed.TotalSeconds:F1} s.");
+            }
 
             result.Add("accuracy", "share", true, "F4", variants.Select(v => (double?)test.Accuracy(v.Model)).ToArray());
             result.Add("ONNX size", "bytes", false, "F0", variants.Select(v => (double?)v.Onnx.Length).ToArray());

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Benchmarks.Common;
+using Examples.Shared;
 using Microsoft.ML;
 using Microsoft.ML.Compression;
 using Microsoft.ML.Data;
@@ -55,8 +56,8 @@ public static class ResNetScenario
             GC.Collect();
             var memory = MemoryScope.Start();
             var sw = Stopwatch.StartNew();
-            using var int8 = ml.Compression().Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = CalibrationImages })
-                .WithProgress(new ConsoleProgress("ResNet18 INT8")).Fit(calibView);
+            using var int8 = StageProgress.Run("ResNet18 INT8", progress => ml.Compression()
+                .Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = CalibrationImages }).WithProgress(progress).Fit(calibView));
             double quantizeSeconds = sw.Elapsed.TotalSeconds;
             var quantizeMemory = memory.Stop();
             calibRows = null;

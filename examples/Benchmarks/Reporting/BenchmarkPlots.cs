@@ -1,11 +1,16 @@
 using Benchmarks.Common;
 using Microsoft.ML;
 using Microsoft.ML.Compression;
+using Microsoft.ML.Compression.Plotting;
 using Microsoft.ML.Data;
 
 namespace Benchmarks.Reporting;
 
-/// <summary>The plots written next to results.md: accuracy vs size per scenario, and a compression sweep on spam.</summary>
+/// <summary>
+/// The plots written next to results.md (PNG and SVG, drawn by <see cref="CompressionPlots"/>): accuracy vs size per
+/// scenario, per-layer pruning sensitivity and per-tensor quantization error where a scenario measured them, and a
+/// compression sweep on spam.
+/// </summary>
 public static class BenchmarkPlots
 {
     /// <summary>Writes the plots into <paramref name="folder"/> and returns a Markdown section that links them.</summary>
@@ -21,9 +26,24 @@ public static class BenchmarkPlots
                 .Where(p => p.q != null && p.z != null).Select(p => new PlotPoint(p.v, p.z!.Value, p.q!.Value)).ToList();
             if (points.Count == 0) continue;
             string file = "plot-" + Slug(s.Name);
-            ReportPlots.ParetoScatter(points, quality.Metric, quality.HigherIsBetter, $"{s.Name}: {quality.Metric} vs saved size", Path.Combine(folder, file));
+            CompressionPlots.Save(CompressionPlots.ParetoScatter(points, quality.Metric, quality.HigherIsBetter, $"{s.Name}: {quality.Metric} vs saved size"), Path.Combine(folder, file));
             lines.Add($"- {s.Name}: [{file}.png]({file}.png) ([svg]({file}.svg)), {quality.Metric} against saved zip size");
         }
+        foreach (var s in report.Scenarios.Where(s => s.Sensitivity is { Count: > 0 }))
+        {
+            string file = $"plot-{Slug(s.Name)}-sensitivity";
+            CompressionPlots.Save(CompressionPlots.PruningSensitivity(s.Sensitivity!, s.SensitivityMetric ?? "metric", tolerance: 0.005,
+                title: $"{s.Name}: pruning sensitivity per layer"), Path.Combine(folder, file));
+            lines.Add($"- {s.Name}: [{file}.png]({file}.png) ([svg]({file}.svg)), {s.SensitivityMetric} with one layer pruned, per layer and sparsity");
+        }
+        foreach (var s in report.Scenarios)
+            foreach (var (variant, errors) in s.TensorErrors)
+            {
+                string file = $"plot-{Slug(s.Name)}-sqnr-{Slug(variant)}";
+                CompressionPlots.Save(CompressionPlots.TensorErrors(errors, $"{s.Name}, {variant}: quantization error per tensor"), Path.Combine(folder, file),
+                    height: CompressionPlots.TensorErrorsHeight(errors.Count));
+                lines.Add($"- {s.Name}, {variant}: [{file}.png]({file}.png) ([svg]({file}.svg)), SQNR per tensor");
+            }
 
         // A small sweep: spam FastTree teacher, pruning sparsities × {FP32, INT8} (and a distilled student in the full run).
         var ml = new MLContext(seed: 1);
@@ -45,10 +65,9 @@ public static class BenchmarkPlots
             Progress = new Progress<string>(l => Console.WriteLine($"      sweep: {l}")),
         };
         var result = sweep.Run(train, test);
-        ReportPlots.ParetoScatter(result.Points.Where(p => p.Metric != null).Select(p => new PlotPoint(p.Name, p.SizeBytes, p.Metric!.Value)).ToList(),
-            result.MetricName, result.HigherIsBetter, $"spam, FastTree {settings.SpamTeacherTrees} trees: compression sweep", Path.Combine(folder, "plot-sweep-spam"));
+        CompressionPlots.Save(CompressionPlots.ParetoScatter(result, $"spam, FastTree {settings.SpamTeacherTrees} trees: compression sweep"), Path.Combine(folder, "plot-sweep-spam"));
         var best = result.SmallestWithin(0.01) ?? result.Teacher;
-        ReportPlots.StageBars(best.Report, $"spam: smallest model within 1 AUC point of the teacher ({best.Name})", Path.Combine(folder, "plot-sweep-spam-stages"));
+        CompressionPlots.Save(CompressionPlots.StageBars(best.Report, $"spam: smallest model within 1 AUC point of the teacher ({best.Name})"), Path.Combine(folder, "plot-sweep-spam-stages"));
         lines.Add($"- spam compression sweep ({result.Points.Count} models): [plot-sweep-spam.png](plot-sweep-spam.png) ([svg](plot-sweep-spam.svg)); "
             + $"smallest within 1 AUC point of the teacher: {best} — per stage: [plot-sweep-spam-stages.png](plot-sweep-spam-stages.png)");
         lines.Add("");

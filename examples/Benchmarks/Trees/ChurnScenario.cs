@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Benchmarks.Common;
+using Examples.Shared;
 using Microsoft.ML;
 using Microsoft.ML.Compression;
 using Microsoft.ML.Data;
@@ -36,12 +37,12 @@ public static class ChurnScenario
         double trainSeconds = sw.Elapsed.TotalSeconds;
 
         sw.Restart();
-        using var compressed = ml.Compression()
+        using var compressed = StageProgress.Run("churn", progress => ml.Compression()
             .Distill(teacher, Featurize().Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: s.ChurnStudentTrees)))
             .Append(ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 }))
             .Append(ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 }))
-            .WithProgress(new ConsoleProgress("churn"))
-            .Fit(train);
+            .WithProgress(progress)
+            .Fit(train));
         double compressSeconds = sw.Elapsed.TotalSeconds;
 
         var rows = ml.Data.CreateEnumerable<ChurnRow>(test, reuseRowObject: false).ToList();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Benchmarks.Common;
+using Examples.Shared;
 using Microsoft.ML;
 using Microsoft.ML.Compression;
 using Microsoft.ML.Data;
@@ -28,9 +29,9 @@ public static class SpamScenario
 
         sw.Restart();
         double sparsity = 1.0 - (double)s.SpamPrunedTrees / s.SpamTeacherTrees;
-        using var pruned = ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = sparsity })
-            .WithProgress(new ConsoleProgress("spam"))
-            .Fit(train);
+        using var pruned = StageProgress.Run("spam", progress => ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = sparsity })
+            .WithProgress(progress)
+            .Fit(train));
         double pruneSeconds = sw.Elapsed.TotalSeconds;
 
         var rows = ml.Data.CreateEnumerable<SpamRow>(test, reuseRowObject: false).ToList();
