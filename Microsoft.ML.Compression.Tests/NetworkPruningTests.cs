@@ -96,7 +96,10 @@ public sealed class NetworkPruningTests
         Assert.AreEqual(12L, model.Graph.Initializer.First(t => t.Name == "3.running_mean").Dims[0]);
         Assert.AreEqual(24L * 49, model.Graph.Initializer.First(t => t.Name == "11.weight").Dims[1]);
         var dense = Accuracy(_ml.Transforms.ApplyOnnxModel(cnn).Fit(_test));
-        Assert.IsTrue(Accuracy(pruned) > dense - 0.06, $"dense {dense}, pruned {Accuracy(pruned)}");
+        double acc = Accuracy(pruned);
+        Console.WriteLine($"fashion CNN, 25% of the channels: dense {dense:F4}, pruned {acc:F4}; {pruned.Report.Stages[^1].Description}");
+        StringAssert.Contains(pruned.Report.Stages[^1].Description, "3 following layer(s) refitted"); // the Conv, the Gemm after Flatten, the last Gemm
+        Assert.IsTrue(acc > dense - 0.03, $"dense {dense}, pruned {acc}");
     }
 
     [TestMethod]

@@ -4,7 +4,8 @@ using Onnx;
 namespace Microsoft.ML.Compression.Pruning;
 
 /// <summary>
-/// After structured pruning removed some inputs of a MatMul/Gemm layer, refits that layer's remaining weights by
+/// After structured pruning removed some inputs of a MatMul/Gemm layer (or input channels of a Conv, seen over its
+/// input patches), refits that layer's remaining weights by
 /// least squares so its output on calibration data matches the original model's output of that layer, and
 /// corrects its bias for the shift in the mean.
 /// </summary>
@@ -18,10 +19,11 @@ internal static class ConsumerRefit
     /// <param name="keptInputs">Input indices that remain, in order.</param>
     public static void Refit(GraphProto g, NodeProto consumer, TensorProto originalWeight, float[][] originalInputs, float[][] currentInputs, int[] keptInputs)
     {
-        bool transB = consumer.OpType == "Gemm" && (OnnxGraphEditor.Attribute(consumer, "transB")?.I ?? 0) == 1;
+        // Gemm with transB and Conv ([O, C, kh, kw], over its input patches) store [outputs, inputs].
+        bool transB = consumer.OpType == "Conv" || consumer.OpType == "Gemm" && (OnnxGraphEditor.Attribute(consumer, "transB")?.I ?? 0) == 1;
         var w = OnnxTensors.ReadFloats(originalWeight);
         int outputs = (int)(transB ? originalWeight.Dims[0] : originalWeight.Dims[1]);
-        int inputsOriginal = (int)(transB ? originalWeight.Dims[1] : originalWeight.Dims[0]);
+        int inputsOriginal = w.Length / outputs;
         double W(int i, int o) => transB ? w[o * inputsOriginal + i] : w[i * outputs + o];
         int n = Math.Min(originalInputs.Length, currentInputs.Length);
         int s = keptInputs.Length;

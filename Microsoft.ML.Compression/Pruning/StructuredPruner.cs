@@ -43,22 +43,41 @@ internal static class StructuredPruner
             int keep = Math.Max(1, channels - (int)Math.Floor(sparsity * channels));
             if (keep == channels) continue;
             // Data-aware when possible: a channel matters as much as its activations' size times its outgoing weights.
-            bool refit = options.Reconstruct && plan.Consumer.Node.OpType is "MatMul" or "Gemm";
+            // A Conv consumer is refitted as a matrix over its input patches (im2col).
+            var patches = plan.Consumer.Node.OpType == "Conv" ? ConvPatches.Of(plan.Consumer.Node, plan.Consumer.Weight) : null;
+            bool refit = options.Reconstruct && (plan.Consumer.Node.OpType is "MatMul" or "Gemm" || patches != null);
             float[][]? currentInputs = null, originalInputs = null;
+            long[]? imageShape = null;
             var consumerInput = new[] { plan.Consumer.Node.Input[0] };
+            int rows = Math.Min(options.MaxCalibrationRows, 2048);
             if (refit)
             {
-                currentInputs = ActivationRecorder.Capture(model, consumerInput, context, options.MaxCalibrationRows)[consumerInput[0]];
-                originalInputs = ActivationRecorder.Capture(original, consumerInput, context, options.MaxCalibrationRows)[consumerInput[0]];
+                currentInputs = ActivationRecorder.Capture(model, consumerInput, context, rows, out var shapes)[consumerInput[0]];
+                originalInputs = ActivationRecorder.Capture(original, consumerInput, context, rows)[consumerInput[0]];
+                imageShape = shapes.GetValueOrDefault(consumerInput[0]);
+                if (patches != null && imageShape?.Length != 3) refit = false;
             }
-            var importance = Importance(plan, channels, currentInputs);
+            // Activations of a channel: SpatialBlock values before a Flatten, a whole H×W map before a Conv.
+            int block = patches != null && imageShape is { Length: 3 } ? (int)(imageShape[1] * imageShape[2]) : plan.SpatialBlock;
+            var importance = Importance(plan, channels, refit ? currentInputs : null, block);
             var kept = Enumerable.Range(0, channels).OrderByDescending(c => importance[c]).Take(keep).OrderBy(c => c).ToArray();
             Apply(g, plan, kept);
             if (refit)
             {
-                var keptInputs = kept.SelectMany(c => Enumerable.Range(c * plan.SpatialBlock, plan.SpatialBlock)).ToArray();
                 var originalWeight = OnnxGraphEditor.Initializer(original.Graph, plan.Consumer.Weight.Name)!;
-                ConsumerRefit.Refit(g, plan.Consumer.Node, originalWeight, originalInputs!, currentInputs!, keptInputs);
+                if (patches != null)
+                {
+                    // Patch inputs are channel-major: channel c owns kh·kw consecutive inputs.
+                    int kernel = (int)(originalWeight.Dims[2] * originalWeight.Dims[3]);
+                    var keptPatchInputs = kept.SelectMany(c => Enumerable.Range(c * kernel, kernel)).ToArray();
+                    ConsumerRefit.Refit(g, plan.Consumer.Node, originalWeight, patches.Extract(originalInputs!, imageShape!),
+                        patches.Extract(currentInputs!, imageShape!), keptPatchInputs);
+                }
+                else
+                {
+                    var keptInputs = kept.SelectMany(c => Enumerable.Range(c * plan.SpatialBlock, plan.SpatialBlock)).ToArray();
+                    ConsumerRefit.Refit(g, plan.Consumer.Node, originalWeight, originalInputs!, currentInputs!, keptInputs);
+                }
                 refitted++;
             }
             summary.Add($"{plan.Producer.Node.Name}: {channels}→{keep}");
@@ -137,7 +156,8 @@ internal static class StructuredPruner
     /// With activations: RMS of channel c's activations × ‖outgoing weights of c‖ (what removing it changes
     /// downstream). Without: ‖incoming weights of c‖ × ‖outgoing weights of c‖.
     /// </summary>
-    private static double[] Importance(Plan plan, int channels, float[][]? activations)
+    /// <param name="block">Consecutive activation values that belong to one channel.</param>
+    private static double[] Importance(Plan plan, int channels, float[][]? activations, int block)
     {
         var outgoing = SliceNorms(plan.Consumer.Weight, plan.Consumer.InAxis, channels, plan.SpatialBlock);
         double[] incoming;
@@ -145,7 +165,7 @@ internal static class StructuredPruner
         {
             incoming = new double[channels];
             foreach (var row in activations)
-                for (int i = 0; i < row.Length && i / plan.SpatialBlock < channels; i++) incoming[i / plan.SpatialBlock] += (double)row[i] * row[i];
+                for (int i = 0; i < row.Length && i / block < channels; i++) incoming[i / block] += (double)row[i] * row[i];
             incoming = incoming.Select(v => Math.Sqrt(v / activations.Length)).ToArray();
         }
         else incoming = SliceNorms(plan.Producer.Weight, plan.Producer.OutAxis, channels, 1);

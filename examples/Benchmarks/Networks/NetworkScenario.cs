@@ -40,6 +40,17 @@ public static class NetworkScenario
             .WithProgress(progress).Fit(fit))),
     };
 
+    /// <summary>The CNN: 30 % of the Conv channels removed (structured), and 80 % unstructured (Conv layers refitted over their patches).</summary>
+    public static readonly NetworkVariant[] PrunedCnn =
+    {
+        new("structured 30%", "30 % of the channels and hidden neurons removed (structured; the next Conv refitted over its input patches, the Gemm layers refitted)", (ml, path, fit) => StageProgress.Run("structured", progress => ml.Compression()
+            .Prune(path, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.3 }).WithProgress(progress).Fit(fit))),
+        new("80% magnitude", "80 % unstructured, plain magnitude", (ml, path, fit) => ml.Compression()
+            .Prune(path, new PruningOptions { TargetSparsity = 0.8, Reconstruct = false }).Fit(fit)),
+        new("80%", "80 % unstructured (global threshold) with reconstruction", (ml, path, fit) => StageProgress.Run("80%", progress => ml.Compression()
+            .Prune(path, new PruningOptions { TargetSparsity = 0.8 }).WithProgress(progress).Fit(fit))),
+    };
+
     public static ScenarioResult Run(Settings s, string model, string testFile, string fitFile, int featureCount, Func<string, int> classOf, string dataNote)
         => Run(s, model, testFile, fitFile, featureCount, classOf, dataNote, Quantized, $"ONNX network: {model}");
 
