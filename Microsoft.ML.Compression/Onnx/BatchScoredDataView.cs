@@ -4,9 +4,9 @@ namespace Microsoft.ML.Compression.Onnx;
 
 /// <summary>
 /// The data view OnnxTransformer would return (same schema), computed a batch of rows at a time by
-/// <see cref="BatchScorer"/>. A leading cursor reads the graph's input columns a batch ahead; a second cursor
-/// over the same input, kept on the current row, serves the columns passed through (so nothing but the model
-/// inputs is buffered, and a pass-through column is computed only when someone reads it).
+/// <see cref="BatchScorer"/>. A leading cursor reads the graph's input columns a batch ahead; when columns passed
+/// through are wanted too, a second cursor over the same input, kept on the current row, serves them (so nothing
+/// but the model inputs and row ids is buffered, and a pass-through column is computed only when someone reads it).
 /// </summary>
 internal sealed class BatchScoredDataView : IDataView
 {
@@ -35,8 +35,10 @@ internal sealed class BatchScoredDataView : IDataView
         var needed = columnsNeeded.Select(c => c.Index).ToHashSet();
         bool scoring = _outputColumns.Any(needed.Contains);
         var passThrough = needed.Where(i => i < _input.Schema.Count).Select(i => _input.Schema[i]).ToList();
-        var lead = scoring ? _input.GetRowCursor(_scorer.InputNames.Select(n => _input.Schema[n])) : null;
-        return new Cursor(this, _input.GetRowCursor(passThrough), lead, needed);
+        if (!scoring) return new Cursor(this, _input.GetRowCursor(passThrough), null, needed);
+        var lead = _input.GetRowCursor(_scorer.InputNames.Select(n => _input.Schema[n]));
+        // Only predictions wanted (the common case: evaluation, GetColumn of Score): the leading cursor is the only one.
+        return new Cursor(this, passThrough.Count > 0 ? _input.GetRowCursor(passThrough) : null, lead, needed);
     }
 
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
@@ -45,49 +47,63 @@ internal sealed class BatchScoredDataView : IDataView
     private sealed class Cursor : DataViewRowCursor
     {
         private readonly BatchScoredDataView _parent;
-        private readonly DataViewRowCursor _current;
+        private readonly DataViewRowCursor? _current;
         private readonly DataViewRowCursor? _lead;
+        private readonly ValueGetter<DataViewRowId>? _leadId;
+        private DataViewRowId[] _ids = Array.Empty<DataViewRowId>();
+        private long _position = -1;
         private readonly HashSet<int> _active;
         private readonly Delegate[] _readers;
         private Array[] _outputs = Array.Empty<Array>();
         private int _rowsInBatch, _rowInBatch = -1;
 
-        public Cursor(BatchScoredDataView parent, DataViewRowCursor current, DataViewRowCursor? lead, HashSet<int> active)
+        /// <param name="current">Serves the passed-through columns on the current row; null when none is wanted.</param>
+        /// <param name="lead">Reads the model inputs a batch ahead; null when no prediction is wanted.</param>
+        public Cursor(BatchScoredDataView parent, DataViewRowCursor? current, DataViewRowCursor? lead, HashSet<int> active)
         {
             _parent = parent;
             _current = current;
             _lead = lead;
+            _leadId = current == null ? lead!.GetIdGetter() : null;
             _active = active;
             _readers = lead == null ? Array.Empty<Delegate>()
                 : parent._scorer.InputNames.Select(n => Reader(lead, lead.Schema[n])).ToArray();
         }
 
         public override DataViewSchema Schema => _parent.Schema;
-        public override long Position => _current.Position;
-        public override long Batch => _current.Batch;
-        public override ValueGetter<DataViewRowId> GetIdGetter() => _current.GetIdGetter();
+        public override long Position => _current?.Position ?? _position;
+        public override long Batch => _current?.Batch ?? 0;
+        public override ValueGetter<DataViewRowId> GetIdGetter() => _current != null ? _current.GetIdGetter()
+            : (ref DataViewRowId id) => id = _ids[_rowInBatch];
         public override bool IsColumnActive(DataViewSchema.Column column) => _active.Contains(column.Index);
 
         public override bool MoveNext()
         {
-            if (!_current.MoveNext()) return false;
-            if (_lead != null && ++_rowInBatch >= _rowsInBatch) ScoreNextBatch();
+            if (_current != null && !_current.MoveNext()) return false;
+            if (_lead != null && ++_rowInBatch >= _rowsInBatch && !ScoreNextBatch()) return false;
+            _position++;
             return true;
         }
 
-        /// <summary>Reads up to BatchRows rows of the model inputs ahead and scores them in one call.</summary>
-        private void ScoreNextBatch()
+        /// <summary>Reads up to BatchRows rows of the model inputs ahead and scores them in one call; false at the end.</summary>
+        private bool ScoreNextBatch()
         {
             var scorer = _parent._scorer;
             int capacity = scorer.BatchRows;
             var buffers = _readers.Select((_, i) => scorer.NewInputBuffer(i, capacity)).ToArray();
+            if (_leadId != null && _ids.Length != capacity) _ids = new DataViewRowId[capacity];
             int rows = 0;
             while (rows < capacity && _lead!.MoveNext())
             {
                 for (int i = 0; i < _readers.Length; i++) Read(_readers[i], buffers[i], rows * scorer.InputRowSize(i));
+                _leadId?.Invoke(ref _ids[rows]);
                 rows++;
             }
-            if (rows == 0) throw new InvalidOperationException("The model inputs ran out before the rows they belong to.");
+            if (rows == 0)
+            {
+                if (_current == null) return false;
+                throw new InvalidOperationException("The model inputs ran out before the rows they belong to.");
+            }
             if (rows < capacity)
                 for (int i = 0; i < buffers.Length; i++)
                 {
@@ -98,12 +114,13 @@ internal sealed class BatchScoredDataView : IDataView
             _outputs = scorer.Run(buffers, rows);
             _rowsInBatch = rows;
             _rowInBatch = 0;
+            return true;
         }
 
         public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
         {
             if (!_active.Contains(column.Index)) throw new InvalidOperationException($"Column '{column.Name}' was not requested from this cursor.");
-            if (column.Index < _current.Schema.Count) return _current.GetGetter<TValue>(_current.Schema[column.Index]);
+            if (column.Index < _parent._input.Schema.Count) return _current!.GetGetter<TValue>(_current.Schema[column.Index]);
             int output = Array.IndexOf(_parent._outputColumns, column.Index);
             var getter = (Delegate)typeof(Cursor).GetMethod(nameof(OutputGetter), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!
                 .MakeGenericMethod(((VectorDataViewType)column.Type).ItemType.RawType).Invoke(this, new object[] { output, ((VectorDataViewType)column.Type).Size })!;
@@ -155,7 +172,7 @@ internal sealed class BatchScoredDataView : IDataView
         {
             if (disposing)
             {
-                _current.Dispose();
+                _current?.Dispose();
                 _lead?.Dispose();
             }
             base.Dispose(disposing);
