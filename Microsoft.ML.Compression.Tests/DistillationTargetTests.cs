@@ -66,9 +66,9 @@ public sealed class DistillationTargetTests
     [TestMethod]
     public void MulticlassHardLabelsAreTheTeachersPredictedClassesAndTheStudentFollowsThem()
     {
-        var (train, test) = TestData.Split(_ml, TestData.Head(_ml, TestData.Letter(_ml), 1000));
-        var teacher = _ml.Transforms.Conversion.MapValueToKey("Label").Append(Multiclass(8, 20)).Fit(train);
-        var student = _ml.Transforms.Conversion.MapValueToKey("Label").Append(Multiclass(8, 10, "Weight"));
+        var (train, test) = TestData.Split(_ml, TestData.Head(_ml, TestData.Letter(_ml), 600));
+        var teacher = _ml.Transforms.Conversion.MapValueToKey("Label").Append(Multiclass(8, 10)).Fit(train);
+        var student = _ml.Transforms.Conversion.MapValueToKey("Label").Append(Multiclass(8, 5, "Weight"));
         var transfer = Transfer(teacher, train, student, new DistillationOptions { HardLabels = true, Temperature = 5 }, out _);
         var labels = transfer.GetColumn<ReadOnlyMemory<char>>("Label").Select(l => l.ToString()).ToArray();
         CollectionAssert.AreEqual(PredictedValues(teacher.Transform(train)), labels);

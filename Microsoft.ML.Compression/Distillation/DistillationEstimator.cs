@@ -46,6 +46,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
 
     internal SchemaShape? StudentOutputSchema(SchemaShape input)
     {
+        if (PerClass) return null; // the regressors' shape is not the combined multiclass model's
         try { return _student.GetOutputSchema(input); }
         catch (ArgumentException) { return null; } // the raw label type differs from what the student sees
     }

@@ -32,8 +32,10 @@ public sealed class DistillationOptions
     /// Pure hard-label distillation (default false): a classification student learns the teacher's predicted label
     /// (binary: its <c>PredictedLabel</c>; multiclass: the class with the highest score), one row per row, instead of
     /// its soft targets; <see cref="Temperature"/> is then not used. <see cref="Alpha"/> still blends in the true labels.
-    /// Only for classification students. It pays off when the transfer set has many rows the teacher did not train on
-    /// (unlabeled data): there the student learns the teacher's decisions without spending its few trees on the teacher's uncertainty.
+    /// Only for classification students. It can pay off when the transfer set has many rows the teacher did not train
+    /// on (unlabeled data), where the student then learns the teacher's decisions rather than its uncertainty: on letter
+    /// (26 classes, 3,500 train + 5,000 unlabeled rows, 780-tree LightGBM student) 0.893 accuracy against 0.865 with
+    /// soft targets; on the binary LETTER.p2 it was no better than soft targets.
     /// </summary>
     /// <example><code>var options = new DistillationOptions { HardLabels = true }; // e.g. with unlabeled transfer data</code></example>
     public bool HardLabels { get; set; }
