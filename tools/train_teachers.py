@@ -96,10 +96,13 @@ def sample_indices(labels, n, seed, stratify):
     return np.sort(np.concatenate(idx))
 
 
-# name -> (source file, rows, stratified)
+# name -> (source file, rows, stratified[, subset whose lines are left out of the sample])
 SUBSETS = {
     "spam.csv": ("spam.csv", 2000, True),
     "letter.csv": ("letter.csv", 5000, True),
+    # Other Letter rows (none byte-identical to a line of letter.csv): unlabeled transfer data and a large
+    # test set for the LETTER.p2 distillation benchmark.
+    "letter_extra.csv": ("letter.csv", 10000, True, "letter.csv"),
     "cps1988.csv": ("cps1988.csv", 4000, False),
     "wa_churn.csv": ("wa_churn.csv", None, False),
     "fashion_mnist_test_1000.csv": ("fashion_mnist_test.csv.gz", 1000, True),
@@ -117,8 +120,14 @@ def source(ds, fname):
 
 def subset(ds, name):
     """(header, all source rows, chosen indices) for one subset."""
-    fname, n, strat = SUBSETS[name]
+    fname, n, strat, *exclude = SUBSETS[name]
     header, rows = source(ds, fname)
+    if exclude:
+        _, other_rows, other_idx = subset(ds, exclude[0])
+        taken = {other_rows[i] for i in other_idx}
+        pool = np.array([i for i, r in enumerate(rows) if r not in taken])
+        pick = sample_indices(labels_of([rows[i] for i in pool]), n, SEED, strat)
+        return header, rows, pool[pick]
     idx = sample_indices(labels_of(rows), n if n is not None else len(rows), SEED, strat)
     return header, rows, idx
 

@@ -4,9 +4,12 @@ using Microsoft.ML.Trainers;
 
 namespace Microsoft.ML.Compression.Distillation;
 
-/// <summary>What distillation needs to know of the student: the task of its trainer and its label and weight columns.</summary>
+/// <summary>What distillation needs to know of the student: the task of its trainer, its label and weight columns, and the trainer itself.</summary>
 internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string? WeightColumn)
 {
+    /// <summary>The trainer alone (the chain's last estimator): per-class regression fits it once per class on the featurized rows.</summary>
+    public IEstimator<ITransformer>? Trainer { get; init; }
+
     public static StudentTrainer Of(IEstimator<ITransformer> student, string paramName)
     {
         object? last = student;
@@ -30,7 +33,10 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
             if (task == null) break;
             var label = (SchemaShape.Column)type.GetField("LabelColumn")!.GetValue(last)!;
             var weight = (SchemaShape.Column)type.GetField("WeightColumn")!.GetValue(last)!;
-            return new StudentTrainer(task.Value, label.Name, string.IsNullOrEmpty(weight.Name) ? null : weight.Name);
+            return new StudentTrainer(task.Value, label.Name, string.IsNullOrEmpty(weight.Name) ? null : weight.Name)
+            {
+                Trainer = last as IEstimator<ITransformer>,
+            };
         }
         throw new ArgumentException(
             $"The student must be an ML.NET estimator (or chain) ending in a binary, multiclass or regression trainer; its last estimator is {last?.GetType().Name ?? "null"}.", paramName);

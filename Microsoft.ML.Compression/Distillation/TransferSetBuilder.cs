@@ -2,36 +2,27 @@ using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Compression.Distillation;
 
-/// <summary>Scores the training data with the teacher once and plans the student's rows (<see cref="TransferSet"/>).</summary>
+/// <summary>
+/// Scores the training data with the teacher once and plans the student's rows (<see cref="TransferSet"/>): one
+/// plan of class rows for a classification student, or one regression target per class and row for
+/// <see cref="MulticlassDistillationMethod.PerClassRegression"/>.
+/// </summary>
 internal static class TransferSetBuilder
 {
     private const float MinClassWeight = 1e-4f; // classes the teacher all but rules out add rows, not information
 
+    /// <summary>What scoring found besides the targets: the rows the targets belong to, and the student's label values.</summary>
+    internal sealed record Scored(IDataView Source, int SourceRows, string RowsText, object[] ClassValues, DataViewType LabelType);
+
+    /// <summary>The transfer set of a student of the teacher's own task (classification rows, or regression targets).</summary>
     public static IDataView Build(MLContext ml, IReadOnlyList<ITransformer> teacher, IDataView data, StudentTrainer student, DistillationOptions o, out string summary,
         (object[] values, DataViewType type)? teacherClasses = null)
     {
-        var rawLabel = data.Schema.GetColumnOrNull(o.LabelColumnName);
-        if (o.Alpha < 1 && rawLabel == null)
-            throw new DataMismatchException($"Alpha {o.Alpha} blends in the true labels, but the data has no '{o.LabelColumnName}' column. Use Alpha = 1 for unlabeled data.", o.LabelColumnName);
-        int factor = o.AugmentationFactor;
-        MungeDataView? munge = factor > 0
-            ? new MungeDataView(data, factor, o.AugmentationSwapProbability, o.AugmentationLocalVariance, o.AugmentationSeed, o.AugmentationSampleSize,
-                new[] { o.LabelColumnName, student.WeightColumn }.OfType<string>().ToHashSet())
-            : null;
-        if (munge != null) data = munge; // synthetic rows follow each original row; the teacher labels them
-        var scored = LabelFree.Transform(teacher, data, o.LabelColumnName);
-        var score = scored.Schema.GetColumnOrNull("Score")
-            ?? throw new UnsupportedModelException("The teacher's output has no 'Score' column; distillation needs the teacher's scores.");
-        var probability = scored.Schema.GetColumnOrNull("Probability");
-        var teacherLabel = scored.Schema.GetColumnOrNull(o.LabelColumnName);
-        bool blend = o.Alpha < 1;
-
         var rowStart = new List<int> { 0 };
         var entryClass = new List<int>();
         var entryValue = new List<float>();
-        object[] classValues;
-        DataViewType labelType;
-        int copies = student.WeightColumn == null ? o.SoftTargetResolution : 0;
+        // Hard labels need one row each (unless Alpha blends in a second, true label).
+        int copies = student.WeightColumn != null ? 0 : o.HardLabels && o.Alpha >= 1 ? 1 : o.SoftTargetResolution;
 
         void AddClassRows(double[] target)
         {
@@ -52,14 +43,66 @@ internal static class TransferSetBuilder
             rowStart.Add(entryClass.Count);
         }
 
+        void AddRegressionRow(float target)
+        {
+            entryClass.Add(0);
+            entryValue.Add(target);
+            rowStart.Add(entryClass.Count);
+        }
+
+        var scored = Score(ml, teacher, data, student.Task, o, student.WeightColumn, teacherClasses, AddClassRows, AddRegressionRow);
+        bool regression = student.Task == ModelTask.Regression;
+        string targets = o.HardLabels ? "the teacher's predicted labels" : "labels in proportion to the soft targets";
+        summary = regression
+            ? scored.RowsText
+            : copies == 0
+                ? $"{scored.RowsText} expanded to {entryClass.Count} weighted rows (one per likely class, weight column '{student.WeightColumn}')"
+                : copies == 1
+                    ? $"{scored.RowsText}, one row each with the teacher's predicted label"
+                    : $"{scored.RowsText} expanded to {entryClass.Count} rows ({copies} copies each, {targets})";
+        return new TransferSet(scored.Source, o.LabelColumnName, scored.LabelType, scored.ClassValues, regression,
+            regression ? null : student.WeightColumn, rowStart.ToArray(), entryClass.ToArray(), entryValue.ToArray());
+    }
+
+    /// <summary>
+    /// Scores the transfer rows (the data, followed row by row by its MUNGE rows when augmenting) and hands each
+    /// row's target to <paramref name="addClassTarget"/> (classification: one probability per class, after
+    /// temperature, hard labels and Alpha) or <paramref name="addRegressionTarget"/>.
+    /// </summary>
+    internal static Scored Score(MLContext ml, IReadOnlyList<ITransformer> teacher, IDataView data, ModelTask task, DistillationOptions o, string? weightColumn,
+        (object[] values, DataViewType type)? teacherClasses, Action<double[]> addClassTarget, Action<float> addRegressionTarget)
+    {
+        var rawLabel = data.Schema.GetColumnOrNull(o.LabelColumnName);
+        if (o.Alpha < 1 && rawLabel == null)
+            throw new DataMismatchException($"Alpha {o.Alpha} blends in the true labels, but the data has no '{o.LabelColumnName}' column. Use Alpha = 1 for unlabeled data.", o.LabelColumnName);
+        int factor = o.AugmentationFactor;
+        MungeDataView? munge = factor > 0
+            ? new MungeDataView(data, factor, o.AugmentationSwapProbability, o.AugmentationLocalVariance, o.AugmentationSeed, o.AugmentationSampleSize,
+                new[] { o.LabelColumnName, weightColumn }.OfType<string>().ToHashSet())
+            : null;
+        if (munge != null) data = munge; // synthetic rows follow each original row; the teacher labels them
+        var scored = LabelFree.Transform(teacher, data, o.LabelColumnName);
+        var score = scored.Schema.GetColumnOrNull("Score")
+            ?? throw new UnsupportedModelException("The teacher's output has no 'Score' column; distillation needs the teacher's scores.");
+        var probability = scored.Schema.GetColumnOrNull("Probability");
+        var predicted = scored.Schema.GetColumnOrNull("PredictedLabel");
+        var teacherLabel = scored.Schema.GetColumnOrNull(o.LabelColumnName);
+        bool blend = o.Alpha < 1;
+        CheckScore(task, score);
+
+        object[] classValues;
+        DataViewType labelType;
+        int rows = 0;
         // Synthetic rows have no true label: they learn the teacher alone whatever Alpha is.
         bool Synthetic(long row) => factor > 0 && row % (factor + 1) != 0;
 
         var columns = new List<DataViewSchema.Column> { score };
         if (probability != null) columns.Add(probability.Value);
         if (teacherLabel != null && blend) columns.Add(teacherLabel.Value);
+        bool binaryPredicted = o.HardLabels && predicted is { Type: BooleanDataViewType };
+        if (binaryPredicted) columns.Add(predicted!.Value);
 
-        switch (student.Task)
+        switch (task)
         {
             case ModelTask.Regression:
             {
@@ -75,9 +118,8 @@ internal static class TransferSetBuilder
                     getScore(ref s);
                     getLabel?.Invoke(ref y);
                     double alpha = Synthetic(++row) ? 1 : o.Alpha;
-                    entryClass.Add(0);
-                    entryValue.Add((float)(alpha * s + (1 - alpha) * y));
-                    rowStart.Add(entryClass.Count);
+                    addRegressionTarget((float)(alpha * s + (1 - alpha) * y));
+                    rows++;
                 }
                 classValues = Array.Empty<object>();
                 labelType = NumberDataViewType.Single;
@@ -88,9 +130,10 @@ internal static class TransferSetBuilder
                 using var cursor = scored.GetRowCursor(columns);
                 var getScore = cursor.GetGetter<float>(score);
                 var getProb = probability != null ? cursor.GetGetter<float>(probability.Value) : null;
+                var getPredicted = binaryPredicted ? cursor.GetGetter<bool>(predicted!.Value) : null;
                 ValueGetter<bool>? getLabel = blend ? GetBool(cursor, teacherLabel!.Value) : null;
                 float s = 0, p = 0;
-                bool y = false;
+                bool y = false, hard = false;
                 long row = -1;
                 while (cursor.MoveNext())
                 {
@@ -104,10 +147,19 @@ internal static class TransferSetBuilder
                         logit = Math.Log(clipped / (1 - clipped));
                     }
                     else logit = s; // an uncalibrated margin (e.g. FastForest) is read as a logit
-                    double pt = 1 / (1 + Math.Exp(-logit / o.Temperature));
+                    double pt;
+                    if (o.HardLabels)
+                    {
+                        // The teacher's own decision: its PredictedLabel column (ML.NET thresholds the score, not the probability).
+                        if (getPredicted != null) getPredicted(ref hard); else hard = s > 0;
+                        pt = hard ? 1 : 0;
+                    }
+                    else pt = 1 / (1 + Math.Exp(-logit / o.Temperature));
                     if (getLabel != null) { getLabel(ref y); if (!synthetic) pt = o.Alpha * pt + (1 - o.Alpha) * (y ? 1 : 0); }
-                    AddClassRows(new[] { 1 - pt, pt });
+                    addClassTarget(new[] { 1 - pt, pt });
+                    rows++;
                 }
+                if (rows == 0) throw Empty();
                 (classValues, labelType) = teacherClasses ?? BinaryLabelValues(data, scored, rawLabel, o.LabelColumnName);
                 break;
             }
@@ -129,31 +181,57 @@ internal static class TransferSetBuilder
                 {
                     bool synthetic = Synthetic(++row);
                     getScore(ref v);
-                    var probs = v.DenseValues().Select(x => Math.Pow(Math.Max(x, 0), 1 / o.Temperature)).ToArray();
-                    double sum = probs.Sum();
-                    for (int c = 0; c < probs.Length; c++) probs[c] = sum > 0 ? probs[c] / sum : 1.0 / probs.Length;
+                    var probs = o.HardLabels ? OneHot(v) : Soften(v, o.Temperature);
+                    if (probs.Length != classValues.Length)
+                        throw new UnsupportedModelException($"The teacher's Score has {probs.Length} classes but it names {classValues.Length} class values.");
                     if (getLabel != null)
                     {
                         getLabel(ref key);
                         if (!synthetic)
                             for (int c = 0; c < probs.Length; c++) probs[c] = o.Alpha * probs[c] + (1 - o.Alpha) * (key == c + 1 ? 1 : 0);
                     }
-                    AddClassRows(probs);
+                    addClassTarget(probs);
+                    rows++;
                 }
                 break;
             }
         }
-        int sourceRows = rowStart.Count - 1;
-        if (sourceRows == 0)
-            throw new DataMismatchException("The transfer set is empty: the data view gave the teacher no rows.");
-        string rowsText = munge == null ? $"{sourceRows} rows" : $"{sourceRows} rows ({sourceRows / (factor + 1)} original + {munge.Describe()})";
-        summary = student.Task == ModelTask.Regression
-            ? rowsText
-            : copies == 0
-                ? $"{rowsText} expanded to {entryClass.Count} weighted rows (one per likely class, weight column '{student.WeightColumn}')"
-                : $"{rowsText} expanded to {entryClass.Count} rows ({copies} copies each, labels in proportion to the soft targets)";
-        return new TransferSet(data, o.LabelColumnName, labelType, classValues, student.Task == ModelTask.Regression,
-            student.Task == ModelTask.Regression ? null : student.WeightColumn, rowStart.ToArray(), entryClass.ToArray(), entryValue.ToArray());
+        if (rows == 0) throw Empty();
+        string rowsText = munge == null ? $"{rows} rows" : $"{rows} rows ({rows / (factor + 1)} original + {munge.Describe()})";
+        return new Scored(data, rows, rowsText, classValues, labelType);
+    }
+
+    private static DataMismatchException Empty() => new("The transfer set is empty: the data view gave the teacher no rows.");
+
+    /// <summary>The teacher's class scores raised to 1/T and renormalized (softmax of logit / T for probability outputs).</summary>
+    private static double[] Soften(VBuffer<float> scores, double temperature)
+    {
+        var probs = scores.DenseValues().Select(x => Math.Pow(Math.Max(x, 0), 1 / temperature)).ToArray();
+        double sum = probs.Sum();
+        for (int c = 0; c < probs.Length; c++) probs[c] = sum > 0 ? probs[c] / sum : 1.0 / probs.Length;
+        return probs;
+    }
+
+    /// <summary>The teacher's predicted class (the first highest score, as ML.NET's PredictedLabel) as a one-hot target.</summary>
+    private static double[] OneHot(VBuffer<float> scores)
+    {
+        var values = scores.DenseValues().ToArray();
+        var target = new double[values.Length];
+        int best = 0;
+        for (int c = 1; c < values.Length; c++) if (values[c] > values[best]) best = c;
+        if (values.Length > 0) target[best] = 1;
+        return target;
+    }
+
+    /// <summary>A teacher whose Score does not have the shape of the student's task is rejected before anything is read.</summary>
+    private static void CheckScore(ModelTask task, DataViewSchema.Column score)
+    {
+        bool fits = task == ModelTask.MulticlassClassification
+            ? score.Type is VectorDataViewType { ItemType: var item, Size: > 1 } && item == NumberDataViewType.Single
+            : score.Type == NumberDataViewType.Single;
+        if (!fits)
+            throw new UnsupportedModelException($"The teacher's Score column is {score.Type}, which does not fit a {task} student " +
+                (task == ModelTask.MulticlassClassification ? "(it needs one Single score per class)." : "(it needs one Single score per row)."));
     }
 
     private static ValueGetter<bool> GetBool(DataViewRowCursor cursor, DataViewSchema.Column column)

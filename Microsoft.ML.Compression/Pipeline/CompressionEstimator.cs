@@ -87,6 +87,7 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
                 $"The first stage ({first.StageName}) has no model to act on. Give it one, e.g. ml.Compression().{first.StageName}(teacher, options), or start the chain with Distill.");
 
         var state = first.PrepareSource(first.Source.Create(_ml), input);
+        foreach (var stage in _stages) stage.CheckBeforeFit(state); // e.g. a student of another task: fail before the teacher is measured
         var sourceDescription = state is Distillation.NetworkTeacherState network ? $"{first.Source.Description}: {network.Description}" : first.Source.Description;
         var rows = new List<StageReport>
         {

@@ -30,6 +30,12 @@ public abstract class CompressionStageEstimator : IEstimator<CompressedModel>
 
     internal abstract ModelState Apply(ModelState input, IDataView data, out string description);
 
+    /// <summary>
+    /// Rejects a model this stage cannot act on, before any stage measures or trains anything (the chain's stages
+    /// keep the model's task, so the first model tells). Throws; does nothing by default.
+    /// </summary>
+    internal virtual void CheckBeforeFit(ModelState state) { }
+
     /// <summary>The model this stage was given, as the report's first row measures it (a distillation reads a network teacher as a predictor of the student's task).</summary>
     internal virtual ModelState PrepareSource(ModelState state, IDataView data) => state;
 

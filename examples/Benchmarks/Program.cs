@@ -53,6 +53,7 @@ static int Run(bool quick, string outFolder, string? only)
             "Pruning records activations on the 512 calibration rows from the train split.", NetworkScenario.PrunedCnn, "ONNX network: fashion_cnn, pruned")),
         ("distill spam", () => BinaryDistillScenario.Run(settings, "spam.csv", "spam", "nonspam", "spam")),
         ("distill wa_churn", () => BinaryDistillScenario.Run(settings, "wa_churn.csv", "Yes", "No", "wa_churn")),
+        ("distill letter.p2", () => LetterP2DistillScenario.Run(settings)),
         ("distill letter", () => MulticlassDistillScenario.Run(settings)),
         ("distill cps1988", () => RegressionDistillScenario.Run(settings)),
         ("distill spam_mlp", () => NetworkDistillScenario.Spam(settings)),

@@ -7,7 +7,10 @@ using Microsoft.ML.Trainers.LightGbm;
 
 namespace Benchmarks.Distillation;
 
-/// <summary>(b) letter: a large LightGBM multiclass teacher vs students with a tenth of its boosting rounds.</summary>
+/// <summary>
+/// (b) letter: a large LightGBM multiclass teacher vs students with a tenth of its trees: labels only, row expansion
+/// (the default), per-class regression, and hard labels with MUNGE rows.
+/// </summary>
 public static class MulticlassDistillScenario
 {
     public static ScenarioResult Run(Settings s)
@@ -17,45 +20,64 @@ public static class MulticlassDistillScenario
         var split = ml.Data.TrainTestSplit(data, 0.3, seed: 42);
         IDataView train = ml.Data.Cache(split.TrainSet), test = ml.Data.Cache(split.TestSet);
         int teacherRounds = s.Quick ? 50 : 300, studentRounds = teacherRounds / 10;
+        const int Leaves = 32;             // the teacher's: a tenth of the trees, not smaller trees
+        const double StudentRate = 0.15;   // the best of 0.1, 0.15, 0.2, 0.3 for the labels-only student (30 rounds)
 
-        IEstimator<ITransformer> Model(int rounds, int leaves, string? weight) => ml.Transforms.Conversion.MapValueToKey("Label")
+        IEstimator<ITransformer> Model(int rounds, double rate, string? weight) => ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.MulticlassClassification.Trainers.LightGbm(new LightGbmMulticlassTrainer.Options
             {
-                NumberOfIterations = rounds, NumberOfLeaves = leaves, LearningRate = rounds == teacherRounds ? 0.05 : 0.2,
+                NumberOfIterations = rounds, NumberOfLeaves = Leaves, LearningRate = rate,
                 MinimumExampleCountPerLeaf = 5, NumberOfThreads = 1, Seed = 1, ExampleWeightColumnName = weight,
             }));
+        var regressor = ml.Regression.Trainers.LightGbm(new LightGbmRegressionTrainer.Options
+        {
+            NumberOfIterations = studentRounds, NumberOfLeaves = Leaves, LearningRate = StudentRate,
+            MinimumExampleCountPerLeaf = 5, NumberOfThreads = 1, Seed = 1,
+        });
         var sw = Stopwatch.StartNew();
-        var teacher = Model(teacherRounds, 32, null).Fit(train);
+        var teacher = Model(teacherRounds, 0.05, null).Fit(train);
         double teacherSeconds = sw.Elapsed.TotalSeconds;
-        var labelsOnly = Model(studentRounds, 16, null).Fit(train);
-        sw.Restart();
-        using var distilled = ml.Compression().Distill(teacher, Model(studentRounds, 16, "Weight"), new DistillationOptions { TrainLabelOnlyBaseline = false })
-            .WithEvaluationData(test).Fit(train);
-        double distillSeconds = sw.Elapsed.TotalSeconds;
+        var labelsOnly = Model(studentRounds, StudentRate, null).Fit(train);
         int factor = 1;
-        sw.Restart();
-        using var munged = ml.Compression().Distill(teacher, Model(studentRounds, 16, "Weight"),
-            new DistillationOptions { TrainLabelOnlyBaseline = false, AugmentationFactor = factor, AugmentationSampleSize = 4000 })
-            .WithEvaluationData(test).Fit(train);
-        double mungeSeconds = sw.Elapsed.TotalSeconds;
+        var variants = new (string Name, IEstimator<ITransformer> Student, DistillationOptions Options)[]
+        {
+            ("distilled", Model(studentRounds, StudentRate, "Weight"), new DistillationOptions()),
+            ("per-class regression", regressor, new DistillationOptions { MulticlassMethod = MulticlassDistillationMethod.PerClassRegression }),
+            ($"hard labels + MUNGE ×{factor}", Model(studentRounds, StudentRate, "Weight"),
+                new DistillationOptions { HardLabels = true, AugmentationFactor = factor, AugmentationSampleSize = 4000 }),
+        };
+        var seconds = new List<double>();
+        var distilled = new List<CompressedModel>();
+        foreach (var v in variants)
+        {
+            v.Options.TrainLabelOnlyBaseline = false; // trained once above
+            sw.Restart();
+            distilled.Add(ml.Compression().Distill(teacher, v.Student, v.Options).WithEvaluationData(test).Fit(train));
+            seconds.Add(sw.Elapsed.TotalSeconds);
+        }
 
         double Accuracy(ITransformer m) => ml.MulticlassClassification.Evaluate(m.Transform(test)).MicroAccuracy;
         long Zip(ITransformer m) { using var z = new MemoryStream(); ml.Model.Save(m, train.Schema, z); return z.Length; }
         double Batch(ITransformer m) => Timing.RowsPerSecond(s, () => m.Transform(test).GetColumn<uint>("PredictedLabel").LongCount());
-        var models = new ITransformer[] { teacher, labelsOnly, distilled, munged };
+        var models = new ITransformer[] { teacher, labelsOnly }.Concat(distilled).ToArray();
+        int studentTrees = studentRounds * 26;
         var result = new ScenarioResult
         {
             Name = $"Distillation: letter (26 classes), LightGBM {teacherRounds} rounds vs {studentRounds}-round students",
             Description = $"data/letter.csv, 70/30 split (seed 42), {featureCount} integer features. LightGBM multiclass grows one tree per class per round: "
-                + $"teacher {teacherRounds} rounds × 32 leaves (learning rate 0.05, {teacherRounds * 26} trees, {teacherSeconds:F1} s); students {studentRounds} rounds × 16 leaves "
-                + $"(learning rate 0.2, {studentRounds * 26} trees) on the labels alone, distilled (soft targets through a weight column, {distillSeconds:F1} s) and distilled with MUNGE ({factor} synthetic rows per row, {mungeSeconds:F1} s).",
-            Variants = new[] { "teacher", "labels only", "distilled", "distilled + MUNGE" },
+                + $"teacher {teacherRounds} rounds × {Leaves} leaves (learning rate 0.05, {teacherRounds * 26} trees, {teacherSeconds:F1} s); students {studentRounds} rounds × {Leaves} leaves "
+                + $"(learning rate {StudentRate}, {studentTrees} trees) on the labels alone; distilled by row expansion (soft targets through a weight column, {seconds[0]:F1} s); "
+                + $"per-class regression (26 LightGBM regressors of {studentRounds} trees × {Leaves} leaves on the teacher's log-probabilities, softmax, {seconds[1]:F1} s); "
+                + $"and on the teacher's hard labels of the train rows plus {factor} MUNGE row per row ({seconds[2]:F1} s).",
+            Variants = new[] { "teacher", "labels only" }.Concat(variants.Select(v => v.Name)).ToArray(),
         };
-        result.Add("trees", "count", false, "F0", teacherRounds * 26, studentRounds * 26, studentRounds * 26, studentRounds * 26);
+        result.Add("trees", "count", false, "F0", new double?[] { teacherRounds * 26, studentTrees }.Concat(distilled.Select(_ => (double?)studentTrees)).ToArray());
         result.Add("accuracy (test)", "fraction", true, "F4", models.Select(m => (double?)Accuracy(m)).ToArray());
-        result.Add("agreement with teacher (test)", "fraction", true, "F4", 1.0, null, distilled.Report.Stages[1].EvaluationAgreement, munged.Report.Stages[1].EvaluationAgreement);
+        result.Add("agreement with teacher (test)", "fraction", true, "F4",
+            new double?[] { 1.0, null }.Concat(distilled.Select(d => d.Report.Stages[1].EvaluationAgreement)).ToArray());
         result.Add("saved zip", "bytes", false, "F0", models.Select(m => (double?)Zip(m)).ToArray());
         result.Add("batch Transform", "rows/s", true, "F0", models.Select(m => (double?)Batch(m)).ToArray());
+        foreach (var d in distilled) d.Dispose();
         return result;
     }
 }

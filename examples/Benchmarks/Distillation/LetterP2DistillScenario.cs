@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using Benchmarks.Common;
+using Benchmarks.Trees;
+using Microsoft.ML;
+using Microsoft.ML.Compression;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers.LightGbm;
+
+namespace Benchmarks.Distillation;
+
+/// <summary>
+/// LETTER.p2 (letters A–M against N–Z), the binary task of Caruana &amp; Niculescu-Mizil (2006) and of the MUNGE
+/// paper: a large early-stopped LightGBM teacher that is clearly better than a 50-tree model trained on the labels,
+/// distilled into 50 trees × 16 leaves with each of the library's levers (soft targets, MUNGE, unlabeled data,
+/// hard labels), side by side with the same student trained on the labels alone.
+/// </summary>
+public static class LetterP2DistillScenario
+{
+    public static ScenarioResult Run(Settings s)
+    {
+        var ml = new MLContext(seed: 1);
+        // Labelled: data/letter.csv, 80/20 (Caruana's 4,000 train + 1,000 validation). The validation part only early-stops the teacher.
+        var labelled = ml.Data.Cache(LoadP2(ml, "letter.csv"));
+        var split = ml.Data.TrainTestSplit(labelled, 0.2, seed: 42);
+        IDataView train = ml.Data.Cache(split.TrainSet), valid = ml.Data.Cache(split.TestSet);
+        // data/letter_extra.csv: other Letter rows, half as unlabeled transfer data (labels dropped), half as the test set.
+        var extra = ml.Data.TrainTestSplit(ml.Data.Cache(LoadP2(ml, "letter_extra.csv")), 0.5, seed: 42);
+        IDataView unlabeled = ml.Data.Cache(ml.Transforms.DropColumns("Label").Fit(extra.TrainSet).Transform(extra.TrainSet)), test = ml.Data.Cache(extra.TestSet);
+        long Count(IDataView d) => d.GetColumn<float[]>("Features").LongCount();
+
+        var sw = Stopwatch.StartNew();
+        var teacher = ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
+        {
+            NumberOfIterations = s.Quick ? 200 : 1000, NumberOfLeaves = 64, LearningRate = 0.03, EarlyStoppingRound = 100,
+            MinimumExampleCountPerLeaf = 10, NumberOfThreads = 1, Seed = 1,
+        }).Fit(train, valid);
+        double teacherSeconds = sw.Elapsed.TotalSeconds;
+        int teacherTrees = Tabular.TreeCount(teacher) ?? -1;
+
+        // One student configuration for every variant; its learning rate (0.5) was the best of 0.1–0.8 for the labels-only student.
+        int studentTrees = s.Quick ? 20 : 50;
+        LightGbmBinaryTrainer Student(string? weight) => ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
+        {
+            NumberOfIterations = studentTrees, NumberOfLeaves = 16, LearningRate = 0.5, MinimumExampleCountPerLeaf = 10,
+            NumberOfThreads = 1, Seed = 1, ExampleWeightColumnName = weight,
+        });
+        var labelsOnly = Student(null).Fit(train);
+        var transferWithUnlabeled = Concat(ml, train, unlabeled);
+        int factor = s.Quick ? 1 : 4;
+        var variants = new (string Name, IDataView Data, DistillationOptions Options)[]
+        {
+            ("distilled", train, new DistillationOptions()),
+            ($"+ MUNGE ×{factor}", train, new DistillationOptions { AugmentationFactor = factor, AugmentationSampleSize = 5000 }),
+            ("+ unlabeled", transferWithUnlabeled, new DistillationOptions()),
+            ("hard labels + unlabeled", transferWithUnlabeled, new DistillationOptions { HardLabels = true }),
+        };
+        var seconds = new List<double>();
+        var distilled = new List<CompressedModel>();
+        foreach (var v in variants)
+        {
+            v.Options.TrainLabelOnlyBaseline = false; // trained once above, the same for all
+            sw.Restart();
+            distilled.Add(ml.Compression().Distill(teacher, Student("Weight"), v.Options).WithEvaluationData(test).Fit(v.Data));
+            seconds.Add(sw.Elapsed.TotalSeconds);
+        }
+
+        var rows = Tabular.Rows(ml, test);
+        var models = new ITransformer[] { teacher, labelsOnly }.Concat(distilled).ToArray();
+        var figures = models.Select(m => BinaryModelMeasure.Measure(ml, s, m, train.Schema, test, rows)).ToArray();
+        var result = new ScenarioResult
+        {
+            Name = $"Distillation: LETTER.p2 (A–M vs N–Z), LightGBM teacher vs {studentTrees}-tree × 16-leaf students",
+            Description = $"Labelled data: data/letter.csv, 80/20 split (seed 42): {Count(train)} train rows (teacher and students), {Count(valid)} validation rows (early-stop the teacher only). "
+                + $"data/letter_extra.csv (other Letter rows) split in halves (seed 42): {Count(unlabeled)} rows used without labels as transfer data, {Count(test)} test rows. "
+                + $"Teacher: LightGBM up to {(s.Quick ? 200 : 1000)} trees × 64 leaves, learning rate 0.03, early-stopped after 100 rounds without gain: {teacherTrees} trees, {teacherSeconds:F1} s. "
+                + $"Students: LightGBM {studentTrees} trees × 16 leaves, learning rate 0.5, single-threaded: on the labels alone; distilled on the train rows' soft targets (weight column, {seconds[0]:F1} s); "
+                + $"with MUNGE ({factor} synthetic rows per row, {seconds[1]:F1} s); on the train rows plus the unlabeled rows ({seconds[2]:F1} s); and on the teacher's hard labels of those rows ({seconds[3]:F1} s).",
+            Variants = new[] { "teacher", "labels only" }.Concat(variants.Select(v => v.Name)).ToArray(),
+        };
+        result.Add("trees", "count", false, "F0", new double?[] { teacherTrees, Tabular.TreeCount(labelsOnly) }.Concat(distilled.Select(_ => (double?)studentTrees)).ToArray());
+        result.Add("AUC (test)", "AUC", true, "F4", figures.Select(f => (double?)f.Auc).ToArray());
+        result.Add("agreement with teacher (test)", "fraction", true, "F4",
+            new double?[] { 1.0, BinaryDistillScenario.Agreement(ml, teacher, labelsOnly, test) }.Concat(distilled.Select(d => d.Report.Stages[1].EvaluationAgreement)).ToArray());
+        result.Add("saved zip", "bytes", false, "F0", figures.Select(f => (double?)f.ZipBytes).ToArray());
+        result.Add("batch Transform", "rows/s", true, "F0", figures.Select(f => (double?)f.BatchRowsPerSecond).ToArray());
+        result.Add("PredictionEngine", "rows/s", true, "F0", figures.Select(f => (double?)f.EngineRowsPerSecond).ToArray());
+        foreach (var d in distilled) d.Dispose();
+        return result;
+    }
+
+    /// <summary>Letter rows with the LETTER.p2 label: true for A–M (the MapValue is saved with any model that needs it).</summary>
+    internal static IDataView LoadP2(MLContext ml, string file)
+    {
+        var raw = ml.Data.LoadFromTextFile(Settings.DataPath(file), new TextLoader.Options
+        {
+            HasHeader = true, Separators = new[] { ',' },
+            Columns = new[] { new TextLoader.Column("Label", DataKind.String, 0), new TextLoader.Column("Features", DataKind.Single, 1, 16) },
+        });
+        var p2 = Enumerable.Range('A', 26).ToDictionary(c => ((char)c).ToString(), c => c <= 'M');
+        return ml.Transforms.Conversion.MapValue("Label", p2, "Label").Fit(raw).Transform(raw);
+    }
+
+    /// <summary>The train rows (labels dropped) followed by the unlabeled rows: the teacher labels all of them.</summary>
+    private static IDataView Concat(MLContext ml, IDataView train, IDataView unlabeled)
+    {
+        var features = train.GetColumn<float[]>("Features").Concat(unlabeled.GetColumn<float[]>("Features"))
+            .Select(f => new UnlabeledRow { Features = f }).ToList();
+        var schema = SchemaDefinition.Create(typeof(UnlabeledRow));
+        schema["Features"].ColumnType = train.Schema["Features"].Type;
+        return ml.Data.Cache(ml.Data.LoadFromEnumerable(features, schema));
+    }
+
+    public sealed class UnlabeledRow
+    {
+        public float[] Features { get; set; } = Array.Empty<float>();
+    }
+}
