@@ -91,76 +91,15 @@ public sealed class DistillationTargetTests
         StringAssert.Contains(e.Message, "classification");
     }
 
-    // ---- Per-class regression ----
-
     [TestMethod]
-    public void PerClassTargetsAreCentredLogProbabilitiesWhoseSoftmaxGivesTheSoftenedTargetsBack()
-    {
-        var p = new[] { 0.7, 0.2, 0.1 - 1e-9, 1e-9 };
-        foreach (var temperature in new[] { 1.0, 2.0 })
-        {
-            var z = PerClassStudent.LogTargets(p, temperature);
-            Assert.AreEqual(0, z.Sum(), 1e-4, "centred");
-            var floored = p.Select(x => Math.Pow(Math.Max(x, PerClassStudent.ProbabilityFloor), 1 / temperature)).ToArray();
-            var expected = floored.Select(x => x / floored.Sum()).ToArray();
-            var softmax = z.Select(v => Math.Exp(v)).ToArray();
-            for (int c = 0; c < p.Length; c++) Assert.AreEqual(expected[c], softmax[c] / softmax.Sum(), 1e-5, $"T {temperature}, class {c}");
-        }
-    }
-
-    [TestMethod]
-    public void PerClassRegressionStudentIsOneMulticlassModelThatScoresSavesAndLoadsLikeMlNetOwn()
-    {
-        var (train, test) = TestData.Split(_ml, TestData.Head(_ml, TestData.Letter(_ml), 1000));
-        var teacher = _ml.Transforms.Conversion.MapValueToKey("Label").Append(Multiclass(8, 20)).Fit(train);
-        using var distilled = _ml.Compression().Distill(teacher, Regressor(8, 10),
-            new DistillationOptions { MulticlassMethod = MulticlassDistillationMethod.PerClassRegression }).WithEvaluationData(test).Fit(train);
-        Console.WriteLine(distilled.Report);
-        var row = distilled.Report.Stages[1];
-        Assert.AreEqual(ModelTask.MulticlassClassification, distilled.Report.Task);
-        StringAssert.Contains(row.Description, "26 regression students (one per class)");
-        Assert.IsTrue(row.EvaluationAgreement > 0.6, $"agreement {row.EvaluationAgreement}");
-        Assert.IsTrue(row.BaselineEvaluationMetric is > 0.3, $"labels-only per-class baseline {row.BaselineEvaluationMetric}");
-        Assert.IsTrue(row.OnnxBytes > 0, "exported to ONNX like a LightGBM multiclass model");
-
-        // ML.NET's own evaluator reads it: Label and PredictedLabel are the same key type, in the teacher's class order.
-        var scored = distilled.Transform(test);
-        double accuracy = _ml.MulticlassClassification.Evaluate(scored).MicroAccuracy;
-        Assert.AreEqual(row.EvaluationMetric!.Value, accuracy, 1e-9);
-        var scores = scored.GetColumn<float[]>("Score").ToArray();
-        Assert.IsTrue(scores.All(s => s.Length == 26 && Math.Abs(s.Sum() - 1) < 1e-4), "softmax probabilities");
-        var teacherValues = PredictedValues(teacher.Transform(test));
-        var studentValues = PredictedValues(scored);
-        Assert.AreEqual(row.EvaluationAgreement!.Value, teacherValues.Zip(studentValues).Count(p => p.First == p.Second) / (double)teacherValues.Length, 1e-9);
-
-        // Saved and loaded by ML.NET alone, it predicts the same.
-        using var zip = new MemoryStream();
-        _ml.Model.Save(distilled, train.Schema, zip);
-        zip.Position = 0;
-        var loaded = _ml.Model.Load(zip, out _);
-        CollectionAssert.AreEqual(studentValues, PredictedValues(loaded.Transform(test)));
-    }
-
-    [TestMethod]
-    public void PerClassRegressionNeedsARegressionStudentAndAMulticlassTeacher()
+    public void RegressionStudentOfAMulticlassTeacherIsRejectedBeforeTheTeacherReadsARow()
     {
         var letter = TestData.Head(_ml, TestData.Letter(_ml), 300);
         var teacher = _ml.Transforms.Conversion.MapValueToKey("Label").Append(Multiclass(4, 3)).Fit(letter);
-        var perClass = new DistillationOptions { MulticlassMethod = MulticlassDistillationMethod.PerClassRegression };
-
-        var e = Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Distill(teacher, _ml.Transforms.Conversion.MapValueToKey("Label").Append(Multiclass(4, 3)), perClass));
-        StringAssert.Contains(e.Message, "regression trainer");
-
-        // A regression student of a multiclass teacher without the option: the message points to it.
         var counted = new CountingView(letter);
-        e = Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Distill(teacher, Regressor(4, 3)).Fit(counted));
-        StringAssert.Contains(e.Message, "PerClassRegression");
+        var e = Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Distill(teacher, Regressor(4, 3)).Fit(counted));
+        StringAssert.Contains(e.Message, "MulticlassClassification");
         Assert.AreEqual(0, counted.Cursors, "rejected before the teacher read a row");
-
-        var spam = TestData.Head(_ml, TestData.SpamBool(_ml), 200);
-        var binaryTeacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 2).Fit(spam);
-        e = Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Distill(binaryTeacher, Regressor(4, 3), perClass).Fit(spam));
-        StringAssert.Contains(e.Message, "multiclass teacher");
     }
 
     // ---- Bad input, rejected before any training ----
@@ -176,7 +115,6 @@ public sealed class DistillationTargetTests
             var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Distill(teacher, student, new DistillationOptions { Temperature = t }), $"temperature {t}");
             Assert.AreEqual("Temperature", e.ParamName);
         }
-        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Distill(teacher, student, new DistillationOptions { MulticlassMethod = (MulticlassDistillationMethod)7 }));
         _ml.Compression().Distill(teacher, student, new DistillationOptions { Temperature = 1e-3 });
     }
 

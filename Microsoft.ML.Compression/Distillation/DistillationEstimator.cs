@@ -28,25 +28,19 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         options.Validate();
         _student = student ?? throw new ArgumentNullException(nameof(student));
         _trainer = StudentTrainer.Of(student, nameof(student));
-        if (options.HardLabels && _trainer.Task == ModelTask.Regression && options.MulticlassMethod != MulticlassDistillationMethod.PerClassRegression)
+        if (options.HardLabels && _trainer.Task == ModelTask.Regression)
             throw new ArgumentException("HardLabels applies to classification students; a regression student learns the teacher's score.", nameof(options));
-        if (options.MulticlassMethod == MulticlassDistillationMethod.PerClassRegression && _trainer.Task != ModelTask.Regression)
-            throw new ArgumentException($"MulticlassMethod PerClassRegression trains one regression student per class, but the student's trainer is {_trainer.Task}: " +
-                "give a student chain ending in a regression trainer (e.g. ml.Regression.Trainers.LightGbm()), or use RowExpansion with a multiclass trainer.", nameof(student));
         _options = options.Clone(); // later changes to the caller's options do not change this stage
     }
 
-    private bool PerClass => _options.MulticlassMethod == MulticlassDistillationMethod.PerClassRegression;
-
-    /// <summary>The task the student predicts: its trainer's, except that regressors per class make a multiclass student.</summary>
-    private ModelTask StudentTask => PerClass ? ModelTask.MulticlassClassification : _trainer.Task;
+    /// <summary>The task the student predicts.</summary>
+    private ModelTask StudentTask => _trainer.Task;
 
     /// <inheritdoc/>
     public override string StageName => "Distill";
 
     internal SchemaShape? StudentOutputSchema(SchemaShape input)
     {
-        if (PerClass) return null; // the regressors' shape is not the combined multiclass model's
         try { return _student.GetOutputSchema(input); }
         catch (ArgumentException) { return null; } // the raw label type differs from what the student sees
     }
@@ -61,10 +55,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     {
         if (state is NetworkState) return; // read as a predictor of the student's task when this stage runs
         if (state.Task != StudentTask)
-            throw new ArgumentException(PerClass
-                ? $"MulticlassMethod PerClassRegression needs a multiclass teacher; the teacher is a {state.Task} model."
-                : $"The teacher is a {state.Task} model but the student's trainer is {_trainer.Task}: give a student of the teacher's task" +
-                  (state.Task == ModelTask.MulticlassClassification && _trainer.Task == ModelTask.Regression ? ", or set MulticlassMethod = PerClassRegression to train one regression student per class." : "."), "student");
+            throw new ArgumentException($"The teacher is a {state.Task} model but the student's trainer is {_trainer.Task}: give a student of the teacher's task.", "student");
         if (_trainer.LabelColumn != _options.LabelColumnName)
             throw new ArgumentException($"The student's trainer reads its label from '{_trainer.LabelColumn}', but DistillationOptions.LabelColumnName is '{_options.LabelColumnName}'. Make them the same.", "student");
     }
@@ -75,14 +66,6 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         CheckBeforeFit(input);
         using var teacher = new TransformerChain<ITransformer>(input.BuildTransformers(Ml, data).ToArray());
         var classes = input is NetworkTeacherState network ? (network.ClassValues, network.ClassType) : ((object[], DataViewType)?)null;
-        if (PerClass)
-        {
-            Ml.LogInfo("Compression: distilling into one regression student per class.");
-            var perClass = PerClassStudent.Train(Ml, teacher.ToList(), data, _student, _trainer, _options, classes, out var perClassSummary);
-            var perClassBaseline = TrainPerClassBaseline(teacher.ToList(), data, classes, out var perClassNote);
-            description = $"{Targets()}: {perClassSummary}{perClassNote}.";
-            return new NativeState(perClass, "student") { Distillation = new DistillationInfo(input, perClassBaseline, _options.LabelColumnName) };
-        }
         var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), data, _trainer, _options, out var summary, classes);
         Ml.LogInfo($"Compression: distilling into the student on {summary}.");
         ITransformer student;
@@ -104,34 +87,6 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     private string Targets() => _options.HardLabels
         ? $"student trained on the teacher's predicted labels (hard labels, alpha {_options.Alpha:G3})"
         : $"student trained on the teacher's soft targets (alpha {_options.Alpha:G3}, temperature {_options.Temperature:G3})";
-
-    /// <summary>Per-class regression on the true labels alone (Alpha 0, no augmentation): the labels-only baseline of that method.</summary>
-    private ITransformer? TrainPerClassBaseline(IReadOnlyList<ITransformer> teacher, IDataView data, (object[], DataViewType)? classes, out string note)
-    {
-        note = "";
-        if (!_options.TrainLabelOnlyBaseline) return null;
-        if (data.Schema.GetColumnOrNull(_options.LabelColumnName) == null)
-        {
-            note = "; no labels-only baseline (the data has no label column)";
-            return null;
-        }
-        var labelsOnly = _options.Clone();
-        labelsOnly.Alpha = 0;
-        labelsOnly.HardLabels = false;
-        labelsOnly.AugmentationFactor = 0;
-        try
-        {
-            Ml.LogInfo("Compression: training the labels-only baseline students.");
-            var model = PerClassStudent.Train(Ml, teacher, data, _student, _trainer, labelsOnly, classes, out _);
-            note = "; baseline: the same regressors trained on the labels alone";
-            return model;
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            note = $"; the labels-only baseline could not be trained ({e.Message})";
-            return null;
-        }
-    }
 
     /// <summary>The same student estimator trained on the true labels alone, or null (option off, no labels, or it failed).</summary>
     private ITransformer? TrainBaseline(IDataView data, out string note)

@@ -40,15 +40,6 @@ public sealed class DistillationOptions
     /// <example><code>var options = new DistillationOptions { HardLabels = true }; // e.g. with unlabeled transfer data</code></example>
     public bool HardLabels { get; set; }
 
-    /// <summary>
-    /// How a multiclass student learns the teacher (default <see cref="MulticlassDistillationMethod.RowExpansion"/>:
-    /// a multiclass trainer on weighted rows or proportional copies). <see cref="MulticlassDistillationMethod.PerClassRegression"/>
-    /// takes a regression trainer instead and trains one copy per class on the teacher's log-probabilities. On letter
-    /// (26 classes, LightGBM students with the same number of trees) row expansion was the more accurate, hence the default.
-    /// </summary>
-    /// <example><code>var options = new DistillationOptions { MulticlassMethod = MulticlassDistillationMethod.PerClassRegression };</code></example>
-    public MulticlassDistillationMethod MulticlassMethod { get; set; } = MulticlassDistillationMethod.RowExpansion;
-
     /// <summary>The label column of the training data (default "Label").</summary>
     public string LabelColumnName { get; set; } = "Label";
 
@@ -115,8 +106,6 @@ public sealed class DistillationOptions
             throw new ArgumentOutOfRangeException(nameof(AugmentationLocalVariance), AugmentationLocalVariance, "AugmentationLocalVariance must be a finite number greater than 0 (default 1).");
         if (AugmentationSampleSize < 100 || AugmentationSampleSize > 100_000)
             throw new ArgumentOutOfRangeException(nameof(AugmentationSampleSize), AugmentationSampleSize, "AugmentationSampleSize must be between 100 and 100,000 rows.");
-        if (!Enum.IsDefined(MulticlassMethod))
-            throw new ArgumentOutOfRangeException(nameof(MulticlassMethod), MulticlassMethod, "MulticlassMethod must be RowExpansion or PerClassRegression.");
         if (string.IsNullOrWhiteSpace(LabelColumnName))
             throw new ArgumentException("LabelColumnName must name a column.", nameof(LabelColumnName));
     }

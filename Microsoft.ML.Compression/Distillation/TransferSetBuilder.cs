@@ -4,8 +4,7 @@ namespace Microsoft.ML.Compression.Distillation;
 
 /// <summary>
 /// Scores the training data with the teacher once and plans the student's rows (<see cref="TransferSet"/>): one
-/// plan of class rows for a classification student, or one regression target per class and row for
-/// <see cref="MulticlassDistillationMethod.PerClassRegression"/>.
+/// plan of class rows for a classification student, or one regression target per row.
 /// </summary>
 internal static class TransferSetBuilder
 {

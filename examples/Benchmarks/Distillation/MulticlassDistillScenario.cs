@@ -9,7 +9,7 @@ namespace Benchmarks.Distillation;
 
 /// <summary>
 /// (b) letter: a large LightGBM multiclass teacher vs students with a tenth of its trees: labels only, row expansion
-/// (the default), per-class regression, and hard labels with MUNGE rows.
+/// (the default) and hard labels with MUNGE rows.
 /// </summary>
 public static class MulticlassDistillScenario
 {
@@ -29,11 +29,6 @@ public static class MulticlassDistillScenario
                 NumberOfIterations = rounds, NumberOfLeaves = Leaves, LearningRate = rate,
                 MinimumExampleCountPerLeaf = 5, NumberOfThreads = 1, Seed = 1, ExampleWeightColumnName = weight,
             }));
-        var regressor = ml.Regression.Trainers.LightGbm(new LightGbmRegressionTrainer.Options
-        {
-            NumberOfIterations = studentRounds, NumberOfLeaves = Leaves, LearningRate = StudentRate,
-            MinimumExampleCountPerLeaf = 5, NumberOfThreads = 1, Seed = 1,
-        });
         var sw = Stopwatch.StartNew();
         var teacher = Model(teacherRounds, 0.05, null).Fit(train);
         double teacherSeconds = sw.Elapsed.TotalSeconds;
@@ -42,7 +37,6 @@ public static class MulticlassDistillScenario
         var variants = new (string Name, IEstimator<ITransformer> Student, DistillationOptions Options)[]
         {
             ("distilled", Model(studentRounds, StudentRate, "Weight"), new DistillationOptions()),
-            ("per-class regression", regressor, new DistillationOptions { MulticlassMethod = MulticlassDistillationMethod.PerClassRegression }),
             ($"hard labels + MUNGE ×{factor}", Model(studentRounds, StudentRate, "Weight"),
                 new DistillationOptions { HardLabels = true, AugmentationFactor = factor, AugmentationSampleSize = 4000 }),
         };
@@ -67,8 +61,7 @@ public static class MulticlassDistillScenario
             Description = $"data/letter.csv, 70/30 split (seed 42), {featureCount} integer features. LightGBM multiclass grows one tree per class per round: "
                 + $"teacher {teacherRounds} rounds × {Leaves} leaves (learning rate 0.05, {teacherRounds * 26} trees, {teacherSeconds:F1} s); students {studentRounds} rounds × {Leaves} leaves "
                 + $"(learning rate {StudentRate}, {studentTrees} trees) on the labels alone; distilled by row expansion (soft targets through a weight column, {seconds[0]:F1} s); "
-                + $"per-class regression (26 LightGBM regressors of {studentRounds} trees × {Leaves} leaves on the teacher's log-probabilities, softmax, {seconds[1]:F1} s); "
-                + $"and on the teacher's hard labels of the train rows plus {factor} MUNGE row per row ({seconds[2]:F1} s).",
+                + $"and on the teacher's hard labels of the train rows plus {factor} MUNGE row per row ({seconds[1]:F1} s).",
             Variants = new[] { "teacher", "labels only" }.Concat(variants.Select(v => v.Name)).ToArray(),
         };
         result.Add("trees", "count", false, "F0", new double?[] { teacherRounds * 26, studentTrees }.Concat(distilled.Select(_ => (double?)studentTrees)).ToArray());
