@@ -1,0 +1,58 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Compression.Pipeline;
+
+/// <summary>
+/// Streams float vector columns of a data view, densified, a batch of rows at a time, so that running a network
+/// over calibration data holds one batch of inputs, never the whole set (a 224×224 image is 600 KB of floats).
+/// </summary>
+internal sealed class FeatureBatches : IDisposable
+{
+    private readonly DataViewRowCursor _cursor;
+    private readonly ValueGetter<VBuffer<float>>[] _getters;
+    private readonly string[] _columns;
+    private VBuffer<float> _buffer;
+    private bool _ended;
+
+    /// <summary>Width of each column's rows: the vector size, or the first row's length for variable-size vectors.</summary>
+    public int[] Widths { get; }
+
+    public FeatureBatches(IDataView data, IReadOnlyList<string> columns)
+    {
+        _columns = columns.ToArray();
+        var cols = _columns.Select(name => data.Schema.GetColumnOrNull(name)
+            ?? throw new DataMismatchException($"The data has no column '{name}'. Give data with the columns the model was trained on.", name)).ToArray();
+        _cursor = data.GetRowCursor(cols);
+        _getters = cols.Select(c => _cursor.GetGetter<VBuffer<float>>(c)).ToArray();
+        Widths = cols.Select(c => c.Type is VectorDataViewType { Size: > 0 } v ? v.Size : 0).ToArray();
+    }
+
+    /// <summary>
+    /// Reads up to <paramref name="count"/> rows into one row-major array per column; returns how many were read
+    /// (0 at the end of the data).
+    /// </summary>
+    public int Read(int count, out float[][] flat)
+    {
+        flat = new float[_columns.Length][];
+        int read = 0;
+        while (read < count && !_ended)
+        {
+            if (!_cursor.MoveNext()) { _ended = true; break; }
+            for (int c = 0; c < _columns.Length; c++)
+            {
+                _getters[c](ref _buffer);
+                if (Widths[c] == 0) Widths[c] = _buffer.Length;
+                if (_buffer.Length != Widths[c])
+                    throw new DataMismatchException($"The rows of column '{_columns[c]}' have different lengths ({Widths[c]} and {_buffer.Length}); give a fixed-size vector column.", _columns[c]);
+                flat[c] ??= new float[count * Widths[c]];
+                _buffer.CopyTo(flat[c].AsSpan(read * Widths[c], Widths[c]));
+            }
+            read++;
+        }
+        for (int c = 0; c < _columns.Length; c++)
+            if (flat[c] == null || flat[c].Length != read * Widths[c]) flat[c] = (flat[c] ?? Array.Empty<float>())[..(read * Widths[c])];
+        return read;
+    }
+
+    public void Dispose() => _cursor.Dispose();
+}
