@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Compression.Onnx;
 using Microsoft.ML.Compression.Pipeline;
 using Microsoft.ML.Compression.Quantization;
+using Microsoft.ML.Compression.Reporting;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
@@ -22,13 +23,14 @@ public sealed class StaticInt8KernelTests
         public float[] x { get; set; } = Array.Empty<float>();
     }
 
-    /// <summary>x [batch, 64, 4, 4] → Conv 1×1 (64 → 8, weights in [0.5, 1], bias) → Relu → y.</summary>
+    /// <summary>x [batch, 64, 4, 4] → Conv 1×1 (64 → 8, weights 0 or in [0.5, 1], bias) → Relu → y.</summary>
     private static ModelProto OneConv(Random random)
     {
         var g = new GraphProto { Name = "one_conv" };
         g.Input.Add(OnnxGraphEditor.TensorValue("x", OnnxType.Float, -1, Channels, Side, Side));
         g.Output.Add(OnnxGraphEditor.TensorValue("y", OnnxType.Float, -1, Outputs, Side, Side));
-        var w = Enumerable.Range(0, Outputs * Channels).Select(_ => 0.5f + 0.5f * random.NextSingle()).ToArray();
+        // Every 8th weight exactly 0 (as after pruning), to check that zeros stored as uint8 128 are counted as zeros.
+        var w = Enumerable.Range(0, Outputs * Channels).Select(i => i % 8 == 0 ? 0f : 0.5f + 0.5f * random.NextSingle()).ToArray();
         g.Initializer.Add(OnnxTensors.Float("w", w, Outputs, Channels, 1, 1));
         g.Initializer.Add(OnnxTensors.Float("b", Enumerable.Range(0, Outputs).Select(i => 0.1f * i).ToArray(), Outputs));
         g.Node.Add(OnnxGraphEditor.Node("Conv", new[] { "x", "w", "b" }, new[] { "c" }, "conv").WithInts("kernel_shape", new long[] { 1, 1 }));
@@ -83,6 +85,8 @@ public sealed class StaticInt8KernelTests
         var zeroPoint = OnnxGraphEditor.Initializer(g, weightDq.Input[2])!;
         Assert.AreEqual(OnnxType.UInt8, zeroPoint.DataType);
         Assert.IsTrue(zeroPoint.RawData.ToByteArray().All(z => z == 128));
+        // 448 non-zero weights (stored as uint8 ≠ 128), plus 8 scales, 8 zero points and 8 bias scales; counting bytes ≠ 0 gave 536.
+        Assert.AreEqual(448L + 3 * Outputs, ModelStatistics.Of(quantized).NonZeroCount);
         // The graph output is measured as ONNX Runtime runs it, fused kernels included.
         Assert.IsTrue(context.TensorErrors!.Single(e => e.Name == "y").SqnrDb > 30, string.Join(", ", context.TensorErrors!));
     }
