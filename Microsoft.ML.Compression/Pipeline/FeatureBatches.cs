@@ -11,6 +11,7 @@ internal sealed class FeatureBatches : IDisposable
     private readonly DataViewRowCursor _cursor;
     private readonly ValueGetter<VBuffer<float>>[] _getters;
     private readonly string[] _columns;
+    private readonly float[][] _blocks;
     private VBuffer<float> _buffer;
     private bool _ended;
 
@@ -24,16 +25,16 @@ internal sealed class FeatureBatches : IDisposable
             ?? throw new DataMismatchException($"The data has no column '{name}'. Give data with the columns the model was trained on.", name)).ToArray();
         _cursor = data.GetRowCursor(cols);
         _getters = cols.Select(c => _cursor.GetGetter<VBuffer<float>>(c)).ToArray();
+        _blocks = cols.Select(_ => Array.Empty<float>()).ToArray();
         Widths = cols.Select(c => c.Type is VectorDataViewType { Size: > 0 } v ? v.Size : 0).ToArray();
     }
 
     /// <summary>
-    /// Reads up to <paramref name="count"/> rows into one row-major array per column; returns how many were read
-    /// (0 at the end of the data).
+    /// Reads up to <paramref name="count"/> rows into one row-major block per column; returns how many were read
+    /// (0 at the end of the data). The blocks are reused by the next call: use them before reading again.
     /// </summary>
-    public int Read(int count, out float[][] flat)
+    public int Read(int count, out Memory<float>[] batch)
     {
-        flat = new float[_columns.Length][];
         int read = 0;
         while (read < count && !_ended)
         {
@@ -44,13 +45,14 @@ internal sealed class FeatureBatches : IDisposable
                 if (Widths[c] == 0) Widths[c] = _buffer.Length;
                 if (_buffer.Length != Widths[c])
                     throw new DataMismatchException($"The rows of column '{_columns[c]}' have different lengths ({Widths[c]} and {_buffer.Length}); give a fixed-size vector column.", _columns[c]);
-                flat[c] ??= new float[count * Widths[c]];
-                _buffer.CopyTo(flat[c].AsSpan(read * Widths[c], Widths[c]));
+                // Sized for the largest batch asked so far, and kept: a batch of images is megabytes, and fresh
+                // arrays for every batch would only feed the large-object heap.
+                if (_blocks[c].Length < count * Widths[c]) _blocks[c] = new float[count * Widths[c]];
+                _buffer.CopyTo(_blocks[c].AsSpan(read * Widths[c], Widths[c]));
             }
             read++;
         }
-        for (int c = 0; c < _columns.Length; c++)
-            if (flat[c] == null || flat[c].Length != read * Widths[c]) flat[c] = (flat[c] ?? Array.Empty<float>())[..(read * Widths[c])];
+        batch = _blocks.Select((b, c) => new Memory<float>(b, 0, read * Widths[c])).ToArray();
         return read;
     }
 

@@ -34,12 +34,10 @@ internal static class QuantizationMeasurements
         }
         if (pairs.Count == 0) return new List<TensorError>();
 
-        // One row first, to size the capture.
+        // The float graph first, as many rows as fit the budget; the quantized graph then on the same rows.
         var floatNames = pairs.Select(p => p.Float).Distinct().ToArray();
-        var probe = ActivationRecorder.Capture(floatModel, floatNames, context, 1);
-        long width = Math.Max(1, probe.Values.Sum(rows => rows.Length == 0 ? 0L : rows[0].Length));
-        int rowCount = (int)Math.Clamp(CaptureBudget / width, 1, maxRows);
-        var reference = ActivationRecorder.Capture(floatModel, floatNames, context, rowCount);
+        var reference = ActivationRecorder.Capture(floatModel, floatNames, context, maxRows, maxFloats: CaptureBudget);
+        int rowCount = reference.Values.Select(rows => rows.Length).DefaultIfEmpty(0).Min();
         // Graph outputs as ONNX Runtime really runs the quantized graph (QDQ fused into integer kernels, whose
         // arithmetic can differ from QDQ simulated in float: int16 saturation in u8×s8 kernels once hid here);
         // intermediate tensors unoptimized, since fusion removes them.
