@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Microsoft.ML.Compression.Onnx;
 using Onnx;
 
@@ -53,7 +54,8 @@ internal sealed record ModelStatistics(long ParameterCount, long NonZeroCount, d
                 nonZero += a.Floats.Count(f => f != 0f);
             }
         }
-        return new ModelStatistics(count, nonZero, count == 0 ? 0 : bits / count, OnnxModelIO.ToBytes(model).LongLength);
+        // The serialized size, computed without serializing (a 63 MB network would be copied only to be measured).
+        return new ModelStatistics(count, nonZero, count == 0 ? 0 : bits / count, model.CalculateSize());
     }
 
     /// <summary>
@@ -86,6 +88,12 @@ internal sealed record ModelStatistics(long ParameterCount, long NonZeroCount, d
             long c = 0;
             foreach (var b in span) if (b != zero) c++;
             return span.Length == 0 ? t.Int32Data.Count(v => v != zero) : c;
+        }
+        if (t.DataType == OnnxType.Float && t.FloatData.Count == 0)
+        {
+            long c = 0;
+            foreach (var f in System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.RawData.Span)) if (f != 0f) c++;
+            return c;
         }
         return OnnxTensors.ReadFloats(t).LongCount(f => f != 0f);
     }
