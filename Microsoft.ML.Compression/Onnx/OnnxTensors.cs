@@ -105,6 +105,7 @@ internal static class OnnxTensors
     private static T[] MemoryMarshalCopy<T>(ByteString raw) where T : struct
         => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>(raw.Span).ToArray();
 
-    private static byte[] AsBytes<T>(T[] values) where T : struct
-        => System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+    /// <summary>The values' bytes, viewed in place (ByteString.CopyFrom makes the one copy the tensor keeps).</summary>
+    private static ReadOnlySpan<byte> AsBytes<T>(T[] values) where T : struct
+        => System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan());
 }

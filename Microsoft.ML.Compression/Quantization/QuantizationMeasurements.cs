@@ -15,7 +15,8 @@ internal static class QuantizationMeasurements
     /// <summary>
     /// SQNR of each tensor (name in the float graph) between the float and the quantized graph. A tensor that the
     /// quantized graph quantizes (QuantizeLinear → DequantizeLinear) is compared as the operator sees it, after the
-    /// dequantize; graph outputs are compared as they are.
+    /// dequantize, with QDQ evaluated as written; graph outputs are compared as ONNX Runtime computes them with all
+    /// optimizations on (the fused integer kernels a deployed model runs).
     /// </summary>
     public static List<TensorError> Sqnr(ModelProto floatModel, ModelProto quantized, IEnumerable<string> tensors, GraphEditContext context, int maxRows)
     {
@@ -33,13 +34,17 @@ internal static class QuantizationMeasurements
         }
         if (pairs.Count == 0) return new List<TensorError>();
 
-        // One row first, to size the capture.
+        // The float graph first, as many rows as fit the budget; the quantized graph then on the same rows.
         var floatNames = pairs.Select(p => p.Float).Distinct().ToArray();
-        var probe = ActivationRecorder.Capture(floatModel, floatNames, context, 1);
-        long width = Math.Max(1, probe.Values.Sum(rows => rows.Length == 0 ? 0L : rows[0].Length));
-        int rowCount = (int)Math.Clamp(CaptureBudget / width, 1, maxRows);
-        var reference = ActivationRecorder.Capture(floatModel, floatNames, context, rowCount);
-        var candidate = ActivationRecorder.Capture(quantized, pairs.Select(p => p.Quantized).Distinct().ToArray(), context, rowCount);
+        var reference = ActivationRecorder.Capture(floatModel, floatNames, context, maxRows, maxFloats: CaptureBudget);
+        int rowCount = reference.Values.Select(rows => rows.Length).DefaultIfEmpty(0).Min();
+        // Graph outputs as ONNX Runtime really runs the quantized graph (QDQ fused into integer kernels, whose
+        // arithmetic can differ from QDQ simulated in float: int16 saturation in u8×s8 kernels once hid here);
+        // intermediate tensors unoptimized, since fusion removes them.
+        var graphOutputs = new HashSet<string>(qg.Output.Select(o => o.Name));
+        var candidate = ActivationRecorder.Capture(quantized, pairs.Select(p => p.Quantized).Where(q => !graphOutputs.Contains(q)).Distinct().ToArray(), context, rowCount);
+        foreach (var (name, rows) in ActivationRecorder.Capture(quantized, pairs.Select(p => p.Quantized).Where(graphOutputs.Contains).Distinct().ToArray(), context, rowCount, optimized: true))
+            candidate[name] = rows;
         var result = new List<TensorError>();
         foreach (var (f, q) in pairs)
         {

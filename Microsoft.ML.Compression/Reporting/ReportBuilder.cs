@@ -37,7 +37,7 @@ internal static class ReportBuilder
         try
         {
             long zipBytes;
-            using (var zip = new MemoryStream())
+            using (var zip = new CountingStream())
             {
                 ml.Model.Save(chain, data.Schema, zip);
                 zipBytes = zip.Length;
