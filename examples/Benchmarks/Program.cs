@@ -48,6 +48,7 @@ static int Run(bool quick, string outFolder, string? only)
             "Fit (report only) gets the 512 calibration rows from the train split.")),
         ("fashion_mlp pruning", () => NetworkScenario.Run(settings, "fashion_mlp", "fashion_mnist_test_1000.csv", "fashion_mnist_calib_512.csv", 784, int.Parse,
             "Pruning records activations on the 512 calibration rows from the train split.", NetworkScenario.Pruned, "ONNX network: fashion_mlp, pruned")),
+        ("transformer", () => TransformerScenario.Run(settings)),
         ("distill spam", () => BinaryDistillScenario.Run(settings, "spam.csv", "spam", "nonspam", "spam")),
         ("distill wa_churn", () => BinaryDistillScenario.Run(settings, "wa_churn.csv", "Yes", "No", "wa_churn")),
         ("distill letter", () => MulticlassDistillScenario.Run(settings)),
