@@ -39,6 +39,16 @@ internal static class TestData
         Columns = new[] { new TextLoader.Column("Label", DataKind.Single, 0), new TextLoader.Column("Features", DataKind.Single, 1, 784) },
     });
 
+    /// <summary>
+    /// SpamAssassin e-mails as token ids for models/spam_transformer.onnx: Label 0 = ham, 1 = spam, then the first
+    /// 128 token ids (0 = padding) as the float vector Features (see data/README.md for the tokenizer).
+    /// </summary>
+    public static IDataView SpamTokens(MLContext ml, string file) => ml.Data.LoadFromTextFile(Path(file), new TextLoader.Options
+    {
+        HasHeader = true, Separators = new[] { ',' },
+        Columns = new[] { new TextLoader.Column("Label", DataKind.Single, 0), new TextLoader.Column("Features", DataKind.Single, 1, 128) },
+    });
+
     /// <summary>CPS 1988 wages: Label (wage), education, experience, and categorical ethnicity, smsa, region, parttime.</summary>
     public static IDataView Cps(MLContext ml) => ml.Data.LoadFromTextFile(Path("cps1988.csv"), new TextLoader.Options
     {

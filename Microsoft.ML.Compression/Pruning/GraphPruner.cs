@@ -18,7 +18,7 @@ internal static class GraphPruner
     {
         WeightTensors.CheckFinite(model);
         var g = model.Graph;
-        if (g.Node.Any(n => n.OpType == "DequantizeLinear"))
+        if (g.Node.Any(n => n.OpType == "DequantizeLinear" || Quantization.LoadTimeInt8.IsRestoreCast(g, n)))
             throw new UnsupportedModelException("The model is already quantized; prune it before quantizing (Prune, then Quantize).");
         var trees = TreeEnsembleNode.FindAll(g).ToList();
         if (trees.Count > 0)

@@ -19,14 +19,15 @@ namespace Microsoft.ML.Compression.Quantization;
 /// </summary>
 internal static class GraphQuantizer
 {
-    private static readonly HashSet<string> QuantizedOps = new() { "DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "MatMulNBits", "QLinearConv", "QLinearMatMul" };
+    private static readonly HashSet<string> QuantizedOps = new() { "DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "MatMulNBits", "QLinearConv", "QLinearMatMul", "GatherBlockQuantized" };
 
     public static string Quantize(ModelProto model, QuantizationOptions options, GraphEditContext context)
     {
         WeightTensors.CheckFinite(model);
         var g = model.Graph;
-        if (g.Node.Any(n => QuantizedOps.Contains(n.OpType)) || g.Node.Any(n => n.OpType == "Cast" && n.Input.Count == 1 && g.Node.Any(c => c.OpType == "Constant" && c.Output.Contains(n.Input[0]))))
-            throw new UnsupportedModelException("The model is already quantized (it has DequantizeLinear, quantized operators or FP16 constant weights). Quantize the float model once.");
+        if (g.Node.Any(n => QuantizedOps.Contains(n.OpType)) || g.Node.Any(n => n.OpType == "Cast" && n.Input.Count == 1 && g.Node.Any(c => c.OpType == "Constant" && c.Output.Contains(n.Input[0])))
+            || g.Node.Any(n => LoadTimeInt8.IsRestoreCast(g, n)))
+            throw new UnsupportedModelException("The model is already quantized (it has DequantizeLinear, quantized operators, INT8 or FP16 constant weights). Quantize the float model once.");
 
         string note = "";
         var mode = options.Mode;
@@ -43,8 +44,8 @@ internal static class GraphQuantizer
         int folded = context.FeatureInput == null ? BatchNormFolder.Fold(g) : 0;
         string foldNote = folded > 0 ? $"{folded} BatchNormalization node(s) folded into the preceding Conv/Gemm; " : "";
         var weights = WeightTensors.Find(g, options.ExcludedNodes);
-        if (weights.Count == 0)
-            throw new UnsupportedModelException("The graph has no float MatMul, Gemm or Conv weights, linear coefficients or tree ensembles to quantize.");
+        if (weights.Count == 0 && EmbeddingQuantizer.Find(g, options.ExcludedNodes).Count == 0)
+            throw new UnsupportedModelException("The graph has no float MatMul, Gemm or Conv weights, embedding tables, linear coefficients or tree ensembles to quantize.");
 
         if (mode != QuantizationMode.WeightOnly && context.FeatureInput != null)
         {
@@ -56,10 +57,12 @@ internal static class GraphQuantizer
 
         OnnxGraphEditor.EnsureOpset(model, 13);
         var floatModel = context.FeatureInput == null ? model.Clone() : null;
+        Func<ModelProto, QuantizationMode, IReadOnlyCollection<string>, string> quantize = (m, md, excluded)
+            => QuantizeMode(m, WeightTensors.Find(m.Graph, options.ExcludedNodes.Concat(excluded).ToArray()), md, options, context, excluded);
+        if (floatModel != null && options.MinimumOutputSqnrDb > 0) quantize = MixedPrecision.Budgeted(quantize, floatModel, options, context);
         string description = options.RequireSpeedup && mode != QuantizationMode.WeightOnly
-            ? QuantizationMeasurements.QuantizeFasterThanFloat(model, mode, options, context,
-                (m, md, excluded) => QuantizeMode(m, WeightTensors.Find(m.Graph, options.ExcludedNodes.Concat(excluded).ToArray()), md, options, context))
-            : QuantizeMode(model, weights, mode, options, context);
+            ? QuantizationMeasurements.QuantizeFasterThanFloat(model, mode, options, context, quantize)
+            : quantize(model, mode, Array.Empty<string>());
         if (floatModel != null)
         {
             // Networks: how far each quantized operator's input and each output moved, on the calibration rows.
@@ -69,13 +72,35 @@ internal static class GraphQuantizer
         return foldNote + description + note;
     }
 
-    internal static string QuantizeMode(ModelProto model, List<WeightTensor> weights, QuantizationMode mode, QuantizationOptions options, GraphEditContext context) => mode switch
+    /// <summary>
+    /// Quantizes <paramref name="weights"/> in <paramref name="mode"/>, then (dynamic/static, with
+    /// <see cref="QuantizationOptions.QuantizeActivationMatMuls"/>) the activation×activation MatMuls, then the
+    /// embedding tables and large constant operands; the last two skip what <see cref="QuantizationOptions.ExcludedNodes"/>
+    /// or <paramref name="alsoExcluded"/> name.
+    /// </summary>
+    internal static string QuantizeMode(ModelProto model, List<WeightTensor> weights, QuantizationMode mode, QuantizationOptions options, GraphEditContext context,
+        IReadOnlyCollection<string>? alsoExcluded = null)
     {
-        QuantizationMode.Static => QuantizeStatic(model, weights, options, context),
-        QuantizationMode.Dynamic => QuantizeDynamic(model, weights, options),
-        _ when options.Precision == Precision.Int4 => QuantizeInt4(model, weights, options),
-        _ => QuantizeWeightsOnly(model.Graph, weights, options),
-    };
+        // Found before the weights are quantized: afterwards a weight MatMul reads its weight from a DequantizeLinear
+        // and would look like a product of two activations.
+        var products = mode != QuantizationMode.WeightOnly && (options.QuantizeActivationMatMuls ?? mode == QuantizationMode.Static)
+            ? ActivationMatMulQuantizer.Find(model.Graph, options.ExcludedNodes.Concat(alsoExcluded ?? Array.Empty<string>()).ToHashSet())
+            : new List<NodeProto>();
+        string description = weights.Count == 0 ? "" : mode switch
+        {
+            QuantizationMode.Static => QuantizeStatic(model, weights, options, context),
+            QuantizationMode.Dynamic => QuantizeDynamic(model, weights, options),
+            _ when options.Precision == Precision.Int4 => QuantizeInt4(model, weights, options),
+            _ => QuantizeWeightsOnly(model.Graph, weights, options),
+        };
+        description += mode == QuantizationMode.Static ? ActivationMatMulQuantizer.Static(model, products, options, context)
+            : mode == QuantizationMode.Dynamic ? ActivationMatMulQuantizer.Dynamic(model, products) : "";
+        // Embedding tables (Gather) and large constant operands are stored quantized in every mode: in text models
+        // they are most of the file.
+        var excluded = options.ExcludedNodes.Concat(alsoExcluded ?? Array.Empty<string>()).ToHashSet();
+        return description + EmbeddingQuantizer.Quantize(model, EmbeddingQuantizer.Find(model.Graph, excluded), options)
+            + (context.FeatureInput == null ? EmbeddingQuantizer.QuantizeOperands(model, options, excluded) : "");
+    }
 
     private static string QuantizeWeightsOnly(GraphProto g, List<WeightTensor> weights, QuantizationOptions options)
     {
@@ -95,13 +120,18 @@ internal static class GraphQuantizer
                 worst = Math.Max(worst, values.Max(v => Math.Abs(v - (float)(Half)Math.Clamp(v, -65504f, 65504f))));
                 continue;
             }
-            worst = Math.Max(worst, DequantizedInt8Weight(g, w, options.PerChannel, prologue).Worst);
+            worst = Math.Max(worst, WeightOnlyInt8(g, w, options, prologue));
         }
         InsertPrologue(g, prologue);
         string how = options.Precision == Precision.Float16 ? "FP16 weights (Constant + Cast)"
-            : $"INT8 weights, symmetric, {(options.PerChannel ? "per output channel" : "per tensor")}, via DequantizeLinear";
+            : $"INT8 weights, symmetric, {(options.PerChannel ? "per output channel" : "per tensor")}, " +
+              (options.KeepDequantizeLinear ? "via DequantizeLinear" : "restored by Cast + Mul (folded when ONNX Runtime loads the graph)");
         return $"{how} on {weights.Count} weight tensor(s); largest weight error {worst:G3}.";
     }
+
+    /// <summary>One weight left weight-only INT8: Cast + Mul folded at load (default) or DequantizeLinear at run time.</summary>
+    private static double WeightOnlyInt8(GraphProto g, WeightTensor w, QuantizationOptions options, List<NodeProto> prologue)
+        => options.KeepDequantizeLinear ? DequantizedInt8Weight(g, w, options.PerChannel, prologue).Worst : LoadTimeInt8.Replace(g, w, options.PerChannel, prologue);
 
     private static void InsertPrologue(GraphProto g, List<NodeProto> prologue)
     {
@@ -109,7 +139,7 @@ internal static class GraphQuantizer
     }
 
     /// <summary>Symmetric int8 as ONNX Runtime does it: zero point 0, range ±127 so that -128 is never used.</summary>
-    private static (sbyte[] Q, float[] Scales, double Worst) SymmetricInt8(float[] values, long[] dims, int axis, bool perChannel)
+    internal static (sbyte[] Q, float[] Scales, double Worst) SymmetricInt8(float[] values, long[] dims, int axis, bool perChannel)
     {
         int channels = perChannel ? (int)dims[axis] : 1;
         var channelOf = perChannel ? WeightTensors.ChannelOf(dims, axis) : new int[values.Length];
@@ -341,7 +371,7 @@ internal static class GraphQuantizer
                 && g.Node.Count(n => n.Input.Contains(w.Name)) == 1;
             if (!usable)
             {
-                worst = Math.Max(worst, DequantizedInt8Weight(g, w, options.PerChannel, prologue).Worst);
+                worst = Math.Max(worst, WeightOnlyInt8(g, w, options, prologue));
                 continue;
             }
             var values = OnnxTensors.ReadFloats(tensor);
@@ -421,7 +451,7 @@ internal static class GraphQuantizer
                 && (OnnxGraphEditor.Attribute(node, "alpha")?.F ?? 1f) == 1f && (OnnxGraphEditor.Attribute(node, "beta")?.F ?? 1f) == 1f;
             if (!(node.OpType == "MatMul" || gemmOk) || tensor.Dims.Count != 2 || inits.Contains(node.Input[0]) || g.Node.Count(n => n.Input.Contains(w.Name)) != 1)
             {
-                worst = Math.Max(worst, DequantizedInt8Weight(g, w, options.PerChannel, prologue).Worst);
+                worst = Math.Max(worst, WeightOnlyInt8(g, w, options, prologue));
                 continue;
             }
             // MatMulNBits wants the weight as [N, K] (output channel first).

@@ -15,10 +15,12 @@ internal static class QuantizationMeasurements
     /// <summary>
     /// SQNR of each tensor (name in the float graph) between the float and the quantized graph. A tensor that the
     /// quantized graph quantizes (QuantizeLinear → DequantizeLinear) is compared as the operator sees it, after the
-    /// dequantize, with QDQ evaluated as written; graph outputs are compared as ONNX Runtime computes them with all
-    /// optimizations on (the fused integer kernels a deployed model runs).
+    /// dequantize (unless <paramref name="asOperatorSees"/> is false: then as the graph computes it, before its
+    /// QuantizeLinear), with QDQ evaluated as written; graph outputs are compared as ONNX Runtime computes them with
+    /// all optimizations on (the fused integer kernels a deployed model runs).
     /// </summary>
-    public static List<TensorError> Sqnr(ModelProto floatModel, ModelProto quantized, IEnumerable<string> tensors, GraphEditContext context, int maxRows)
+    public static List<TensorError> Sqnr(ModelProto floatModel, ModelProto quantized, IEnumerable<string> tensors, GraphEditContext context, int maxRows,
+        bool asOperatorSees = true)
     {
         var fg = floatModel.Graph;
         var qg = quantized.Graph;
@@ -28,7 +30,7 @@ internal static class QuantizationMeasurements
         foreach (var t in tensors.Concat(fg.Output.Select(o => o.Name)).Distinct())
         {
             if (graphInputs.Contains(t) || !qOutputs.Contains(t)) continue;
-            var q = qg.Node.FirstOrDefault(n => n.OpType == "QuantizeLinear" && n.Input[0] == t);
+            var q = asOperatorSees ? qg.Node.FirstOrDefault(n => n.OpType == "QuantizeLinear" && n.Input[0] == t) : null;
             var dq = q == null ? null : qg.Node.FirstOrDefault(n => n.OpType == "DequantizeLinear" && n.Input[0] == q.Output[0]);
             pairs.Add((t, dq?.Output[0] ?? t));
         }

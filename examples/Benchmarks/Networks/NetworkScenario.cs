@@ -56,7 +56,7 @@ public static class NetworkScenario
 
     /// <param name="sensitivitySparsities">When given, also sweeps the pruning sensitivity of every layer at these sparsities (test accuracy).</param>
     public static ScenarioResult Run(Settings s, string model, string testFile, string fitFile, int featureCount, Func<string, int> classOf, string dataNote,
-        IReadOnlyList<NetworkVariant> compressed, string title, double[]? sensitivitySparsities = null)
+        IReadOnlyList<NetworkVariant> compressed, string title, double[]? sensitivitySparsities = null, int[]? ortBatchSizes = null)
     {
         var ml = new MLContext(seed: 1);
         string modelPath = Settings.DataPath(Path.Combine("models", model + ".onnx"));
@@ -115,12 +115,13 @@ public static class NetworkScenario
             result.Add("ML.NET PredictionEngine, batch 1", "µs/row", false, "F1", engineTimes.ToArray());
             result.Add("ML.NET PredictionEngine managed allocations", "bytes/row", false, "F0", engineBytes.ToArray());
 
-            // ONNX Runtime directly: batch 1/32/256, one thread and the default thread count.
+            // ONNX Runtime directly: batch 1/32/256, one thread and the default thread count; the variants timed in turns.
             foreach (int threads in new[] { 1, 0 })
-                foreach (int batch in s.OrtBatchSizes)
+                foreach (int batch in ortBatchSizes ?? s.OrtBatchSizes)
                 {
-                    var times = variants.Select(v => (double?)OrtLatency.MedianMicroseconds(s, v.Onnx, test.Features, batch, threads)).ToArray();
-                    result.Add($"ORT InferenceSession, batch {batch}, {(threads == 1 ? "1 thread" : "default threads")}", "µs/batch", false, batch == 1 ? "F1" : "F0", times);
+                    var times = OrtLatency.MedianMicrosecondsInTurns(s, variants.Select(v => v.Onnx).ToArray(), test.Features, batch, threads);
+                    result.Add($"ORT InferenceSession, batch {batch}, {(threads == 1 ? "1 thread" : "default threads")}", "µs/batch", false, batch == 1 ? "F1" : "F0",
+                        times.Select(t => (double?)t).ToArray());
                 }
             return result;
         }

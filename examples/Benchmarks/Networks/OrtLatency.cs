@@ -31,4 +31,47 @@ public static class OrtLatency
             using var result = session.Run(runOptions, inputNames, inputValues, outputs);
         });
     }
+
+    /// <summary>
+    /// Median microseconds per Run call of each model, timed in turns (one call of each model per round, for
+    /// <see cref="Settings.Runs"/> × <see cref="Settings.SecondsPerRun"/> seconds, at least 5 rounds), so that a
+    /// change in the machine's load hits every model alike and the ratios stay meaningful on a shared machine.
+    /// </summary>
+    public static double[] MedianMicrosecondsInTurns(Settings s, IReadOnlyList<byte[]> models, float[][] rows, int batch, int threads, int warmup = 3)
+    {
+        var sessions = new List<InferenceSession>();
+        using var runOptions = new RunOptions();
+        int features = rows[0].Length;
+        var buffer = new float[batch * features];
+        for (int i = 0; i < batch; i++) rows[i % rows.Length].CopyTo(buffer, i * features);
+        using var value = OrtValue.CreateTensorValueFromMemory(buffer, new long[] { batch, features });
+        try
+        {
+            foreach (var onnx in models)
+            {
+                using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+                if (threads > 0) { options.IntraOpNumThreads = threads; options.InterOpNumThreads = 1; }
+                sessions.Add(new InferenceSession(onnx, options));
+            }
+            void Call(InferenceSession session)
+            {
+                using var result = session.Run(runOptions, new[] { session.InputNames[0] }, new[] { value }, session.OutputNames.ToArray());
+            }
+            foreach (var session in sessions) for (int i = 0; i < warmup; i++) Call(session);
+            var times = sessions.Select(_ => new List<double>()).ToArray();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (times[0].Count < 5 || clock.Elapsed.TotalSeconds < s.Runs * s.SecondsPerRun)
+                for (int k = 0; k < sessions.Count; k++)
+                {
+                    long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                    Call(sessions[k]);
+                    times[k].Add(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                }
+            return times.Select(Timing.Median).ToArray();
+        }
+        finally
+        {
+            foreach (var session in sessions) session.Dispose();
+        }
+    }
 }

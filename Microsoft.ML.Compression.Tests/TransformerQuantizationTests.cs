@@ -1,0 +1,154 @@
+using Microsoft.ML;
+using Microsoft.ML.Compression.Onnx;
+
+namespace Microsoft.ML.Compression.Tests;
+
+/// <summary>
+/// Every quantization mode on the tiny Transformer encoder spam_transformer.onnx (token ids → Gather embedding,
+/// 2 encoder layers with LayerNorm, Softmax attention and MatMul projections, mean-pool, Gemm head): accuracy on the
+/// 1,000 held-out e-mails and ONNX size against FP32, pinned to what was measured (see data/models/README.md).
+/// </summary>
+[TestClass]
+public sealed class TransformerQuantizationTests
+{
+    private static MLContext _ml = null!;
+    private static IDataView _calib = null!, _test = null!;
+    private static double _fp32;
+    private static readonly string Model = TestData.Path(Path.Combine("models", "spam_transformer.onnx"));
+    private static readonly long Fp32Bytes = new FileInfo(Model).Length;
+
+    [ClassInitialize]
+    public static void Init(TestContext _)
+    {
+        _ml = new MLContext(seed: 1);
+        _calib = _ml.Data.Cache(TestData.SpamTokens(_ml, "spamassassin_tokens_calib_512.csv"));
+        _test = _ml.Data.Cache(TestData.SpamTokens(_ml, "spamassassin_tokens_test_1000.csv"));
+        _fp32 = TestData.LogitAccuracy(_ml.Transforms.ApplyOnnxModel(Model).Fit(_test), _test);
+    }
+
+    private static (double Accuracy, CompressedModel Model) Quantize(QuantizationOptions options)
+    {
+        var model = _ml.Compression().Quantize(Model, options).Fit(_calib);
+        double accuracy = TestData.LogitAccuracy(model, _test);
+        Console.WriteLine($"FP32 {_fp32:P1}, quantized {accuracy:P1}, {model.Report.Final.OnnxBytes} of {Fp32Bytes} bytes " +
+                          $"({model.Report.Final.OnnxBytes / (double)Fp32Bytes:F3}×)\n{model.Report.Final.Description}");
+        return (accuracy, model);
+    }
+
+    private static global::Onnx.GraphProto Graph(CompressedModel model) => OnnxModelIO.Parse(model.OnnxModel!, "test").Graph;
+
+    [TestMethod]
+    public void Fp32FixtureHasItsRecordedAccuracy()
+    {
+        Assert.AreEqual(0.972, _fp32, 0.0005, "recorded in data/models/README.md");
+    }
+
+    [TestMethod]
+    public void StaticInt8KeepsAccuracyWithinAPointAtUnder027TimesTheBytes()
+    {
+        var (accuracy, model) = Quantize(new QuantizationOptions { Mode = QuantizationMode.Static });
+        using (model)
+        {
+            Assert.IsTrue(accuracy >= _fp32 - 0.01, $"{accuracy} vs {_fp32}");
+            Assert.IsTrue(model.Report.Final.OnnxBytes <= 0.27 * Fp32Bytes, model.Report.ToString());
+            var g = Graph(model);
+            Assert.IsTrue(g.Node.Any(n => n.OpType == "QuantizeLinear"));
+            Assert.IsTrue(g.Node.Any(n => n.OpType == "Gather" && g.Initializer.Any(t => t.Name == n.Input[0] && t.DataType == OnnxType.Int8)), "the embedding table is stored as int8");
+            // Softmax and LayerNorm stay float; static mode quantizes the attention products by default.
+            Assert.AreEqual(2, g.Node.Count(n => n.OpType == "Softmax"));
+            Assert.AreEqual(5, g.Node.Count(n => n.OpType == "LayerNormalization"));
+            Assert.IsTrue(g.Node.Any(n => n.OpType == "QuantizeLinear" && n.Input[0].Contains("Softmax")), "softmax output quantized");
+            StringAssert.Contains(model.Report.Final.Description, "4 activation×activation MatMul(s)");
+        }
+    }
+
+    [TestMethod]
+    public void DynamicInt8KeepsAccuracyWithinAPointAtUnder027TimesTheBytes()
+    {
+        var (accuracy, model) = Quantize(new QuantizationOptions { Mode = QuantizationMode.Dynamic });
+        using (model)
+        {
+            Assert.IsTrue(accuracy >= _fp32 - 0.01, $"{accuracy} vs {_fp32}");
+            Assert.IsTrue(model.Report.Final.OnnxBytes <= 0.27 * Fp32Bytes, model.Report.ToString());
+            Assert.AreEqual(12 + 1, Graph(model).Node.Count(n => n.OpType == "MatMulInteger"), "12 projections and the head");
+        }
+    }
+
+    [TestMethod]
+    public void AttentionProductsFollowQuantizeActivationMatMulsAgainstTheModesDefault()
+    {
+        var (dynamicAccuracy, dynamic) = Quantize(new QuantizationOptions { Mode = QuantizationMode.Dynamic, QuantizeActivationMatMuls = true });
+        using (dynamic)
+        {
+            StringAssert.Contains(dynamic.Report.Final.Description, "4 activation×activation MatMul(s)");
+            Assert.AreEqual(13 + 4, Graph(dynamic).Node.Count(n => n.OpType == "MatMulInteger"));
+            Assert.IsTrue(dynamicAccuracy >= _fp32 - 0.01, $"{dynamicAccuracy} vs {_fp32}");
+        }
+        var (staticAccuracy, withoutProducts) = Quantize(new QuantizationOptions { Mode = QuantizationMode.Static, QuantizeActivationMatMuls = false });
+        using (withoutProducts)
+        {
+            Assert.IsFalse(Graph(withoutProducts).Node.Any(n => n.OpType == "QuantizeLinear" && n.Input[0].Contains("Softmax")));
+            Assert.IsTrue(staticAccuracy >= _fp32 - 0.01, $"{staticAccuracy} vs {_fp32}");
+        }
+    }
+
+    [TestMethod]
+    public void WeightOnlyInt8IsAQuarterOfTheBytesAndRestoredAtLoad()
+    {
+        var (accuracy, model) = Quantize(new QuantizationOptions());
+        using (model)
+        {
+            Assert.IsTrue(accuracy >= _fp32 - 0.005, $"{accuracy} vs {_fp32}");
+            Assert.IsTrue(model.Report.Final.OnnxBytes <= 0.27 * Fp32Bytes, model.Report.ToString());
+            var g = Graph(model);
+            // Weights and the positional table: Cast + Mul on initializers only (ONNX Runtime folds them at load);
+            // embedding: int8 Gather, then Cast + Mul on the gathered rows. No DequantizeLinear is left to run per call.
+            Assert.AreEqual(0, g.Node.Count(n => n.OpType is "MatMulNBits" or "MatMulInteger" or "DequantizeLinear"));
+            Assert.AreEqual(1 + 13 + 1 + 1, g.Node.Count(n => n.OpType == "Cast"), "input ids, 13 weights, positional table, embedding rows");
+        }
+    }
+
+    [TestMethod]
+    public void Fp16IsUnderHalfTheBytesWithinATenthOfAPoint()
+    {
+        var (accuracy, model) = Quantize(new QuantizationOptions { Precision = Precision.Float16 });
+        using (model)
+        {
+            Assert.AreEqual(_fp32, accuracy, 0.001);
+            Assert.IsTrue(model.Report.Final.OnnxBytes <= 0.51 * Fp32Bytes, model.Report.ToString());
+        }
+    }
+
+    [TestMethod]
+    public void Int4WithGatherBlockQuantizedEmbeddingRunsAtUnderAFifthOfTheBytes()
+    {
+        var (accuracy, model) = Quantize(new QuantizationOptions { Precision = Precision.Int4 });
+        using (model)
+        {
+            var g = Graph(model);
+            Assert.AreEqual(1, g.Node.Count(n => n.OpType == "GatherBlockQuantized"));
+            Assert.AreEqual(13, g.Node.Count(n => n.OpType == "MatMulNBits"));
+            Assert.IsTrue(model.Report.Final.OnnxBytes <= 0.17 * Fp32Bytes, model.Report.ToString());
+            Assert.IsTrue(accuracy >= _fp32 - 0.03, $"{accuracy} vs {_fp32}");
+        }
+    }
+
+    [TestMethod]
+    public void MixedPrecisionLeavesTheWorstLayersFloatUntilTheOutputSqnrBudgetIsMet()
+    {
+        var (_, all) = Quantize(new QuantizationOptions { Mode = QuantizationMode.Static });
+        double allSqnr = all.Report.Final.TensorErrors!.Single(e => e.Name == "Score").SqnrDb;
+        all.Dispose();
+        double budget = Math.Ceiling(allSqnr) + 3;
+        var (accuracy, model) = Quantize(new QuantizationOptions { Mode = QuantizationMode.Static, MinimumOutputSqnrDb = budget });
+        using (model)
+        {
+            var description = model.Report.Final.Description;
+            StringAssert.Contains(description, $"output SQNR budget {budget:G3} dB");
+            StringAssert.Contains(description, "left float, worst first: ");
+            double final = model.Report.Final.TensorErrors!.Single(e => e.Name == "Score").SqnrDb;
+            Assert.IsTrue(final >= budget - 0.5, $"output SQNR {final} dB, budget {budget} (all quantized: {allSqnr})\n{description}");
+            Assert.IsTrue(accuracy >= _fp32 - 0.01, $"{accuracy} vs {_fp32}");
+        }
+    }
+}
