@@ -57,7 +57,7 @@ public sealed class TreeCompactionTests
         _ml.Model.ConvertToOnnx(predictor, PredictorExporter.FeatureOnlyView(_ml, "Features", features), stream);
         var model = OnnxModelIO.Parse(stream.ToArray(), "test");
         // Keep the prediction outputs only (the slot-name LabelEncoders are not part of the predictor).
-        var keep = model.Graph.Output.Where(o => !o.Name.StartsWith("Features", StringComparison.Ordinal)).ToList();
+        var keep = model.Graph.Output.Where(o => !o.Name.StartsWith("Features", StringComparison.Ordinal) && !o.Name.StartsWith("mlnet.", StringComparison.Ordinal)).ToList();
         model.Graph.Output.Clear();
         model.Graph.Output.Add(keep);
         OnnxGraphEditor.RemoveDeadNodes(model.Graph);
@@ -194,8 +194,8 @@ public sealed class TreeCompactionTests
     {
         var (train, test) = TestData.Split(_ml, TestData.SpamBool(_ml));
         var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 60, numberOfLeaves: 16).Fit(train);
-        using var compressed = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5 })
-            .Append(_ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 })).Fit(train);
+        using var compressed = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5, TreeStorage = TreeStorage.Compact })
+            .Append(_ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8, TreeStorage = TreeStorage.Compact })).Fit(train);
         var graph = OnnxModelIO.Parse(compressed.OnnxModel!, "test");
         Assert.IsTrue(graph.Graph.Node.Any(n => n.OpType == "TreeEnsemble"), string.Join(", ", graph.Graph.Node.Select(n => n.OpType)));
         Assert.AreEqual(5, graph.OpsetImport.Single(o => o.Domain == "ai.onnx.ml").Version);
@@ -224,6 +224,110 @@ public sealed class TreeCompactionTests
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    [TestMethod]
+    [DataRow(false), DataRow(true)]
+    public void AutoStorageKeepsTheFormThatSavesSmaller(bool quantize)
+    {
+        var (train, _) = TestData.Split(_ml, TestData.SpamBool(_ml));
+        var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 40, numberOfLeaves: 16).Fit(train);
+        IEstimator<CompressedModel> stage = quantize ? _ml.Compression().Quantize(teacher) : _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5 });
+        using var compressed = stage.Fit(train);
+        var graph = OnnxModelIO.Parse(compressed.OnnxModel!, "test");
+        var other = graph.Clone();
+        bool compact = TreeEnsembleCompactor.IsCompact(graph);
+        if (compact) TreeEnsembleCompactor.Expand(other);
+        else Assert.IsNull(TreeEnsembleCompactor.Compact(other));
+        long chosen = TreeEnsembleCompactor.Deflated(OnnxModelIO.ToBytes(graph)), alternative = TreeEnsembleCompactor.Deflated(OnnxModelIO.ToBytes(other));
+        Console.WriteLine($"{(quantize ? "INT8" : "float")}: {(compact ? "opset 5" : "opset 2")} chosen, deflated {chosen} vs {alternative}\n{compressed.Report.Final.Description}");
+        Assert.IsTrue(compact ? chosen <= alternative : chosen < alternative);
+        StringAssert.Contains(compressed.Report.Final.Description, compact ? "Stored as ai.onnx.ml opset-5 TreeEnsemble" : "Trees kept as TreeEnsembleRegressor");
+    }
+
+    [TestMethod]
+    public void ClassicStorageKeepsTheExportedOperator()
+    {
+        var (train, _) = TestData.Split(_ml, TestData.SpamBool(_ml));
+        var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 10, numberOfLeaves: 8).Fit(train);
+        using var compressed = _ml.Compression().Quantize(teacher, new QuantizationOptions { TreeStorage = TreeStorage.Classic }).Fit(train);
+        var graph = OnnxModelIO.Parse(compressed.OnnxModel!, "test");
+        Assert.IsTrue(graph.Graph.Node.Any(n => n.OpType == "TreeEnsembleRegressor"));
+        Assert.AreEqual(2, graph.OpsetImport.Single(o => o.Domain == "ai.onnx.ml").Version);
+    }
+
+    /// <summary>Bytes of an ML.NET model zip holding the graph in an OnnxTransformer (loaded, fitted and saved).</summary>
+    private static long SavedZipBytes(ModelProto model, int features)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"trees-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            File.WriteAllBytes(path, OnnxModelIO.ToBytes(model));
+            var view = PredictorExporter.FeatureOnlyView(_ml, "Features", features);
+            using var transformer = _ml.Transforms.ApplyOnnxModel(model.Graph.Output.Select(o => o.Name).ToArray(), new[] { "Features" }, path).Fit(view);
+            _ml.Data.CreateEnumerable<object>(transformer.Transform(view), reuseRowObject: false).GetType(); // loads and runs
+            using var zip = new MemoryStream();
+            _ml.Model.Save(transformer, view.Schema, zip);
+            return zip.Length;
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>The measurements quoted in the README (set COMPRESSION_MEASURE=1; about a minute).</summary>
+    [TestMethod]
+    public void MeasureCompactionOnLargeModels()
+    {
+        if (Environment.GetEnvironmentVariable("COMPRESSION_MEASURE") != "1") Assert.Inconclusive("set COMPRESSION_MEASURE=1 to measure");
+        var spam = _ml.Data.Cache(TestData.SpamBool(_ml));
+        var letterRaw = TestData.Letter(_ml);
+        var letter = _ml.Data.Cache(_ml.Transforms.Conversion.MapValueToKey("Label").Fit(letterRaw).Transform(letterRaw));
+        var cpsRaw = TestData.Cps(_ml);
+        var cps = _ml.Data.Cache(_ml.Transforms.Categorical.OneHotEncoding("region")
+            .Append(_ml.Transforms.Concatenate("Features", "education", "experience", "region")).Fit(cpsRaw).Transform(cpsRaw));
+        var models = new (string Name, Func<ITransformer> Train, IDataView Data)[]
+        {
+            ("spam FastTree 500 trees", () => _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 500).Fit(spam), spam),
+            ("spam FastForest 100 trees", () => _ml.BinaryClassification.Trainers.FastForest(numberOfTrees: 100).Fit(spam), spam),
+            ("letter LightGBM 100 iterations x 26 classes", () => _ml.MulticlassClassification.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmMulticlassTrainer.Options
+                { NumberOfIterations = 100, NumberOfLeaves = 16, NumberOfThreads = 1, Seed = 1 }).Fit(letter), letter),
+            ("cps1988 FastTree regression 500 trees", () => _ml.Regression.Trainers.FastTree(numberOfTrees: 500).Fit(cps), cps),
+        };
+        Console.WriteLine("| model | leaves | ONNX opset 2 | ONNX opset 5 | saved zip opset 2 | saved zip opset 5 | Auto | opset 5, leaves not shared: ONNX / zip | max rel. score diff |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|---|---:|---:|");
+        foreach (var (name, train, data) in models)
+        {
+            var predictor = train();
+            var rows = data.GetColumn<VBuffer<float>>("Features").Select(v => v.DenseValues().ToArray()).ToArray();
+            int features = rows[0].Length;
+            var float2 = Export(predictor, features);
+            var int8 = float2.Clone();
+            foreach (var node in TreeEnsembleNode.FindAll(int8.Graph).ToList())
+            {
+                var e = new TreeEnsembleNode(node);
+                float max = e.LeafValues.Select(Math.Abs).DefaultIfEmpty(0f).Max();
+                float scale = max > 0 ? max / 127f : 1f;
+                e.RoundLeaves(v => MathF.Round(v / scale) * scale);
+                e.WriteBack();
+            }
+            foreach (var (kind, opset2) in new[] { ("float", float2), ("INT8 leaves", int8) })
+            {
+                var opset5 = opset2.Clone();
+                Assert.IsNull(TreeEnsembleCompactor.Compact(opset5));
+                var unshared = opset2.Clone();
+                Assert.IsNull(TreeEnsembleCompactor.Compact(unshared, shareLeaves: false));
+                double diff = MaxRelativeDifference(Run(opset2, rows), Run(opset5, rows));
+                var auto = opset2.Clone();
+                TreeEnsembleCompactor.Store(auto, TreeStorage.Auto);
+                long zip2 = SavedZipBytes(opset2, features), zip5 = SavedZipBytes(opset5, features);
+                Console.WriteLine($"| {name}, {kind} | {TreeEnsembleNode.FindAll(opset2.Graph).Sum(n => new TreeEnsembleNode(n).LeafValues.Count())} | {OnnxModelIO.ToBytes(opset2).Length:N0} | {OnnxModelIO.ToBytes(opset5).Length:N0} | " +
+                    $"{zip2:N0} | {zip5:N0} | {(TreeEnsembleCompactor.IsCompact(auto) ? "opset 5" : "opset 2")} | {OnnxModelIO.ToBytes(unshared).Length:N0} / {SavedZipBytes(unshared, features):N0} | {diff:G3} |");
+                Assert.AreEqual(zip5 < zip2 - 200, TreeEnsembleCompactor.IsCompact(auto) || Math.Abs(zip5 - zip2) < 200, "Auto follows the saved size");
+                Assert.AreEqual(0.0, diff, 1e-6);
+            }
         }
     }
 }

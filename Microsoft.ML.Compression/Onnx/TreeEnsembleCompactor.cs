@@ -42,7 +42,7 @@ internal static class TreeEnsembleCompactor
     /// unchanged and the reason returned.
     /// </summary>
     /// <returns>null when compacted (or nothing to do), else why not.</returns>
-    public static string? Compact(ModelProto model)
+    public static string? Compact(ModelProto model, bool shareLeaves = true)
     {
         var g = model.Graph;
         var trees = g.Node.Where(n => n.Domain == MlDomain && n.OpType == "TreeEnsembleRegressor").ToList();
@@ -52,7 +52,7 @@ internal static class TreeEnsembleCompactor
         var converted = new List<(NodeProto Old, NodeProto New, float[] Base)>();
         foreach (var node in trees)
         {
-            var (compact, baseValues, why) = ToTreeEnsemble(node);
+            var (compact, baseValues, why) = ToTreeEnsemble(node, shareLeaves);
             if (compact == null) return why;
             converted.Add((node, compact, baseValues!));
         }
@@ -76,13 +76,36 @@ internal static class TreeEnsembleCompactor
         return null;
     }
 
-    /// <summary><see cref="Compact"/>, described for a stage's report line.</summary>
-    public static string CompactWithNote(ModelProto model)
+    /// <summary>
+    /// Stores the graph's tree ensembles as <paramref name="storage"/> asks (the graph holds TreeEnsembleRegressors
+    /// on entry) and says what was chosen, for a stage's report line.
+    /// </summary>
+    public static string Store(ModelProto model, TreeStorage storage)
     {
-        int before = OnnxModelIO.ToBytes(model).Length;
+        if (storage == TreeStorage.Classic) return "";
+        var classic = model.Clone();
+        var classicBytes = OnnxModelIO.ToBytes(classic);
         var why = Compact(model);
         if (why != null) return $" Trees kept as TreeEnsembleRegressor (opset-5 TreeEnsemble not possible: {why}).";
-        return $" Stored as ai.onnx.ml opset-5 TreeEnsemble (lossless): ONNX {before:N0} -> {OnnxModelIO.ToBytes(model).Length:N0} bytes.";
+        var compactBytes = OnnxModelIO.ToBytes(model);
+        if (storage == TreeStorage.Compact)
+            return $" Stored as ai.onnx.ml opset-5 TreeEnsemble (lossless): ONNX {classicBytes.Length:N0} -> {compactBytes.Length:N0} bytes.";
+        long classicZip = Deflated(classicBytes), compactZip = Deflated(compactBytes);
+        if (compactZip <= classicZip)
+            return $" Stored as ai.onnx.ml opset-5 TreeEnsemble (lossless): ONNX {classicBytes.Length:N0} -> {compactBytes.Length:N0} bytes, deflated {classicZip:N0} -> {compactZip:N0}.";
+        model.Graph = classic.Graph;
+        model.OpsetImport.Clear();
+        model.OpsetImport.Add(classic.OpsetImport);
+        return $" Trees kept as TreeEnsembleRegressor: deflated (as saved) {classicZip:N0} bytes vs {compactZip:N0} as opset-5 TreeEnsemble, whose ONNX file would be {compactBytes.Length:N0} instead of {classicBytes.Length:N0} bytes (TreeStorage.Compact).";
+    }
+
+    /// <summary>Bytes of <paramref name="bytes"/> deflated as ML.NET's model zip stores them.</summary>
+    internal static long Deflated(byte[] bytes)
+    {
+        using var output = new MemoryStream();
+        using (var deflate = new System.IO.Compression.DeflateStream(output, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+            deflate.Write(bytes);
+        return output.Length;
     }
 
     /// <summary>Turns opset-5 TreeEnsembles back into TreeEnsembleRegressors (ai.onnx.ml opset 2), base values included.</summary>
@@ -123,7 +146,7 @@ internal static class TreeEnsembleCompactor
         else import.Version = version;
     }
 
-    private static (NodeProto? Node, float[]? Base, string? Why) ToTreeEnsemble(NodeProto node)
+    private static (NodeProto? Node, float[]? Base, string? Why) ToTreeEnsemble(NodeProto node, bool shareLeaves)
     {
         long[] Ints(string name) => OnnxGraphEditor.Attribute(node, name)?.Ints.ToArray() ?? Array.Empty<long>();
         string Str(string name, string dflt) => OnnxGraphEditor.Attribute(node, name)?.S.ToStringUtf8() is { Length: > 0 } s ? s : dflt;
@@ -191,6 +214,7 @@ internal static class TreeEnsembleCompactor
         int SharedLeaf((long Target, float Weight) v)
         {
             var key = (v.Target, BitConverter.SingleToInt32Bits(v.Weight));
+            if (!shareLeaves) return FreshLeaf(v);
             if (!sharedLeaf.TryGetValue(key, out var i)) { i = lTarget.Count; lTarget.Add(v.Target); lWeight.Add(v.Weight); sharedLeaf[key] = i; }
             return i;
         }
@@ -256,6 +280,8 @@ internal static class TreeEnsembleCompactor
             }
         }
 
+        if (shareLeaves) OrderLeavesByUse(roots, bTrue, bTrueLeaf, bFalse, bFalseLeaf, lTarget, lWeight);
+
         var compact = OnnxGraphEditor.Node("TreeEnsemble", node.Input, node.Output, node.Name, MlDomain)
             .WithInt("aggregate_function", aggregate)
             .WithInt("post_transform", post)
@@ -272,6 +298,35 @@ internal static class TreeEnsembleCompactor
             .WithTensor("leaf_weights", OnnxTensors.Float("leaf_weights", lWeight.ToArray(), lWeight.Count));
         if (anyMissing) compact.WithInts("nodes_missing_value_tracks_true", bMissing);
         return (compact, baseValues, null);
+    }
+
+    /// <summary>
+    /// Renumbers the leaf table most used first, so that the common (quantized) leaf values get one-byte indexes.
+    /// Left as it is if that would give a root two equal child indexes (read as a leaf by ONNX Runtime).
+    /// </summary>
+    private static void OrderLeavesByUse(List<long> roots, List<long> bTrue, List<long> bTrueLeaf, List<long> bFalse, List<long> bFalseLeaf, List<long> lTarget, List<float> lWeight)
+    {
+        var uses = new int[lTarget.Count];
+        for (int i = 0; i < bTrue.Count; i++)
+        {
+            if (bTrueLeaf[i] != 0) uses[bTrue[i]]++;
+            if (bFalseLeaf[i] != 0) uses[bFalse[i]]++;
+        }
+        var order = Enumerable.Range(0, uses.Length).OrderByDescending(i => uses[i]).ThenBy(i => i).ToArray();
+        var newIndex = new long[order.Length];
+        for (int p = 0; p < order.Length; p++) newIndex[order[p]] = p;
+        long Remap(List<long> ids, List<long> isLeaf, int i) => isLeaf[i] != 0 ? newIndex[ids[i]] : ids[i];
+        foreach (int r in roots.Select(r => (int)r))
+            if (Remap(bTrue, bTrueLeaf, r) == Remap(bFalse, bFalseLeaf, r)) return;
+        for (int i = 0; i < bTrue.Count; i++)
+        {
+            bTrue[i] = Remap(bTrue, bTrueLeaf, i);
+            bFalse[i] = Remap(bFalse, bFalseLeaf, i);
+        }
+        var targets = order.Select(i => lTarget[i]).ToList();
+        var weights = order.Select(i => lWeight[i]).ToList();
+        lTarget.Clear(); lTarget.AddRange(targets);
+        lWeight.Clear(); lWeight.AddRange(weights);
     }
 
     private static NodeProto ToRegressor(NodeProto node)

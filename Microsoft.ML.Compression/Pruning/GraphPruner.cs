@@ -28,7 +28,7 @@ internal static class GraphPruner
             var sample = context.FeatureInput != null ? context.ReadInput(context.FeatureInput, options.MaxCalibrationRows) : null;
             if (sample == null || sample.Length == 0)
                 throw new DataMismatchException("Pruning a tree ensemble needs data to rank its trees, and the data view is empty.");
-            return TreeEnsemblePruner.Prune(trees, options, sample) + TreeEnsembleCompactor.CompactWithNote(model);
+            return TreeEnsemblePruner.Prune(trees, options, sample) + TreeEnsembleCompactor.Store(model, options.TreeStorage);
         }
 
         if (LinearOpRewriter.HasLinearOps(g)) LinearOpRewriter.Rewrite(model);

@@ -34,7 +34,7 @@ internal static class GraphQuantizer
         if (trees.Count > 0)
         {
             if (mode != QuantizationMode.WeightOnly) note = $" {mode} mode does not apply to tree ensembles (they have no activations to quantize): leaves quantized weight-only.";
-            return QuantizeTrees(trees, options) + note + TreeEnsembleCompactor.CompactWithNote(model);
+            return QuantizeTrees(trees, options) + note + TreeEnsembleCompactor.Store(model, options.TreeStorage);
         }
 
         if (LinearOpRewriter.HasLinearOps(g)) LinearOpRewriter.Rewrite(model);

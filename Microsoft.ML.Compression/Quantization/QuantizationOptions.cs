@@ -130,12 +130,20 @@ public sealed class QuantizationOptions
     /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, RequireSpeedup = true }</code></example>
     public bool RequireSpeedup { get; set; }
 
+    /// <summary>
+    /// How a quantized tree ensemble is stored in the ONNX graph (default <see cref="TreeStorage.Auto"/>: the smaller
+    /// saved model). ONNX Runtime's tree operators take float32 leaves only, so quantized leaves stay float32 values
+    /// on the grid; <see cref="TreeStorage.Compact"/> stores each distinct value once.
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Precision = Precision.Int8, TreeStorage = TreeStorage.Compact }</code></example>
+    public TreeStorage TreeStorage { get; set; } = TreeStorage.Auto;
+
     internal QuantizationOptions Copy() => new()
     {
         RequireSpeedup = RequireSpeedup,
         Precision = Precision, PerChannel = PerChannel, ExcludedNodes = ExcludedNodes.ToArray(), Mode = Mode,
         Calibration = Calibration, Percentile = Percentile, MaxCalibrationRows = MaxCalibrationRows,
-        SymmetricActivations = SymmetricActivations, BlockSize = BlockSize,
+        SymmetricActivations = SymmetricActivations, BlockSize = BlockSize, TreeStorage = TreeStorage,
     };
 
     internal void Validate()
@@ -154,6 +162,8 @@ public sealed class QuantizationOptions
             throw new ArgumentOutOfRangeException(nameof(MaxCalibrationRows), MaxCalibrationRows, "MaxCalibrationRows must be at least 1.");
         if (BlockSize is not (32 or 64 or 128))
             throw new ArgumentOutOfRangeException(nameof(BlockSize), BlockSize, "BlockSize must be 32, 64 or 128.");
+        if (!Enum.IsDefined(TreeStorage))
+            throw new ArgumentOutOfRangeException(nameof(TreeStorage), TreeStorage, "TreeStorage must be Auto, Compact or Classic.");
         if (Mode != QuantizationMode.WeightOnly && Precision != Precision.Int8)
             throw new ArgumentOutOfRangeException(nameof(Mode), Mode, $"{Mode} quantization is INT8 only; use Precision = Int8, or Mode = WeightOnly for {Precision}.");
     }
