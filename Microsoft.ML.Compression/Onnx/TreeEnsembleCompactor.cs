@@ -302,7 +302,7 @@ internal static class TreeEnsembleCompactor
 
     /// <summary>
     /// Renumbers the leaf table most used first, so that the common (quantized) leaf values get one-byte indexes.
-    /// Left as it is if that would give a root two equal child indexes (read as a leaf by ONNX Runtime).
+    /// A root whose two child indexes become equal (read as a leaf by ONNX Runtime) gets its leaf child a fresh entry.
     /// </summary>
     private static void OrderLeavesByUse(List<long> roots, List<long> bTrue, List<long> bTrueLeaf, List<long> bFalse, List<long> bFalseLeaf, List<long> lTarget, List<float> lWeight)
     {
@@ -316,8 +316,6 @@ internal static class TreeEnsembleCompactor
         var newIndex = new long[order.Length];
         for (int p = 0; p < order.Length; p++) newIndex[order[p]] = p;
         long Remap(List<long> ids, List<long> isLeaf, int i) => isLeaf[i] != 0 ? newIndex[ids[i]] : ids[i];
-        foreach (int r in roots.Select(r => (int)r))
-            if (Remap(bTrue, bTrueLeaf, r) == Remap(bFalse, bFalseLeaf, r)) return;
         for (int i = 0; i < bTrue.Count; i++)
         {
             bTrue[i] = Remap(bTrue, bTrueLeaf, i);
@@ -327,6 +325,14 @@ internal static class TreeEnsembleCompactor
         var weights = order.Select(i => lWeight[i]).ToList();
         lTarget.Clear(); lTarget.AddRange(targets);
         lWeight.Clear(); lWeight.AddRange(weights);
+        foreach (int r in roots.Select(r => (int)r))
+            while (bTrue[r] == bFalse[r])
+            {
+                // One child is a leaf (branch indexes are distinct): a copy of it at the end of the table.
+                var (ids, leaf) = bTrueLeaf[r] != 0 ? (bTrue, bTrue[r]) : (bFalse, bFalse[r]);
+                lTarget.Add(lTarget[(int)leaf]); lWeight.Add(lWeight[(int)leaf]);
+                ids[r] = lTarget.Count - 1;
+            }
     }
 
     private static NodeProto ToRegressor(NodeProto node)
