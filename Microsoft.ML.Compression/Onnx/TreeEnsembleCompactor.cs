@@ -114,6 +114,14 @@ internal static class TreeEnsembleCompactor
         var g = model.Graph;
         var compact = g.Node.Where(n => n.Domain == MlDomain && n.OpType == "TreeEnsemble").ToList();
         if (compact.Count == 0) return false;
+        // The ai.onnx.ml opset goes back to 2: the other ai.onnx.ml operators must mean the same there.
+        var blocking = g.Node.Where(n => n.Domain == MlDomain && n.OpType != "TreeEnsemble"
+            && (!SameUpToOpset5.Contains(n.OpType) || n.Attribute.Any(a => a.Name.EndsWith("_tensor", StringComparison.Ordinal)))).Select(n => n.OpType).Distinct().ToList();
+        if (blocking.Count > 0)
+            throw new UnsupportedModelException($"The graph's opset-5 TreeEnsemble can only be edited in the opset-2 form, and its other ai.onnx.ml operators ({string.Join(", ", blocking)}) need opset 3 or newer.");
+        foreach (var n in compact)
+            if (new[] { "nodes_splits", "leaf_weights" }.Any(name => OnnxGraphEditor.Attribute(n, name)?.T is { } t && t.DataType != OnnxType.Float))
+                throw new UnsupportedModelException($"TreeEnsemble '{n.Name}' has double thresholds or leaf values; only float ensembles can be pruned or quantized.");
         foreach (var node in compact)
         {
             var regressor = ToRegressor(node);
@@ -158,7 +166,8 @@ internal static class TreeEnsembleCompactor
         var missing = Ints("nodes_missing_value_tracks_true");
         var modes = OnnxGraphEditor.Attribute(node, "nodes_modes")?.Strings.Select(s => s.ToStringUtf8()).ToArray() ?? Array.Empty<string>();
         var values = OnnxGraphEditor.Attribute(node, "nodes_values")?.Floats.ToArray();
-        if (values == null) return (null, null, $"'{node.Name}' stores its thresholds as tensors");
+        if (values == null || node.Attribute.Any(a => a.Name.EndsWith("_as_tensor", StringComparison.Ordinal)))
+            return (null, null, $"'{node.Name}' stores thresholds, leaf or base values as tensors (opset 3)");
         int n = treeIds.Length;
         if (new[] { nodeIds.Length, featureIds.Length, trueIds.Length, falseIds.Length, modes.Length, values.Length }.Any(l => l != n) || (missing.Length != 0 && missing.Length != n))
             return (null, null, $"'{node.Name}' has node attributes of different lengths");
