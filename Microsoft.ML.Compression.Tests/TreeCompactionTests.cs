@@ -247,6 +247,26 @@ public sealed class TreeCompactionTests
     }
 
     [TestMethod]
+    public void MulticlassPrunedCompactScoresAsClassic()
+    {
+        var letter = TestData.Head(_ml, TestData.Letter(_ml), 1500);
+        var keyed = _ml.Data.Cache(_ml.Transforms.Conversion.MapValueToKey("Label").Fit(letter).Transform(letter));
+        var teacher = _ml.MulticlassClassification.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmMulticlassTrainer.Options
+            { NumberOfIterations = 10, NumberOfLeaves = 8, NumberOfThreads = 1, Seed = 1 }).Fit(keyed);
+        float[][] Scores(TreeStorage storage, out string description)
+        {
+            using var pruned = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5, TreeStorage = storage }).Fit(keyed);
+            description = pruned.Report.Final.Description;
+            return pruned.Transform(keyed).GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+        }
+        var compact = Scores(TreeStorage.Compact, out var compactNote);
+        var classic = Scores(TreeStorage.Classic, out _);
+        StringAssert.Contains(compactNote, "opset-5 TreeEnsemble (lossless)");
+        double worst = compact.Zip(classic).Max(p => p.First.Zip(p.Second).Max(q => Math.Abs(q.First - q.Second)));
+        Assert.AreEqual(0.0, worst, 1e-6);
+    }
+
+    [TestMethod]
     public void ClassicStorageKeepsTheExportedOperator()
     {
         var (train, _) = TestData.Split(_ml, TestData.SpamBool(_ml));
