@@ -16,6 +16,7 @@ internal static class GraphPruner
     /// <param name="context">The data as the graph's inputs see it.</param>
     public static string Prune(ModelProto model, PruningOptions options, GraphEditContext context)
     {
+        TreeEnsembleCompactor.Expand(model); // an earlier stage's compact trees: edited in the opset-2 form
         WeightTensors.CheckFinite(model);
         var g = model.Graph;
         if (g.Node.Any(n => n.OpType == "DequantizeLinear" || Quantization.LoadTimeInt8.IsRestoreCast(g, n)))
@@ -27,7 +28,7 @@ internal static class GraphPruner
             var sample = context.FeatureInput != null ? context.ReadInput(context.FeatureInput, options.MaxCalibrationRows) : null;
             if (sample == null || sample.Length == 0)
                 throw new DataMismatchException("Pruning a tree ensemble needs data to rank its trees, and the data view is empty.");
-            return TreeEnsemblePruner.Prune(trees, options, sample);
+            return TreeEnsemblePruner.Prune(trees, options, sample) + TreeEnsembleCompactor.Store(model, options.TreeStorage);
         }
 
         if (LinearOpRewriter.HasLinearOps(g)) LinearOpRewriter.Rewrite(model);

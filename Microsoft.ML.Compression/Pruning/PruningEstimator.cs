@@ -21,6 +21,7 @@ public sealed class PruningEstimator : CompressionStageEstimator
             ExcludedNodes = options.ExcludedNodes.ToArray(),
             MaxCalibrationRows = options.MaxCalibrationRows,
             TreeSelection = options.TreeSelection,
+            TreeStorage = options.TreeStorage,
             Reconstruct = options.Reconstruct,
             Granularity = options.Granularity,
             LayerSparsity = new Dictionary<string, double>(options.LayerSparsity),

@@ -98,6 +98,10 @@ public sealed class PruningOptions
     /// <summary>How a tree ensemble chooses the trees it keeps (default <see cref="TreeSelection.LassoReweighting"/>).</summary>
     public TreeSelection TreeSelection { get; set; } = TreeSelection.LassoReweighting;
 
+    /// <summary>How the pruned tree ensemble is stored in the ONNX graph (default <see cref="TreeStorage.Auto"/>: the smaller saved model).</summary>
+    /// <example><code>new PruningOptions { TargetSparsity = 0.8, TreeStorage = TreeStorage.Compact }</code></example>
+    public TreeStorage TreeStorage { get; set; } = TreeStorage.Auto;
+
     internal void Validate()
     {
         if (double.IsNaN(TargetSparsity) || TargetSparsity < 0 || TargetSparsity >= 1)
@@ -121,5 +125,7 @@ public sealed class PruningOptions
             throw new ArgumentOutOfRangeException(nameof(TreeSelection), TreeSelection, "TreeSelection must be LassoReweighting or LeastVarying.");
         if (ExcludedNodes == null)
             throw new ArgumentNullException(nameof(ExcludedNodes), "ExcludedNodes may be empty but not null.");
+        if (!Enum.IsDefined(TreeStorage))
+            throw new ArgumentOutOfRangeException(nameof(TreeStorage), TreeStorage, "TreeStorage must be Auto, Compact or Classic.");
     }
 }

@@ -23,6 +23,7 @@ internal static class GraphQuantizer
 
     public static string Quantize(ModelProto model, QuantizationOptions options, GraphEditContext context)
     {
+        TreeEnsembleCompactor.Expand(model); // an earlier stage's compact trees: edited in the opset-2 form
         WeightTensors.CheckFinite(model);
         var g = model.Graph;
         if (g.Node.Any(n => QuantizedOps.Contains(n.OpType)) || g.Node.Any(n => n.OpType == "Cast" && n.Input.Count == 1 && g.Node.Any(c => c.OpType == "Constant" && c.Output.Contains(n.Input[0])))
@@ -35,7 +36,7 @@ internal static class GraphQuantizer
         if (trees.Count > 0)
         {
             if (mode != QuantizationMode.WeightOnly) note = $" {mode} mode does not apply to tree ensembles (they have no activations to quantize): leaves quantized weight-only.";
-            return QuantizeTrees(trees, options) + note;
+            return QuantizeTrees(trees, options) + note + TreeEnsembleCompactor.Store(model, options.TreeStorage);
         }
 
         if (LinearOpRewriter.HasLinearOps(g)) LinearOpRewriter.Rewrite(model);
@@ -545,6 +546,6 @@ internal static class GraphQuantizer
             Precision.Int4 => "a symmetric INT4 grid (one scale per ensemble)",
             _ => "a symmetric INT8 grid (one scale per ensemble)",
         };
-        return $"tree ensemble: {leaves} leaf values snapped to {grid}, split thresholds kept exact; ai.onnx.ml opset 2 stores them as float32, so only the zip's compression shrinks (largest leaf error {worst:G3}).";
+        return $"tree ensemble: {leaves} leaf values snapped to {grid}, split thresholds kept exact; ONNX Runtime's tree operators take float32 leaves only, so they stay float32 in the file, with few distinct values that the zip compresses (largest leaf error {worst:G3}).";
     }
 }

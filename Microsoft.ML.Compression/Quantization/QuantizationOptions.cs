@@ -163,13 +163,21 @@ public sealed class QuantizationOptions
     /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, MinimumOutputSqnrDb = 30 }</code></example>
     public double MinimumOutputSqnrDb { get; set; }
 
+    /// <summary>
+    /// How a quantized tree ensemble is stored in the ONNX graph (default <see cref="TreeStorage.Auto"/>: the smaller
+    /// saved model). ONNX Runtime's tree operators take float32 leaves only, so quantized leaves stay float32 values
+    /// on the grid; <see cref="TreeStorage.Compact"/> stores each distinct value once.
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Precision = Precision.Int8, TreeStorage = TreeStorage.Compact }</code></example>
+    public TreeStorage TreeStorage { get; set; } = TreeStorage.Auto;
+
     internal QuantizationOptions Copy() => new()
     {
         MinimumOutputSqnrDb = MinimumOutputSqnrDb,
         RequireSpeedup = RequireSpeedup, QuantizeActivationMatMuls = QuantizeActivationMatMuls, KeepDequantizeLinear = KeepDequantizeLinear,
         Precision = Precision, PerChannel = PerChannel, ExcludedNodes = ExcludedNodes.ToArray(), Mode = Mode,
         Calibration = Calibration, Percentile = Percentile, MaxCalibrationRows = MaxCalibrationRows,
-        SymmetricActivations = SymmetricActivations, BlockSize = BlockSize,
+        SymmetricActivations = SymmetricActivations, BlockSize = BlockSize, TreeStorage = TreeStorage,
     };
 
     internal void Validate()
@@ -190,6 +198,8 @@ public sealed class QuantizationOptions
             throw new ArgumentOutOfRangeException(nameof(BlockSize), BlockSize, "BlockSize must be 32, 64 or 128.");
         if (!(MinimumOutputSqnrDb >= 0 && MinimumOutputSqnrDb <= TensorError.MaxSqnrDb))
             throw new ArgumentOutOfRangeException(nameof(MinimumOutputSqnrDb), MinimumOutputSqnrDb, $"MinimumOutputSqnrDb must be in [0, {TensorError.MaxSqnrDb}] dB (0 = off), for example 30.");
+        if (!Enum.IsDefined(TreeStorage))
+            throw new ArgumentOutOfRangeException(nameof(TreeStorage), TreeStorage, "TreeStorage must be Auto, Compact or Classic.");
         if (Mode != QuantizationMode.WeightOnly && Precision != Precision.Int8)
             throw new ArgumentOutOfRangeException(nameof(Mode), Mode, $"{Mode} quantization is INT8 only; use Precision = Int8, or Mode = WeightOnly for {Precision}.");
     }

@@ -11,6 +11,7 @@ internal sealed record ModelStatistics(long ParameterCount, long NonZeroCount, d
     private static readonly HashSet<string> LearnedAttributes = new()
     {
         "coefficients", "intercepts", "nodes_values", "target_weights", "class_weights", "base_values",
+        "nodes_splits", "leaf_weights", // opset-5 TreeEnsemble, as float tensors
     };
 
     public static ModelStatistics Of(ModelProto model)
@@ -49,6 +50,14 @@ internal sealed record ModelStatistics(long ParameterCount, long NonZeroCount, d
             if (n.Domain != "ai.onnx.ml") continue;
             foreach (var a in n.Attribute.Where(a => LearnedAttributes.Contains(a.Name)))
             {
+                if (a.T is { } t)
+                {
+                    var values = OnnxTensors.ReadFloats(t);
+                    count += values.Length;
+                    bits += values.Length * (double)OnnxType.BitsOf(t.DataType);
+                    nonZero += values.Count(f => f != 0f);
+                    continue;
+                }
                 count += a.Floats.Count;
                 bits += 32.0 * a.Floats.Count;
                 nonZero += a.Floats.Count(f => f != 0f);

@@ -1,0 +1,23 @@
+namespace Microsoft.ML.Compression;
+
+/// <summary>
+/// How the pruning and quantization stages store a tree ensemble in their ONNX graph. Every choice gives the same
+/// scores (bit for bit): only the bytes differ.
+/// </summary>
+/// <example><code>new QuantizationOptions { TreeStorage = TreeStorage.Compact }</code></example>
+public enum TreeStorage
+{
+    /// <summary>
+    /// The smaller of the two as ML.NET saves it (the deflated ONNX bytes inside the model zip): usually
+    /// <see cref="Classic"/> for float leaves, often <see cref="Compact"/> for INT8 leaves and multiclass models.
+    /// </summary>
+    Auto,
+    /// <summary>
+    /// ai.onnx.ml opset-5 <c>TreeEnsemble</c>: branch nodes only, one byte per comparison mode, leaf values in a
+    /// table shared by equal leaves. The .onnx file is 2.6–4× smaller than the export; its zip can be larger, since the
+    /// export's per-tree node numbering compresses better. For shipping the .onnx file itself.
+    /// </summary>
+    Compact,
+    /// <summary><c>TreeEnsembleRegressor</c> (ai.onnx.ml opset 2), as <c>mlContext.Model.ConvertToOnnx</c> exports it.</summary>
+    Classic,
+}
