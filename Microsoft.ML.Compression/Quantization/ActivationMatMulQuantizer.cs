@@ -63,43 +63,7 @@ internal static class ActivationMatMulQuantizer
     public static string Static(ModelProto model, List<NodeProto> matMuls, QuantizationOptions options, GraphEditContext context)
     {
         if (matMuls.Count == 0) return "";
-        var g = model.Graph;
-        var dequantized = new HashSet<string>(g.Node.Where(n => n.OpType == "DequantizeLinear").Select(n => n.Output[0]));
-        var tensors = matMuls.SelectMany(n => n.Input).Where(t => !dequantized.Contains(t)).Distinct().ToList();
-        var stats = ActivationRecorder.Record(model, tensors, context, options.MaxCalibrationRows);
-        var made = new Dictionary<string, (string Dq, List<NodeProto> Nodes)>();
-        foreach (var t in tensors)
-        {
-            var r = stats[t].Range(options.Calibration, options.Percentile, options.SymmetricActivations);
-            var (scale, zp) = GraphQuantizer.ActivationParameters(r.Min, r.Max, options.SymmetricActivations);
-            var sName = OnnxGraphEditor.UniqueName(g, t + "_act_scale");
-            g.Initializer.Add(OnnxTensors.Float(sName, new[] { scale }));
-            var zName = OnnxGraphEditor.UniqueName(g, t + "_act_zero_point");
-            g.Initializer.Add(options.SymmetricActivations ? OnnxTensors.Int8(zName, new sbyte[1]) : OnnxTensors.UInt8(zName, new[] { (byte)zp }));
-            var qName = OnnxGraphEditor.UniqueName(g, t + "_act_quantized");
-            var dq = OnnxGraphEditor.UniqueName(g, t + "_dequantized");
-            made[t] = (dq, new List<NodeProto>
-            {
-                OnnxGraphEditor.Node("QuantizeLinear", new[] { t, sName, zName }, new[] { qName }, qName),
-                OnnxGraphEditor.Node("DequantizeLinear", new[] { qName, sName, zName }, new[] { dq }, qName + "_dequantize"),
-            });
-        }
-        var targets = new HashSet<NodeProto>(matMuls, ReferenceEqualityComparer.Instance);
-        var inserted = new HashSet<string>();
-        var ordered = new List<NodeProto>();
-        foreach (var n in g.Node)
-        {
-            if (targets.Contains(n))
-                for (int i = 0; i < 2; i++)
-                    if (made.TryGetValue(n.Input[i], out var m))
-                    {
-                        if (inserted.Add(n.Input[i])) ordered.AddRange(m.Nodes);
-                        n.Input[i] = m.Dq;
-                    }
-            ordered.Add(n);
-        }
-        g.Node.Clear();
-        g.Node.Add(ordered);
-        return $" {matMuls.Count} activation×activation MatMul(s) (e.g. attention) with QDQ on both inputs ({tensors.Count} tensor(s) calibrated).";
+        int tensors = ActivationQdq.Insert(model, matMuls.SelectMany(n => new[] { (n, 0), (n, 1) }).ToList(), options, context);
+        return $" {matMuls.Count} activation×activation MatMul(s) (e.g. attention) with QDQ on both inputs ({tensors} tensor(s) calibrated).";
     }
 }

@@ -87,6 +87,9 @@ internal static class GraphQuantizer
         var products = mode != QuantizationMode.WeightOnly && (options.QuantizeActivationMatMuls ?? mode == QuantizationMode.Static)
             ? ActivationMatMulQuantizer.Find(model.Graph, options.ExcludedNodes.Concat(alsoExcluded ?? Array.Empty<string>()).ToHashSet())
             : new List<NodeProto>();
+        string smallNote = "";
+        var small = new List<WeightTensor>();
+        if (mode != QuantizationMode.WeightOnly) weights = SmallLayers.KeepSmallInFloat(model, weights, options, context, out small, out smallNote);
         string description = weights.Count == 0 ? "" : mode switch
         {
             QuantizationMode.Static => QuantizeStatic(model, weights, options, context),
@@ -94,13 +97,15 @@ internal static class GraphQuantizer
             _ when options.Precision == Precision.Int4 => QuantizeInt4(model, weights, options),
             _ => QuantizeWeightsOnly(model.Graph, weights, options),
         };
+        if (mode == QuantizationMode.Static) smallNote += SmallLayers.QuantizeInputsFromQuantizedLayers(model, small, weights, options, context);
+        description += smallNote;
         description += mode == QuantizationMode.Static ? ActivationMatMulQuantizer.Static(model, products, options, context)
             : mode == QuantizationMode.Dynamic ? ActivationMatMulQuantizer.Dynamic(model, products) : "";
         // Embedding tables (Gather) and large constant operands are stored quantized in every mode: in text models
         // they are most of the file.
         var excluded = options.ExcludedNodes.Concat(alsoExcluded ?? Array.Empty<string>()).ToHashSet();
-        return description + EmbeddingQuantizer.Quantize(model, EmbeddingQuantizer.Find(model.Graph, excluded), options)
-            + (context.FeatureInput == null ? EmbeddingQuantizer.QuantizeOperands(model, options, excluded) : "");
+        return (description + EmbeddingQuantizer.Quantize(model, EmbeddingQuantizer.Find(model.Graph, excluded), options)
+            + (context.FeatureInput == null ? EmbeddingQuantizer.QuantizeOperands(model, options, excluded) : "")).TrimStart();
     }
 
     private static string QuantizeWeightsOnly(GraphProto g, List<WeightTensor> weights, QuantizationOptions options)

@@ -171,8 +171,30 @@ public sealed class QuantizationOptions
     /// <example><code>new QuantizationOptions { Precision = Precision.Int8, TreeStorage = TreeStorage.Compact }</code></example>
     public TreeStorage TreeStorage { get; set; } = TreeStorage.Auto;
 
+    /// <summary>
+    /// Dynamic and static modes: a MatMul or Gemm layer with fewer multiply-adds than this per input row (measured on
+    /// one row of the fit data) keeps float arithmetic, its weights stored INT8 and restored when ONNX Runtime loads the
+    /// graph: quantizing its input at every call costs more than integer arithmetic saves. Default 16,384. Measured on
+    /// one AVX2 core: letter_mlp (layers of 1.7k–8k multiply-adds) ran 1.2× (static) and 1.3× (dynamic) slower than
+    /// FP32 at batch 1 with every layer quantized; fashion_mlp (235k and 30k) ran 0.66× with every layer quantized and
+    /// 0.75× with its 30k layer left float; the spam Transformer's projections (2–4M per e-mail) gain too.
+    /// 0 quantizes every layer.
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, MinMatMulMultiplyAdds = 0 }</code></example>
+    public long MinMatMulMultiplyAdds { get; set; } = 16_384;
+
+    /// <summary>
+    /// Like <see cref="MinMatMulMultiplyAdds"/>, for Conv layers in static mode (multiply-adds per input row = output
+    /// values × weights per output channel). Default 16,777,216: ONNX Runtime's QLinearConv ran 1.3–1.7× slower than
+    /// float Conv on fashion_cnn's 16- and 32-channel convolutions (0.1M and 0.9M multiply-adds per image) and
+    /// 0.6× of float on ResNet18's (100M+ each), on AVX2 without VNNI. 0 quantizes every Conv.
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, MinConvMultiplyAdds = 0 }</code></example>
+    public long MinConvMultiplyAdds { get; set; } = 16_777_216;
+
     internal QuantizationOptions Copy() => new()
     {
+        MinMatMulMultiplyAdds = MinMatMulMultiplyAdds, MinConvMultiplyAdds = MinConvMultiplyAdds,
         MinimumOutputSqnrDb = MinimumOutputSqnrDb,
         RequireSpeedup = RequireSpeedup, QuantizeActivationMatMuls = QuantizeActivationMatMuls, KeepDequantizeLinear = KeepDequantizeLinear,
         Precision = Precision, PerChannel = PerChannel, ExcludedNodes = ExcludedNodes.ToArray(), Mode = Mode,
@@ -196,6 +218,8 @@ public sealed class QuantizationOptions
             throw new ArgumentOutOfRangeException(nameof(MaxCalibrationRows), MaxCalibrationRows, "MaxCalibrationRows must be at least 1.");
         if (BlockSize is not (32 or 64 or 128))
             throw new ArgumentOutOfRangeException(nameof(BlockSize), BlockSize, "BlockSize must be 32, 64 or 128.");
+        if (MinMatMulMultiplyAdds < 0 || MinConvMultiplyAdds < 0)
+            throw new ArgumentOutOfRangeException(MinMatMulMultiplyAdds < 0 ? nameof(MinMatMulMultiplyAdds) : nameof(MinConvMultiplyAdds), "The multiply-add thresholds must be 0 (quantize every layer) or more.");
         if (!(MinimumOutputSqnrDb >= 0 && MinimumOutputSqnrDb <= TensorError.MaxSqnrDb))
             throw new ArgumentOutOfRangeException(nameof(MinimumOutputSqnrDb), MinimumOutputSqnrDb, $"MinimumOutputSqnrDb must be in [0, {TensorError.MaxSqnrDb}] dB (0 = off), for example 30.");
         if (!Enum.IsDefined(TreeStorage))

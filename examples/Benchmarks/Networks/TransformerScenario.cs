@@ -15,14 +15,17 @@ public static class TransformerScenario
     private static NetworkVariant Variant(string name, string description, QuantizationOptions options)
         => new(name, description, (ml, path, fit) => StageProgress.Run(name, progress => ml.Compression().Quantize(path, options).WithProgress(progress).Fit(fit)));
 
-    /// <summary>Each mode with its default options; static and dynamic leave the attention products and Softmax/LayerNorm float.</summary>
+    /// <summary>
+    /// Each mode with its default options: Softmax and LayerNorm stay float everywhere; static mode also quantizes the
+    /// attention products (Q·Kᵀ, softmax·V), dynamic mode leaves them float.
+    /// </summary>
     public static readonly NetworkVariant[] Modes =
     {
-        Variant("INT8", "INT8 weight-only (Cast + Mul folded at load; embedding gathered as int8 + DequantizeLinear)", new QuantizationOptions()),
+        Variant("INT8", "INT8 weight-only (weights restored by Cast + Mul, folded at load; embedding rows gathered as int8, then Cast + Mul)", new QuantizationOptions()),
         Variant("FP16", "FP16 weights and tables (Constant + Cast)", new QuantizationOptions { Precision = Precision.Float16 }),
         Variant("INT4", "INT4 weight-only (MatMulNBits, embedding GatherBlockQuantized, blocks of 32)", new QuantizationOptions { Precision = Precision.Int4 }),
         Variant("dynamic INT8", "dynamic INT8 (DynamicQuantizeLinear + MatMulInteger on the weight MatMuls)", new QuantizationOptions { Mode = QuantizationMode.Dynamic }),
-        Variant("static INT8", "static INT8 (QDQ on the weight MatMuls' inputs, 256 calibration rows, Percentile)", new QuantizationOptions { Mode = QuantizationMode.Static }),
+        Variant("static INT8", "static INT8 (QDQ on the inputs of the weight MatMuls and of the attention products, 256 calibration rows, Percentile)", new QuantizationOptions { Mode = QuantizationMode.Static }),
     };
 
     public static ScenarioResult Run(Settings s)
