@@ -133,6 +133,7 @@ public sealed class QuantizationTests
             new QuantizationOptions { Precision = Precision.Int4, BlockSize = 48 },
             new QuantizationOptions { MaxCalibrationRows = 0 },
             new QuantizationOptions { Mode = QuantizationMode.Dynamic, Precision = Precision.Float16 },
+            new QuantizationOptions { Mode = QuantizationMode.Static, WeightFormat = (StaticWeightFormat)7 },
         })
             Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Quantize(Model("fashion_mlp"), o));
     }

@@ -144,14 +144,27 @@ internal static class GraphQuantizer
         for (int i = prologue.Count - 1; i >= 0; i--) g.Node.Insert(0, prologue[i]);
     }
 
-    /// <summary>Symmetric int8 as ONNX Runtime does it: zero point 0, range ±127 so that -128 is never used.</summary>
-    internal static (sbyte[] Q, float[] Scales, double Worst) SymmetricInt8(float[] values, long[] dims, int axis, bool perChannel)
+    /// <summary>
+    /// Symmetric int8 as ONNX Runtime does it: zero point 0, levels within ±127 so that -128 is never used. Each
+    /// scale maps the channel's largest magnitude to 127, or, with <paramref name="pairBounded"/>, the sum of its two
+    /// largest magnitudes to 127 (see <see cref="StaticWeightFormat.PairBounded"/>).
+    /// </summary>
+    internal static (sbyte[] Q, float[] Scales, double Worst) SymmetricInt8(float[] values, long[] dims, int axis, bool perChannel, bool pairBounded = false)
     {
         int channels = perChannel ? (int)dims[axis] : 1;
         var channelOf = perChannel ? WeightTensors.ChannelOf(dims, axis) : new int[values.Length];
-        var maxAbs = new float[channels];
-        for (int i = 0; i < values.Length; i++) maxAbs[channelOf[i]] = Math.Max(maxAbs[channelOf[i]], Math.Abs(values[i]));
-        var scales = maxAbs.Select(m => m > 0 ? m / 127f : 1f).ToArray();
+        var top1 = new float[channels];
+        var top2 = new float[channels];
+        for (int i = 0; i < values.Length; i++)
+        {
+            float a = Math.Abs(values[i]);
+            int c = channelOf[i];
+            if (a > top1[c]) { top2[c] = top1[c]; top1[c] = a; }
+            else if (a > top2[c]) top2[c] = a;
+        }
+        // Pair-bounded: any two levels of a channel sum to at most 127 + 1 after rounding, so 255 · 128 = 32,640
+        // fits the int16 pair sums of ONNX Runtime's uint8×int8 kernels on CPUs without VNNI.
+        var scales = Enumerable.Range(0, channels).Select(c => top1[c] == 0 ? 1f : (pairBounded ? top1[c] + top2[c] : top1[c]) / 127f).ToArray();
         var q = new sbyte[values.Length];
         double worst = 0;
         for (int i = 0; i < values.Length; i++)
@@ -165,16 +178,17 @@ internal static class GraphQuantizer
 
     /// <summary>
     /// Replaces the float weight initializer by 8-bit integers + scale + zero point and a DequantizeLinear that
-    /// outputs the old name. The levels are always the 255 symmetric ones (±127 around the zero point); with
-    /// <paramref name="unsigned"/> they are stored as uint8 with zero point 128 instead of int8 with zero point 0.
+    /// outputs the old name. The levels are symmetric (within ±127 around the zero point; pair-bounded: see
+    /// <see cref="SymmetricInt8"/>); with <paramref name="unsigned"/> they are stored as uint8 with zero point 128
+    /// instead of int8 with zero point 0.
     /// </summary>
-    private static (float[] Scales, double Worst) DequantizedInt8Weight(GraphProto g, WeightTensor w, bool perChannel, List<NodeProto> prologue, bool unsigned = false)
+    private static (float[] Scales, double Worst) DequantizedInt8Weight(GraphProto g, WeightTensor w, bool perChannel, List<NodeProto> prologue, bool unsigned = false, bool pairBounded = false)
     {
         var tensor = OnnxGraphEditor.Initializer(g, w.Name)!;
         var values = OnnxTensors.ReadFloats(tensor);
         var dims = tensor.Dims.ToArray();
         g.Initializer.Remove(tensor);
-        var (q, scales, worst) = SymmetricInt8(values, dims, w.ChannelAxis, perChannel);
+        var (q, scales, worst) = SymmetricInt8(values, dims, w.ChannelAxis, perChannel, pairBounded);
         var qName = OnnxGraphEditor.UniqueName(g, w.Name + "_quantized");
         var sName = OnnxGraphEditor.UniqueName(g, w.Name + "_scale");
         var zName = OnnxGraphEditor.UniqueName(g, w.Name + "_zero_point");
@@ -304,11 +318,11 @@ internal static class GraphQuantizer
         {
             var node = w.Consumer;
             bool fused = qdq.TryGetValue(node.Input[0], out var act);
-            // uint8 activations: uint8 weights (zero point 128), so ONNX Runtime runs its u8×u8 kernels. Its u8×s8
-            // kernels add pairs of products in int16 (VPMADDUBSW) on x64 CPUs without VNNI and saturate when a
-            // pair exceeds 32767 (255·127·2 does): measured on ResNet18, cosine to FP32 0.87 with int8 weights
-            // against 0.996 with these, at the same speed.
-            var (scales, err) = DequantizedInt8Weight(g, w, options.PerChannel, prologue, unsigned: fused && !options.SymmetricActivations);
+            // A weight that meets a quantized input runs in ONNX Runtime's integer kernels; one that does not is
+            // dequantized to float and keeps the plain ±127 levels. See StaticWeightFormat for the formats' reasons.
+            var format = fused ? options.WeightFormat : StaticWeightFormat.EightBit;
+            bool unsigned = format == StaticWeightFormat.EightBitUnsigned && !options.SymmetricActivations;
+            var (scales, err) = DequantizedInt8Weight(g, w, options.PerChannel, prologue, unsigned, format == StaticWeightFormat.PairBounded);
             worst = Math.Max(worst, err);
             if (!fused) continue;
             // Bias as int32 with scale = input scale × weight scale, so the fused kernel adds it in integers.
@@ -351,10 +365,17 @@ internal static class GraphQuantizer
         g.Node.Add(ordered);
         var ranges = string.Join(", ", activations.Take(4).Select(a => { var r = stats[a].Range(options.Calibration, options.Percentile, options.SymmetricActivations); return $"{a} [{r.Min:G3}, {r.Max:G3}]"; }));
         return $"static INT8 (QDQ): {activations.Count} activation tensor(s) as {(options.SymmetricActivations ? "int8 symmetric" : "uint8 asymmetric")}, " +
-               $"{options.Calibration} calibration on {rows} row(s) ({ranges}{(activations.Count > 4 ? ", …" : "")}); {weights.Count} weight tensor(s) 8-bit symmetric " +
-               $"{(options.PerChannel ? "per channel" : "per tensor")}{(options.SymmetricActivations ? " (int8)" : " (stored as uint8 around zero point 128 where the input is quantized, for ONNX Runtime's u8×u8 kernels)")}, " +
+               $"{options.Calibration} calibration on {rows} row(s) ({ranges}{(activations.Count > 4 ? ", …" : "")}); {weights.Count} weight tensor(s) symmetric " +
+               $"{(options.PerChannel ? "per channel" : "per tensor")}, {WeightFormatText(options)} where the input is quantized, " +
                $"{biases} bias(es) int32; largest weight error {worst:G3}.";
     }
+
+    private static string WeightFormatText(QuantizationOptions options) => options.WeightFormat switch
+    {
+        StaticWeightFormat.PairBounded => "int8 with each channel's two largest levels summing to at most 128 (ONNX Runtime's u8×s8 kernels cannot overflow)",
+        StaticWeightFormat.EightBitUnsigned when !options.SymmetricActivations => "8-bit stored as uint8 around 128 (u8×u8 kernels)",
+        _ => "8-bit int8",
+    };
 
     // ---------------------------------------------------------------- dynamic INT8
 
