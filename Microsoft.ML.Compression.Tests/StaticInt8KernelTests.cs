@@ -63,7 +63,8 @@ public sealed class StaticInt8KernelTests
         var data = ml.Data.LoadFromEnumerable(rows.Select(r => new Row { x = r }), schema);
         var context = new GraphEditContext { ML = ml, GraphInputData = data, GraphInputs = new[] { "x" } };
         var quantized = model.Clone();
-        var options = new QuantizationOptions { Mode = QuantizationMode.Static, Calibration = CalibrationMethod.MinMax, WeightFormat = format };
+        // MinConvMultiplyAdds 0: this tiny Conv would otherwise keep float arithmetic (too few multiply-adds to gain).
+        var options = new QuantizationOptions { Mode = QuantizationMode.Static, Calibration = CalibrationMethod.MinMax, WeightFormat = format, MinConvMultiplyAdds = 0 };
         Console.WriteLine(GraphQuantizer.Quantize(quantized, options, context));
         return (model, quantized, context, rows.SelectMany(r => r).ToArray());
     }
