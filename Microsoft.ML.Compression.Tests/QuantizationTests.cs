@@ -124,6 +124,27 @@ public sealed class QuantizationTests
     }
 
     [TestMethod]
+    public void EntropyCalibrationOfAReluOutputSearchesWithTheLevelsUint8Gives()
+    {
+        // A ReLU output: half exact zeros, half |N(0, 1)|. uint8 gives [0, t] all 256 levels; a search that modelled it
+        // with 64 (128 levels over [−t, t]) clipped at a third of the largest value (ResNet18 cosine 0.69).
+        var random = new Random(5);
+        var values = new float[200_000];
+        for (int i = 0; i < values.Length; i += 2)
+            values[i] = (float)Math.Abs(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+        var s = new TensorStatistics("relu");
+        s.Add(values);
+        var minMax = s.Range(CalibrationMethod.MinMax);
+        var entropy = s.Range(CalibrationMethod.Entropy);
+        var symmetric = s.Range(CalibrationMethod.Entropy, symmetric: true);
+        Console.WriteLine($"max {minMax.Max:F3}, entropy (uint8) {entropy.Max:F3}, entropy (int8 symmetric) {symmetric.Max:F3}");
+        Assert.AreEqual(0f, entropy.Min);
+        Assert.IsTrue(entropy.Max > 0.6 * minMax.Max && entropy.Max < minMax.Max, $"{entropy}");
+        // int8 symmetric leaves [0, t] half the levels, so the KL-optimal threshold clips harder.
+        Assert.IsTrue(symmetric.Max < entropy.Max, $"{symmetric} vs {entropy}");
+    }
+
+    [TestMethod]
     public void InvalidOptionsThrowArgumentOutOfRangeBeforeAnyWork()
     {
         foreach (var o in new[]

@@ -14,12 +14,13 @@ namespace Microsoft.ML.Compression.Onnx;
 internal sealed class TensorStatistics
 {
     public const int Bins = 2048;
-    private const int QuantizedBins = 128;
 
     public string Name { get; }
     public float Min { get; private set; } = float.PositiveInfinity;
     public float Max { get; private set; } = float.NegativeInfinity;
     public long Count { get; private set; }
+    /// <summary>How many of the values were exactly 0 (ReLU outputs: often most of them); they are also in the histogram.</summary>
+    public long Zeros { get; private set; }
     /// <summary>Half width of the histogram's range: it covers [-Threshold, Threshold].</summary>
     public double Threshold { get; private set; }
     public long[] Histogram { get; } = new long[Bins];
@@ -43,8 +44,21 @@ internal sealed class TensorStatistics
         if (Threshold == 0) Threshold = absMax > 0 ? absMax : 0;
         if (absMax > Threshold) Widen(absMax);
         Count += values.Length;
-        if (Threshold == 0) { Histogram[Bins / 2] += values.Length; return; } // only zeros so far
+        if (Threshold == 0) { Histogram[Bins / 2] += values.Length; Zeros += values.Length; return; } // only zeros so far
         AddToHistogram(values);
+        Zeros += CountZeros(values);
+    }
+
+    /// <summary>Exact zeros (±0) in the values, vectorized.</summary>
+    private static long CountZeros(ReadOnlySpan<float> values)
+    {
+        var counts = System.Numerics.Vector<int>.Zero;
+        int i = 0, width = System.Numerics.Vector<float>.Count;
+        for (; i + width <= values.Length; i += width)
+            counts -= System.Numerics.Vector.Equals(new System.Numerics.Vector<float>(values.Slice(i, width)), System.Numerics.Vector<float>.Zero); // true is -1
+        long zeros = System.Numerics.Vector.Sum(counts);
+        for (; i < values.Length; i++) if (values[i] == 0f) zeros++;
+        return zeros;
     }
 
     /// <summary>
@@ -100,7 +114,7 @@ internal sealed class TensorStatistics
         {
             CalibrationMethod.MinMax => (Min, Max),
             CalibrationMethod.Percentile => PercentileRange(percentile, symmetric),
-            CalibrationMethod.Entropy => EntropyRange(),
+            CalibrationMethod.Entropy => EntropyRange(symmetric),
             _ => throw new ArgumentOutOfRangeException(nameof(method)),
         };
         return ((float)Math.Max(lo, Min), (float)Math.Min(hi, Max));
@@ -129,43 +143,75 @@ internal sealed class TensorStatistics
     }
 
     /// <summary>
-    /// KL-divergence search: for each symmetric window of the histogram around 0 (outliers folded into its end
-    /// bins), quantize it to 128 levels, expand back over the non-empty bins, and keep the window whose
-    /// distribution is closest to the reference.
+    /// KL-divergence search (TensorRT's entropy calibration): for each window of the histogram (outliers folded
+    /// into its end bins), quantize it to as many levels as the real quantizer gives that window, expand back over
+    /// the non-empty bins, and keep the window whose distribution is closest to the reference. A tensor that never
+    /// goes below 0 (ReLU outputs) is searched over windows [0, t]: its quantized range starts at 0, so [0, t] gets
+    /// all 256 uint8 levels (128 with symmetric int8); other tensors over [−t, t] with 256 levels.
     /// </summary>
-    private (double, double) EntropyRange()
+    /// <remarks>
+    /// The levels matter: 128 levels over [−t, t], as this search once used, model a ReLU output with 64 levels
+    /// where uint8 gives it 256, and the search then clips far too much (ResNet18: cosine 0.69 to FP32). Exact
+    /// zeros are left out of the distributions (as NVIDIA's calibrator can with skip_zeros): the quantized range
+    /// always holds 0 exactly, and a ReLU output's spike of zeros, smeared over the first level's bins by the
+    /// expansion, would otherwise dominate the divergence and favour narrow windows.
+    /// </remarks>
+    private (double, double) EntropyRange(bool symmetric)
     {
         if (Threshold == 0) return (0, 0);
         int zero = Bins / 2;
+        if (Min >= 0)
+        {
+            int k = BestWindow(symmetric ? 128 : 256, k => (zero, zero + k));
+            return (0, Edge(zero + k));
+        }
+        if (Max <= 0)
+        {
+            int k = BestWindow(symmetric ? 128 : 256, k => (zero - k, zero));
+            return (Edge(zero - k), 0);
+        }
+        int half = BestWindow(256, k => (zero - k, zero + k));
+        return (Edge(zero - half), Edge(zero + half));
+    }
+
+    /// <summary>The window size k (from the one whose width is <paramref name="levels"/> bins up to the whole half histogram) with the smallest KL divergence.</summary>
+    private int BestWindow(int levels, Func<int, (int Start, int End)> window)
+    {
+        int zero = Bins / 2;
+        var histogram = (long[])Histogram.Clone();
+        histogram[zero] -= Zeros; // 0 lands in the bin that starts at 0
+        long total = Count - Zeros;
+        if (total == 0) return zero;
         double bestKl = double.PositiveInfinity;
-        int bestHalf = zero;
+        int best = zero;
         var p = new double[Bins];
         var q = new double[Bins];
-        long total = Count;
-        for (int half = QuantizedBins / 2; half <= zero; half++)
+        for (int k = 1; k <= zero; k++)
         {
-            int start = zero - half, width = 2 * half;
+            var (start, end) = window(k);
+            int width = end - start;
+            if (width < levels) continue;
             long leftOut = 0, rightOut = 0;
-            for (int i = 0; i < start; i++) leftOut += Histogram[i];
-            for (int i = start + width; i < Bins; i++) rightOut += Histogram[i];
-            for (int i = 0; i < width; i++) p[i] = Histogram[start + i];
+            for (int i = 0; i < start; i++) leftOut += histogram[i];
+            for (int i = end; i < Bins; i++) rightOut += histogram[i];
+            for (int i = 0; i < width; i++) p[i] = histogram[start + i];
             p[0] += leftOut;
             p[width - 1] += rightOut;
-            // Quantize the window (without the folded outliers) to 128 levels, spread each level over its non-empty bins.
+            // Quantize the window (without the folded outliers) to the levels, spread each level over its non-empty bins.
             Array.Clear(q, 0, width);
-            for (int level = 0; level < QuantizedBins; level++)
+            for (int level = 0; level < levels; level++)
             {
-                int from = level * width / QuantizedBins, to = (level + 1) * width / QuantizedBins;
+                int from = level * width / levels, to = (level + 1) * width / levels;
                 double mass = 0;
                 int nonEmpty = 0;
-                for (int i = from; i < to; i++) { mass += Histogram[start + i]; if (p[i] != 0) nonEmpty++; }
+                for (int i = from; i < to; i++) { mass += histogram[start + i]; if (p[i] != 0) nonEmpty++; }
                 if (nonEmpty == 0) continue;
                 for (int i = from; i < to; i++) if (p[i] != 0) q[i] = mass / nonEmpty;
             }
             double kl = Divergence(p, q, width, total);
-            if (kl < bestKl) { bestKl = kl; bestHalf = half; }
+            if (kl < bestKl) { bestKl = kl; best = k; }
         }
-        return (Edge(zero - bestHalf), Edge(zero + bestHalf));
+        return best;
     }
 
     private static double Divergence(double[] p, double[] q, int n, long total)
