@@ -9,7 +9,8 @@ namespace Microsoft.ML.Compression.Quantization;
 /// folding turns them back into the float weight once, when it loads the graph, and the operator then runs exactly
 /// as in the float model (same kernels, same fusions). With a DequantizeLinear instead, ONNX Runtime keeps the node
 /// (it never folds DequantizeLinear, to preserve QDQ groups) and either dequantizes on every call or fuses it into
-/// MatMulNBits: measured 1.4–3.4× slower than FP32 on the spam Transformer, 1.1–2.6× on the MLPs.
+/// MatMulNBits, and a Conv whose weight is not a constant loses its pre-packed kernel: measured (one core) 1.6×
+/// slower than FP32 on the spam Transformer, about 2× on fashion_cnn, 1.1–2.2× on the MLPs.
 /// </summary>
 internal static class LoadTimeInt8
 {

@@ -111,7 +111,7 @@ internal static class QuantizationMeasurements
                 return $"{b.Description} RequireSpeedup: {timing}; kept {b.What} ({fp32 / b.Ms:F2}x faster).";
             }
             var weightOnly = quantize(model, QuantizationMode.WeightOnly, Array.Empty<string>());
-            return $"{weightOnly} RequireSpeedup: {timing}; no {mode} variant was faster than FP32, so the weights were quantized weight-only (smaller, not faster).";
+            return $"{weightOnly} RequireSpeedup: {timing}; no {mode} variant was faster than FP32, so the weights were quantized weight-only (smaller, as fast as FP32).";
         }
         finally
         {

@@ -11,7 +11,7 @@ using Benchmarks.Reporting;
 using Benchmarks.Trees;
 
 var quickOption = new Option<bool>("--quick") { Description = "Small models and short timing windows (well under a minute), for CI." };
-var onlyOption = new Option<string?>("--only") { Description = "Run only the scenarios whose name contains this text (e.g. distill, resnet18)." };
+var onlyOption = new Option<string?>("--only") { Description = "Run only these scenarios: comma-separated exact names, or text that names contain (e.g. distill, resnet18, letter_mlp,transformer)." };
 var outOption = new Option<string>("--out") { Description = "Folder for results.json, results.md and the plots (PNG and SVG).", DefaultValueFactory = _ => "benchmark-results" };
 var root = new RootCommand("Side-by-side benchmarks of Microsoft.ML.Compression: tree models and ONNX networks, before and after compression.")
 {
@@ -43,9 +43,11 @@ static int Run(bool quick, string outFolder, string? only)
         ("wa_churn trees", () => ChurnScenario.Run(settings)),
         ("spam trees", () => SpamScenario.Run(settings)),
         ("letter_mlp", () => NetworkScenario.Run(settings, "letter_mlp", "letter.csv", "letter.csv", 16, l => l[0] - 'A',
-            "These 5,000 rows are the teacher's held-out test set; weight-only quantization uses no data, so Fit gets the same rows (they only feed the report).")),
+            "These 5,000 rows are the teacher's held-out test set; Fit gets the same rows (weight-only quantization uses them only for the report, static mode calibrates on the first 256).")),
         ("fashion_mlp", () => NetworkScenario.Run(settings, "fashion_mlp", "fashion_mnist_test_1000.csv", "fashion_mnist_calib_512.csv", 784, int.Parse,
-            "Fit (report only) gets the 512 calibration rows from the train split.")),
+            "Fit gets the 512 calibration rows from the train split (static mode calibrates on the first 256).")),
+        ("fashion_cnn", () => NetworkScenario.Run(settings, "fashion_cnn", "fashion_mnist_test_1000.csv", "fashion_mnist_calib_512.csv", 784, int.Parse,
+            "Fit gets the 512 calibration rows from the train split (static mode calibrates on the first 256).")),
         ("fashion_mlp pruning", () => NetworkScenario.Run(settings, "fashion_mlp", "fashion_mnist_test_1000.csv", "fashion_mnist_calib_512.csv", 784, int.Parse,
             "Pruning records activations on the 512 calibration rows from the train split.", NetworkScenario.Pruned, "ONNX network: fashion_mlp, pruned",
             sensitivitySparsities: quick ? new[] { 0.5, 0.8, 0.9 } : new[] { 0.3, 0.5, 0.7, 0.8, 0.9, 0.95 })),
@@ -62,7 +64,16 @@ static int Run(bool quick, string outFolder, string? only)
     };
     // resnet18: the pretrained ResNet18 of the NuGet package (63 MB, minutes of CPU): full runs only.
     if (!quick) scenarios = scenarios.Append(("resnet18", () => ResNetScenario.Run(settings))).ToArray();
-    if (!string.IsNullOrEmpty(only)) scenarios = scenarios.Where(x => x.Name.Contains(only, StringComparison.OrdinalIgnoreCase)).ToArray();
+    if (!string.IsNullOrEmpty(only))
+    {
+        // Comma-separated; an item that is a scenario's exact name picks that one alone, any other item every scenario
+        // whose name contains it ("letter_mlp" alone, "distill" all distillation scenarios).
+        var items = only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var all = scenarios;
+        bool Picked(string name, string item) => all.Any(x => x.Name.Equals(item, StringComparison.OrdinalIgnoreCase))
+            ? name.Equals(item, StringComparison.OrdinalIgnoreCase) : name.Contains(item, StringComparison.OrdinalIgnoreCase);
+        scenarios = scenarios.Where(x => items.Any(item => Picked(x.Name, item))).ToArray();
+    }
     int failures = 0;
     for (int i = 0; i < scenarios.Length; i++)
     {

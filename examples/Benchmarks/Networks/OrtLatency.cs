@@ -37,7 +37,9 @@ public static class OrtLatency
     /// <see cref="Settings.Runs"/> × <see cref="Settings.SecondsPerRun"/> seconds, at least 5 rounds), so that a
     /// change in the machine's load hits every model alike and the ratios stay meaningful on a shared machine.
     /// </summary>
-    public static double[] MedianMicrosecondsInTurns(Settings s, IReadOnlyList<byte[]> models, float[][] rows, int batch, int threads, int warmup = 3)
+    /// <remarks>Also returns the median CPU time of the calling thread per call (null unless one intra-op thread and
+    /// <see cref="ThreadCpuTime.Available"/>): ONNX Runtime then computes on the calling thread.</remarks>
+    public static (double[] Wall, double[]? Cpu) MedianMicrosecondsInTurns(Settings s, IReadOnlyList<byte[]> models, float[][] rows, int batch, int threads, int warmup = 3)
     {
         var sessions = new List<InferenceSession>();
         using var runOptions = new RunOptions();
@@ -58,16 +60,20 @@ public static class OrtLatency
                 using var result = session.Run(runOptions, new[] { session.InputNames[0] }, new[] { value }, session.OutputNames.ToArray());
             }
             foreach (var session in sessions) for (int i = 0; i < warmup; i++) Call(session);
+            bool cpu = threads == 1 && ThreadCpuTime.Available;
             var times = sessions.Select(_ => new List<double>()).ToArray();
+            var cpuTimes = sessions.Select(_ => new List<double>()).ToArray();
             var clock = System.Diagnostics.Stopwatch.StartNew();
             while (times[0].Count < 5 || clock.Elapsed.TotalSeconds < s.Runs * s.SecondsPerRun)
                 for (int k = 0; k < sessions.Count; k++)
                 {
+                    double c0 = cpu ? ThreadCpuTime.Microseconds() : 0;
                     long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                     Call(sessions[k]);
                     times[k].Add(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                    if (cpu) cpuTimes[k].Add(ThreadCpuTime.Microseconds() - c0);
                 }
-            return times.Select(Timing.Median).ToArray();
+            return (times.Select(Timing.Median).ToArray(), cpu ? cpuTimes.Select(Timing.Median).ToArray() : null);
         }
         finally
         {
