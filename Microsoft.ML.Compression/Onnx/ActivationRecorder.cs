@@ -276,7 +276,13 @@ internal static class ActivationRecorder
     public static Dictionary<string, float[][]> Capture(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows, bool optimized = false, long maxFloats = long.MaxValue)
         => Capture(model, tensors, context, maxRows, out _, optimized, maxFloats);
 
+    /// <param name="model">The graph to run (not modified).</param>
+    /// <param name="tensors">Names of the tensors to capture.</param>
+    /// <param name="context">The data as the graph's inputs see it.</param>
+    /// <param name="maxRows">Most calibration rows to run.</param>
     /// <param name="rowShapes">Per tensor: the shape of one row (the tensor's shape without the batch axis).</param>
+    /// <param name="optimized">Run with all of ONNX Runtime's optimizations (fused kernels).</param>
+    /// <param name="maxFloats">Stop after about this many captured floats.</param>
     public static Dictionary<string, float[][]> Capture(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows,
         out Dictionary<string, long[]> rowShapes, bool optimized = false, long maxFloats = long.MaxValue)
     {

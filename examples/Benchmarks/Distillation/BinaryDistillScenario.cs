@@ -27,20 +27,12 @@ public static class BinaryDistillScenario
         long trainRows = train.GetColumn<bool>("Label").LongCount(), testRows = test.GetColumn<bool>("Label").LongCount();
 
         var sw = Stopwatch.StartNew();
-        var teacher = ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
-        {
-            NumberOfIterations = s.Quick ? 200 : 1000, NumberOfLeaves = 64, LearningRate = 0.03, EarlyStoppingRound = 100,
-            MinimumExampleCountPerLeaf = 10, NumberOfThreads = 1, Seed = 1,
-        }).Fit(train, valid);
+        var teacher = Tabular.LargeBinaryTeacher(ml, s, train, valid);
         double teacherSeconds = sw.Elapsed.TotalSeconds;
         int teacherTrees = Tabular.TreeCount(teacher) ?? -1;
 
         int studentTrees = s.Quick ? 20 : 50;
-        LightGbmBinaryTrainer Student(string? weight) => ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
-        {
-            NumberOfIterations = studentTrees, NumberOfLeaves = 16, LearningRate = 0.1, MinimumExampleCountPerLeaf = 10,
-            NumberOfThreads = 1, Seed = 1, ExampleWeightColumnName = weight,
-        });
+        LightGbmBinaryTrainer Student(string? weight) => Tabular.BinaryStudent(ml, studentTrees, 0.1, weight);
         var labelsOnly = Student(null).Fit(train);
         sw.Restart();
         using var distilled = ml.Compression().Distill(teacher, Student("Weight"), new DistillationOptions { TrainLabelOnlyBaseline = false })

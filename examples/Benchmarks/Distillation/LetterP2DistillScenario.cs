@@ -29,21 +29,13 @@ public static class LetterP2DistillScenario
         long Count(IDataView d) => d.GetColumn<float[]>("Features").LongCount();
 
         var sw = Stopwatch.StartNew();
-        var teacher = ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
-        {
-            NumberOfIterations = s.Quick ? 200 : 1000, NumberOfLeaves = 64, LearningRate = 0.03, EarlyStoppingRound = 100,
-            MinimumExampleCountPerLeaf = 10, NumberOfThreads = 1, Seed = 1,
-        }).Fit(train, valid);
+        var teacher = Tabular.LargeBinaryTeacher(ml, s, train, valid);
         double teacherSeconds = sw.Elapsed.TotalSeconds;
         int teacherTrees = Tabular.TreeCount(teacher) ?? -1;
 
         // One student configuration for every variant; its learning rate (0.5) was the best of 0.1–0.8 for the labels-only student.
         int studentTrees = s.Quick ? 20 : 50;
-        LightGbmBinaryTrainer Student(string? weight) => ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
-        {
-            NumberOfIterations = studentTrees, NumberOfLeaves = 16, LearningRate = 0.5, MinimumExampleCountPerLeaf = 10,
-            NumberOfThreads = 1, Seed = 1, ExampleWeightColumnName = weight,
-        });
+        LightGbmBinaryTrainer Student(string? weight) => Tabular.BinaryStudent(ml, studentTrees, 0.5, weight);
         var labelsOnly = Student(null).Fit(train);
         var transferWithUnlabeled = Concat(ml, train, unlabeled);
         int factor = s.Quick ? 1 : 4;
