@@ -12,8 +12,8 @@ namespace Microsoft.ML.Compression.Quantization;
 /// back, because ML.NET's OnnxTransformer refuses Float16 initializers). Tree ensembles: leaf values are snapped to
 /// the same grid.</item>
 /// <item>Static INT8 (networks): QuantizeLinear/DequantizeLinear pairs on the inputs of MatMul/Gemm/Conv with ranges
-/// recorded on calibration data, 8-bit symmetric per-channel weights (uint8 around 128 beside uint8 activations),
-/// int32 biases; ONNX Runtime fuses them into integer kernels.</item>
+/// recorded on calibration data, 8-bit symmetric per-channel weights in a <see cref="StaticWeightFormat"/> that
+/// ONNX Runtime's integer kernels compute exactly, int32 biases; ONNX Runtime fuses them into integer kernels.</item>
 /// <item>Dynamic INT8 (networks): DynamicQuantizeLinear + MatMulInteger for MatMul/Gemm.</item>
 /// </list>
 /// </summary>
