@@ -18,6 +18,10 @@ internal static class ReportBuilder
 
         var transformers = state.BuildTransformers(ml, data);
         var chain = new TransformerChain<ITransformer>(transformers.ToArray());
+        // Scored the way the resulting CompressedModel.Transform scores (a batch of rows per ONNX Runtime call), so the
+        // report's metrics are exactly what users measure on the model; the saved size still comes from the chain.
+        var batched = state.Graph != null ? new CompressedModel(chain, Create(state.Task, new List<StageReport>()), Onnx.OnnxModelIO.ToBytes(state.Graph)) : null;
+        ITransformer scorer = (ITransformer?)batched ?? chain;
         var distilled = (state as NativeState)?.Distillation;
         var baseline = distilled?.Baseline;
         FidelityResult? fit = null, eval = null;
@@ -26,8 +30,8 @@ internal static class ReportBuilder
             var teacher = new TransformerChain<ITransformer>(distilled.Teacher.BuildTransformers(ml, data).ToArray());
             try
             {
-                fit = Compare(state.Task, teacher, chain, data, distilled.LabelColumn);
-                if (evaluation != null) eval = Compare(state.Task, teacher, chain, evaluation, distilled.LabelColumn);
+                fit = Compare(state.Task, teacher, scorer, data, distilled.LabelColumn);
+                if (evaluation != null) eval = Compare(state.Task, teacher, scorer, evaluation, distilled.LabelColumn);
             }
             finally
             {
@@ -51,8 +55,8 @@ internal static class ReportBuilder
                 BitsPerWeight = stats?.BitsPerWeight,
                 OnnxBytes = stats?.OnnxBytes,
                 ZipBytes = zipBytes,
-                Metric = Metric(ml, state.Task, Score(chain, data)),
-                EvaluationMetric = evaluation == null ? null : Metric(ml, state.Task, Score(chain, evaluation)),
+                Metric = Metric(ml, state.Task, Score(scorer, data)),
+                EvaluationMetric = evaluation == null ? null : Metric(ml, state.Task, Score(scorer, evaluation)),
                 Agreement = fit?.Agreement,
                 ScoreMse = fit?.ScoreMse,
                 KlDivergence = fit?.KlDivergence,
@@ -66,7 +70,9 @@ internal static class ReportBuilder
         }
         finally
         {
-            if (state is not NativeState) chain.Dispose(); // the ONNX sessions of intermediate models
+            // The ONNX sessions of intermediate models (the batched model disposes its chain too).
+            if (batched != null) batched.Dispose();
+            else if (state is not NativeState) chain.Dispose();
         }
     }
 
