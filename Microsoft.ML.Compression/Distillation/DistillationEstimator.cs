@@ -30,8 +30,13 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         _trainer = StudentTrainer.Of(student, nameof(student));
         if (options.HardLabels && _trainer.Task == ModelTask.Regression)
             throw new ArgumentException("HardLabels applies to classification students; a regression student learns the teacher's score.", nameof(options));
+        if (options.MulticlassTargets == MulticlassTargets.PerClassRegression && _trainer.Task != ModelTask.MulticlassClassification)
+            throw new ArgumentException($"MulticlassTargets PerClassRegression distills a multiclass teacher, but the student's trainer is {_trainer.Task}: give the multiclass student " +
+                "(it is trained on the labels alone as the baseline) and the regression trainer in DistillationOptions.RegressionStudent.", nameof(student));
         _options = options.Clone(); // later changes to the caller's options do not change this stage
     }
+
+    private bool PerClass => _options.MulticlassTargets == MulticlassTargets.PerClassRegression;
 
     /// <summary>The task the student predicts.</summary>
     private ModelTask StudentTask => _trainer.Task;
@@ -55,7 +60,10 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     {
         if (state is NetworkState) return; // read as a predictor of the student's task when this stage runs
         if (state.Task != StudentTask)
-            throw new ArgumentException($"The teacher is a {state.Task} model but the student's trainer is {_trainer.Task}: give a student of the teacher's task.", "student");
+            throw new ArgumentException($"The teacher is a {state.Task} model but the student's trainer is {_trainer.Task}: give a student of the teacher's task" +
+                (state.Task == ModelTask.MulticlassClassification && _trainer.Task == ModelTask.Regression
+                    ? " (regressors per class: give a multiclass student and the regression trainer as DistillationOptions.RegressionStudent, with MulticlassTargets = PerClassRegression)."
+                    : "."), "student");
         if (_trainer.LabelColumn != _options.LabelColumnName)
             throw new ArgumentException($"The student's trainer reads its label from '{_trainer.LabelColumn}', but DistillationOptions.LabelColumnName is '{_options.LabelColumnName}'. Make them the same.", "student");
     }
@@ -66,6 +74,14 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         CheckBeforeFit(input);
         using var teacher = new TransformerChain<ITransformer>(input.BuildTransformers(Ml, data).ToArray());
         var classes = input is NetworkTeacherState network ? (network.ClassValues, network.ClassType) : ((object[], DataViewType)?)null;
+        if (PerClass)
+        {
+            Ml.LogInfo("Compression: distilling into one regression student per class.");
+            var perClass = PerClassStudent.Train(Ml, teacher.ToList(), data, _options, classes, out var perClassSummary);
+            var perClassBaseline = TrainBaseline(data, out var perClassNote);
+            description = $"{Targets()}: {perClassSummary}{perClassNote}.";
+            return new PredictorState(perClass.Parts, perClass.Predictor) { Distillation = new DistillationInfo(input, perClassBaseline, _options.LabelColumnName) };
+        }
         var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), data, _trainer, _options, out var summary, classes);
         Ml.LogInfo($"Compression: distilling into the student on {summary}.");
         ITransformer student;

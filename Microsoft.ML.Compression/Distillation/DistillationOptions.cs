@@ -40,6 +40,34 @@ public sealed class DistillationOptions
     /// <example><code>var options = new DistillationOptions { HardLabels = true }; // e.g. with unlabeled transfer data</code></example>
     public bool HardLabels { get; set; }
 
+    /// <summary>
+    /// How a multiclass student learns the teacher (default <see cref="Compression.MulticlassTargets.RowExpansion"/>: the
+    /// student's multiclass trainer on weighted rows or proportional copies). <see cref="Compression.MulticlassTargets.PerClassRegression"/>
+    /// trains <see cref="RegressionStudent"/> once per class on the teacher's per-class logits and merges the regressors
+    /// into one ONNX multiclass model; the student given to <c>Distill</c> is then only the labels-only baseline.
+    /// Measured on letter (26 classes, 780 trees each way): row expansion was more accurate, hence the default.
+    /// </summary>
+    /// <example><code>var options = new DistillationOptions { MulticlassTargets = MulticlassTargets.PerClassRegression, RegressionStudent = ml.Regression.Trainers.LightGbm() };</code></example>
+    public MulticlassTargets MulticlassTargets { get; set; } = MulticlassTargets.RowExpansion;
+
+    /// <summary>
+    /// The regression student of <see cref="Compression.MulticlassTargets.PerClassRegression"/> (required there, not
+    /// allowed otherwise): a regression trainer, or an estimator chain with its own featurization ending in one, whose
+    /// label column is <see cref="LabelColumnName"/>. The chain is fitted for the first class; its featurization is
+    /// reused and only its trainer is fitted again for the other classes. Any regressor that
+    /// <c>mlContext.Model.ConvertToOnnx</c> exports works (FastTree, LightGBM, SDCA, …).
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var options = new DistillationOptions
+    /// {
+    ///     MulticlassTargets = MulticlassTargets.PerClassRegression,
+    ///     RegressionStudent = ml.Regression.Trainers.LightGbm(numberOfLeaves: 32, numberOfIterations: 30),
+    /// };
+    /// </code>
+    /// </example>
+    public IEstimator<ITransformer>? RegressionStudent { get; set; }
+
     /// <summary>The label column of the training data (default "Label").</summary>
     public string LabelColumnName { get; set; } = "Label";
 
@@ -106,6 +134,22 @@ public sealed class DistillationOptions
             throw new ArgumentOutOfRangeException(nameof(AugmentationLocalVariance), AugmentationLocalVariance, "AugmentationLocalVariance must be a finite number greater than 0 (default 1).");
         if (AugmentationSampleSize < 100 || AugmentationSampleSize > 100_000)
             throw new ArgumentOutOfRangeException(nameof(AugmentationSampleSize), AugmentationSampleSize, "AugmentationSampleSize must be between 100 and 100,000 rows.");
+        if (!Enum.IsDefined(MulticlassTargets))
+            throw new ArgumentOutOfRangeException(nameof(MulticlassTargets), MulticlassTargets, "MulticlassTargets must be RowExpansion or PerClassRegression.");
+        if (MulticlassTargets == MulticlassTargets.PerClassRegression)
+        {
+            if (RegressionStudent == null)
+                throw new ArgumentException("MulticlassTargets PerClassRegression trains one regression student per class: set RegressionStudent to a regression trainer (e.g. ml.Regression.Trainers.LightGbm()).", nameof(RegressionStudent));
+            var regression = Distillation.StudentTrainer.Of(RegressionStudent, nameof(RegressionStudent));
+            if (regression.Task != ModelTask.Regression)
+                throw new ArgumentException($"RegressionStudent must end in a regression trainer; it ends in a {regression.Task} trainer.", nameof(RegressionStudent));
+            if (regression.LabelColumn != LabelColumnName)
+                throw new ArgumentException($"RegressionStudent reads its label from '{regression.LabelColumn}', but LabelColumnName is '{LabelColumnName}'. Make them the same.", nameof(RegressionStudent));
+            if (HardLabels)
+                throw new ArgumentException("HardLabels gives one-hot targets, which have no per-class logits to regress on: use RowExpansion for hard labels.", nameof(HardLabels));
+        }
+        else if (RegressionStudent != null)
+            throw new ArgumentException("RegressionStudent is only used with MulticlassTargets = PerClassRegression; set that too, or leave RegressionStudent null.", nameof(RegressionStudent));
         if (string.IsNullOrWhiteSpace(LabelColumnName))
             throw new ArgumentException("LabelColumnName must name a column.", nameof(LabelColumnName));
     }

@@ -15,6 +15,9 @@ internal abstract class ModelState
     /// <summary>Set by the stage that produced this state when it measured per-tensor errors (quantization); for the report.</summary>
     public IReadOnlyList<TensorError>? TensorErrors { get; set; }
 
+    /// <summary>Set on a distilled student (native, or per-class regressors merged into a graph): its teacher and labels-only baseline, for the report (not part of the result).</summary>
+    public DistillationInfo? Distillation { get; init; }
+
     /// <summary>Standard ML.NET transformers that take the raw input columns and produce the predictions.</summary>
     public abstract IReadOnlyList<ITransformer> BuildTransformers(MLContext ml, IDataView input);
 }
@@ -31,8 +34,6 @@ internal sealed class NativeState : ModelState
     public ITransformer Model { get; }
     public MlNetModelParts Parts { get; }
 
-    /// <summary>Set on a distilled student: its teacher and labels-only baseline, for the report (not part of the result).</summary>
-    public DistillationInfo? Distillation { get; init; }
     public override ModelTask Task => Parts.Task;
     public override ModelProto? Graph => null;
     public override IReadOnlyList<ITransformer> BuildTransformers(MLContext ml, IDataView input) => MlNetModelParts.Flatten(Model).ToList();

@@ -22,7 +22,7 @@ internal static class ReportBuilder
         // report's metrics are exactly what users measure on the model; the saved size still comes from the chain.
         var batched = state.Graph != null ? new CompressedModel(chain, Create(state.Task, new List<StageReport>()), Onnx.OnnxModelIO.ToBytes(state.Graph)) : null;
         ITransformer scorer = (ITransformer?)batched ?? chain;
-        var distilled = (state as NativeState)?.Distillation;
+        var distilled = state.Distillation;
         var baseline = distilled?.Baseline;
         FidelityResult? fit = null, eval = null;
         if (distilled != null)

@@ -1,0 +1,34 @@
+namespace Microsoft.ML.Compression;
+
+/// <summary>How a multiclass student learns the teacher's class distribution (<see cref="DistillationOptions.MulticlassTargets"/>).</summary>
+/// <example>
+/// <code>
+/// // One LightGBM regression per class on the teacher's logits, merged into one ONNX multiclass model:
+/// var options = new DistillationOptions
+/// {
+///     MulticlassTargets = MulticlassTargets.PerClassRegression,
+///     RegressionStudent = ml.Regression.Trainers.LightGbm(numberOfIterations: 30),
+/// };
+/// var distill = ml.Compression().Distill(teacher, multiclassStudent, options);
+/// </code>
+/// </example>
+public enum MulticlassTargets
+{
+    /// <summary>
+    /// Default. The student's multiclass trainer learns soft labels: each row becomes one row per likely class weighted
+    /// by the teacher's probability (when the trainer has an example-weight column) or
+    /// <see cref="DistillationOptions.SoftTargetResolution"/> copies with labels in proportion to it. The result is a
+    /// native ML.NET model. On letter (26 classes, the same 780 trees) it was more accurate than per-class regression.
+    /// </summary>
+    RowExpansion,
+
+    /// <summary>
+    /// <see cref="DistillationOptions.RegressionStudent"/> (a regression trainer, or a chain ending in one) is trained
+    /// once per class on the teacher's logit of that class (log p divided by the temperature, centred over the
+    /// classes); the K regressors are exported to ONNX and merged into one graph with a softmax head (Score: K class
+    /// probabilities, PredictedLabel: the class with the highest score, as a key with the teacher's class values).
+    /// The result runs through ONNX Runtime like a pruned or quantized model. K regressors of R trees are K × R trees,
+    /// as many as R rounds of a LightGBM multiclass student.
+    /// </summary>
+    PerClassRegression,
+}

@@ -1,0 +1,103 @@
+using Microsoft.ML.Compression.Onnx;
+using Microsoft.ML.Compression.Pipeline;
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Compression.Distillation;
+
+/// <summary>
+/// <see cref="MulticlassTargets.PerClassRegression"/>: one regression student per class on the teacher's centred
+/// per-class logits, each exported with ML.NET's ONNX converter and merged into one multiclass graph
+/// (<see cref="PerClassGraph"/>). The result is a <see cref="PredictorState"/>: the label mapped to the teacher's
+/// keys, the regression student's featurization, then the graph through the usual multiclass head.
+/// </summary>
+/// <remarks>
+/// The targets are materialized (one Single per row and class; the trainers load their rows anyway). The
+/// featurization is fitted once, with the first class's rows, and shared by all the regressors.
+/// </remarks>
+internal static class PerClassStudent
+{
+    /// <summary>Probabilities are floored here before the log: rounding noise among classes the teacher rules out is not worth trees.</summary>
+    internal const double ProbabilityFloor = 1e-4;
+
+    public static PredictorState Train(MLContext ml, IReadOnlyList<ITransformer> teacher, IDataView data, DistillationOptions o,
+        (object[] values, DataViewType type)? teacherClasses, out string summary)
+    {
+        var regression = o.RegressionStudent!;
+        var trainer = StudentTrainer.Of(regression, nameof(DistillationOptions.RegressionStudent));
+        var targets = new List<float[]>();
+        // The teacher's probabilities at temperature 1 (blended with the labels by Alpha): the temperature divides their logs below.
+        var unsoftened = o.Clone();
+        unsoftened.Temperature = 1;
+        var scored = TransferSetBuilder.Score(ml, teacher, data, ModelTask.MulticlassClassification, unsoftened, null, teacherClasses,
+            t => targets.Add(LogTargets(t, o.Temperature)), _ => throw new InvalidOperationException("A multiclass teacher gave a regression target."));
+        int classes = scored.ClassValues.Length, rows = targets.Count;
+        var rowStart = Enumerable.Range(0, rows + 1).ToArray();
+        var entryClass = new int[rows];
+
+        IReadOnlyList<ITransformer> prefix = Array.Empty<ITransformer>();
+        DataViewSchema? featurizedSchema = null;
+        var graphs = new List<PredictorGraph>();
+        for (int c = 0; c < classes; c++)
+        {
+            var values = new float[rows];
+            for (int i = 0; i < rows; i++) values[i] = targets[i][c];
+            var view = new TransferSet(scored.Source, o.LabelColumnName, NumberDataViewType.Single, Array.Empty<object>(), isRegression: true,
+                weightColumn: null, rowStart, entryClass, values);
+            ITransformer predictor;
+            if (c == 0)
+            {
+                var parts = MlNetModelParts.Decompose(Fit(regression, view, o.LabelColumnName), nameof(DistillationOptions.RegressionStudent));
+                if (parts.Suffix.Count > 0)
+                    throw new UnsupportedModelException("RegressionStudent has transforms after its trainer; per-class regression needs the trainer to be the chain's last estimator.");
+                prefix = parts.Prefix;
+                predictor = parts.Predictor;
+                featurizedSchema = parts.TransformPrefix(view).Schema;
+            }
+            else
+            {
+                IDataView featurized = view;
+                foreach (var t in prefix) featurized = t.Transform(featurized);
+                predictor = Fit(trainer.Trainer!, featurized, o.LabelColumnName);
+            }
+            var classParts = MlNetModelParts.Decompose(predictor, nameof(DistillationOptions.RegressionStudent));
+            graphs.Add(PredictorExporter.Export(ml, new MlNetModelParts
+            {
+                Prefix = prefix, Predictor = predictor, Suffix = Array.Empty<ITransformer>(), Task = ModelTask.Regression, FeatureColumn = classParts.FeatureColumn,
+            }, featurizedSchema!));
+        }
+
+        var labels = Array.CreateInstance(scored.LabelType.RawType, classes);
+        for (int c = 0; c < classes; c++) labels.SetValue(scored.ClassValues[c], c);
+        var graph = PerClassGraph.Merge(graphs, o.Temperature, labels, scored.LabelType);
+        // The label in the teacher's class order, so that Label and PredictedLabel are the same key type (ML.NET's evaluators need that).
+        var classView = new ClassValuesView(o.LabelColumnName, scored.LabelType, scored.ClassValues);
+        var labelToKey = ml.Transforms.Conversion.MapValueToKey(o.LabelColumnName, keyData: classView).Fit(classView);
+        var modelParts = new MlNetModelParts
+        {
+            Prefix = new ITransformer[] { labelToKey }.Concat(prefix).ToList(),
+            Predictor = labelToKey, // not a predictor: the merged graph stands for it, and nothing re-exports it
+            Suffix = Array.Empty<ITransformer>(),
+            Task = ModelTask.MulticlassClassification,
+            FeatureColumn = graph.FeatureColumn,
+        };
+        summary = $"{scored.RowsText}; {classes} regression students (one per class) on the teacher's logits, merged into one ONNX graph with a softmax";
+        return new PredictorState(modelParts, graph);
+    }
+
+    private static ITransformer Fit(IEstimator<ITransformer> estimator, IDataView data, string label)
+    {
+        try { return estimator.Fit(data); }
+        catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException && e is not CompressionException)
+        {
+            throw new CompressionException($"The regression student could not be trained on the per-class targets ({e.Message}). It receives the training data's columns with '{label}' holding one class's target as Single.", e);
+        }
+    }
+
+    /// <summary>log p (floored) divided by the temperature, centred over the classes: a softmax of these gives the softened targets back.</summary>
+    internal static float[] LogTargets(double[] probabilities, double temperature)
+    {
+        var logs = probabilities.Select(p => Math.Log(Math.Max(p, ProbabilityFloor)) / temperature).ToArray();
+        double mean = logs.Average();
+        return logs.Select(l => (float)(l - mean)).ToArray();
+    }
+}
