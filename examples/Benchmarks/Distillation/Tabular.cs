@@ -20,10 +20,10 @@ public static class Tabular
         }).Fit(train, valid);
 
     /// <summary>The binary scenarios' student: LightGBM <paramref name="trees"/> × 16 leaves, one thread, optional example weights.</summary>
-    public static LightGbmBinaryTrainer BinaryStudent(MLContext ml, int trees, double learningRate, string? weight)
+    public static LightGbmBinaryTrainer BinaryStudent(MLContext ml, int trees, double learningRate, string? weight, int minimumLeafSize = 10)
         => ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
         {
-            NumberOfIterations = trees, NumberOfLeaves = 16, LearningRate = learningRate, MinimumExampleCountPerLeaf = 10,
+            NumberOfIterations = trees, NumberOfLeaves = 16, LearningRate = learningRate, MinimumExampleCountPerLeaf = minimumLeafSize,
             NumberOfThreads = 1, Seed = 1, ExampleWeightColumnName = weight,
         });
 
