@@ -8,7 +8,8 @@ namespace Microsoft.ML.Compression;
 /// <summary>
 /// Estimator of the distillation stage: the teacher scores the training data and the student (any ML.NET
 /// estimator chain ending in a trainer) learns the teacher's soft targets, optionally blended with the true
-/// labels. The student stays a native ML.NET model. Create it with
+/// labels. The student stays a native ML.NET model (except with <see cref="MulticlassTargets.PerClassRegression"/>, whose
+/// regressors are merged into one ONNX graph). Create it with
 /// <see cref="CompressionCatalog.Distill(ITransformer, IEstimator{ITransformer}, DistillationOptions)"/>.
 /// </summary>
 /// <example>

@@ -28,7 +28,12 @@ public enum MulticlassTargets
     /// classes); the K regressors are exported to ONNX and merged into one graph with a softmax head (Score: K class
     /// probabilities, PredictedLabel: the class with the highest score, as a key with the teacher's class values).
     /// The result runs through ONNX Runtime like a pruned or quantized model. K regressors of R trees are K × R trees,
-    /// as many as R rounds of a LightGBM multiclass student.
+    /// as many as R rounds of a LightGBM multiclass student. The graph multiplies the learned logits by the
+    /// temperature again, so Score estimates the teacher's own probabilities; for least-squares trees the temperature
+    /// then changes nothing (the targets and the fitted trees only scale). Probabilities are floored at 1e-4 before the log.
+    /// Measured on letter (26 classes, 780 trees, 32 leaves): 0.869–0.872 accuracy against 0.891 for row expansion,
+    /// with a 2.4× smaller saved zip: the squared error on 26 independent logits spends trees on classes that do not
+    /// decide the arg-max, where the multiclass trainer's softmax loss does not.
     /// </summary>
     PerClassRegression,
 }
