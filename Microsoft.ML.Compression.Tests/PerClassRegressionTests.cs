@@ -117,6 +117,23 @@ public sealed class PerClassRegressionTests
     }
 
     [TestMethod]
+    public void PerClassStudentIsAGraphLaterStagesEdit()
+    {
+        var (train, test) = TestData.Split(_ml, TestData.Head(_ml, TestData.Letter(_ml), 600));
+        var teacher = Multiclass(8, 10).Fit(train);
+        var options = PerClass(Regressor(8, 5));
+        options.TrainLabelOnlyBaseline = false;
+        using var compressed = _ml.Compression().Distill(teacher, Multiclass(8, 2), options)
+            .Append(_ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Float16 }))
+            .WithEvaluationData(test).Fit(train);
+        var report = compressed.Report;
+        CollectionAssert.AreEqual(new[] { "Teacher", "Distill", "Quantize" }, report.Stages.Select(s => s.Stage).ToArray());
+        Assert.IsTrue(report.Final.OnnxBytes < report.Stages[1].OnnxBytes, report.ToString());
+        Assert.AreEqual(report.Stages[1].EvaluationMetric!.Value, report.Final.EvaluationMetric!.Value, 0.02, report.ToString());
+        Assert.AreEqual(report.Final.EvaluationMetric!.Value, _ml.MulticlassClassification.Evaluate(compressed.Transform(test)).MicroAccuracy, 1e-9);
+    }
+
+    [TestMethod]
     public void PerClassOptionsAreCheckedBeforeAnyTraining()
     {
         var letter = TestData.Head(_ml, TestData.Letter(_ml), 300);
