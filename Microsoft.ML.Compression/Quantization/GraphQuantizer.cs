@@ -19,7 +19,7 @@ namespace Microsoft.ML.Compression.Quantization;
 /// </summary>
 internal static class GraphQuantizer
 {
-    private static readonly HashSet<string> QuantizedOps = new() { "DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "MatMulNBits", "QLinearConv", "QLinearMatMul", "GatherBlockQuantized" };
+    private static readonly HashSet<string> QuantizedOps = new() { "DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "MatMulNBits", "QLinearConv", "QLinearMatMul", "GatherBlockQuantized", "MatMulIntegerToFloat" };
 
     public static string Quantize(ModelProto model, QuantizationOptions options, GraphEditContext context)
     {
@@ -101,6 +101,10 @@ internal static class GraphQuantizer
         description += smallNote;
         description += mode == QuantizationMode.Static ? ActivationMatMulQuantizer.Static(model, products, options, context)
             : mode == QuantizationMode.Dynamic ? ActivationMatMulQuantizer.Dynamic(model, products) : "";
+        // Last, after every range is recorded on the QDQ graph: MatMul + bias Add as one integer operator.
+        int withBias = mode == QuantizationMode.Static && !options.KeepDequantizeLinear ? IntegerMatMulBias.Fuse(model) : 0;
+        if (withBias > 0)
+            description += $" {withBias} quantized MatMul(s) with their bias Add written as ONNX Runtime's MatMulIntegerToFloat with the bias inside (the QDQ form leaves the Add as a separate pass).";
         // Embedding tables (Gather) and large constant operands are stored quantized in every mode: in text models
         // they are most of the file.
         var excluded = options.ExcludedNodes.Concat(alsoExcluded ?? Array.Empty<string>()).ToHashSet();
