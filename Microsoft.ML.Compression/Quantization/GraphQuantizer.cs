@@ -101,7 +101,11 @@ internal static class GraphQuantizer
         description += smallNote;
         description += mode == QuantizationMode.Static ? ActivationMatMulQuantizer.Static(model, products, options, context)
             : mode == QuantizationMode.Dynamic ? ActivationMatMulQuantizer.Dynamic(model, products) : "";
-        // Last, after every range is recorded on the QDQ graph: MatMul + bias Add as one integer operator.
+        // Last, after every range is recorded on the QDQ graph: float passes that only feed quantization go (a scalar
+        // Mul into the QuantizeLinear scale; MatMul + bias Add as one integer operator).
+        int scaled = mode == QuantizationMode.Static ? ScaleIntoQuantize.Fold(model) : 0;
+        if (scaled > 0)
+            description += $" {scaled} Mul(s) by a constant scalar folded into the scale of the QuantizeLinear that reads them.";
         int withBias = mode == QuantizationMode.Static && !options.KeepDequantizeLinear ? IntegerMatMulBias.Fuse(model) : 0;
         if (withBias > 0)
             description += $" {withBias} quantized MatMul(s) with their bias Add written as ONNX Runtime's MatMulIntegerToFloat with the bias inside (the QDQ form leaves the Add as a separate pass).";
