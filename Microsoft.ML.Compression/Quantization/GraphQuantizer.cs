@@ -13,7 +13,9 @@ namespace Microsoft.ML.Compression.Quantization;
 /// the same grid.</item>
 /// <item>Static INT8 (networks): QuantizeLinear/DequantizeLinear pairs on the inputs of MatMul/Gemm/Conv with ranges
 /// recorded on calibration data, 8-bit symmetric per-channel weights in a <see cref="StaticWeightFormat"/> that
-/// ONNX Runtime's integer kernels compute exactly, int32 biases; ONNX Runtime fuses them into integer kernels.</item>
+/// ONNX Runtime's integer kernels compute exactly, int32 biases; ONNX Runtime fuses them into integer kernels. Last,
+/// float passes that only feed quantization go: a scalar Mul into the QuantizeLinear scale
+/// (<see cref="ScaleIntoQuantize"/>), MatMul + bias Add into one MatMulIntegerToFloat (<see cref="IntegerMatMulBias"/>).</item>
 /// <item>Dynamic INT8 (networks): DynamicQuantizeLinear + MatMulInteger for MatMul/Gemm.</item>
 /// </list>
 /// </summary>
