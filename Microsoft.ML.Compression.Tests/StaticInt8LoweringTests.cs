@@ -69,12 +69,15 @@ public sealed class StaticInt8LoweringTests
         return (model, rows.SelectMany(r => r).ToArray(), new GraphEditContext { ML = ml, GraphInputData = data, GraphInputs = new[] { "x" } });
     }
 
-    private static ModelProto Quantize(ModelProto model, GraphEditContext context, bool keepDequantizeLinear)
+    private static ModelProto Quantize(ModelProto model, GraphEditContext context, bool keepDequantizeLinear) => Quantize(model, context, keepDequantizeLinear, out _);
+
+    private static ModelProto Quantize(ModelProto model, GraphEditContext context, bool keepDequantizeLinear, out IReadOnlyList<TensorError> errors)
     {
         var quantized = model.Clone();
         // Every layer quantized: these 16-wide layers are far below the default multiply-add threshold.
         var options = new QuantizationOptions { Mode = QuantizationMode.Static, Calibration = CalibrationMethod.MinMax, MinMatMulMultiplyAdds = 0, KeepDequantizeLinear = keepDequantizeLinear };
         Console.WriteLine(GraphQuantizer.Quantize(quantized, options, context));
+        errors = context.TensorErrors!;
         return quantized;
     }
 
@@ -132,8 +135,14 @@ public sealed class StaticInt8LoweringTests
     public void LoweredGraphComputesWhatTheQdqGraphComputes()
     {
         var (model, flat, context) = Setup();
-        var lowered = Quantize(model, context, keepDequantizeLinear: false);
-        var qdq = Quantize(model, context, keepDequantizeLinear: true);
+        var lowered = Quantize(model, context, keepDequantizeLinear: false, out var loweredErrors);
+        var qdq = Quantize(model, context, keepDequantizeLinear: true, out var qdqErrors);
+        // The SQNR report still shows a1 as the fused operator sees it (quantized), though no DequantizeLinear reads it any more.
+        var qA1 = lowered.Graph.Node.Single(n => n.OpType == "QuantizeLinear" && n.Input[0] == "a1");
+        Assert.IsFalse(lowered.Graph.Node.Any(n => n.OpType == "DequantizeLinear" && n.Input[0] == qA1.Output[0]));
+        double Sqnr(IReadOnlyList<TensorError> e, string name) => e.Single(t => t.Name == name).SqnrDb;
+        Assert.AreEqual(Sqnr(qdqErrors, "a1"), Sqnr(loweredErrors, "a1"), 0.01);
+        Assert.IsTrue(Sqnr(loweredErrors, "a1") < 60, $"a1 measured after quantization: {Sqnr(loweredErrors, "a1")} dB");
         Assert.IsFalse(qdq.Graph.Node.Any(n => n.OpType == "MatMulIntegerToFloat"), "KeepDequantizeLinear keeps the plain QDQ form");
         Assert.AreEqual(3, qdq.Graph.Node.Count(n => n.OpType == "Add"), "the QDQ form keeps every bias Add");
         var expected = Run(model, flat);
