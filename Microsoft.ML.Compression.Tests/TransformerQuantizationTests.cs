@@ -59,6 +59,13 @@ public sealed class TransformerQuantizationTests
             Assert.AreEqual(5, g.Node.Count(n => n.OpType == "LayerNormalization"));
             Assert.IsTrue(g.Node.Any(n => n.OpType == "QuantizeLinear" && n.Input[0].Contains("Softmax")), "softmax output quantized");
             StringAssert.Contains(model.Report.Final.Description, "4 activation×activation MatMul(s)");
+            // Static mode's last steps (see StaticInt8LoweringTests): the 12 projections and their bias Adds as
+            // MatMulIntegerToFloat with the bias inside; the attention products stay QDQ MatMuls; the 1/√d Mul of the
+            // queries is in their QuantizeLinear scale, so no Mul feeds a QuantizeLinear.
+            Assert.AreEqual(12, g.Node.Count(n => n.OpType == "MatMulIntegerToFloat" && n.Domain == "com.microsoft" && n.Input.Count == 7));
+            Assert.AreEqual(4, g.Node.Count(n => n.OpType == "MatMul"));
+            Assert.AreEqual(5, g.Node.Count(n => n.OpType == "Add"), "the positional and the 4 residual Adds; no bias Add left");
+            Assert.IsFalse(g.Node.Any(n => n.OpType == "Mul" && g.Node.Any(q => q.OpType == "QuantizeLinear" && q.Input[0] == n.Output[0])));
         }
     }
 

@@ -13,13 +13,15 @@ namespace Microsoft.ML.Compression.Quantization;
 /// the same grid.</item>
 /// <item>Static INT8 (networks): QuantizeLinear/DequantizeLinear pairs on the inputs of MatMul/Gemm/Conv with ranges
 /// recorded on calibration data, 8-bit symmetric per-channel weights in a <see cref="StaticWeightFormat"/> that
-/// ONNX Runtime's integer kernels compute exactly, int32 biases; ONNX Runtime fuses them into integer kernels.</item>
+/// ONNX Runtime's integer kernels compute exactly, int32 biases; ONNX Runtime fuses them into integer kernels. Last,
+/// float passes that only feed quantization go: a scalar Mul into the QuantizeLinear scale
+/// (<see cref="ScaleIntoQuantize"/>), MatMul + bias Add into one MatMulIntegerToFloat (<see cref="IntegerMatMulBias"/>).</item>
 /// <item>Dynamic INT8 (networks): DynamicQuantizeLinear + MatMulInteger for MatMul/Gemm.</item>
 /// </list>
 /// </summary>
 internal static class GraphQuantizer
 {
-    private static readonly HashSet<string> QuantizedOps = new() { "DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "MatMulNBits", "QLinearConv", "QLinearMatMul", "GatherBlockQuantized" };
+    private static readonly HashSet<string> QuantizedOps = new() { "DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "MatMulNBits", "QLinearConv", "QLinearMatMul", "GatherBlockQuantized", "MatMulIntegerToFloat" };
 
     public static string Quantize(ModelProto model, QuantizationOptions options, GraphEditContext context)
     {
@@ -101,6 +103,14 @@ internal static class GraphQuantizer
         description += smallNote;
         description += mode == QuantizationMode.Static ? ActivationMatMulQuantizer.Static(model, products, options, context)
             : mode == QuantizationMode.Dynamic ? ActivationMatMulQuantizer.Dynamic(model, products) : "";
+        // Last, after every range is recorded on the QDQ graph: float passes that only feed quantization go (a scalar
+        // Mul into the QuantizeLinear scale; MatMul + bias Add as one integer operator).
+        int scaled = mode == QuantizationMode.Static ? ScaleIntoQuantize.Fold(model) : 0;
+        if (scaled > 0)
+            description += $" {scaled} Mul(s) by a constant scalar folded into the scale of the QuantizeLinear that reads them.";
+        int withBias = mode == QuantizationMode.Static && !options.KeepDequantizeLinear ? IntegerMatMulBias.Fuse(model) : 0;
+        if (withBias > 0)
+            description += $" {withBias} quantized MatMul(s) with their bias Add written as ONNX Runtime's MatMulIntegerToFloat with the bias inside (the QDQ form leaves the Add as a separate pass).";
         // Embedding tables (Gather) and large constant operands are stored quantized in every mode: in text models
         // they are most of the file.
         var excluded = options.ExcludedNodes.Concat(alsoExcluded ?? Array.Empty<string>()).ToHashSet();

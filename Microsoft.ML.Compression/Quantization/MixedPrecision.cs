@@ -63,10 +63,23 @@ internal static class MixedPrecision
     {
         var g = floatModel.Graph;
         var skip = options.ExcludedNodes.Concat(excluded).ToArray();
-        var layers = WeightTensors.Find(g, skip).Select(w => new Layer(w.Name, new[] { w.Consumer.Input[0] }, w.Consumer.Output[0])).ToList();
+        var layers = WeightTensors.Find(g, skip).Select(w => new Layer(w.Name, new[] { w.Consumer.Input[0] }, BiasedOutput(g, w.Consumer))).ToList();
         layers.AddRange(EmbeddingQuantizer.Find(g, skip.ToHashSet()).SelectMany(e => e.Gathers.Select(n => new Layer(e.Name, Array.Empty<string>(), n.Output[0]))));
         if (mode != QuantizationMode.WeightOnly && (options.QuantizeActivationMatMuls ?? mode == QuantizationMode.Static))
             layers.AddRange(ActivationMatMulQuantizer.Find(g, skip.ToHashSet()).Select(n => new Layer(n.Name, n.Input.ToArray(), n.Output[0])));
         return layers.GroupBy(l => l.Name).Select(grp => grp.First()).ToList();
+    }
+
+    /// <summary>
+    /// A layer's output, after the Add of a constant bias when that is the only reader: static mode writes MatMul +
+    /// bias Add as one operator (<see cref="IntegerMatMulBias"/>), so only the biased tensor exists in both graphs.
+    /// </summary>
+    private static string BiasedOutput(GraphProto g, NodeProto layer)
+    {
+        var output = layer.Output[0];
+        var readers = g.Node.Where(n => n.Input.Contains(output)).ToList();
+        if (readers.Count != 1 || readers[0].OpType != "Add" || g.Output.Any(o => o.Name == output)) return output;
+        var other = readers[0].Input.FirstOrDefault(i => i != output);
+        return other != null && OnnxGraphEditor.Initializer(g, other) != null ? readers[0].Output[0] : output;
     }
 }

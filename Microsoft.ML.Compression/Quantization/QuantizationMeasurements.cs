@@ -27,11 +27,24 @@ internal static class QuantizationMeasurements
         var graphInputs = new HashSet<string>(fg.Input.Select(i => i.Name));
         var qOutputs = new HashSet<string>(qg.Node.SelectMany(n => n.Output).Concat(qg.Output.Select(o => o.Name)));
         var pairs = new List<(string Float, string Quantized)>();
+        var measured = quantized; // a copy when integer operators read quantized tensors with no DequantizeLinear to capture
         foreach (var t in tensors.Concat(fg.Output.Select(o => o.Name)).Distinct())
         {
             if (graphInputs.Contains(t) || !qOutputs.Contains(t)) continue;
             var q = asOperatorSees ? qg.Node.FirstOrDefault(n => n.OpType == "QuantizeLinear" && n.Input[0] == t) : null;
             var dq = q == null ? null : qg.Node.FirstOrDefault(n => n.OpType == "DequantizeLinear" && n.Input[0] == q.Output[0]);
+            if (q != null && dq == null && q.Input.Count >= 2)
+            {
+                // Only an integer operator (MatMulIntegerToFloat) reads it: a DequantizeLinear added to a copy for the
+                // measurement shows the values that operator computes with.
+                if (ReferenceEquals(measured, quantized)) measured = quantized.Clone();
+                var name = OnnxGraphEditor.UniqueName(measured.Graph, t + "_as_quantized");
+                var added = OnnxGraphEditor.Node("DequantizeLinear", new[] { q.Output[0] }.Concat(q.Input.Skip(1)), new[] { name }, name);
+                if (OnnxGraphEditor.Attribute(q, "axis") is { } axis) added.Attribute.Add(axis.Clone());
+                measured.Graph.Node.Add(added);
+                pairs.Add((t, name));
+                continue;
+            }
             pairs.Add((t, dq?.Output[0] ?? t));
         }
         if (pairs.Count == 0) return new List<TensorError>();
@@ -44,7 +57,7 @@ internal static class QuantizationMeasurements
         // arithmetic can differ from QDQ simulated in float: int16 saturation in u8×s8 kernels once hid here);
         // intermediate tensors unoptimized, since fusion removes them.
         var graphOutputs = new HashSet<string>(qg.Output.Select(o => o.Name));
-        var candidate = ActivationRecorder.Capture(quantized, pairs.Select(p => p.Quantized).Where(q => !graphOutputs.Contains(q)).Distinct().ToArray(), context, rowCount);
+        var candidate = ActivationRecorder.Capture(measured, pairs.Select(p => p.Quantized).Where(q => !graphOutputs.Contains(q)).Distinct().ToArray(), context, rowCount);
         foreach (var (name, rows) in ActivationRecorder.Capture(quantized, pairs.Select(p => p.Quantized).Where(graphOutputs.Contains).Distinct().ToArray(), context, rowCount, optimized: true))
             candidate[name] = rows;
         var result = new List<TensorError>();

@@ -35,7 +35,9 @@ public enum QuantizationMode
     /// <summary>
     /// INT8 weights, and the inputs of MatMul/Gemm/Conv quantized with ranges measured on the fit data
     /// (<see cref="QuantizationOptions.Calibration"/>), as QuantizeLinear/DequantizeLinear pairs that ONNX
-    /// Runtime fuses into integer kernels.
+    /// Runtime fuses into integer kernels. A quantized MatMul followed by a bias Add is written directly as ONNX
+    /// Runtime's com.microsoft MatMulIntegerToFloat with the bias inside (ONNX Runtime's own QDQ fusion leaves the Add
+    /// as a separate float pass); <see cref="QuantizationOptions.KeepDequantizeLinear"/> keeps the plain QDQ form.
     /// </summary>
     /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = 512 }</code></example>
     Static,
@@ -178,8 +180,10 @@ public sealed class QuantizationOptions
     /// Transformer's attention products Q·Kᵀ and softmax·V (dynamic: both inputs quantized at run time; static:
     /// calibrated QDQ on both, which ONNX Runtime runs as MatMulIntegerToFloat and QLinearMatMul). Null (default):
     /// yes in static mode, no in dynamic mode. Measured on the spam Transformer (1 thread, batch 32, AVX2 without
-    /// VNNI): static 0.78× FP32 latency without them, 0.76× with them, same accuracy; dynamic 0.89× without, 0.84× with,
-    /// but 0.2 points less accurate and slower at batch 1, because each product pays two more run-time range scans.
+    /// VNNI, CPU time, alternating runs): static 0.76–0.77× FP32 latency without them, 0.72–0.75× with them, same
+    /// accuracy (Q·Kᵀ alone gains little: 0.74–0.77× with it left float); dynamic 0.89× without, 0.84× with, but 0.2
+    /// points less accurate and slower at batch 1, because each product pays two more run-time range scans. Softmax stays
+    /// float: with QDQ around it ONNX Runtime runs QLinearSoftmax, which made static INT8 0.92× FP32 instead of 0.70×.
     /// </summary>
     /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Dynamic, QuantizeActivationMatMuls = true }</code></example>
     public bool? QuantizeActivationMatMuls { get; set; }
@@ -190,6 +194,9 @@ public sealed class QuantizationOptions
     /// the form that QDQ-aware execution providers look for, or with Cast + Mul (false, default), which ONNX Runtime
     /// folds back into the float weight when it loads the graph, so the network runs as fast as FP32 while the file
     /// keeps 8-bit weights. On CPU, DequantizeLinear weights ran 1.1–2.2× slower than FP32 on this project's fixtures.
+    /// In <see cref="QuantizationMode.Static"/> mode, true also keeps every quantized MatMul in the plain QDQ form
+    /// (DequantizeLinear → MatMul → bias Add) instead of ONNX Runtime's MatMulIntegerToFloat with the bias inside,
+    /// which ran 0.70–0.77× of FP32 on the spam Transformer where the QDQ form ran 0.76–0.82× (batch 32, 1 thread).
     /// </summary>
     /// <example><code>new QuantizationOptions { KeepDequantizeLinear = true }</code></example>
     public bool KeepDequantizeLinear { get; set; }
