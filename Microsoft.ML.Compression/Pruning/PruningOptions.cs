@@ -102,8 +102,28 @@ public sealed class PruningOptions
     /// <example><code>new PruningOptions { TargetSparsity = 0.8, TreeStorage = TreeStorage.Compact }</code></example>
     public TreeStorage TreeStorage { get; set; } = TreeStorage.Auto;
 
+    /// <summary>
+    /// Tree ensembles: leaf/node pruning of the kept trees. A branch whose two children are leaves is collapsed into
+    /// one leaf (the children's mean, weighted by how many calibration rows reach each), cheapest first by how much
+    /// that moves the ensemble's score on the calibration rows, bottom-up, while the RMS change of the score stays
+    /// within this fraction of the score's standard deviation; trees left as a single leaf go into the base value.
+    /// In [0, 1]; 0 turns it off. Default 0 (off).
+    /// </summary>
+    /// <example><code>new PruningOptions { TargetSparsity = 0.8, LeafPruningTolerance = 0.05, RefitLeaves = true }</code></example>
+    public double LeafPruningTolerance { get; set; }
+
+    /// <summary>
+    /// Tree ensembles: after tree (and leaf) pruning, refit every kept leaf's value by least squares so the pruned
+    /// ensemble reproduces the full ensemble's score on the calibration rows (each leaf moves by the mean residual of
+    /// the rows reaching it, a few backfitting sweeps over the trees). Default false.
+    /// </summary>
+    /// <example><code>new PruningOptions { TargetSparsity = 0.8, RefitLeaves = true }</code></example>
+    public bool RefitLeaves { get; set; }
+
     internal void Validate()
     {
+        if (double.IsNaN(LeafPruningTolerance) || LeafPruningTolerance < 0 || LeafPruningTolerance > 1)
+            throw new ArgumentOutOfRangeException(nameof(LeafPruningTolerance), LeafPruningTolerance, "LeafPruningTolerance must be in [0, 1]: the largest RMS change of the score as a fraction of its standard deviation on the data (0 turns leaf pruning off).");
         if (double.IsNaN(TargetSparsity) || TargetSparsity < 0 || TargetSparsity >= 1)
             throw new ArgumentOutOfRangeException(nameof(TargetSparsity), TargetSparsity, "TargetSparsity must be in [0, 1): 0 keeps everything, 0.9 removes 90%.");
         if (MaxCalibrationRows < 1)
