@@ -19,6 +19,7 @@ internal static class TreeEnsemblePruner
         bool leaves = options.LeafPruningTolerance > 0 || options.RefitLeaves;
         var leafResults = new List<TreeLeafPruner.Result>();
         int multiTarget = 0;
+        bool droppedTrees = false;
         foreach (var node in nodes)
         {
             var ensemble = new TreeEnsembleNode(node);
@@ -33,6 +34,7 @@ internal static class TreeEnsemblePruner
             var reference = leafPrune && options.RefitLeaves ? TreeLeafPruner.Scores(ensemble, sample) : null;
             if (keep < n)
             {
+                droppedTrees = true;
                 if (lasso && ensemble.Targets == 1) worstRmse = Math.Max(worstRmse, Reweight(ensemble, keep, sample));
                 else DropLeastVarying(ensemble, keep, sample);
             }
@@ -46,7 +48,8 @@ internal static class TreeEnsemblePruner
             }
             ensemble.WriteBack();
         }
-        var trees = lasso
+        var trees = !droppedTrees ? $"tree ensemble: TargetSparsity dropped none of the {before} trees."
+            : lasso
             ? $"tree ensemble pruning by lasso re-weighting: kept {after} of {before} trees, re-weighted to reproduce the full ensemble's score on the data (largest score RMSE {worstRmse:G3})."
             : $"tree ensemble pruning: kept {after} of {before} trees (those whose output varies most on the data); the dropped trees' mean output was folded into the base value.";
         return trees + LeafSummary(leafResults, options, multiTarget);

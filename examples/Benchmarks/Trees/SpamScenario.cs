@@ -54,13 +54,15 @@ public static class SpamScenario
             Variants = new[] { "teacher", "pruned", "pruned + leaves", "pruned + leaves + refit" },
         };
         var size = models.Select(m => TreeModelMeasure.Size(TreeModelMeasure.Onnx(ml, m, train))).ToArray();
-        var speed = TreeModelMeasure.ThroughputInTurns(ml, s, models, test, rows);
         result.Add("AUC (test)", "AUC", true, "F4", models.Select(m => (double?)ml.BinaryClassification.Evaluate(m.Transform(test)).AreaUnderRocCurve).ToArray());
         result.Add("score RMSE vs teacher (test)", "score", false, "F3", models.Select(m => (double?)ScoreRmse(teacher, m, test)).ToArray());
         result.Add("trees", "trees", false, "F0", size.Select(x => (double?)x.Trees).ToArray());
         result.Add("tree nodes (leaves included)", "nodes", false, "F0", size.Select(x => (double?)x.Nodes).ToArray());
         result.Add("ONNX", "bytes", false, "F0", size.Select(x => (double?)x.OnnxBytes).ToArray());
         result.Add("saved zip", "bytes", false, "F0", models.Select(m => (double?)ZipBytes(ml, m, train.Schema)).ToArray());
+        // Last: a disposed PredictionEngine of an ONNX model leaves that model unusable (ONNX Runtime crashed in a
+        // later Transform), so the engines of the throughput turns are disposed after everything else was measured.
+        var speed = TreeModelMeasure.ThroughputInTurns(ml, s, models, test, rows);
         result.Add("batch Transform", "rows/s", true, "F0", speed.Select(x => (double?)x.BatchRowsPerSecond).ToArray());
         result.Add("batch Transform CPU", "µs/row", false, "F2", speed.Select(x => (double?)x.BatchCpuMicrosecondsPerRow).ToArray());
         result.Add("PredictionEngine", "rows/s", true, "F0", speed.Select(x => (double?)x.EngineRowsPerSecond).ToArray());
