@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Compression.Onnx;
+using Microsoft.ML.Compression.Pruning;
 using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Compression.Tests;
@@ -68,6 +69,33 @@ public sealed class TreeLeafPruningTests
         Console.WriteLine($"test score RMSE vs teacher: collapsed {a:G3}, refitted {b:G3}; {refit.Report.Final.Description}");
         Assert.IsTrue(b < a, $"collapsed {a}, refitted {b}");
         StringAssert.Contains(refit.Report.Final.Description, "Leaves refitted");
+    }
+
+    [TestMethod]
+    public void LeavesNoCalibrationRowReachesAreKept()
+    {
+        using var onnx = new MemoryStream();
+        _ml.Model.ConvertToOnnx(_teacher, _train, onnx);
+        var node = TreeEnsembleNode.FindAll(OnnxModelIO.Parse(onnx.ToArray(), "teacher").Graph).Single();
+        var ensemble = new TreeEnsembleNode(node);
+        // 40 rows reach only some of the 960 leaves.
+        var sample = _ml.Data.CreateEnumerable<SpamFeatures>(_train, reuseRowObject: false).Take(40).Select(r => r.Features).ToArray();
+        var reached = ensemble.Trees.Select(t => sample.Select(x => ensemble.LeafReached(t, x)).ToHashSet()).ToList();
+        var unvisited = ensemble.Trees.SelectMany((t, k) => t.Leaves.Keys.Where(id => !reached[k].Contains(id)).Select(id => (t, id, ensemble.LeafValue(t, id)))).ToList();
+        var reference = TreeLeafPruner.Scores(ensemble, sample);
+
+        var result = TreeLeafPruner.Prune(ensemble, sample, reference, tolerance: 0.2, refit: false);
+
+        Console.WriteLine($"{unvisited.Count} unvisited leaves; nodes {result.NodesBefore} -> {result.NodesAfter}");
+        Assert.AreEqual(unvisited.Count, result.UnvisitedLeaves);
+        Assert.IsTrue(unvisited.Count > 100, $"{unvisited.Count} unvisited leaves");
+        Assert.IsTrue(result.NodesAfter < result.NodesBefore, "nothing was collapsed");
+        foreach (var (tree, id, value) in unvisited)
+            if (ensemble.Trees.Contains(tree))
+            {
+                Assert.IsTrue(tree.Leaves.ContainsKey(id) && ensemble.IsLeaf(tree, id), $"leaf {id} of tree {tree.Id} was merged away");
+                Assert.AreEqual(value, ensemble.LeafValue(tree, id));
+            }
     }
 
     [TestMethod]

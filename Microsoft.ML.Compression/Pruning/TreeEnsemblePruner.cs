@@ -43,7 +43,6 @@ internal static class TreeEnsemblePruner
                 // Without a refit the tolerance is measured against the tree-pruned ensemble's own spread.
                 reference ??= TreeLeafPruner.Scores(ensemble, sample);
                 var result = TreeLeafPruner.Prune(ensemble, sample, reference, options.LeafPruningTolerance, options.RefitLeaves);
-                after -= result.TreesFolded;
                 leafResults.Add(result);
             }
             ensemble.WriteBack();
@@ -63,7 +62,7 @@ internal static class TreeEnsemblePruner
         int leaves = results.Sum(r => r.LeavesBefore), unvisited = results.Sum(r => r.UnvisitedLeaves);
         var text = options.LeafPruningTolerance > 0
             ? $" Leaf pruning (tolerance {options.LeafPruningTolerance:G3} of the score's SD): nodes {before:N0} -> {after:N0}"
-              + $" ({unvisited:N0} of {leaves:N0} leaves reached by no calibration row; {results.Sum(r => r.TreesFolded)} tree(s) reduced to a constant, folded into the base value;"
+              + $" ({unvisited:N0} of {leaves:N0} leaves reached by no calibration row, kept; {results.Sum(r => r.TreesFolded)} tree(s) reduced to a constant, folded into the base value;"
               + $" RMS score change {results.Max(r => r.ScoreChangeRms):G3})."
             : $" Nodes: {before:N0}.";
         if (options.RefitLeaves)

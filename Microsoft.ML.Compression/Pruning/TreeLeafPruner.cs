@@ -8,7 +8,8 @@ namespace Microsoft.ML.Compression.Pruning;
 /// worth the mean of the two, weighted by how many calibration rows reach each; its cost is how much that moves the
 /// ensemble's score on those rows (squared, summed, on top of the collapses already made). The cheapest collapse
 /// is made while the RMS change of the score stays within the tolerance; a collapsed parent of a leaf can then be
-/// collapsed in turn, and a tree reduced to one leaf is folded into the base value. Optionally the leaves are then
+/// collapsed in turn, and a tree reduced to one leaf is folded into the base value. Leaves that no calibration row
+/// reaches are never merged away (see <see cref="TreeState.IsCandidate"/>). Optionally the leaves are then
 /// refitted: each one's value corrected by the mean residual of the full ensemble's score on the rows reaching it.
 /// </summary>
 internal static class TreeLeafPruner
@@ -167,20 +168,25 @@ internal static class TreeLeafPruner
 
         public IEnumerable<long> Candidates() => _parent.Values.Distinct().Where(IsCandidate).ToList();
 
+        /// <summary>
+        /// A branch with two leaf children, each reached by at least one calibration row. A leaf no row reaches would
+        /// be collapsed for free (the merged value is its sibling's), but the rows that do reach it later lose its
+        /// value: on spam (FastTree 500 → 100 trees, 200 calibration rows, 23% of the leaves unvisited) collapsing
+        /// only those cost 0.003 of test AUC. So they stay.
+        /// </summary>
         public bool IsCandidate(long node)
         {
             if (_ensemble.IsLeaf(Tree, node)) return false;
             var (t, f) = _ensemble.Children(Tree, node);
-            return LeafRows.ContainsKey(t) && LeafRows.ContainsKey(f);
+            return LeafRows.TryGetValue(t, out var rt) && LeafRows.TryGetValue(f, out var rf) && rt.Count > 0 && rf.Count > 0;
         }
 
-        /// <summary>The value the merged leaf gets: the row-weighted mean (plain mean when no row reaches either).</summary>
+        /// <summary>The value the merged leaf gets: the mean of its children weighted by the rows reaching each.</summary>
         private double Merged(long node)
         {
             var (t, f) = _ensemble.Children(Tree, node);
             int nt = LeafRows[t].Count, nf = LeafRows[f].Count;
-            double vt = _ensemble.LeafValue(Tree, t), vf = _ensemble.LeafValue(Tree, f);
-            return nt + nf == 0 ? (vt + vf) / 2 : (nt * vt + nf * vf) / (nt + nf);
+            return (nt * (double)_ensemble.LeafValue(Tree, t) + nf * (double)_ensemble.LeafValue(Tree, f)) / (nt + nf);
         }
 
         /// <summary>Increase of Σ (score change)² over the calibration rows if <paramref name="node"/> is collapsed.</summary>

@@ -63,7 +63,7 @@ public static class ChurnScenario
         var result = new ScenarioResult
         {
             Name = "Trees: wa_churn, FastTree teacher vs distilled + pruned + INT8 student",
-            Description = $"Teacher FastTree {s.ChurnTeacherTrees} trees; student FastTree {s.ChurnStudentTrees} trees distilled from it, half of its trees pruned, leaves INT8; "
+            Description = $"Teacher FastTree {s.ChurnTeacherTrees} trees; student FastTree {s.ChurnStudentTrees} trees distilled from it, half of its trees pruned (LeafPruningTolerance 0), leaves INT8; "
                 + $"\"+ leaves\": the same with leaf/node pruning in the Prune stage (LeafPruningTolerance {LeafTolerance}). "
                 + $"80/20 split (seed 1), {rows.Count} test rows. Teacher trained in {trainSeconds:F1} s, compression took {string.Join(" / ", seconds.Select(x => x.ToString("F1")))} s.",
             Variants = new[] { "teacher", "compressed", "compressed + leaves" },
