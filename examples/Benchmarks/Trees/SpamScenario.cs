@@ -68,6 +68,17 @@ public static class SpamScenario
         result.Add("batch Transform CPU", "µs/row", false, "F2", speed.Select(x => (double?)x.BatchCpuMicrosecondsPerRow).ToArray());
         result.Add("PredictionEngine", "rows/s", true, "F0", speed.Select(x => (double?)x.EngineRowsPerSecond).ToArray());
         result.Add("PredictionEngine CPU", "µs/row", false, "F2", speed.Select(x => (double?)x.EngineCpuMicrosecondsPerRow).ToArray());
+        // ONNX Runtime alone (one intra-op thread, the graph each pruned model runs; no ML.NET in between), in turns:
+        // where the pruned models differ in speed, this says whether the trees or the pipeline around them did it.
+        var graphs = new[] { pruned, leaf, classic, refit }.Select(m => m.OnnxModel!).ToList();
+        var features = rows.Select(r => r.Features).ToArray();
+        foreach (var batchSize in new[] { 1, 256 })
+        {
+            var (wall, cpu) = Benchmarks.Networks.OrtLatency.MedianMicrosecondsInTurns(s, graphs, features, batchSize, threads: 1);
+            var us = cpu ?? wall;
+            result.Add($"ONNX Runtime alone, batch {batchSize}, 1 thread ({(cpu != null ? "thread CPU" : "wall")})", "µs/row", false, "F2",
+                new double?[] { null }.Concat(us.Select(v => (double?)(v / batchSize))).ToArray());
+        }
         foreach (var (name, m) in new[] { ("pruned + leaves", leaf), ("pruned + leaves + refit", refit) })
             result.Notes.Add($"{name}: {m.Report.Final.Description}");
         SweepTolerances(ml, s, teacher, train, test, sparsity, result);
