@@ -47,7 +47,7 @@ internal static class TreeEnsemblePruner
             }
             ensemble.WriteBack();
         }
-        var trees = !droppedTrees ? $"tree ensemble: TargetSparsity dropped none of the {before} trees."
+        var trees = !droppedTrees && leafResults.Count > 0 ? $"tree ensemble: TargetSparsity dropped none of the {before} trees."
             : lasso
             ? $"tree ensemble pruning by lasso re-weighting: kept {after} of {before} trees, re-weighted to reproduce the full ensemble's score on the data (largest score RMSE {worstRmse:G3})."
             : $"tree ensemble pruning: kept {after} of {before} trees (those whose output varies most on the data); the dropped trees' mean output was folded into the base value.";
