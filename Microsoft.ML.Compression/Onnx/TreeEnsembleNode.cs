@@ -7,7 +7,7 @@ namespace Microsoft.ML.Compression.Onnx;
 /// An ONNX-ML TreeEnsembleRegressor node (how ML.NET exports FastTree, LightGBM and FastForest) read into trees
 /// that can be evaluated on data, dropped, and written back.
 /// </summary>
-internal sealed class TreeEnsembleNode
+internal sealed partial class TreeEnsembleNode
 {
     public sealed class Tree
     {
@@ -69,17 +69,19 @@ internal sealed class TreeEnsembleNode
     /// <summary>Output of one tree for one row, per target, as ONNX Runtime computes it (before aggregation).</summary>
     public void Evaluate(Tree tree, float[] x, float[] outputPerTarget)
     {
+        if (tree.Leaves.TryGetValue(LeafReached(tree, x), out var leaf))
+            foreach (var (target, w) in leaf) outputPerTarget[target] += w;
+    }
+
+    /// <summary>Node id of the leaf that <paramref name="x"/> reaches in <paramref name="tree"/>.</summary>
+    public long LeafReached(Tree tree, float[] x)
+    {
         long id = tree.Nodes.Count == 0 ? 0 : _nodeIds[tree.Nodes[0]];
         for (int guard = 0; guard < 100_000; guard++)
         {
             int i = tree.ByNodeId[id];
             string mode = _modes[i];
-            if (mode == "LEAF")
-            {
-                if (tree.Leaves.TryGetValue(id, out var leaf))
-                    foreach (var (target, w) in leaf) outputPerTarget[target] += w;
-                return;
-            }
+            if (mode == "LEAF") return id;
             float v = x[_featureIds[i]], t = _values[i];
             bool go = float.IsNaN(v) ? _missingTrue.Length > i && _missingTrue[i] == 1 : mode switch
             {

@@ -22,6 +22,8 @@ public sealed class PruningEstimator : CompressionStageEstimator
             MaxCalibrationRows = options.MaxCalibrationRows,
             TreeSelection = options.TreeSelection,
             TreeStorage = options.TreeStorage,
+            LeafPruningTolerance = options.LeafPruningTolerance,
+            RefitLeaves = options.RefitLeaves,
             Reconstruct = options.Reconstruct,
             Granularity = options.Granularity,
             LayerSparsity = new Dictionary<string, double>(options.LayerSparsity),

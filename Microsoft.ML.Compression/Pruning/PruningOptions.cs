@@ -102,8 +102,36 @@ public sealed class PruningOptions
     /// <example><code>new PruningOptions { TargetSparsity = 0.8, TreeStorage = TreeStorage.Compact }</code></example>
     public TreeStorage TreeStorage { get; set; } = TreeStorage.Auto;
 
+    /// <summary>
+    /// Tree ensembles: leaf/node pruning of the kept trees. A branch whose two children are leaves is collapsed into
+    /// one leaf (the children's mean, weighted by how many calibration rows reach each), cheapest first by how much
+    /// that moves the ensemble's score on the calibration rows, bottom-up, while the RMS change of the score stays
+    /// within this fraction of the score's standard deviation; trees left as a single leaf go into the base value.
+    /// In [0, 1]; 0 turns it off. Leaves no calibration row reaches are never merged away. Default 0 (off): at 0.1,
+    /// binary models lost nothing (spam, FastTree 500 → 100 trees: 39% fewer nodes, 22% smaller zip, test AUC 0.9779
+    /// both; wa_churn student: 28% fewer nodes, AUC 0.8416 → 0.8422), but a 26-class one-versus-all LightGBM (letter,
+    /// 60 trees × 16 leaves per class, half the trees pruned: accuracy 0.887) lost 0.8 points more at 0.1 (0.879; 26%
+    /// fewer nodes, 16% smaller zip), 0.3 at 0.05 and none at 0.02, since every class's score moves and the argmax
+    /// is sensitive to that. 0.1–0.2 suits binary classification; 0.02 multiclass.
+    /// </summary>
+    /// <example><code>new PruningOptions { TargetSparsity = 0.8, LeafPruningTolerance = 0.1 }</code></example>
+    public double LeafPruningTolerance { get; set; }
+
+    /// <summary>
+    /// Tree ensembles: after tree (and leaf) pruning, refit every kept leaf's value by least squares so the pruned
+    /// ensemble reproduces the full ensemble's score on the calibration rows (each leaf moves by the mean residual of
+    /// the rows reaching it, a few backfitting sweeps over the trees). Default false: it brings the scores on the
+    /// calibration rows much closer (spam: score RMSE 7.5 → 3.3) but on held-out rows only after heavy leaf pruning
+    /// (tolerance 0.2–0.3: test score RMSE 11.3 → 9.6, 16.4 → 11.7; at 0.05 it got worse, 6.6 → 7.3); test AUC moved by
+    /// at most ±0.0006.
+    /// </summary>
+    /// <example><code>new PruningOptions { TargetSparsity = 0.8, RefitLeaves = true }</code></example>
+    public bool RefitLeaves { get; set; }
+
     internal void Validate()
     {
+        if (double.IsNaN(LeafPruningTolerance) || LeafPruningTolerance < 0 || LeafPruningTolerance > 1)
+            throw new ArgumentOutOfRangeException(nameof(LeafPruningTolerance), LeafPruningTolerance, "LeafPruningTolerance must be in [0, 1]: the largest RMS change of the score as a fraction of its standard deviation on the data (0 turns leaf pruning off).");
         if (double.IsNaN(TargetSparsity) || TargetSparsity < 0 || TargetSparsity >= 1)
             throw new ArgumentOutOfRangeException(nameof(TargetSparsity), TargetSparsity, "TargetSparsity must be in [0, 1): 0 keeps everything, 0.9 removes 90%.");
         if (MaxCalibrationRows < 1)

@@ -16,6 +16,10 @@ internal static class TreeEnsemblePruner
         int before = 0, after = 0;
         double worstRmse = 0;
         bool lasso = options.TreeSelection == TreeSelection.LassoReweighting;
+        bool leaves = options.LeafPruningTolerance > 0 || options.RefitLeaves;
+        var leafResults = new List<TreeLeafPruner.Result>();
+        int multiTarget = 0;
+        bool droppedTrees = false;
         foreach (var node in nodes)
         {
             var ensemble = new TreeEnsembleNode(node);
@@ -23,14 +27,47 @@ internal static class TreeEnsemblePruner
             int keep = Math.Max(1, n - (int)Math.Floor(options.TargetSparsity * n));
             before += n;
             after += keep;
-            if (keep == n) continue;
-            if (lasso && ensemble.Targets == 1) worstRmse = Math.Max(worstRmse, Reweight(ensemble, keep, sample));
-            else DropLeastVarying(ensemble, keep, sample);
+            bool leafPrune = leaves && ensemble.Targets == 1;
+            if (leaves && !leafPrune) multiTarget++;
+            if (keep == n && !leafPrune) continue;
+            // The full ensemble's score, which leaf refitting reproduces.
+            var reference = leafPrune && options.RefitLeaves ? TreeLeafPruner.Scores(ensemble, sample) : null;
+            if (keep < n)
+            {
+                droppedTrees = true;
+                if (lasso && ensemble.Targets == 1) worstRmse = Math.Max(worstRmse, Reweight(ensemble, keep, sample));
+                else DropLeastVarying(ensemble, keep, sample);
+            }
+            if (leafPrune)
+            {
+                // Without a refit the tolerance is measured against the tree-pruned ensemble's own spread.
+                reference ??= TreeLeafPruner.Scores(ensemble, sample);
+                var result = TreeLeafPruner.Prune(ensemble, sample, reference, options.LeafPruningTolerance, options.RefitLeaves);
+                leafResults.Add(result);
+            }
             ensemble.WriteBack();
         }
-        return lasso
+        var trees = !droppedTrees && leafResults.Count > 0 ? $"tree ensemble: TargetSparsity dropped none of the {before} trees."
+            : lasso
             ? $"tree ensemble pruning by lasso re-weighting: kept {after} of {before} trees, re-weighted to reproduce the full ensemble's score on the data (largest score RMSE {worstRmse:G3})."
             : $"tree ensemble pruning: kept {after} of {before} trees (those whose output varies most on the data); the dropped trees' mean output was folded into the base value.";
+        return trees + LeafSummary(leafResults, options, multiTarget);
+    }
+
+    private static string LeafSummary(List<TreeLeafPruner.Result> results, PruningOptions options, int multiTarget)
+    {
+        if (results.Count == 0)
+            return multiTarget > 0 ? $" Leaf pruning skipped: {multiTarget} ensemble(s) have several targets in one node." : "";
+        int before = results.Sum(r => r.NodesBefore), after = results.Sum(r => r.NodesAfter);
+        int leaves = results.Sum(r => r.LeavesBefore), unvisited = results.Sum(r => r.UnvisitedLeaves);
+        var text = options.LeafPruningTolerance > 0
+            ? $" Leaf pruning (tolerance {options.LeafPruningTolerance:G3} of the score's SD): nodes {before:N0} -> {after:N0}"
+              + $" ({unvisited:N0} of {leaves:N0} leaves reached by no calibration row, kept; {results.Sum(r => r.TreesFolded)} tree(s) reduced to a constant, folded into the base value;"
+              + $" RMS score change {results.Max(r => r.ScoreChangeRms):G3})."
+            : $" Nodes: {before:N0}.";
+        if (options.RefitLeaves)
+            text += $" Leaves refitted to the full ensemble's score: RMSE on the data {results.Max(r => r.RmseBefore):G3} -> {results.Max(r => r.RmseAfter):G3}.";
+        return text;
     }
 
     /// <returns>RMSE between the pruned and the full ensemble's score on the sample.</returns>
