@@ -31,11 +31,7 @@ internal static class FeaturizerPruning
         var keep = new bool[width];
         for (int j = 0; j < width; j++)
             for (int o = 0; o < outputs && !keep[j]; o++) keep[j] = coefficients[j * outputs + o] != 0f;
-        var cut = VocabularyPruner.Prune(exported.Model, exported.FeatureValue, keep);
-        var kept = Enumerable.Range(0, width).Where(j => keep[j]).ToArray();
-        SetFeatureOutput(exported.Model.Graph, exported.FeatureValue, column, kept.Length);
-
-        var prefix = BuildPrefix(ml, exported, data, column, kept.Length);
+        var (prefix, kept, cut) = CutVocabulary(ml, exported, keep, data, column);
         var newParts = new MlNetModelParts { Prefix = prefix, Predictor = parts.Predictor, Suffix = parts.Suffix, Task = parts.Task, FeatureColumn = column };
 
         var start = new float[kept.Length * outputs];
@@ -67,6 +63,18 @@ internal static class FeaturizerPruning
             $"{cut.NgramsBefore} → {cut.NgramsAfter} n-grams, {cut.KeysBefore} → {cut.KeysAfter} encoder tokens); {exported.Replaced} transformer(s) of the featurization now run as one ONNX graph (OnnxTransformer)" +
             (exported.Normalizers.Count > 0 ? ", after ML.NET's NormalizeText for the case" : "") + refit + ".";
         return (new PredictorState(newParts, predictor, () => BuildPrefix(ml, exported, data, column, kept.Length)), description);
+    }
+
+    /// <summary>
+    /// Cuts the exported featurization to the slots flagged in <paramref name="keep"/> (a block left empty keeps one
+    /// slot, flagged here) and builds its transformers. Returns them, the kept slots in order, and what was removed.
+    /// </summary>
+    internal static (List<ITransformer> Prefix, int[] Kept, VocabularyCut Cut) CutVocabulary(MLContext ml, ExportedFeaturizer exported, bool[] keep, IDataView data, string column)
+    {
+        var cut = VocabularyPruner.Prune(exported.Model, exported.FeatureValue, keep);
+        var kept = Enumerable.Range(0, keep.Length).Where(j => keep[j]).ToArray();
+        SetFeatureOutput(exported.Model.Graph, exported.FeatureValue, column, kept.Length);
+        return (BuildPrefix(ml, exported, data, column, kept.Length), kept, cut);
     }
 
     /// <summary>The [features, outputs] MatMul weight that reads the feature column: linear models only.</summary>
