@@ -34,7 +34,10 @@ internal static class FeaturizerExport
         if (prefix.Count == 0)
             throw new UnsupportedModelException(
                 $"PruneFeaturizerVocabulary needs the featurization before the predictor (e.g. FeaturizeText), but the model's predictor reads '{featureColumn}' straight from the data.");
-        var chain = new TransformerChain<ITransformer>(prefix.ToArray());
+        // On unlabeled data the label conversions cannot run (nor be exported): they stay native, and are skipped on
+        // such data as everywhere else (LabelFree).
+        var labelOnly = LabelConversions(prefix, data.Schema);
+        var chain = new TransformerChain<ITransformer>(prefix.Where(t => !labelOnly.Contains(t)).ToArray());
         ModelProto model;
         try
         {
@@ -75,6 +78,7 @@ internal static class FeaturizerExport
         int replaced = 0;
         foreach (var t in prefix)
         {
+            if (labelOnly.Contains(t)) { kept.Add(t); continue; }
             var output = t.GetOutputSchema(schema);
             // Produced: a new name, or a name with one more hidden column than before (ML.NET hides an overwritten column).
             var before = schema;
@@ -96,6 +100,22 @@ internal static class FeaturizerExport
             Model = model, FeatureValue = featureValue, Inputs = g.Input.Select(i => i.Name).ToList(),
             Normalizers = normalizers, Kept = kept, Replaced = replaced,
         };
+    }
+
+    /// <summary>The transformers that need a "Label" column the data lacks (label conversions of unlabeled data).</summary>
+    private static HashSet<ITransformer> LabelConversions(IReadOnlyList<ITransformer> prefix, DataViewSchema schema)
+    {
+        var result = new HashSet<ITransformer>();
+        if (schema.GetColumnOrNull("Label") != null) return result;
+        foreach (var t in prefix)
+        {
+            try { schema = t.GetOutputSchema(schema); }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException && e.Message.Contains("'Label'", StringComparison.Ordinal))
+            {
+                result.Add(t);
+            }
+        }
+        return result;
     }
 
     /// <summary>

@@ -125,6 +125,10 @@ internal static class FeaturizerPruning
         foreach (var t in exported.Kept)
         {
             try { schema = t.GetOutputSchema(schema); }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException && schema.GetColumnOrNull("Label") == null && e.Message.Contains("'Label'", StringComparison.Ordinal))
+            {
+                // A label conversion, checked on unlabeled data: it runs (or is skipped) as in the original model.
+            }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException)
             {
                 throw new UnsupportedModelException(
