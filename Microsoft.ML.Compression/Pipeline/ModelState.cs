@@ -48,10 +48,10 @@ internal sealed class NativeState : ModelState
 /// <summary>The user's featurization, then the predictor as an ONNX graph, then the user's post-processing.</summary>
 internal sealed class PredictorState : ModelState
 {
-    /// <param name="freshPrefix">
-    /// When the featurization holds ONNX sessions (a pruned featurizer): makes new instances of <see cref="MlNetModelParts.Prefix"/>
-    /// for every built chain, because chains are disposed after they are measured.
-    /// </param>
+    /// <remarks>
+    /// <c>freshPrefix</c>: when the featurization holds ONNX sessions (a pruned featurizer), makes new instances of
+    /// <see cref="MlNetModelParts.Prefix"/> for every built chain, because chains are disposed after they are measured.
+    /// </remarks>
     public PredictorState(MlNetModelParts parts, PredictorGraph predictor, Func<IReadOnlyList<ITransformer>>? freshPrefix = null)
     {
         Parts = parts;

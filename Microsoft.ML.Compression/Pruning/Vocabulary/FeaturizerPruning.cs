@@ -14,8 +14,11 @@ namespace Microsoft.ML.Compression.Pruning.Vocabulary;
 /// </summary>
 internal static class FeaturizerPruning
 {
+    /// <param name="ml">The context.</param>
     /// <param name="original">The model before this pruning stage (its scores are the refit's target).</param>
     /// <param name="pruned">The model with its predictor pruned.</param>
+    /// <param name="data">The fit data (raw columns).</param>
+    /// <param name="options">Validated options: <see cref="PruningOptions.Reconstruct"/> and <see cref="PruningOptions.MaxCalibrationRows"/> apply to the refit.</param>
     public static (PredictorState State, string Description) Apply(MLContext ml, PredictorState original, PredictorState pruned, IDataView data, PruningOptions options)
     {
         var parts = pruned.Parts;

@@ -12,9 +12,12 @@ internal readonly record struct SparseRow(int[] Indices, float[] Values);
 internal static class SparseRefit
 {
     /// <param name="rows">Input rows, width <paramref name="width"/>.</param>
+    /// <param name="width">Slots per row (the kept features).</param>
     /// <param name="targets">Per row, the output to reproduce (one value per output).</param>
     /// <param name="start">Starting weights, [width, outputs] (MatMul layout); also where the ridge pulls.</param>
+    /// <param name="outputs">Outputs of the layer (1 for binary and regression, the classes for multiclass).</param>
     /// <param name="ridge">Ridge strength relative to the mean squared column norm.</param>
+    /// <param name="iterations">At most this many conjugate-gradient steps per output.</param>
     /// <returns>The weights ([width, outputs]) and the bias (per output).</returns>
     public static (float[] Weights, float[] Bias) Fit(IReadOnlyList<SparseRow> rows, int width, double[][] targets, float[] start, int outputs,
         double ridge = 1e-2, int iterations = 200)
