@@ -64,8 +64,10 @@ public sealed class CompressedModel : ITransformer, IDisposable
     public IDataView Transform(IDataView input)
     {
         var transformers = _chain.ToArray();
-        int at = Array.FindIndex(transformers, t => t is OnnxTransformer);
-        if (_onnx == null || at < 0 || transformers.Count(t => t is OnnxTransformer) != 1) return _chain.Transform(input);
+        // The compressed graph is the last OnnxTransformer (a pruned featurizer runs as one before it). Should a later
+        // one belong to the user's post-processing, its outputs are not the graph's and the batch scorer declines.
+        int at = Array.FindLastIndex(transformers, t => t is OnnxTransformer);
+        if (_onnx == null || at < 0) return _chain.Transform(input);
         var data = input;
         for (int i = 0; i < at; i++) data = transformers[i].Transform(data);
         var schema = transformers[at].GetOutputSchema(data.Schema); // also OnnxTransformer's checks of the input columns

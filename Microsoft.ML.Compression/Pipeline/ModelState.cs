@@ -49,17 +49,27 @@ internal sealed class NativeState : ModelState
 /// <summary>The user's featurization, then the predictor as an ONNX graph, then the user's post-processing.</summary>
 internal sealed class PredictorState : ModelState
 {
-    public PredictorState(MlNetModelParts parts, PredictorGraph predictor) { Parts = parts; Predictor = predictor; }
+    /// <remarks>
+    /// <c>freshPrefix</c>: when the featurization holds ONNX sessions (a pruned featurizer), makes new instances of
+    /// <see cref="MlNetModelParts.Prefix"/> for every built chain, because chains are disposed after they are measured.
+    /// </remarks>
+    public PredictorState(MlNetModelParts parts, PredictorGraph predictor, Func<IReadOnlyList<ITransformer>>? freshPrefix = null)
+    {
+        Parts = parts;
+        Predictor = predictor;
+        _freshPrefix = freshPrefix;
+    }
 
+    private readonly Func<IReadOnlyList<ITransformer>>? _freshPrefix;
     public MlNetModelParts Parts { get; }
     public PredictorGraph Predictor { get; }
     public override ModelTask Task => Parts.Task;
     public override ModelProto Graph => Predictor.Model;
 
     public override IReadOnlyList<ITransformer> BuildTransformers(MLContext ml, IDataView input)
-        => Parts.Prefix.Concat(MlNetHead.Build(ml, Predictor)).Concat(Parts.Suffix).ToList();
+        => (_freshPrefix?.Invoke() ?? Parts.Prefix).Concat(MlNetHead.Build(ml, Predictor)).Concat(Parts.Suffix).ToList();
 
-    public PredictorState With(ModelProto model) => new(Parts, Predictor.With(model));
+    public PredictorState With(ModelProto model) => new(Parts, Predictor.With(model), _freshPrefix);
 }
 
 /// <summary>An ONNX network given by the user: its inputs and outputs are kept as they are.</summary>

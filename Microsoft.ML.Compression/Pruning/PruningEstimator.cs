@@ -30,6 +30,7 @@ public sealed class PruningEstimator : CompressionStageEstimator
             Scope = options.Scope,
             SemiStructuredN = options.SemiStructuredN,
             SemiStructuredM = options.SemiStructuredM,
+            PruneFeaturizerVocabulary = options.PruneFeaturizerVocabulary,
         };
     }
 
@@ -37,5 +38,15 @@ public sealed class PruningEstimator : CompressionStageEstimator
     public override string StageName => "Prune";
 
     internal override ModelState Apply(ModelState input, IDataView data, out string description)
-        => GraphStage.Apply(Ml, input, data, (graph, context) => GraphPruner.Prune(graph, _options, context), out description);
+    {
+        if (!_options.PruneFeaturizerVocabulary)
+            return GraphStage.Apply(Ml, input, data, (graph, context) => GraphPruner.Prune(graph, _options, context), out description);
+        if (input is NativeState native) input = native.Export(Ml, data);
+        if (input is not PredictorState original)
+            throw new UnsupportedModelException("PruneFeaturizerVocabulary applies to ML.NET pipelines whose linear predictor reads a FeaturizeText column; this model is an ONNX network.");
+        var pruned = (PredictorState)GraphStage.Apply(Ml, original, data, (graph, context) => GraphPruner.Prune(graph, _options, context), out description);
+        var (state, cut) = Pruning.Vocabulary.FeaturizerPruning.Apply(Ml, original, pruned, data, _options);
+        description += cut;
+        return state;
+    }
 }

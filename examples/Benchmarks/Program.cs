@@ -6,6 +6,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Benchmarks.Common;
 using Benchmarks.Distillation;
+using Benchmarks.Linear;
 using Benchmarks.Networks;
 using Benchmarks.Reporting;
 using Benchmarks.Trees;
@@ -54,6 +55,7 @@ static int Run(bool quick, string outFolder, string? only)
         ("fashion_cnn pruning", () => NetworkScenario.Run(settings, "fashion_cnn", "fashion_mnist_test_1000.csv", "fashion_mnist_calib_512.csv", 784, int.Parse,
             "Pruning records activations on the 512 calibration rows from the train split.", NetworkScenario.PrunedCnn, "ONNX network: fashion_cnn, pruned")),
         ("transformer", () => TransformerScenario.Run(settings)),
+        ("spamassassin text pruning", () => TextVocabularyScenario.Run(settings)),
         ("distill spam", () => BinaryDistillScenario.Run(settings, "spam.csv", "spam", "nonspam", "spam")),
         ("distill wa_churn", () => BinaryDistillScenario.Run(settings, "wa_churn.csv", "Yes", "No", "wa_churn")),
         ("distill letter.p2", () => LetterP2DistillScenario.Run(settings)),
