@@ -15,6 +15,8 @@ namespace Microsoft.ML.Compression.Onnx;
 internal sealed class BatchScorer : IDisposable
 {
     private readonly InferenceSession _session;
+    // Running a disposed ONNX Runtime session crashes the process; a disposed scorer throws instead.
+    private volatile bool _disposed;
     private readonly Input[] _inputs;
     private readonly string[] _outputs;
 
@@ -102,6 +104,8 @@ internal sealed class BatchScorer : IDisposable
     /// <summary>Scores <paramref name="rows"/> rows; returns one flat array per output (row-major), in output order.</summary>
     public Array[] Run(Array[] inputs, int rows)
     {
+        if (_disposed)
+            throw new ObjectDisposedException("CompressedModel", "The CompressedModel this data view was transformed by has been disposed (a PredictionEngine disposes its model unless created with OwnsTransformer = false); transform the data with a model that is still alive.");
         var values = new List<OrtValue>();
         try
         {
@@ -144,5 +148,10 @@ internal sealed class BatchScorer : IDisposable
         var t => throw new NotSupportedException($"ONNX output of type {t}."),
     };
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _session.Dispose();
+    }
 }

@@ -26,6 +26,13 @@ public sealed class CompressedModel : ITransformer, IDisposable
     private readonly object _scorerLock = new();
     private BatchScorer? _scorer;
     private bool _scorerTried;
+    private bool _disposed;
+
+    // ML.NET's PredictionEngine disposes the transformer it was made from (PredictionEngineOptions.OwnsTransformer
+    // defaults to true), and an ONNX Runtime session used after that crashes the process: say so instead.
+    private const string DisposedMessage = "This CompressedModel was disposed, and its ONNX Runtime sessions with it. A PredictionEngine disposes "
+        + "the model it was created from unless it was created with new PredictionEngineOptions { OwnsTransformer = false }: create engines that "
+        + "way to keep using the model, or load it again with mlContext.Model.Load.";
 
     internal CompressedModel(TransformerChain<ITransformer> chain, CompressionReport report, byte[]? onnx)
     {
@@ -50,10 +57,18 @@ public sealed class CompressedModel : ITransformer, IDisposable
     public bool IsRowToRowMapper => ((ITransformer)_chain).IsRowToRowMapper;
 
     /// <inheritdoc/>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => _chain.GetOutputSchema(inputSchema);
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ThrowIfDisposed();
+        return _chain.GetOutputSchema(inputSchema);
+    }
 
     /// <inheritdoc/>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => ((ITransformer)_chain).GetRowToRowMapper(inputSchema);
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ThrowIfDisposed();
+        return ((ITransformer)_chain).GetRowToRowMapper(inputSchema);
+    }
 
     /// <inheritdoc/>
     /// <remarks>
@@ -63,6 +78,7 @@ public sealed class CompressedModel : ITransformer, IDisposable
     /// </remarks>
     public IDataView Transform(IDataView input)
     {
+        ThrowIfDisposed();
         var transformers = _chain.ToArray();
         // The compressed graph is the last OnnxTransformer (a pruned featurizer runs as one before it). Should a later
         // one belong to the user's post-processing, its outputs are not the graph's and the batch scorer declines.
@@ -90,12 +106,29 @@ public sealed class CompressedModel : ITransformer, IDisposable
     }
 
     // Saved as the inner chain of standard transformers, so loading needs nothing of this type.
-    void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_chain).Save(ctx);
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        ThrowIfDisposed();
+        ((ICanSaveModel)_chain).Save(ctx);
+    }
 
     /// <summary>Releases the ONNX Runtime sessions of the model.</summary>
+    /// <remarks>
+    /// A <c>PredictionEngine</c> created with ML.NET's default options disposes its model when it is disposed; use
+    /// <c>new PredictionEngineOptions { OwnsTransformer = false }</c> to keep using the model afterwards. A disposed model
+    /// throws <see cref="ObjectDisposedException"/>.
+    /// </remarks>
+    /// <example><code>using var compressed = chain.Fit(train);</code></example>
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         _chain.Dispose();
         lock (_scorerLock) _scorer?.Dispose();
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed) throw new ObjectDisposedException(nameof(CompressedModel), DisposedMessage);
     }
 }

@@ -102,7 +102,7 @@ Console.WriteLine($"Total run time {total.Elapsed.TotalSeconds:F1} s.");
 
     // One row at a time through a PredictionEngine.
     var rows = ml.Data.CreateEnumerable<ChurnRow>(test, reuseRowObject: false).ToList();
-    using var engine = ml.Model.CreatePredictionEngine<ChurnRow, ChurnPrediction>(model, inputSchema: test.Schema);
+    using var engine = ml.Model.CreateSharedPredictionEngine<ChurnRow, ChurnPrediction>(model, test.Schema);
     foreach (var r in rows.Take(100)) engine.Predict(r); // warm-up
     var e = Stopwatch.StartNew();
     int predicted = 0;

@@ -1,3 +1,4 @@
+using Examples.Shared;
 using System.Diagnostics;
 using Benchmarks.Common;
 using Microsoft.ML;
@@ -72,7 +73,7 @@ public static class TextVocabularyScenario
         result.Add("batch Transform", "rows/s", true, "F0", batch.Select(b => (double?)b).ToArray());
 
         var inputs = ml.Data.CreateEnumerable<SpamAssassinRow>(test, reuseRowObject: false).ToList();
-        var engines = models.Select(m => ml.Model.CreatePredictionEngine<SpamAssassinRow, SpamAssassinPrediction>(m, inputSchema: test.Schema)).ToArray();
+        var engines = models.Select(m => ml.Model.CreateSharedPredictionEngine<SpamAssassinRow, SpamAssassinPrediction>(m, test.Schema)).ToArray();
         var engine = Alternate(s, engines.Select((_, i) => (ITransformer)models[i]).ToArray(), m =>
         {
             var e = engines[Array.IndexOf(models, m)];

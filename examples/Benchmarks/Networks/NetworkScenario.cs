@@ -111,7 +111,7 @@ public static class NetworkScenario
             var engineBytes = new List<double?>();
             foreach (var v in variants)
             {
-                using var engine = ml.Model.CreatePredictionEngine<NetworkInput, NetworkOutput>(v.Model, inputSchemaDefinition: schema);
+                using var engine = ml.Model.CreateSharedPredictionEngine<NetworkInput, NetworkOutput>(v.Model, schema);
                 var output = new NetworkOutput();
                 int next = 0;
                 void One() { engine.Predict(inputs[next], ref output); next = (next + 1) % inputs.Length; }

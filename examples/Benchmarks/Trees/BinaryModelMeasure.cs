@@ -1,3 +1,4 @@
+using Examples.Shared;
 using Benchmarks.Common;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -32,7 +33,7 @@ public static class BinaryModelMeasure
 
         double batch = Timing.RowsPerSecond(s, () => ScoreAll(model, test));
 
-        using var engine = ml.Model.CreatePredictionEngine<TIn, BinaryPrediction>(model, inputSchema: test.Schema);
+        using var engine = ml.Model.CreateSharedPredictionEngine<TIn, BinaryPrediction>(model, test.Schema);
         var output = new BinaryPrediction();
         int next = 0;
         void One() { engine.Predict(rows[next], ref output); next = (next + 1) % rows.Count; }

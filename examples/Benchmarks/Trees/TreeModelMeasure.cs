@@ -1,3 +1,4 @@
+using Examples.Shared;
 using System.Diagnostics;
 using Benchmarks.Common;
 using Microsoft.ML;
@@ -62,7 +63,7 @@ public static class TreeModelMeasure
     public static Throughput[] ThroughputInTurns<TIn>(MLContext ml, Settings s, IReadOnlyList<ITransformer> models, IDataView test, IReadOnlyList<TIn> rows)
         where TIn : class
     {
-        var engines = models.Select(m => ml.Model.CreatePredictionEngine<TIn, BinaryPrediction>(m, inputSchema: test.Schema)).ToList();
+        var engines = models.Select(m => ml.Model.CreateSharedPredictionEngine<TIn, BinaryPrediction>(m, test.Schema)).ToList();
         try
         {
             var output = new BinaryPrediction();
