@@ -65,7 +65,7 @@ public sealed class QuantizationTests
         double acc = Accuracy(int4, _fashionTest);
         Console.WriteLine($"fashion_mlp FP32 {fp32:P2}, INT4 {acc:P2}\n{int4.Report}");
         Assert.AreEqual(fp32, acc, 0.03);
-        Assert.IsTrue(int4.Report.Final.OnnxBytes < 0.2 * int4.Report.Original.OnnxBytes, int4.Report.ToString());
+        Assert.IsTrue(int4.Report.Final.OnnxBytes <= 0.16 * int4.Report.Original.OnnxBytes, int4.Report.ToString()); // 0.152× measured with blocks of 64
     }
 
     [TestMethod]

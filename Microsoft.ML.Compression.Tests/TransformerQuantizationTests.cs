@@ -128,7 +128,7 @@ public sealed class TransformerQuantizationTests
     }
 
     [TestMethod]
-    public void Int4WithGatherBlockQuantizedEmbeddingRunsAtUnderAFifthOfTheBytes()
+    public void Int4WithGatherBlockQuantizedEmbeddingRunsAtUnder016TimesTheBytes()
     {
         var (accuracy, model) = Quantize(new QuantizationOptions { Precision = Precision.Int4 });
         using (model)
@@ -136,7 +136,7 @@ public sealed class TransformerQuantizationTests
             var g = Graph(model);
             Assert.AreEqual(1, g.Node.Count(n => n.OpType == "GatherBlockQuantized"));
             Assert.AreEqual(13, g.Node.Count(n => n.OpType == "MatMulNBits"));
-            Assert.IsTrue(model.Report.Final.OnnxBytes <= 0.17 * Fp32Bytes, model.Report.ToString());
+            Assert.IsTrue(model.Report.Final.OnnxBytes <= 0.16 * Fp32Bytes, model.Report.ToString()); // the INT4 target; 0.151× measured with the default blocks of 64
             Assert.IsTrue(accuracy >= _fp32 - 0.03, $"{accuracy} vs {_fp32}");
         }
     }

@@ -160,9 +160,16 @@ public sealed class QuantizationOptions
     /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, WeightFormat = StaticWeightFormat.EightBit }</code></example>
     public StaticWeightFormat WeightFormat { get; set; } = StaticWeightFormat.PairBounded;
 
-    /// <summary><see cref="Precision.Int4"/>: weights per scale along the input dimension; 32 (default), 64 or 128.</summary>
+    /// <summary>
+    /// <see cref="Precision.Int4"/>: weights per scale along the input dimension; 32, 64 (default) or 128. Each block
+    /// stores a float scale beside its 4-bit weights, so 32 costs 5 bits per weight, 64 costs 4.5 and 128 costs 4.25.
+    /// 64 is the default because it was measured both smaller and no less accurate than 32 on every fixture
+    /// (ONNX size ÷ FP32 and accuracy, 32 → 64: fashion_mlp 0.163× 87.3 % → 0.152× 87.7 %; fashion_cnn 0.167× 90.5 % →
+    /// 0.154× 91.0 %; spam Transformer 0.166× 97.4 % → 0.151× 97.4 %); 128 is smaller still on the Transformer
+    /// (0.144×, 97.2 %) but not on fashion_mlp.
+    /// </summary>
     /// <example><code>new QuantizationOptions { Precision = Precision.Int4, BlockSize = 128 }</code></example>
-    public int BlockSize { get; set; } = 32;
+    public int BlockSize { get; set; } = 64;
 
     /// <summary>
     /// Dynamic and static modes: time the float and the quantized network with ONNX Runtime (one thread, full graph

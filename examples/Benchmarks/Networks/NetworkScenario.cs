@@ -20,7 +20,7 @@ public static class NetworkScenario
             .Quantize(path, new QuantizationOptions { Precision = Precision.Int8 }).WithProgress(progress).Fit(fit))),
         new("FP16", "FP16 (Constant + Cast)", (ml, path, fit) => StageProgress.Run("FP16", progress => ml.Compression()
             .Quantize(path, new QuantizationOptions { Precision = Precision.Float16 }).WithProgress(progress).Fit(fit))),
-        new("INT4", "INT4 (blocks of 32, MatMulNBits; Conv INT8)", (ml, path, fit) => StageProgress.Run("INT4", progress => ml.Compression()
+        new("INT4", "INT4 (blocks of 64, MatMulNBits; Conv INT8)", (ml, path, fit) => StageProgress.Run("INT4", progress => ml.Compression()
             .Quantize(path, new QuantizationOptions { Precision = Precision.Int4 }).WithProgress(progress).Fit(fit))),
         new("dynamic INT8", "dynamic INT8 (layers under the multiply-add thresholds keep float arithmetic)", (ml, path, fit) => StageProgress.Run("dynamic", progress => ml.Compression()
             .Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Dynamic }).WithProgress(progress).Fit(fit))),
