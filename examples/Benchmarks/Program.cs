@@ -1,6 +1,6 @@
 // Benchmarks: the one place the project's speed, size and accuracy claims come from. Every scenario measures its
 // variants side by side in this process (warm-up, repeated runs, median) and reports ratios to the baseline.
-//   dotnet run --project examples/Benchmarks -c Release -- [--quick] [--out DIR] [--only NAME]
+//   dotnet run --project examples/Benchmarks -c Release -- [--quick] [--out DIR] [--only NAME] [--onnx-out DIR]
 using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -14,13 +14,19 @@ using Benchmarks.Trees;
 var quickOption = new Option<bool>("--quick") { Description = "Small models and short timing windows (well under a minute), for CI." };
 var onlyOption = new Option<string?>("--only") { Description = "Run only these scenarios: comma-separated exact names, or text that names contain (e.g. distill, resnet18, letter_mlp,transformer)." };
 var outOption = new Option<string>("--out") { Description = "Folder for results.json, results.md and the plots (PNG and SVG).", DefaultValueFactory = _ => "benchmark-results" };
+var onnxOutOption = new Option<string?>("--onnx-out") { Description = "Also write every network variant's ONNX graph and its test inputs to this folder, for examples/GpuBenchmarks (ONNX Runtime's CUDA provider)." };
 var root = new RootCommand("Side-by-side benchmarks of Microsoft.ML.Compression: tree models and ONNX networks, before and after compression.")
 {
     quickOption,
     onlyOption,
     outOption,
+    onnxOutOption,
 };
-root.SetAction(parse => Run(parse.GetValue(quickOption), parse.GetValue(outOption) ?? "benchmark-results", parse.GetValue(onlyOption)));
+root.SetAction(parse =>
+{
+    OnnxExport.Folder = parse.GetValue(onnxOutOption);
+    return Run(parse.GetValue(quickOption), parse.GetValue(outOption) ?? "benchmark-results", parse.GetValue(onlyOption));
+});
 return root.Parse(args).Invoke();
 
 static int Run(bool quick, string outFolder, string? only)

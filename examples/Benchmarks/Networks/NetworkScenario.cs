@@ -77,6 +77,8 @@ public static class NetworkScenario
         {
             var variants = new (string Name, ITransformer Model, byte[] Onnx)[] { ("FP32", fp32, File.ReadAllBytes(modelPath)) }
                 .Concat(made.Select(m => (Name: m.Name, Model: (ITransformer)m.Model, Onnx: m.Model.OnnxModel!))).ToArray();
+            for (int k = 0; k < variants.Length; k++) OnnxExport.Model(title, k, variants[k].Name, variants[k].Onnx);
+            OnnxExport.Inputs(title, test.Features);
             var result = new ScenarioResult
             {
                 Name = title,
