@@ -29,9 +29,11 @@ internal static class SmallLayers
         {
             rows = ActivationRecorder.Capture(model, inside, context, 1);
         }
-        catch (DataMismatchException)
+        catch (DataMismatchException e) when (e.ColumnName == null)
         {
-            return null; // no rows: nothing to measure, so every layer is quantized as before
+            // No rows (an upstream transform filtered them all): nothing to measure, so every layer is quantized as
+            // before. A missing or ragged input column names its column and still reaches the user.
+            return null;
         }
         long PerRow(string tensor) => graphInputs.Contains(tensor)
             ? context.ReadInput(tensor, 1).FirstOrDefault()?.LongLength ?? 0

@@ -1,6 +1,6 @@
-using Examples.Shared;
 using System.Diagnostics;
 using Benchmarks.Common;
+using Benchmarks.Trees;
 using Microsoft.ML;
 using Microsoft.ML.Compression;
 using Microsoft.ML.Data;
@@ -61,59 +61,21 @@ public static class TextVocabularyScenario
                 + "'coefficients' prunes the predictor only (the featurization stays ML.NET's, with its whole vocabulary); 'vocabulary' also cuts the "
                 + "FeaturizeText n-grams whose coefficients are zero (exported with ConvertToOnnx, run as an OnnxTransformer) and refits the kept coefficients; "
                 + $"'vocabulary+int8' then quantizes the coefficients. Fit took {string.Join(", ", fitSeconds.Select(x => $"{x:F1} s"))}. "
-                + "Scoring: Transform of the test rows read through one cursor, and a PredictionEngine over the rows; the variants alternate in every run, median of the runs (wall time: "
-                + "ML.NET's featurization and ONNX Runtime partly run on other threads, so the calling thread's CPU time would not count all the work).",
+                + "Scoring (TreeModelMeasure.ThroughputInTurns): Transform of the test rows with every prediction column read, and a PredictionEngine over the rows, "
+                + "the models in turns, medians of the passes; wall-clock rows/s (ML.NET's featurization and ONNX Runtime partly run on other threads).",
             Variants = new[] { "teacher", "coefficients", "vocabulary", "vocabulary+int8" },
         };
-        result.Add("accuracy (test)", "accuracy", true, "F4", models.Select(m => (double?)ml.BinaryClassification.Evaluate(m.Transform(test)).Accuracy).ToArray());
-        result.Add("AUC (test)", "AUC", true, "F4", models.Select(m => (double?)ml.BinaryClassification.Evaluate(m.Transform(test)).AreaUnderRocCurve).ToArray());
+        var metrics = models.Select(m => ml.BinaryClassification.Evaluate(m.Transform(test))).ToArray();
+        result.Add("accuracy (test)", "accuracy", true, "F4", metrics.Select(m => (double?)m.Accuracy).ToArray());
+        result.Add("AUC (test)", "AUC", true, "F4", metrics.Select(m => (double?)m.AreaUnderRocCurve).ToArray());
         result.Add("saved zip", "bytes", false, "F0", models.Select(m => (double?)ZipBytes(ml, m, train.Schema)).ToArray());
 
-        var batch = Alternate(s, models, m => ScoreAll(m, test));
-        result.Add("batch Transform", "rows/s", true, "F0", batch.Select(b => (double?)b).ToArray());
-
         var inputs = ml.Data.CreateEnumerable<SpamAssassinRow>(test, reuseRowObject: false).ToList();
-        var engines = models.Select(m => ml.Model.CreateSharedPredictionEngine<SpamAssassinRow, SpamAssassinPrediction>(m, test.Schema)).ToArray();
-        var engine = Alternate(s, engines.Select((_, i) => (ITransformer)models[i]).ToArray(), m =>
-        {
-            var e = engines[Array.IndexOf(models, m)];
-            var output = new SpamAssassinPrediction();
-            foreach (var row in inputs) e.Predict(row, ref output);
-            return inputs.Count;
-        });
-        result.Add("PredictionEngine", "rows/s", true, "F0", engine.Select(b => (double?)b).ToArray());
-        foreach (var e in engines) e.Dispose();
+        var throughput = TreeModelMeasure.ThroughputInTurns(ml, s, models, test, inputs);
+        result.Add("batch Transform", "rows/s", true, "F0", throughput.Select(t => (double?)t.BatchRowsPerSecond).ToArray());
+        result.Add("PredictionEngine", "rows/s", true, "F0", throughput.Select(t => (double?)t.EngineRowsPerSecond).ToArray());
         result.Notes.Add(vocabulary.Report.Stages[^1].Description);
         return result;
-    }
-
-    /// <summary>Rows per second of each model: a warm-up pass each, then runs in which every model scores once, in turn; the median run.</summary>
-    private static double[] Alternate(Settings s, ITransformer[] models, Func<ITransformer, long> pass)
-    {
-        foreach (var m in models) pass(m);
-        var rates = models.Select(_ => new List<double>()).ToArray();
-        for (int r = 0; r < Math.Max(3, s.Runs); r++)
-            for (int i = 0; i < models.Length; i++)
-            {
-                var sw = Stopwatch.StartNew();
-                long n = pass(models[i]);
-                rates[i].Add(n / sw.Elapsed.TotalSeconds);
-            }
-        return rates.Select(Timing.Median).ToArray();
-    }
-
-    private static long ScoreAll(ITransformer model, IDataView test)
-    {
-        var scored = model.Transform(test);
-        var cols = new[] { "PredictedLabel", "Score", "Probability" }.Select(c => scored.Schema[c]).ToArray();
-        using var cursor = scored.GetRowCursor(cols);
-        var label = cursor.GetGetter<bool>(cols[0]);
-        var score = cursor.GetGetter<float>(cols[1]);
-        var prob = cursor.GetGetter<float>(cols[2]);
-        bool l = false; float sc = 0, p = 0;
-        long n = 0;
-        while (cursor.MoveNext()) { label(ref l); score(ref sc); prob(ref p); n++; }
-        return n;
     }
 
     private static long CountRows(IDataView data)
@@ -138,12 +100,4 @@ public sealed class SpamAssassinRow
     public string Label { get; set; } = "";
     public string subject { get; set; } = "";
     public string body { get; set; } = "";
-}
-
-/// <summary>The spam filter's prediction.</summary>
-public sealed class SpamAssassinPrediction
-{
-    public bool PredictedLabel { get; set; }
-    public float Score { get; set; }
-    public float Probability { get; set; }
 }
