@@ -7,6 +7,14 @@ internal static class OnnxGraphEditor
 {
     public static TensorProto? Initializer(GraphProto g, string name) => g.Initializer.FirstOrDefault(t => t.Name == name);
 
+    /// <summary>The node that writes each tensor, by tensor name (graph inputs and initializers have none).</summary>
+    public static Dictionary<string, NodeProto> Producers(GraphProto g)
+    {
+        var producer = new Dictionary<string, NodeProto>();
+        foreach (var n in g.Node) foreach (var o in n.Output) producer[o] = n;
+        return producer;
+    }
+
     public static AttributeProto? Attribute(NodeProto n, string name) => n.Attribute.FirstOrDefault(a => a.Name == name);
 
     public static NodeProto Node(string opType, IEnumerable<string> inputs, IEnumerable<string> outputs, string? name = null, string domain = "")

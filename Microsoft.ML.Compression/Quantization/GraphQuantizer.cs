@@ -293,8 +293,7 @@ internal static class GraphQuantizer
         var stats = ActivationRecorder.Record(model, activations.Concat(tailTensors).Distinct().ToList(), context, options.MaxCalibrationRows, out int rows);
         // A tensor read through MaxPool/Flatten/Reshape from a quantized Conv output gets that output's range, so that
         // the QuantizeLinear/DequantizeLinear around the pass-through op cancel and it runs on uint8/int8 values.
-        var producer = new Dictionary<string, NodeProto>();
-        foreach (var n in g.Node) foreach (var o in n.Output) producer[o] = n;
+        var producer = OnnxGraphEditor.Producers(g);
         string RangeSource(string tensor)
         {
             var t = tensor;

@@ -26,8 +26,7 @@ internal static class IntegerMatMulBias
     public static int Fuse(ModelProto model)
     {
         var g = model.Graph;
-        var producer = new Dictionary<string, NodeProto>();
-        foreach (var n in g.Node) foreach (var o in n.Output) producer[o] = n;
+        var producer = OnnxGraphEditor.Producers(g);
         var readers = new Dictionary<string, List<NodeProto>>();
         foreach (var n in g.Node)
             foreach (var i in n.Input.Distinct())

@@ -86,8 +86,7 @@ internal static class SmallLayers
     {
         if (small.Count == 0 || quantized.Count == 0) return "";
         var g = model.Graph;
-        var producer = new Dictionary<string, NodeProto>();
-        foreach (var n in g.Node) foreach (var o in n.Output) producer[o] = n;
+        var producer = OnnxGraphEditor.Producers(g);
         var layers = new HashSet<NodeProto>(quantized.Select(w => w.Consumer), ReferenceEqualityComparer.Instance);
         bool FromQuantized(string tensor)
         {

@@ -124,8 +124,7 @@ internal static class FeaturizerExport
     /// </summary>
     private static Dictionary<string, string> ColumnValues(GraphProto g)
     {
-        var producer = new Dictionary<string, NodeProto>();
-        foreach (var n in g.Node) foreach (var o in n.Output) producer[o] = n;
+        var producer = OnnxGraphEditor.Producers(g);
         var result = new Dictionary<string, string>();
         foreach (var output in g.Output)
         {

@@ -22,8 +22,7 @@ internal static class VocabularyPruner
     public static VocabularyCut Prune(ModelProto model, string featureValue, bool[] keep)
     {
         var g = model.Graph;
-        var producer = new Dictionary<string, NodeProto>();
-        foreach (var n in g.Node) foreach (var o in n.Output) producer[o] = n;
+        var producer = OnnxGraphEditor.Producers(g);
         var consumers = g.Node.SelectMany(n => n.Input).GroupBy(v => v).ToDictionary(x => x.Key, x => x.Count());
         long ngramsBefore = 0, ngramsAfter = 0, keysBefore = 0, keysAfter = 0;
         int normalizers = 0, vectorizers = 0;
