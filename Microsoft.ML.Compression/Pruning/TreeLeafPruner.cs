@@ -26,18 +26,12 @@ internal static class TreeLeafPruner
     public static double[] Scores(TreeEnsembleNode ensemble, float[][] rows)
     {
         double divisor = ensemble.IsAverage ? ensemble.Trees.Count : 1;
+        var outputs = ensemble.OutputsOnRows(rows);
         var score = new double[rows.Length];
-        var output = new float[ensemble.Targets];
         for (int r = 0; r < rows.Length; r++)
         {
-            Array.Clear(output);
             double sum = 0;
-            foreach (var tree in ensemble.Trees)
-            {
-                Array.Clear(output);
-                ensemble.Evaluate(tree, rows[r], output);
-                sum += output[0];
-            }
+            foreach (var tree in outputs) sum += tree[r];
             score[r] = sum / divisor + ensemble.BaseValues[0];
         }
         return score;
