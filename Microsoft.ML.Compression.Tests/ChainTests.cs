@@ -112,4 +112,34 @@ public sealed class ChainTests
         var after = TestData.Scores(_teacher.Transform(_test));
         CollectionAssert.AreEqual(before, after);
     }
+
+    [TestMethod]
+    public void ACompressedModelIsAcceptedAsTheModelOfANewChainAndStaysUnchanged()
+    {
+        // An ONNX result (distilled and pruned) quantized in a second chain, and used as a teacher.
+        using var pruned = _ml.Compression()
+            .Distill(_teacher, Featurize(_ml).Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20, numberOfLeaves: 16)))
+            .Append(_ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 })).Fit(_train);
+        var before = TestData.Scores(pruned.Transform(_test));
+        using var quantized = _ml.Compression().Quantize(pruned, new QuantizationOptions { Precision = Precision.Int8 }).Fit(_train);
+        CollectionAssert.AreEqual(new[] { "Original", "Quantize" }, quantized.Report.Stages.Select(s => s.Stage).ToArray());
+        Assert.IsTrue(quantized.Report.Final.OnnxBytes < quantized.Report.Original.OnnxBytes, quantized.Report.ToString());
+        var prunedAuc = _ml.BinaryClassification.Evaluate(pruned.Transform(_test)).AreaUnderRocCurve;
+        var quantizedAuc = _ml.BinaryClassification.Evaluate(quantized.Transform(_test)).AreaUnderRocCurve;
+        Assert.AreEqual(prunedAuc, quantizedAuc, 0.01);
+        CollectionAssert.AreEqual(before, TestData.Scores(pruned.Transform(_test)), "the input model is not changed");
+        var graph = global::Onnx.ModelProto.Parser.ParseFrom(quantized.OnnxModel!);
+        Assert.AreEqual(1, graph.MetadataProps.Count(p => p.Key == "ml.compression.report"), "one report, the new chain's");
+
+        using var student = _ml.Compression().Distill(pruned, Featurize(_ml).Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 10, numberOfLeaves: 8))).Fit(_train);
+        Assert.IsTrue(student.Report.Stages[1].EvaluationAgreement is null && student.Report.Stages[1].Agreement > 0.9, student.Report.ToString());
+
+        // A native result (a distilled student) pruned in a second chain.
+        using var repruned = _ml.Compression().Prune(student, new PruningOptions { TargetSparsity = 0.5 }).Fit(_train);
+        Assert.AreEqual(_ml.BinaryClassification.Evaluate(student.Transform(_test)).AreaUnderRocCurve,
+            _ml.BinaryClassification.Evaluate(repruned.Transform(_test)).AreaUnderRocCurve, 0.03);
+
+        pruned.Dispose();
+        Assert.ThrowsExactly<ObjectDisposedException>(() => _ml.Compression().Quantize(pruned));
+    }
 }

@@ -34,11 +34,26 @@ public sealed class CompressedModel : ITransformer, IDisposable
         + "the model it was created from unless it was created with new PredictionEngineOptions { OwnsTransformer = false }: create engines that "
         + "way to keep using the model, or load it again with mlContext.Model.Load.";
 
-    internal CompressedModel(TransformerChain<ITransformer> chain, CompressionReport report, byte[]? onnx)
+    internal CompressedModel(TransformerChain<ITransformer> chain, CompressionReport report, byte[]? onnx, Pipeline.ModelState? state = null)
     {
         _chain = chain;
         Report = report;
         _onnx = onnx;
+        _state = state;
+    }
+
+    // The last stage's model, so that this model can be compressed again (e.g. Prune(distilled)): its chain alone
+    // ends in ML.NET's output-column mappers after the OnnxTransformer, which no stage could read back.
+    private readonly Pipeline.ModelState? _state;
+
+    /// <summary>The model as the last stage left it, for a new compression chain; throws once disposed.</summary>
+    internal Pipeline.ModelState? State
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _state;
+        }
     }
 
     /// <summary>What each stage did: sizes, counts and metrics before and after.</summary>

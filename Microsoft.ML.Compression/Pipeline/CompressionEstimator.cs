@@ -108,10 +108,13 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
         var report = ReportBuilder.Create(state.Task, rows);
         if (state.Graph != null)
         {
+            // A model compressed again carries the earlier report: replace it, ONNX metadata keys are unique.
+            var earlier = state.Graph.MetadataProps.Where(p => p.Key == CompressionReport.MetadataKey).ToList();
+            foreach (var entry in earlier) state.Graph.MetadataProps.Remove(entry);
             state.Graph.MetadataProps.Add(new global::Onnx.StringStringEntryProto { Key = CompressionReport.MetadataKey, Value = report.ToJson() });
         }
         var chain = new TransformerChain<ITransformer>(state.BuildTransformers(_ml, input).ToArray());
-        return new CompressedModel(chain, report, state.Graph != null ? Onnx.OnnxModelIO.ToBytes(state.Graph) : null);
+        return new CompressedModel(chain, report, state.Graph != null ? Onnx.OnnxModelIO.ToBytes(state.Graph) : null, state);
     }
 
     /// <summary>

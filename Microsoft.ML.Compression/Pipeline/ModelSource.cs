@@ -16,6 +16,7 @@ internal sealed class ModelSource
     public static ModelSource FromTransformer(MLContext ml, ITransformer model, string paramName)
     {
         if (model == null) throw new ArgumentNullException(paramName);
+        if (model is CompressedModel compressed) return FromCompressed(ml, compressed, paramName);
         var flat = MlNetModelParts.Flatten(model).ToList();
         if (flat.Any(t => MlNetModelParts.TaskOf(t) != null))
         {
@@ -30,6 +31,25 @@ internal sealed class ModelSource
         }
         throw new UnsupportedModelException(
             $"The model given as '{paramName}' has neither an ML.NET predictor nor an OnnxTransformer at its end, so there is nothing to compress.");
+    }
+
+    /// <summary>
+    /// A model this library made: each stage starts from a fresh copy of the state its last stage left (graphs are
+    /// cloned, so compressing it again never changes it), without the distillation details of its own report.
+    /// </summary>
+    private static ModelSource FromCompressed(MLContext ml, CompressedModel compressed, string paramName)
+    {
+        var state = compressed.State; // throws ObjectDisposedException once disposed
+        if (state == null) return FromTransformer(ml, compressed.Transformers, paramName);
+        string description = $"compressed model ({compressed.Report.Final.Stage} stage's result)";
+        return state switch
+        {
+            NativeState native => new ModelSource(_ => new NativeState(native.Model, paramName), description),
+            PredictorState predictor => new ModelSource(_ => predictor.With(predictor.Predictor.Model.Clone()), description),
+            NetworkState network => new ModelSource(_ => new NetworkState(network.Model.Clone(), network.Prefix), description),
+            _ => throw new UnsupportedModelException(
+                $"The compressed model given as '{paramName}' ends in a stage whose result cannot be compressed again; save it with mlContext.Model.Save and compress the teacher instead."),
+        };
     }
 
     public static ModelSource FromOnnx(ModelProto model, string description)
