@@ -86,7 +86,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), data, _trainer, _options, out var summary, classes);
         Ml.LogInfo($"Compression: distilling into the student on {summary}.");
         ITransformer student;
-        try { student = _student.Fit(transfer); }
+        try { student = _student.Fit(_trainer.Feed(Ml, transfer)); }
         catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException && e is not CompressionException)
         {
             // ML.NET estimators check their input schema before they train: a label type the student does not take lands here.

@@ -46,7 +46,7 @@ internal static class PerClassStudent
             ITransformer predictor;
             if (c == 0)
             {
-                var parts = MlNetModelParts.Decompose(Fit(regression, view, o.LabelColumnName), nameof(DistillationOptions.RegressionStudent));
+                var parts = MlNetModelParts.Decompose(Fit(regression, trainer.Feed(ml, view), o.LabelColumnName), nameof(DistillationOptions.RegressionStudent));
                 if (parts.Suffix.Count > 0)
                     throw new UnsupportedModelException("RegressionStudent has transforms after its trainer; per-class regression needs the trainer to be the chain's last estimator.");
                 prefix = parts.Prefix;
@@ -57,7 +57,7 @@ internal static class PerClassStudent
             {
                 IDataView featurized = view;
                 foreach (var t in prefix) featurized = t.Transform(featurized);
-                predictor = Fit(trainer.Trainer!, featurized, o.LabelColumnName);
+                predictor = Fit(trainer.Trainer!, trainer.Feed(ml, featurized), o.LabelColumnName);
             }
             var classParts = MlNetModelParts.Decompose(predictor, nameof(DistillationOptions.RegressionStudent));
             graphs.Add(PredictorExporter.Export(ml, new MlNetModelParts

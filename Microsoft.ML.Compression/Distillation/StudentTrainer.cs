@@ -10,6 +10,38 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
     /// <summary>The trainer alone (the chain's last estimator): per-class regression fits it once per class on the featurized rows.</summary>
     public IEstimator<ITransformer>? Trainer { get; init; }
 
+    /// <summary>
+    /// Whether the trainer learns from the rows one at a time (SDCA, SGD, the perceptron, linear and LD-SVM), so
+    /// that their order matters: those trainers shuffle their data, and get a shuffled transfer set.
+    /// </summary>
+    public bool OrderSensitive { get; init; }
+
+    // The transfer set streams the training data in its own order, each row's copies or class rows together; data
+    // sorted by class (many public files are) then reaches an online learner as long runs of one label, and the
+    // perceptron or linear SVM ends up far worse than on its own shuffled reads (spam: AUC 0.90 and 0.39 instead of
+    // 0.97 and 0.94). ShuffleRows mixes the rows through a pool (memory: at most MaxShufflePool rows, whatever the
+    // augmentation factor) and lets the trainer shuffle again.
+    private const int MaxShufflePool = 50_000;
+
+    /// <summary>The transfer set as this trainer should read it: shuffled through a pool for an order-sensitive trainer.</summary>
+    public IDataView Feed(MLContext ml, IDataView transfer)
+    {
+        if (!OrderSensitive) return transfer; // tree, GAM and L-BFGS trainers read every row before they learn
+        int pool = (int)Math.Min(transfer.GetRowCount() ?? MaxShufflePool, MaxShufflePool);
+        return ml.Data.ShuffleRows(transfer, shufflePoolSize: Math.Max(pool, 1), shuffleSource: false);
+    }
+
+    private static bool IsOrderSensitive(object? trainer)
+    {
+        for (var type = trainer?.GetType(); type != null; type = type.BaseType)
+        {
+            if (type == typeof(LdSvmTrainer)) return true;
+            if (type.IsGenericType && type.GetGenericTypeDefinition() is var d && (d == typeof(OnlineLinearTrainer<,>) || d == typeof(StochasticTrainerBase<,>)))
+                return true;
+        }
+        return false;
+    }
+
     public static StudentTrainer Of(IEstimator<ITransformer> student, string paramName)
     {
         object? last = student;
@@ -33,9 +65,16 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
             if (task == null) break;
             var label = (SchemaShape.Column)type.GetField("LabelColumn")!.GetValue(last)!;
             var weight = (SchemaShape.Column)type.GetField("WeightColumn")!.GetValue(last)!;
+            if (!string.IsNullOrEmpty(weight.Name) && last is Trainers.FastTree.GamBinaryTrainer or Trainers.FastTree.GamRegressionTrainer)
+                throw new ArgumentException(
+                    $"The student is an ML.NET GAM trainer with the example-weight column '{weight.Name}'. ML.NET's GAM trainers (5.0) learn a constant "
+                    + "model whenever they are given a weight column, even one of all ones, so this student would learn nothing. Create the GAM "
+                    + "without exampleWeightColumnName: the teacher's soft targets then reach it as proportional copies of each row "
+                    + "(DistillationOptions.SoftTargetResolution).", paramName);
             return new StudentTrainer(task.Value, label.Name, string.IsNullOrEmpty(weight.Name) ? null : weight.Name)
             {
                 Trainer = last as IEstimator<ITransformer>,
+                OrderSensitive = IsOrderSensitive(last),
             };
         }
         throw new ArgumentException(

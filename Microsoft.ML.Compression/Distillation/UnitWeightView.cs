@@ -18,12 +18,14 @@ internal sealed class UnitWeightView : IDataView
         Schema = builder.ToSchema();
     }
 
-    public bool CanShuffle => false;
+    // Rows map one to one onto the source's, so a shuffled read is the source's shuffled read (online trainers such as
+    // SDCA or the perceptron shuffle their data; a view that refused would leave them the file's order).
+    public bool CanShuffle => _source.CanShuffle;
     public DataViewSchema Schema { get; }
     public long? GetRowCount() => _source.GetRowCount();
 
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
-        => new Cursor(this, columnsNeeded.Select(c => c.Index).ToHashSet());
+        => new Cursor(this, columnsNeeded.Select(c => c.Index).ToHashSet(), rand);
 
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
         => new[] { GetRowCursor(columnsNeeded, rand) };
@@ -34,11 +36,11 @@ internal sealed class UnitWeightView : IDataView
         private readonly HashSet<int> _active;
         private readonly DataViewRowCursor _source;
 
-        public Cursor(UnitWeightView parent, HashSet<int> active)
+        public Cursor(UnitWeightView parent, HashSet<int> active, Random? rand)
         {
             _parent = parent;
             _active = active;
-            _source = parent._source.GetRowCursor(active.Where(i => i != parent._weightIndex).Select(i => parent._source.Schema[i]));
+            _source = parent._source.GetRowCursor(active.Where(i => i != parent._weightIndex).Select(i => parent._source.Schema[i]), rand);
         }
 
         public override DataViewSchema Schema => _parent.Schema;
