@@ -103,6 +103,9 @@ SUBSETS = {
     # Other Letter rows (none byte-identical to a line of letter.csv): unlabeled transfer data and a large
     # test set for the LETTER.p2 distillation benchmark.
     "letter_extra.csv": ("letter.csv", 10000, True, "letter.csv"),
+    # Every remaining Letter row (none byte-identical to a line of letter.csv or letter_extra.csv): more unlabeled
+    # transfer data for the LETTER.p2 benchmark (its labels are dropped there).
+    "letter_unlabeled.csv": ("letter.csv", None, False, "letter.csv", "letter_extra.csv"),
     "cps1988.csv": ("cps1988.csv", 4000, False),
     "wa_churn.csv": ("wa_churn.csv", None, False),
     "fashion_mnist_test_1000.csv": ("fashion_mnist_test.csv.gz", 1000, True),
@@ -123,10 +126,12 @@ def subset(ds, name):
     fname, n, strat, *exclude = SUBSETS[name]
     header, rows = source(ds, fname)
     if exclude:
-        _, other_rows, other_idx = subset(ds, exclude[0])
-        taken = {other_rows[i] for i in other_idx}
+        taken = set()
+        for other in exclude:
+            _, other_rows, other_idx = subset(ds, other)
+            taken |= {other_rows[i] for i in other_idx}
         pool = np.array([i for i, r in enumerate(rows) if r not in taken])
-        pick = sample_indices(labels_of([rows[i] for i in pool]), n, SEED, strat)
+        pick = sample_indices(labels_of([rows[i] for i in pool]), n if n is not None else len(pool), SEED, strat)
         return header, rows, pool[pick]
     idx = sample_indices(labels_of(rows), n if n is not None else len(rows), SEED, strat)
     return header, rows, idx

@@ -23,9 +23,11 @@ public static class LetterP2DistillScenario
         var labelled = ml.Data.Cache(LoadP2(ml, "letter.csv"));
         var split = ml.Data.TrainTestSplit(labelled, 0.2, seed: 42);
         IDataView train = ml.Data.Cache(split.TrainSet), valid = ml.Data.Cache(split.TestSet);
-        // data/letter_extra.csv: other Letter rows, half as unlabeled transfer data (labels dropped), half as the test set.
+        // data/letter_extra.csv: other Letter rows, half as unlabeled transfer data (labels dropped), half as the test set;
+        // data/letter_unlabeled.csv: every remaining Letter row, more unlabeled transfer data (labels dropped).
         var extra = ml.Data.TrainTestSplit(ml.Data.Cache(LoadP2(ml, "letter_extra.csv")), 0.5, seed: 42);
-        IDataView unlabeled = ml.Data.Cache(ml.Transforms.DropColumns("Label").Fit(extra.TrainSet).Transform(extra.TrainSet)), test = ml.Data.Cache(extra.TestSet);
+        IDataView test = ml.Data.Cache(extra.TestSet);
+        IDataView unlabeledHalf = WithoutLabel(ml, extra.TrainSet), unlabeledRest = WithoutLabel(ml, LoadP2(ml, "letter_unlabeled.csv"));
         long Count(IDataView d) => d.GetColumn<float[]>("Features").LongCount();
 
         var sw = Stopwatch.StartNew();
@@ -37,7 +39,7 @@ public static class LetterP2DistillScenario
         // ones with the best AUC on the validation rows (the teacher's early-stopping rows; never the test rows), from
         // the same grid: the comparison is then between tuned students, not between one setting that suits some of them.
         int studentTrees = s.Quick ? 20 : 50;
-        var grid = s.Quick ? new[] { (0.5, 10) } : (from rate in new[] { 0.3, 0.5, 0.8 } from min in new[] { 3, 10, 20 } select (rate, min)).ToArray();
+        var grid = s.Quick ? new[] { (0.5, 10) } : (from rate in new[] { 0.3, 0.5, 0.8 } from min in new[] { 3, 10, 20, 40 } select (rate, min)).ToArray();
         LightGbmBinaryTrainer Student((double Rate, int MinLeaf) h, string? weight) => Tabular.BinaryStudent(ml, studentTrees, h.Rate, weight, h.MinLeaf);
         double ValidAuc(ITransformer m) => ml.BinaryClassification.Evaluate(m.Transform(valid)).AreaUnderRocCurve;
         (T Model, (double Rate, int MinLeaf) H) Pick<T>(Func<(double, int), T> fit) where T : ITransformer
@@ -49,14 +51,16 @@ public static class LetterP2DistillScenario
         }
 
         var labelsOnly = Pick(h => Student(h, null).Fit(train));
-        var transferWithUnlabeled = Concat(ml, train, unlabeled);
+        var transferWithHalf = Concat(ml, train, unlabeledHalf);
+        var transferWithAll = Concat(ml, train, unlabeledHalf, unlabeledRest);
         int factor = s.Quick ? 1 : 4;
         var variants = new (string Name, IDataView Data, DistillationOptions Options)[]
         {
             ("distilled", train, new DistillationOptions()),
             ($"+ MUNGE ×{factor}", train, new DistillationOptions { AugmentationFactor = factor, AugmentationSampleSize = 5000 }),
-            ("+ unlabeled", transferWithUnlabeled, new DistillationOptions()),
-            ("hard labels + unlabeled", transferWithUnlabeled, new DistillationOptions { HardLabels = true }),
+            ($"+ {Count(unlabeledHalf)} unlabeled", transferWithHalf, new DistillationOptions()),
+            ($"+ {Count(unlabeledHalf) + Count(unlabeledRest)} unlabeled", transferWithAll, new DistillationOptions()),
+            ($"hard labels + {Count(unlabeledHalf) + Count(unlabeledRest)} unlabeled", transferWithAll, new DistillationOptions { HardLabels = true }),
         };
         var seconds = new List<double>();
         var distilled = new List<CompressedModel>();
@@ -78,12 +82,13 @@ public static class LetterP2DistillScenario
         {
             Name = $"Distillation: LETTER.p2 (A–M vs N–Z), LightGBM teacher vs {studentTrees}-tree × 16-leaf students",
             Description = $"Labelled data: data/letter.csv, 80/20 split (seed 42): {Count(train)} train rows (teacher and students), {Count(valid)} validation rows (early-stop the teacher and pick each student's learning rate and minimum leaf size). "
-                + $"data/letter_extra.csv (other Letter rows) split in halves (seed 42): {Count(unlabeled)} rows used without labels as transfer data, {Count(test)} test rows. "
+                + $"data/letter_extra.csv (other Letter rows) split in halves (seed 42): {Count(unlabeledHalf)} rows used without labels as transfer data, {Count(test)} test rows; "
+                + $"data/letter_unlabeled.csv (every remaining Letter row): {Count(unlabeledRest)} more rows used without labels. "
                 + $"Teacher: LightGBM up to {(s.Quick ? 200 : 1000)} trees × 64 leaves, learning rate 0.03, early-stopped after 100 rounds without gain: {teacherTrees} trees, {teacherSeconds:F1} s. "
                 + $"Students: LightGBM {studentTrees} trees × 16 leaves, single-threaded, each with the learning rate and minimum leaf size of the grid "
                 + $"{string.Join(" ", grid.Select(h => $"({h.Item1}, {h.Item2})"))} that gave the best validation AUC: "
                 + $"on the labels alone {H(chosen[0])}; distilled on the train rows' soft targets (weight column) {H(chosen[1])}; "
-                + $"with MUNGE ({factor} synthetic rows per row) {H(chosen[2])}; on the train rows plus the unlabeled rows {H(chosen[3])}; and on the teacher's hard labels of those rows {H(chosen[4])}. "
+                + $"with MUNGE ({factor} synthetic rows per row) {H(chosen[2])}; on the train rows plus the first unlabeled rows {H(chosen[3])}; plus all unlabeled rows {H(chosen[4])}; and on the teacher's hard labels of those rows {H(chosen[5])}. "
                 + $"Distillation seconds per grid point: {string.Join(" / ", seconds.Select(x => x.ToString("F1")))}.",
             Variants = new[] { "teacher", "labels only" }.Concat(variants.Select(v => v.Name)).ToArray(),
         };
@@ -112,10 +117,12 @@ public static class LetterP2DistillScenario
         return ml.Transforms.Conversion.MapValue("Label", p2, "Label").Fit(raw).Transform(raw);
     }
 
+    private static IDataView WithoutLabel(MLContext ml, IDataView data) => ml.Data.Cache(ml.Transforms.DropColumns("Label").Fit(data).Transform(data));
+
     /// <summary>The train rows (labels dropped) followed by the unlabeled rows: the teacher labels all of them.</summary>
-    private static IDataView Concat(MLContext ml, IDataView train, IDataView unlabeled)
+    private static IDataView Concat(MLContext ml, IDataView train, params IDataView[] unlabeled)
     {
-        var features = train.GetColumn<float[]>("Features").Concat(unlabeled.GetColumn<float[]>("Features"))
+        var features = unlabeled.Aggregate(train.GetColumn<float[]>("Features"), (rows, u) => rows.Concat(u.GetColumn<float[]>("Features")))
             .Select(f => new UnlabeledRow { Features = f }).ToList();
         var schema = SchemaDefinition.Create(typeof(UnlabeledRow));
         schema["Features"].ColumnType = train.Schema["Features"].Type;
