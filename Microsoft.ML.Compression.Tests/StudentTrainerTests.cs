@@ -94,4 +94,50 @@ public sealed class StudentTrainerTests
             Assert.IsTrue(rmse < teacherRmse * 1.1, $"{name}: teacher {teacherRmse}, distilled {rmse}");
         }
     }
+
+    [TestMethod]
+    public void MulticlassLinearAndOneVersusAllStudentsLearnTheTeachersDistribution()
+    {
+        var (all, test) = TestData.Split(_ml, TestData.Letter(_ml));
+        var train = _ml.Data.TakeRows(all, 1500); // 26 classes: up to 26 weighted rows per row, keep the linear fits quick
+        var toKey = _ml.Transforms.Conversion.MapValueToKey("Label");
+        var teacher = toKey.Append(_ml.MulticlassClassification.Trainers.LightGbm(numberOfLeaves: 16, numberOfIterations: 100)).Fit(train);
+        var scale = toKey.Append(_ml.Transforms.NormalizeMeanVariance("Features"));
+        foreach (var (name, trainer) in new (string, IEstimator<ITransformer>)[]
+        {
+            ("L-BFGS maximum entropy (weights)", _ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(exampleWeightColumnName: "Weight")),
+            ("SDCA maximum entropy (weights)", _ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(exampleWeightColumnName: "Weight", maximumNumberOfIterations: 20)),
+            ("one-versus-all perceptron (copies)", _ml.MulticlassClassification.Trainers.OneVersusAll(_ml.BinaryClassification.Trainers.AveragedPerceptron())),
+        })
+        {
+            using var distilled = _ml.Compression().Distill(teacher, scale.Append(trainer)).WithEvaluationData(test).Fit(train);
+            var row = distilled.Report.Stages[1];
+            double acc = _ml.MulticlassClassification.Evaluate(distilled.Transform(test)).MicroAccuracy;
+            Console.WriteLine($"letter {name}: distilled {acc:F4}, labels only {row.BaselineEvaluationMetric:F4}, agreement (test) {row.EvaluationAgreement:F4}");
+            Assert.IsNotNull(row.BaselineEvaluationMetric, name);
+            Assert.IsTrue(acc > row.BaselineEvaluationMetric!.Value - 0.03, $"{name}: distilled {acc}, labels only {row.BaselineEvaluationMetric}");
+        }
+    }
+
+    [TestMethod]
+    public void OnlineRegressionStudentsFollowTheTeachersScore()
+    {
+        var (train, test) = TestData.Split(_ml, TestData.Cps(_ml));
+        var featurize = _ml.Transforms.Categorical.OneHotEncoding(new[] { new InputOutputColumnPair("region"), new InputOutputColumnPair("parttime") })
+            .Append(_ml.Transforms.Concatenate("Features", "education", "experience", "region", "parttime"))
+            .Append(_ml.Transforms.NormalizeMeanVariance("Features"));
+        var teacher = featurize.Append(_ml.Regression.Trainers.FastTree(numberOfTrees: 200, numberOfLeaves: 16)).Fit(train);
+        foreach (var (name, trainer) in new (string, IEstimator<ITransformer>)[]
+        {
+            ("SDCA", _ml.Regression.Trainers.Sdca(maximumNumberOfIterations: 30)),
+            ("online gradient descent", _ml.Regression.Trainers.OnlineGradientDescent()),
+        })
+        {
+            using var distilled = _ml.Compression().Distill(teacher, featurize.Append(trainer)).WithEvaluationData(test).Fit(train);
+            var row = distilled.Report.Stages[1];
+            double rmse = _ml.Regression.Evaluate(distilled.Transform(test)).RootMeanSquaredError;
+            Console.WriteLine($"cps1988 {name}: distilled RMSE {rmse:F1}, labels only {row.BaselineEvaluationMetric:F1}");
+            Assert.IsTrue(rmse < row.BaselineEvaluationMetric!.Value * 1.05, $"{name}: distilled {rmse}, labels only {row.BaselineEvaluationMetric}");
+        }
+    }
 }

@@ -28,7 +28,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     {
         options.Validate();
         _student = student ?? throw new ArgumentNullException(nameof(student));
-        _trainer = StudentTrainer.Of(student, nameof(student));
+        _trainer = StudentTrainer.Of(student, nameof(student), options.LabelColumnName);
         if (options.HardLabels && _trainer.Task == ModelTask.Regression)
             throw new ArgumentException("HardLabels applies to classification students; a regression student learns the teacher's score.", nameof(options));
         if (options.MulticlassTargets == MulticlassTargets.PerClassRegression && _trainer.Task != ModelTask.MulticlassClassification)

@@ -42,7 +42,13 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
         return false;
     }
 
-    public static StudentTrainer Of(IEstimator<ITransformer> student, string paramName)
+    /// <param name="student">The student estimator or chain.</param>
+    /// <param name="paramName">Its parameter name, for exceptions.</param>
+    /// <param name="metaLabelColumn">
+    /// The label column of a one-versus-all or pairwise-coupling student: those meta trainers do not expose theirs
+    /// (nor a weight column), so it is taken to be the distillation's label column, and soft targets reach them as copies.
+    /// </param>
+    public static StudentTrainer Of(IEstimator<ITransformer> student, string paramName, string metaLabelColumn = "Label")
     {
         object? last = student;
         while (last != null && last.GetType().IsGenericType && last.GetType().GetGenericTypeDefinition() == typeof(EstimatorChain<>))
@@ -53,6 +59,12 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
         }
         for (var type = last?.GetType(); type != null; type = type.BaseType)
         {
+            if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(MetaMulticlassTrainer<,>))
+                return new StudentTrainer(ModelTask.MulticlassClassification, metaLabelColumn, null)
+                {
+                    Trainer = last as IEstimator<ITransformer>,
+                    OrderSensitive = true, // its binary trainer is hidden: it may be an online one
+                };
             if (!type.IsGenericType || type.GetGenericTypeDefinition() != typeof(TrainerEstimatorBase<,>)) continue;
             var transformerType = type.GetGenericArguments()[0];
             var task = transformerType.IsGenericType ? transformerType.GetGenericTypeDefinition() switch
