@@ -304,6 +304,41 @@ public sealed class DistillationTests
         Assert.IsTrue(augmented > plain - 0.02, $"without {plain}, with {augmented}");
     }
 
+    [TestMethod]
+    public void UnlabeledRowsMakeTheDistilledStudentBeatTheLabelsOnlyStudentOnLetterP2()
+    {
+        // The benchmark's LETTER.p2 setting at one student setting (0.8, min leaf 20): 3,973 labelled rows, 9,054 more
+        // without labels. Distilled beat labels-only at all 12 grid points of the benchmark (+0.0004 to +0.0045 AUC).
+        var split = _ml.Data.TrainTestSplit(TestData.LetterP2(_ml, "letter.csv"), 0.2, seed: 42);
+        var extra = _ml.Data.TrainTestSplit(TestData.LetterP2(_ml, "letter_extra.csv"), 0.5, seed: 42);
+        IDataView train = _ml.Data.Cache(split.TrainSet), valid = _ml.Data.Cache(split.TestSet), test = _ml.Data.Cache(extra.TestSet);
+        var teacher = _ml.BinaryClassification.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmBinaryTrainer.Options
+        {
+            NumberOfIterations = 1000, NumberOfLeaves = 64, LearningRate = 0.03, EarlyStoppingRound = 100, MinimumExampleCountPerLeaf = 10, NumberOfThreads = 1, Seed = 1,
+        }).Fit(train, valid);
+        var features = new[] { train, extra.TrainSet, TestData.LetterP2(_ml, "letter_unlabeled.csv") }.SelectMany(d => d.GetColumn<float[]>("Features")).ToList();
+        var schema = SchemaDefinition.Create(typeof(FeaturesOnly));
+        schema["Features"].ColumnType = train.Schema["Features"].Type;
+        var transfer = _ml.Data.Cache(_ml.Data.LoadFromEnumerable(features.Select(f => new FeaturesOnly { Features = f }), schema));
+
+        Microsoft.ML.Trainers.LightGbm.LightGbmBinaryTrainer Student(string? weight) => _ml.BinaryClassification.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmBinaryTrainer.Options
+        {
+            NumberOfIterations = 50, NumberOfLeaves = 16, LearningRate = 0.8, MinimumExampleCountPerLeaf = 20, NumberOfThreads = 1, Seed = 1, ExampleWeightColumnName = weight,
+        });
+        var labelsOnly = Student(null).Fit(train);
+        using var distilled = _ml.Compression().Distill(teacher, Student("Weight"), new DistillationOptions { TrainLabelOnlyBaseline = false }).Fit(transfer);
+        double Auc(ITransformer m) => _ml.BinaryClassification.Evaluate(m.Transform(test)).AreaUnderRocCurve;
+        double teacherAuc = Auc(teacher), labelsAuc = Auc(labelsOnly), distilledAuc = Auc(distilled);
+        Console.WriteLine($"LETTER.p2, {features.Count} transfer rows: teacher {teacherAuc:F4}, labels only {labelsAuc:F4}, distilled {distilledAuc:F4}");
+        Assert.IsTrue(teacherAuc > labelsAuc + 0.005, "the teacher has something to give");
+        Assert.IsTrue(distilledAuc > labelsAuc + 0.001, $"distilled {distilledAuc} vs labels only {labelsAuc}");
+    }
+
+    private sealed class FeaturesOnly
+    {
+        public float[] Features { get; set; } = Array.Empty<float>();
+    }
+
     // ---- Bad input, rejected before any training ----
 
     [TestMethod]

@@ -25,8 +25,8 @@ internal static class TestData
             .Fit(raw).Transform(raw);
     }
 
-    /// <summary>Letter recognition: Label A..Z, 16 numeric features.</summary>
-    public static IDataView Letter(MLContext ml) => ml.Data.LoadFromTextFile(Path("letter.csv"), new TextLoader.Options
+    /// <summary>Letter recognition: Label A..Z, 16 numeric features (data/letter.csv, or another Letter file of data/).</summary>
+    public static IDataView Letter(MLContext ml, string file = "letter.csv") => ml.Data.LoadFromTextFile(Path(file), new TextLoader.Options
     {
         HasHeader = true, Separators = new[] { ',' }, AllowQuoting = true,
         Columns = new[] { new TextLoader.Column("Label", DataKind.String, 0), new TextLoader.Column("Features", DataKind.Single, 1, 16) },
@@ -92,6 +92,14 @@ internal static class TestData
     /// <summary>A random fraction of the rows, cached (the files keep their source order, often sorted by class).</summary>
     public static IDataView Sample(MLContext ml, IDataView data, double fraction, int seed = 3)
         => ml.Data.Cache(ml.Data.TrainTestSplit(data, 1 - fraction, seed: seed).TrainSet);
+
+    /// <summary>LETTER.p2: a Letter file with the Boolean label A–M (true) against N–Z.</summary>
+    public static IDataView LetterP2(MLContext ml, string file)
+    {
+        var raw = Letter(ml, file);
+        var p2 = Enumerable.Range('A', 26).ToDictionary(c => ((char)c).ToString(), c => c <= 'M');
+        return ml.Data.Cache(ml.Transforms.Conversion.MapValue("Label", p2, "Label").Fit(raw).Transform(raw));
+    }
 
     public static IDataView DropLabel(MLContext ml, IDataView data) => ml.Transforms.DropColumns("Label").Fit(data).Transform(data);
 
