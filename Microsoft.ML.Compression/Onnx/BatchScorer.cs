@@ -19,15 +19,19 @@ internal sealed class BatchScorer : IDisposable
     private volatile bool _disposed;
     private readonly Input[] _inputs;
     private readonly string[] _outputs;
+    // Item type and values per row of each output column, for single-row scoring's output buffers.
+    private readonly (Type ItemType, int Size)[] _outputColumns;
+    private long _singleRowRuns;
 
     /// <summary>A graph input: its data column, element type and the shape of one row.</summary>
     private sealed record Input(string Name, Type ItemType, long[] RowShape, int RowSize);
 
-    private BatchScorer(InferenceSession session, Input[] inputs, string[] outputs)
+    private BatchScorer(InferenceSession session, Input[] inputs, string[] outputs, (Type, int)[] outputColumns)
     {
         _session = session;
         _inputs = inputs;
         _outputs = outputs;
+        _outputColumns = outputColumns;
     }
 
     /// <summary>The graph inputs (data column names), in the order <see cref="Run"/> takes them.</summary>
@@ -63,14 +67,16 @@ internal sealed class BatchScorer : IDisposable
                 if (rowShape.Any(d => d <= 0) || rowSize != columnSize || ElementType(itemType) != meta.ElementDataType) return Discard(session);
                 inputs.Add(new Input(name, itemType, rowShape, (int)rowSize));
             }
+            var outputColumns = new List<(Type, int)>();
             foreach (var name in outputs)
             {
                 var column = outputSchema.GetColumnOrNull(name);
                 if (!session.OutputMetadata.TryGetValue(name, out var meta) || column?.Type is not VectorDataViewType { Size: > 0 } vector
                     || ElementType(vector.ItemType.RawType) != meta.ElementDataType)
                     return Discard(session);
+                outputColumns.Add((vector.ItemType.RawType, vector.Size));
             }
-            return new BatchScorer(session, inputs.ToArray(), outputs.ToArray());
+            return new BatchScorer(session, inputs.ToArray(), outputs.ToArray(), outputColumns.ToArray());
         }
         catch (OnnxRuntimeException)
         {
@@ -101,18 +107,44 @@ internal sealed class BatchScorer : IDisposable
     /// <summary>Values per row of input <paramref name="index"/>.</summary>
     public int InputRowSize(int index) => _inputs[index].RowSize;
 
+    /// <summary>
+    /// A scorer of one row at a time on this scorer's session, with its own input and output buffers (one per
+    /// PredictionEngine row: engines made from one model run side by side).
+    /// </summary>
+    public SingleRowScorer NewRowScorer()
+    {
+        ThrowIfDisposed();
+        return new SingleRowScorer(this, _session,
+            _inputs.Select(i => i.Name).ToArray(),
+            _inputs.Select(i => Array.CreateInstance(i.ItemType, i.RowSize)).ToArray(),
+            _inputs.Select(i => new long[] { 1 }.Concat(i.RowShape).ToArray()).ToArray(),
+            _outputs.ToArray(),
+            _outputColumns.Select(o => Array.CreateInstance(o.ItemType, o.Size)).ToArray());
+    }
+
+    /// <summary>Rows scored one at a time by this scorer's <see cref="SingleRowScorer"/>s (the PredictionEngine path).</summary>
+    public long SingleRowRuns => Interlocked.Read(ref _singleRowRuns);
+
+    internal void CountSingleRow() => Interlocked.Increment(ref _singleRowRuns);
+
+    /// <exception cref="ObjectDisposedException">The model, and with it this scorer's session, was disposed.</exception>
+    internal void ThrowIfDisposed()
+    {
+        if (_disposed)
+            throw new ObjectDisposedException("CompressedModel", "The CompressedModel this data view or PredictionEngine scores with has been disposed (a PredictionEngine disposes its model unless created with OwnsTransformer = false); use a model that is still alive.");
+    }
+
     /// <summary>Scores <paramref name="rows"/> rows; returns one flat array per output (row-major), in output order.</summary>
     public Array[] Run(Array[] inputs, int rows)
     {
-        if (_disposed)
-            throw new ObjectDisposedException("CompressedModel", "The CompressedModel this data view was transformed by has been disposed (a PredictionEngine disposes its model unless created with OwnsTransformer = false); transform the data with a model that is still alive.");
+        ThrowIfDisposed();
         var values = new List<OrtValue>();
         try
         {
             for (int i = 0; i < _inputs.Length; i++)
             {
                 var shape = new long[] { rows }.Concat(_inputs[i].RowShape).ToArray();
-                values.Add(Tensor(inputs[i], shape));
+                values.Add(OrtTensors.Over(inputs[i], shape));
             }
             using var runOptions = new RunOptions();
             using var results = _session.Run(runOptions, _inputs.Select(i => i.Name).ToArray(), values, _outputs);
@@ -123,18 +155,6 @@ internal sealed class BatchScorer : IDisposable
             foreach (var v in values) v.Dispose();
         }
     }
-
-    private static OrtValue Tensor(Array data, long[] shape) => data switch
-    {
-        float[] f => OrtValue.CreateTensorValueFromMemory(f, shape),
-        double[] d => OrtValue.CreateTensorValueFromMemory(d, shape),
-        long[] l => OrtValue.CreateTensorValueFromMemory(l, shape),
-        int[] n => OrtValue.CreateTensorValueFromMemory(n, shape),
-        uint[] u => OrtValue.CreateTensorValueFromMemory(u, shape),
-        ulong[] u => OrtValue.CreateTensorValueFromMemory(u, shape),
-        bool[] b => OrtValue.CreateTensorValueFromMemory(b, shape),
-        _ => throw new NotSupportedException($"ONNX input of {data.GetType().Name}."),
-    };
 
     private static Array Copy(OrtValue value) => value.GetTensorTypeAndShape().ElementDataType switch
     {

@@ -79,10 +79,46 @@ public sealed class CompressedModel : ITransformer, IDisposable
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// What <c>mlContext.Model.CreatePredictionEngine</c> uses. When the ONNX graph can be scored by this library
+    /// (as in <see cref="Transform"/>), the mapper runs the graph one row per ONNX Runtime call on buffers made once
+    /// per engine instead of through OnnxTransformer's per-row tensors and result collections; the transformers before
+    /// and after the graph run their own ML.NET mappers. The columns, their types and values are the chain's.
+    /// </remarks>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
     {
         ThrowIfDisposed();
-        return ((ITransformer)_chain).GetRowToRowMapper(inputSchema);
+        var transformers = _chain.ToArray();
+        int at = Array.FindLastIndex(transformers, t => t is OnnxTransformer);
+        if (_onnx == null || at < 0) return ((ITransformer)_chain).GetRowToRowMapper(inputSchema);
+        var mappers = new List<IRowToRowMapper>();
+        var schema = inputSchema;
+        for (int i = 0; i < at; i++)
+        {
+            mappers.Add(transformers[i].GetRowToRowMapper(schema));
+            schema = mappers[^1].OutputSchema;
+        }
+        var output = transformers[at].GetOutputSchema(schema); // also OnnxTransformer's checks of the input columns
+        var outputs = output.Skip(schema.Count).Select(c => c.Name).ToArray();
+        var scorer = Scorer(schema, output, outputs);
+        if (scorer == null) return ((ITransformer)_chain).GetRowToRowMapper(inputSchema);
+        mappers.Add(new SingleRowOnnxMapper(schema, output, scorer, outputs));
+        schema = output;
+        for (int i = at + 1; i < transformers.Length; i++)
+        {
+            mappers.Add(transformers[i].GetRowToRowMapper(schema));
+            schema = mappers[^1].OutputSchema;
+        }
+        return new Pipeline.ChainedRowMapper(inputSchema, mappers);
+    }
+
+    /// <summary>Rows the ONNX graph scored one at a time through this library's mapper (PredictionEngines); for tests.</summary>
+    internal long SingleRowRuns
+    {
+        get
+        {
+            lock (_scorerLock) return _scorer?.SingleRowRuns ?? 0;
+        }
     }
 
     /// <inheritdoc/>

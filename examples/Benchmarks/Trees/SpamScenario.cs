@@ -49,7 +49,7 @@ public static class SpamScenario
             Description = $"Spambase subset (data/spam.csv), 70/30 split (seed 7), {rows.Count} test rows, 57 numeric features. "
                 + $"Pruning keeps {s.SpamPrunedTrees} trees, re-weighted by lasso to reproduce the teacher's score on the training data (TargetSparsity {sparsity:F2}, LeafPruningTolerance 0); "
                 + $"\"+ leaves\": then leaf/node pruning of the kept trees (LeafPruningTolerance {LeafTolerance}); \"(classic)\": the same stored as TreeEnsembleRegressor (TreeStorage.Classic) rather than the opset-5 TreeEnsemble that TreeStorage.Auto chose; \"+ refit\": and the leaf values refitted to the teacher's score (RefitLeaves). "
-                + "The pruned models run as ONNX through ONNX Runtime: a batch of rows per call in Transform, one row per call (OnnxTransformer) in the PredictionEngine. "
+                + "The pruned models run as ONNX through ONNX Runtime: a batch of rows per call in Transform, one row per call in the PredictionEngine (the CompressedModel's own row mapper calls the ONNX Runtime session directly). "
                 + "Throughput measured in turns (one pass of each model per round), medians; CPU µs/row is the process's CPU time per row (all threads), which moves less than wall time on a shared machine. "
                 + $"Teacher trained in {trainSeconds:F1} s, pruning took {string.Join(" / ", seconds.Select(x => x.ToString("F1")))} s.",
             Variants = new[] { "teacher", "pruned", "pruned + leaves", "pruned + leaves (classic)", "pruned + leaves + refit" },
