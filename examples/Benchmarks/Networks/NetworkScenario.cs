@@ -105,23 +105,26 @@ public static class NetworkScenario
             result.Add("ONNX size", "bytes", false, "F0", variants.Select(v => (double?)v.Onnx.Length).ToArray());
             result.Add("saved zip", "bytes", false, "F0", variants.Select(v => (double?)ZipBytes(ml, v.Model, fit.View)).ToArray());
 
-            // Batch 1 through ML.NET: a PredictionEngine, one row at a time.
+            // Batch 1 through ML.NET: a PredictionEngine, one row at a time. First every variant through ML.NET's
+            // OnnxTransformer (the FP32 file as ApplyOnnxModel, a compressed model as its standard Transformers chain),
+            // which compares the models alone; then the CompressedModel itself, whose engine calls ONNX Runtime directly.
             var schema = SchemaDefinition.Create(typeof(NetworkInput));
             schema["Features"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, featureCount);
             var inputs = test.Features.Select(f => new NetworkInput { Features = f }).ToArray();
-            var engineTimes = new List<double?>();
-            var engineBytes = new List<double?>();
-            foreach (var v in variants)
+            (double Micros, double Bytes) Engine(ITransformer model)
             {
-                using var engine = ml.Model.CreateSharedPredictionEngine<NetworkInput, NetworkOutput>(v.Model, schema);
+                using var engine = ml.Model.CreateSharedPredictionEngine<NetworkInput, NetworkOutput>(model, schema);
                 var output = new NetworkOutput();
                 int next = 0;
                 void One() { engine.Predict(inputs[next], ref output); next = (next + 1) % inputs.Length; }
-                engineTimes.Add(Timing.MedianMicroseconds(s, One));
-                engineBytes.Add(MemoryScope.AllocatedBytesPerCall(One));
+                return (Timing.MedianMicroseconds(s, One), MemoryScope.AllocatedBytesPerCall(One));
             }
-            result.Add("ML.NET PredictionEngine, batch 1", "µs/row", false, "F1", engineTimes.ToArray());
-            result.Add("ML.NET PredictionEngine managed allocations", "bytes/row", false, "F0", engineBytes.ToArray());
+            var viaOnnxTransformer = variants.Select(v => Engine(v.Model is CompressedModel c ? c.Transformers : v.Model)).ToArray();
+            var direct = variants.Select(v => v.Model is CompressedModel ? Engine(v.Model) : ((double, double)?)null).ToArray();
+            result.Add("ML.NET PredictionEngine via OnnxTransformer, batch 1", "µs/row", false, "F1", viaOnnxTransformer.Select(e => (double?)e.Micros).ToArray());
+            result.Add("ML.NET PredictionEngine via OnnxTransformer, managed allocations", "bytes/row", false, "F0", viaOnnxTransformer.Select(e => (double?)e.Bytes).ToArray());
+            result.Add("PredictionEngine of the CompressedModel (ONNX Runtime called directly), batch 1", "µs/row", false, "F1", direct.Select(e => e?.Item1).ToArray());
+            result.Add("PredictionEngine of the CompressedModel, managed allocations", "bytes/row", false, "F0", direct.Select(e => e?.Item2).ToArray());
 
             // ONNX Runtime directly: batch 1/32/256, one thread and the default thread count; the variants timed in turns.
             foreach (int threads in new[] { 1, 0 })
