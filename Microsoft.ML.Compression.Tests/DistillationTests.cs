@@ -332,6 +332,35 @@ public sealed class DistillationTests
         Console.WriteLine($"LETTER.p2, {features.Count} transfer rows: teacher {teacherAuc:F4}, labels only {labelsAuc:F4}, distilled {distilledAuc:F4}");
         Assert.IsTrue(teacherAuc > labelsAuc + 0.005, "the teacher has something to give");
         Assert.IsTrue(distilledAuc > labelsAuc + 0.001, $"distilled {distilledAuc} vs labels only {labelsAuc}");
+
+        // The same through DistillationOptions.UnlabeledData: the labelled rows keep their labels (the baseline is
+        // trained on them) and the unlabeled ones, without a Label column, follow them: the same rows in the same
+        // order, so the same student.
+        var unlabeledRows = new[] { extra.TrainSet, TestData.LetterP2(_ml, "letter_unlabeled.csv") }
+            .SelectMany(d => d.GetColumn<float[]>("Features")).Select(f => new FeaturesOnly { Features = f }).ToList();
+        var unlabeled = _ml.Data.Cache(_ml.Data.LoadFromEnumerable(unlabeledRows, schema));
+        using var viaOption = _ml.Compression().Distill(teacher, Student("Weight"), new DistillationOptions { UnlabeledData = unlabeled })
+            .WithEvaluationData(test).Fit(train);
+        Assert.AreEqual(distilledAuc, Auc(viaOption), 1e-9);
+        var row = viaOption.Report.Stages[1];
+        StringAssert.Contains(row.Description, $"{features.Count - 9054} training rows + 9054 from UnlabeledData");
+        Assert.AreEqual(labelsAuc, row.BaselineEvaluationMetric!.Value, 1e-9, "the labels-only baseline sees the labelled rows only");
+    }
+
+    [TestMethod]
+    public void UnlabeledDataWithoutTheTrainingDataColumnsIsRejectedBeforeTraining()
+    {
+        var (train, _) = TestData.Split(_ml, TestData.SpamBool(_ml));
+        var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20).Fit(train);
+        var student = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5);
+        var renamed = _ml.Transforms.CopyColumns("Other", "Features").Append(_ml.Transforms.DropColumns("Features", "Label")).Fit(train).Transform(train);
+        var e = Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Distill(teacher, student, new DistillationOptions { UnlabeledData = renamed }).Fit(train));
+        StringAssert.Contains(e.Message, "'Features'");
+        var features = SchemaDefinition.Create(typeof(FeaturesOnly));
+        features["Features"].ColumnType = train.Schema["Features"].Type;
+        var empty = _ml.Data.LoadFromEnumerable(new List<FeaturesOnly>(), features);
+        var e2 = Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Distill(teacher, student, new DistillationOptions { UnlabeledData = empty }).Fit(train));
+        StringAssert.Contains(e2.Message, "no rows");
     }
 
     private sealed class FeaturesOnly

@@ -376,7 +376,7 @@ On Spambase the big teacher is hardly better than the small model, so there is l
 Recognition read as letters A–M against N–Z) is a task where it is: 3,973 labelled rows (`data/letter.csv`, 80 %),
 1,027 validation rows that early-stop the teacher, 5,033 test rows (half of `data/letter_extra.csv`) — and 9,054 more
 Letter rows **without labels** (the other half of `letter_extra.csv` and `data/letter_unlabeled.csv`). The data has
-no `Label` column there: the teacher labels those rows. The same 50-tree × 16-leaf student is trained on the labels
+no `Label` column there: `DistillationOptions.UnlabeledData` hands them to the teacher, which labels them. The same 50-tree × 16-leaf student is trained on the labels
 alone, distilled on the labelled rows, and distilled on the labelled plus the unlabeled rows.
 '''),
     code('''
@@ -395,11 +395,10 @@ var labelled = ml.Data.TrainTestSplit(LetterP2("letter.csv"), testFraction: 0.2,
 var extra = ml.Data.TrainTestSplit(LetterP2("letter_extra.csv"), testFraction: 0.5, seed: 42);
 IDataView p2Train = ml.Data.Cache(labelled.TrainSet), p2Valid = ml.Data.Cache(labelled.TestSet), p2Test = ml.Data.Cache(extra.TestSet);
 
-// The transfer set: the labelled rows' features followed by the unlabeled ones, as a view with a Features column only.
+// The unlabeled rows: half of letter_extra.csv and all of letter_unlabeled.csv, as one view with Features only.
 public sealed class FeaturesOnly { [VectorType(16)] public float[] Features { get; set; } = Array.Empty<float>(); }
-var unlabeledFeatures = new[] { p2Train, extra.TrainSet, LetterP2("letter_unlabeled.csv") }
-    .SelectMany(d => d.GetColumn<float[]>("Features")).Select(f => new FeaturesOnly { Features = f }).ToList();
-IDataView transfer = ml.Data.Cache(ml.Data.LoadFromEnumerable(unlabeledFeatures));
+IDataView unlabeled = ml.Data.Cache(ml.Data.LoadFromEnumerable(new[] { extra.TrainSet, LetterP2("letter_unlabeled.csv") }
+    .SelectMany(d => d.GetColumn<float[]>("Features")).Select(f => new FeaturesOnly { Features = f }).ToList()));
 
 ITransformer p2Teacher = ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
 {
@@ -411,7 +410,7 @@ LightGbmBinaryTrainer P2Student(string? weight, double rate, int minLeaf) => ml.
     NumberOfIterations = 50, NumberOfLeaves = 16, LearningRate = rate, MinimumExampleCountPerLeaf = minLeaf, NumberOfThreads = 1, Seed = 1,
     ExampleWeightColumnName = weight,
 });
-$"{transfer.GetRowCount()} transfer rows; teacher early-stopped"
+$"{p2Train.GetRowCount()} labelled and {unlabeled.GetRowCount()} unlabeled rows; teacher early-stopped"
 '''),
     code('''
 // Each student gets the learning rate and minimum leaf size with the best AUC on the validation rows (never the test rows).
@@ -422,7 +421,9 @@ double P2Auc(ITransformer m) => Math.Round(Auc(m, p2Test), 4);
 var noBaseline = new DistillationOptions { TrainLabelOnlyBaseline = false }; // the labels-only student is trained on its own below
 var labelsOnly = Tuned((rate, minLeaf) => P2Student(null, rate, minLeaf).Fit(p2Train));
 var onLabelled = Tuned((rate, minLeaf) => ml.Compression().Distill(p2Teacher, P2Student("Weight", rate, minLeaf), noBaseline).Fit(p2Train));
-var withUnlabeled = Tuned((rate, minLeaf) => ml.Compression().Distill(p2Teacher, P2Student("Weight", rate, minLeaf), noBaseline).Fit(transfer));
+// DistillationOptions.UnlabeledData: the teacher labels these rows too, and the student learns from them after the labelled ones.
+var withUnlabeled = Tuned((rate, minLeaf) => ml.Compression().Distill(p2Teacher, P2Student("Weight", rate, minLeaf),
+    new DistillationOptions { TrainLabelOnlyBaseline = false, UnlabeledData = unlabeled }).Fit(p2Train));
 new[]
 {
     new { model = "teacher (early-stopped LightGBM, 64 leaves)", testAUC = P2Auc(p2Teacher) },

@@ -75,15 +75,16 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         CheckBeforeFit(input);
         using var teacher = new TransformerChain<ITransformer>(input.BuildTransformers(Ml, data).ToArray());
         var classes = input is NetworkTeacherState network ? (network.ClassValues, network.ClassType) : ((object[], DataViewType)?)null;
+        var (transferData, labelledRows) = WithUnlabeledRows(data);
         if (PerClass)
         {
             Ml.LogInfo("Compression: distilling into one regression student per class.");
-            var perClass = PerClassStudent.Train(Ml, teacher.ToList(), data, _options, classes, out var perClassSummary);
+            var perClass = PerClassStudent.Train(Ml, teacher.ToList(), transferData, _options, classes, out var perClassSummary, labelledRows);
             var perClassBaseline = TrainBaseline(data, out var perClassNote);
             description = $"{Targets()}: {perClassSummary}{perClassNote}.";
             return new PredictorState(perClass.Parts, perClass.Predictor) { Distillation = new DistillationInfo(input, perClassBaseline, _options.LabelColumnName) };
         }
-        var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), data, _trainer, _options, out var summary, classes);
+        var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), transferData, _trainer, _options, out var summary, classes, labelledRows);
         Ml.LogInfo($"Compression: distilling into the student on {summary}.");
         ITransformer student;
         try { student = _student.Fit(_trainer.Feed(Ml, transfer)); }
@@ -99,6 +100,25 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         var baseline = TrainBaseline(data, out var baselineNote);
         description = $"{Targets()}: {summary}{baselineNote}.";
         return new NativeState(student, "student") { Distillation = new DistillationInfo(input, baseline, _options.LabelColumnName) };
+    }
+
+    /// <summary>The training data, followed by <see cref="DistillationOptions.UnlabeledData"/> when given, and how many rows hold true labels.</summary>
+    private (IDataView Data, long? LabelledRows) WithUnlabeledRows(IDataView data)
+    {
+        if (_options.UnlabeledData is not { } unlabeled) return (data, null);
+        if (!FeatureSample.HasRows(unlabeled))
+            throw new DataMismatchException("DistillationOptions.UnlabeledData has no rows. Give it the unlabeled rows, or leave it null.");
+        var appended = AppendedRowsView.Create(data, unlabeled, _options.LabelColumnName, _trainer.WeightColumn);
+        long labelled = data.GetRowCount() ?? CountRows(data);
+        return (appended, labelled);
+    }
+
+    private static long CountRows(IDataView data)
+    {
+        using var cursor = data.GetRowCursor(Array.Empty<DataViewSchema.Column>());
+        long n = 0;
+        while (cursor.MoveNext()) n++;
+        return n;
     }
 
     private string Targets() => _options.HardLabels

@@ -104,6 +104,17 @@ public sealed class DistillationOptions
     public int AugmentationSampleSize { get; set; } = 1000;
 
     /// <summary>
+    /// More transfer rows, without labels (null by default): the teacher labels them, the student learns from them
+    /// after the training rows, and the labels-only baseline and <see cref="Alpha"/>'s true labels use the training
+    /// rows alone. The columns must be the training data's (the label, and the student's weight column, may be
+    /// missing). Rows nobody labelled are where distillation pays most: on LETTER.p2 (3,973 labelled rows) 9,054
+    /// unlabeled rows took a 50 × 16 student from the labels-only 0.9806 AUC to 0.9831 (teacher 0.9883), where
+    /// distilling on the labelled rows alone gave 0.9806.
+    /// </summary>
+    /// <example><code>var options = new DistillationOptions { UnlabeledData = ml.Data.LoadFromTextFile&lt;Row&gt;("unlabeled.csv", hasHeader: true, separatorChar: ',') };</code></example>
+    public IDataView? UnlabeledData { get; set; }
+
+    /// <summary>
     /// How to read a teacher that is an ONNX network (a file, a stream or an <c>OnnxTransformer</c>): which output
     /// holds logits or probabilities and the class values in index order. Null (default) reads the network's only
     /// output as logits and infers the class values from the data (see <see cref="Compression.NetworkTeacher"/>).

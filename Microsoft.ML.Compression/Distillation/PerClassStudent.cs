@@ -20,7 +20,7 @@ internal static class PerClassStudent
     internal const double ProbabilityFloor = 1e-4;
 
     public static PredictorState Train(MLContext ml, IReadOnlyList<ITransformer> teacher, IDataView data, DistillationOptions o,
-        (object[] values, DataViewType type)? teacherClasses, out string summary)
+        (object[] values, DataViewType type)? teacherClasses, out string summary, long? labelledRows = null)
     {
         var regression = o.RegressionStudent!;
         var trainer = StudentTrainer.Of(regression, nameof(DistillationOptions.RegressionStudent));
@@ -29,7 +29,7 @@ internal static class PerClassStudent
         var unsoftened = o.Clone();
         unsoftened.Temperature = 1;
         var scored = TransferSetBuilder.Score(ml, teacher, data, ModelTask.MulticlassClassification, unsoftened, null, teacherClasses,
-            t => targets.Add(LogTargets(t, o.Temperature)), _ => throw new InvalidOperationException("A multiclass teacher gave a regression target."));
+            t => targets.Add(LogTargets(t, o.Temperature)), _ => throw new InvalidOperationException("A multiclass teacher gave a regression target."), labelledRows);
         int classes = scored.ClassValues.Length, rows = targets.Count;
         var rowStart = Enumerable.Range(0, rows + 1).ToArray();
         var entryClass = new int[rows];

@@ -14,8 +14,10 @@ internal static class TransferSetBuilder
     internal sealed record Scored(IDataView Source, int SourceRows, string RowsText, object[] ClassValues, DataViewType LabelType);
 
     /// <summary>The transfer set of a student of the teacher's own task (classification rows, or regression targets).</summary>
+    /// <param name="labelledRows">Rows of <paramref name="data"/> that hold true labels (the rest were appended from
+    /// <see cref="DistillationOptions.UnlabeledData"/>); all of them when null.</param>
     public static IDataView Build(MLContext ml, IReadOnlyList<ITransformer> teacher, IDataView data, StudentTrainer student, DistillationOptions o, out string summary,
-        (object[] values, DataViewType type)? teacherClasses = null)
+        (object[] values, DataViewType type)? teacherClasses = null, long? labelledRows = null)
     {
         var rowStart = new List<int> { 0 };
         var entryClass = new List<int>();
@@ -49,7 +51,7 @@ internal static class TransferSetBuilder
             rowStart.Add(entryClass.Count);
         }
 
-        var scored = Score(ml, teacher, data, student.Task, o, student.WeightColumn, teacherClasses, AddClassRows, AddRegressionRow);
+        var scored = Score(ml, teacher, data, student.Task, o, student.WeightColumn, teacherClasses, AddClassRows, AddRegressionRow, labelledRows);
         bool regression = student.Task == ModelTask.Regression;
         string targets = o.HardLabels ? "the teacher's predicted labels" : "labels in proportion to the soft targets";
         summary = regression
@@ -69,7 +71,7 @@ internal static class TransferSetBuilder
     /// temperature, hard labels and Alpha) or <paramref name="addRegressionTarget"/>.
     /// </summary>
     internal static Scored Score(MLContext ml, IReadOnlyList<ITransformer> teacher, IDataView data, ModelTask task, DistillationOptions o, string? weightColumn,
-        (object[] values, DataViewType type)? teacherClasses, Action<double[]> addClassTarget, Action<float> addRegressionTarget)
+        (object[] values, DataViewType type)? teacherClasses, Action<double[]> addClassTarget, Action<float> addRegressionTarget, long? labelledRows = null)
     {
         var rawLabel = data.Schema.GetColumnOrNull(o.LabelColumnName);
         if (o.Alpha < 1 && rawLabel == null)
@@ -92,8 +94,9 @@ internal static class TransferSetBuilder
         object[] classValues;
         DataViewType labelType;
         int rows = 0;
-        // Synthetic rows have no true label: they learn the teacher alone whatever Alpha is.
-        bool Synthetic(long row) => factor > 0 && row % (factor + 1) != 0;
+        // Synthetic rows, and the rows appended from UnlabeledData, have no true label: they learn the teacher alone whatever Alpha is.
+        long labelled = labelledRows ?? long.MaxValue;
+        bool Synthetic(long row) => (factor > 0 && row % (factor + 1) != 0) || row / (factor + 1) >= labelled;
 
         var columns = new List<DataViewSchema.Column> { score };
         if (probability != null) columns.Add(probability.Value);
@@ -197,6 +200,8 @@ internal static class TransferSetBuilder
         }
         if (rows == 0) throw Empty();
         string rowsText = munge == null ? $"{rows} rows" : $"{rows} rows ({rows / (factor + 1)} original + {munge.Describe()})";
+        if (labelledRows is long n && n < rows / (factor + 1))
+            rowsText += $" ({n} training rows + {rows / (factor + 1) - n} from UnlabeledData{(munge == null ? "" : ", before augmentation")})";
         return new Scored(data, rows, rowsText, classValues, labelType);
     }
 

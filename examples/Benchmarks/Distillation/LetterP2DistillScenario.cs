@@ -51,16 +51,15 @@ public static class LetterP2DistillScenario
         }
 
         var labelsOnly = Pick(h => Student(h, null).Fit(train));
-        var transferWithHalf = Concat(ml, train, unlabeledHalf);
-        var transferWithAll = Concat(ml, train, unlabeledHalf, unlabeledRest);
+        var allUnlabeled = Concat(ml, unlabeledHalf, unlabeledRest);
         int factor = s.Quick ? 1 : 4;
         var variants = new (string Name, IDataView Data, DistillationOptions Options)[]
         {
             ("distilled", train, new DistillationOptions()),
             ($"+ MUNGE ×{factor}", train, new DistillationOptions { AugmentationFactor = factor, AugmentationSampleSize = 5000 }),
-            ($"+ {Count(unlabeledHalf)} unlabeled", transferWithHalf, new DistillationOptions()),
-            ($"+ {Count(unlabeledHalf) + Count(unlabeledRest)} unlabeled", transferWithAll, new DistillationOptions()),
-            ($"hard labels + {Count(unlabeledHalf) + Count(unlabeledRest)} unlabeled", transferWithAll, new DistillationOptions { HardLabels = true }),
+            ($"+ {Count(unlabeledHalf)} unlabeled", train, new DistillationOptions { UnlabeledData = unlabeledHalf }),
+            ($"+ {Count(allUnlabeled)} unlabeled", train, new DistillationOptions { UnlabeledData = allUnlabeled }),
+            ($"hard labels + {Count(allUnlabeled)} unlabeled", train, new DistillationOptions { UnlabeledData = allUnlabeled, HardLabels = true }),
         };
         var seconds = new List<double>();
         var distilled = new List<CompressedModel>();
@@ -88,7 +87,7 @@ public static class LetterP2DistillScenario
                 + $"Students: LightGBM {studentTrees} trees × 16 leaves, single-threaded, each with the learning rate and minimum leaf size of the grid "
                 + $"{string.Join(" ", grid.Select(h => $"({h.Item1}, {h.Item2})"))} that gave the best validation AUC: "
                 + $"on the labels alone {H(chosen[0])}; distilled on the train rows' soft targets (weight column) {H(chosen[1])}; "
-                + $"with MUNGE ({factor} synthetic rows per row) {H(chosen[2])}; on the train rows plus the first unlabeled rows {H(chosen[3])}; plus all unlabeled rows {H(chosen[4])}; and on the teacher's hard labels of those rows {H(chosen[5])}. "
+                + $"with MUNGE ({factor} synthetic rows per row) {H(chosen[2])}; on the train rows plus the first unlabeled rows (DistillationOptions.UnlabeledData) {H(chosen[3])}; plus all unlabeled rows {H(chosen[4])}; and on the teacher's hard labels of those rows {H(chosen[5])}. "
                 + $"Distillation seconds per grid point: {string.Join(" / ", seconds.Select(x => x.ToString("F1")))}.",
             Variants = new[] { "teacher", "labels only" }.Concat(variants.Select(v => v.Name)).ToArray(),
         };
@@ -119,13 +118,12 @@ public static class LetterP2DistillScenario
 
     private static IDataView WithoutLabel(MLContext ml, IDataView data) => ml.Data.Cache(ml.Transforms.DropColumns("Label").Fit(data).Transform(data));
 
-    /// <summary>The train rows (labels dropped) followed by the unlabeled rows: the teacher labels all of them.</summary>
-    private static IDataView Concat(MLContext ml, IDataView train, params IDataView[] unlabeled)
+    /// <summary>Unlabeled rows of several files as one data view (DistillationOptions.UnlabeledData takes one).</summary>
+    private static IDataView Concat(MLContext ml, params IDataView[] unlabeled)
     {
-        var features = unlabeled.Aggregate(train.GetColumn<float[]>("Features"), (rows, u) => rows.Concat(u.GetColumn<float[]>("Features")))
-            .Select(f => new UnlabeledRow { Features = f }).ToList();
+        var features = unlabeled.SelectMany(u => u.GetColumn<float[]>("Features")).Select(f => new UnlabeledRow { Features = f }).ToList();
         var schema = SchemaDefinition.Create(typeof(UnlabeledRow));
-        schema["Features"].ColumnType = train.Schema["Features"].Type;
+        schema["Features"].ColumnType = unlabeled[0].Schema["Features"].Type;
         return ml.Data.Cache(ml.Data.LoadFromEnumerable(features, schema));
     }
 
