@@ -348,6 +348,24 @@ public sealed class DistillationTests
     }
 
     [TestMethod]
+    public void WithAlphaZeroTheTrainingRowsKeepTheirLabelsAndOnlyTheUnlabeledRowsLearnTheTeacher()
+    {
+        var (train, test) = TestData.Split(_ml, TestData.SpamBool(_ml));
+        var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 50).Fit(train);
+        var student = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5, exampleWeightColumnName: "Weight");
+        var unlabeled = TestData.DropLabel(_ml, test);
+        using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { Alpha = 0, UnlabeledData = unlabeled }).Fit(train);
+        // Alpha 0: a training row is its one true class (one weighted row); an unlabeled row gets the teacher's two
+        // likely classes (two weighted rows) unless the teacher is all but certain.
+        long trainRows = train.GetRowCount()!.Value, unlabeledRows = test.GetRowCount()!.Value;
+        var match = System.Text.RegularExpressions.Regex.Match(distilled.Report.Stages[1].Description, @"expanded to (\d+) weighted rows");
+        Assert.IsTrue(match.Success, distilled.Report.Stages[1].Description);
+        long expanded = long.Parse(match.Groups[1].Value);
+        Assert.IsTrue(expanded > trainRows + unlabeledRows + unlabeledRows / 2, $"{expanded} weighted rows from {trainRows} labelled + {unlabeledRows} unlabeled");
+        Assert.IsTrue(expanded <= trainRows + 2 * unlabeledRows, $"{expanded} weighted rows: the labelled rows must keep one class each");
+    }
+
+    [TestMethod]
     public void UnlabeledDataWithoutTheTrainingDataColumnsIsRejectedBeforeTraining()
     {
         var (train, _) = TestData.Split(_ml, TestData.SpamBool(_ml));
