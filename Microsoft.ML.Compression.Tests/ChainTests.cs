@@ -142,4 +142,43 @@ public sealed class ChainTests
         pruned.Dispose();
         Assert.ThrowsExactly<ObjectDisposedException>(() => _ml.Compression().Quantize(pruned));
     }
+
+    [TestMethod]
+    public void ASavedAndLoadedCompressedModelCanBeCompressedAgain()
+    {
+        using var pruned = _ml.Compression()
+            .Distill(_teacher, Featurize(_ml).Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20, numberOfLeaves: 16)))
+            .Append(_ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 })).Fit(_train);
+        var loaded = SaveAndLoad(pruned, _train.Schema);
+        var before = TestData.Scores(loaded.Transform(_test));
+        using var quantized = _ml.Compression().Quantize(loaded, new QuantizationOptions { Precision = Precision.Int8 }).WithEvaluationData(_test).Fit(_train);
+        double loadedAuc = _ml.BinaryClassification.Evaluate(loaded.Transform(_test)).AreaUnderRocCurve;
+        Assert.AreEqual(loadedAuc, quantized.Report.Original.EvaluationMetric!.Value, 1e-6, "the report's first row is the loaded model");
+        Assert.AreEqual(loadedAuc, _ml.BinaryClassification.Evaluate(quantized.Transform(_test)).AreaUnderRocCurve, 0.01);
+        Assert.IsTrue(quantized.Report.Final.ZipBytes < quantized.Report.Original.ZipBytes, quantized.Report.ToString());
+        CollectionAssert.AreEqual(before, TestData.Scores(loaded.Transform(_test)), "the loaded model is not changed");
+
+        // Multiclass: the class labels come back from the saved head.
+        var (train, test) = TestData.Split(_ml, TestData.Letter(_ml));
+        var toKey = _ml.Transforms.Conversion.MapValueToKey("Label");
+        var teacher = toKey.Append(_ml.MulticlassClassification.Trainers.LightGbm(numberOfLeaves: 8, numberOfIterations: 30)).Fit(train);
+        using var prunedLetter = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5 }).Fit(train);
+        var loadedLetter = SaveAndLoad(prunedLetter, train.Schema);
+        using var quantizedLetter = _ml.Compression().Quantize(loadedLetter, new QuantizationOptions { Precision = Precision.Float16 }).Fit(train);
+        var expected = PredictedValues(loadedLetter.Transform(test));
+        var actual = PredictedValues(quantizedLetter.Transform(test));
+        Assert.IsTrue(expected.Zip(actual).Count(p => p.First == p.Second) >= 0.99 * expected.Length, "FP16 predicts the loaded model's classes, by value");
+    }
+
+    private static ITransformer SaveAndLoad(ITransformer model, DataViewSchema schema)
+    {
+        using var stream = new MemoryStream();
+        _ml.Model.Save(model, schema, stream);
+        stream.Position = 0;
+        return _ml.Model.Load(stream, out _);
+    }
+
+    private static string[] PredictedValues(IDataView scored)
+        => _ml.Transforms.Conversion.MapKeyToValue("PredictedValue", "PredictedLabel").Fit(scored).Transform(scored)
+            .GetColumn<ReadOnlyMemory<char>>("PredictedValue").Select(v => v.ToString()).ToArray();
 }

@@ -99,7 +99,7 @@ internal static class PredictorExporter
         return model?.GetType().Name ?? predictor.GetType().Name;
     }
 
-    private static (Array, DataViewType) ClassLabelsOf(DataViewSchema predictorSchema)
+    internal static (Array, DataViewType) ClassLabelsOf(DataViewSchema predictorSchema)
     {
         var col = predictorSchema["PredictedLabel"];
         var kvCol = col.Annotations.Schema.GetColumnOrNull("KeyValues");

@@ -23,6 +23,11 @@ internal sealed class ModelSource
             var state = new NativeState(model, paramName); // decomposes now: a bad model fails here, not at Fit
             return new ModelSource(_ => state, PredictorExporter.DescribePredictor(state.Parts.Predictor));
         }
+        if (SavedCompressedModel.TryRead(ml, flat, paramName) is { } saved)
+        {
+            // Each stage edits its state's graph: start every chain from a copy, so the loaded model never changes.
+            return new ModelSource(_ => saved.With(saved.Predictor.Model.Clone()), $"saved compressed model ({saved.Task})");
+        }
         if (flat.Count > 0 && flat[^1] is OnnxTransformer onnx)
         {
             var graph = ExtractOnnx(ml, onnx, paramName);
@@ -63,7 +68,7 @@ internal sealed class ModelSource
     /// OnnxTransformer does not expose its model bytes; saving it with ML.NET's public API and reading the
     /// "OnnxModel" stream back out of the zip does.
     /// </summary>
-    private static ModelProto ExtractOnnx(MLContext ml, OnnxTransformer onnx, string paramName)
+    internal static ModelProto ExtractOnnx(MLContext ml, OnnxTransformer onnx, string paramName)
     {
         using var zip = new MemoryStream();
         ml.Model.Save(onnx, null, zip);

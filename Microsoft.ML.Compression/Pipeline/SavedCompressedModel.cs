@@ -1,0 +1,60 @@
+using Microsoft.ML.Compression.Onnx;
+using Microsoft.ML.Transforms.Onnx;
+
+namespace Microsoft.ML.Compression.Pipeline;
+
+/// <summary>
+/// Reads back a compressed ML.NET model that was saved with <c>mlContext.Model.Save</c> and loaded again: a plain
+/// chain of the featurization, the OnnxTransformer of the predictor graph (whose outputs carry this library's
+/// <see cref="HeadColumns"/> names), the output-column head <see cref="MlNetHead"/> built after it, and any
+/// post-processing. The graph and the head tell the task, the feature column and the class labels again, so the
+/// model can go through another chain (say, quantize what was pruned and saved last week).
+/// </summary>
+internal static class SavedCompressedModel
+{
+    public static PredictorState? TryRead(MLContext ml, IReadOnlyList<ITransformer> flat, string paramName)
+    {
+        int at = -1;
+        for (int i = flat.Count - 1; i >= 0; i--) if (flat[i] is OnnxTransformer) { at = i; break; }
+        if (at < 0) return null;
+        var model = ModelSource.ExtractOnnx(ml, (OnnxTransformer)flat[at], paramName);
+        var outputs = model.Graph.Output.Select(o => o.Name).ToHashSet();
+        (ModelTask Task, bool HasProbability, int HeadCount)? shape =
+            outputs.SetEquals(new[] { HeadColumns.Score, HeadColumns.Probability, HeadColumns.PredictedLabel }) ? (ModelTask.BinaryClassification, true, 2)
+            : outputs.SetEquals(new[] { HeadColumns.Score, HeadColumns.PredictedLabel }) ? (ModelTask.BinaryClassification, false, 2)
+            : outputs.SetEquals(new[] { "Score", HeadColumns.PredictedLabel }) ? (ModelTask.MulticlassClassification, false, 3)
+            : outputs.SetEquals(new[] { HeadColumns.Score }) ? (ModelTask.Regression, false, 2)
+            : null; // not a predictor graph of this library (MlNetHead's counts of transformers per task)
+        if (shape is not { } s || flat.Count < at + 1 + s.HeadCount) return null;
+
+        var initializers = model.Graph.Initializer.Select(t => t.Name).ToHashSet();
+        var inputs = model.Graph.Input.Where(i => !initializers.Contains(i.Name)).ToList();
+        var dims = inputs.Count == 1 ? inputs[0].Type?.TensorType?.Shape?.Dim : null;
+        if (dims is not { Count: 2 } || dims[1].DimValue <= 0) return null;
+        string featureColumn = inputs[0].Name;
+        int featureCount = (int)dims[1].DimValue;
+
+        Array? labels = null;
+        Microsoft.ML.Data.DataViewType? labelType = null;
+        if (s.Task == ModelTask.MulticlassClassification)
+        {
+            // The head's last key mapping gives PredictedLabel the class labels as key values.
+            IDataView view = PredictorExporter.FeatureOnlyView(ml, featureColumn, featureCount);
+            for (int i = at; i <= at + s.HeadCount; i++) view = flat[i].Transform(view);
+            (labels, labelType) = PredictorExporter.ClassLabelsOf(view.Schema);
+        }
+        var parts = new MlNetModelParts
+        {
+            Prefix = flat.Take(at).ToList(),
+            Predictor = flat[at], // not an ML.NET predictor: the graph stands for it, and nothing re-exports it
+            Suffix = flat.Skip(at + 1 + s.HeadCount).ToList(),
+            Task = s.Task,
+            FeatureColumn = featureColumn,
+        };
+        return new PredictorState(parts, new PredictorGraph
+        {
+            Model = model, Task = s.Task, FeatureColumn = featureColumn, FeatureCount = featureCount,
+            HasProbability = s.HasProbability, ClassLabels = labels, ClassLabelType = labelType,
+        });
+    }
+}
