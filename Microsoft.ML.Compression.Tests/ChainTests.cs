@@ -181,4 +181,61 @@ public sealed class ChainTests
     private static string[] PredictedValues(IDataView scored)
         => _ml.Transforms.Conversion.MapKeyToValue("PredictedValue", "PredictedLabel").Fit(scored).Transform(scored)
             .GetColumn<ReadOnlyMemory<char>>("PredictedValue").Select(v => v.ToString()).ToArray();
+
+    [TestMethod]
+    public void LoadModelGivesBackACompressedModelWithItsReportAndFastPaths()
+    {
+        using var compressed = Chain().Fit(_train);
+        var path = Path.Combine(Path.GetTempPath(), $"load-{Guid.NewGuid():N}.zip");
+        try
+        {
+            _ml.Model.Save(compressed, _train.Schema, path);
+            var fresh = new MLContext(seed: 2);
+            using var loaded = fresh.Compression().LoadModel(path, out var schema);
+            var plain = fresh.Model.Load(path, out _);
+            Assert.AreEqual(compressed.Report.Stages.Count, loaded.Report.Stages.Count);
+            Assert.AreEqual(compressed.Report.Final.ZipBytes, loaded.Report.Final.ZipBytes);
+            CollectionAssert.AreEqual(compressed.OnnxModel, loaded.OnnxModel);
+            var expected = TestData.Scores(plain.Transform(_test));
+            var batch = TestData.Scores(loaded.Transform(_test));
+            Assert.IsTrue(expected.Zip(batch).Max(p => Math.Abs(p.First - p.Second)) <= 1e-5);
+
+            // A PredictionEngine of the loaded model scores through the direct single-row path.
+            long runs = loaded.SingleRowRuns;
+            var engine = fresh.Model.CreatePredictionEngine<SpamRow, SpamPrediction>(loaded, new PredictionEngineOptions { OwnsTransformer = false, InputSchemaDefinition = SpamRow.Schema(_train) });
+            var rows = fresh.Data.CreateEnumerable<SpamRow>(_test, reuseRowObject: false, schemaDefinition: SpamRow.Schema(_train)).Take(20).ToList();
+            var probabilities = rows.Select(r => engine.Predict(r).Probability).ToArray();
+            Assert.AreEqual(runs + 20, loaded.SingleRowRuns);
+            var chainProbabilities = TestData.Scores(plain.Transform(_test), "Probability").Take(20).ToArray();
+            Assert.IsTrue(probabilities.Zip(chainProbabilities).Max(p => Math.Abs(p.First - p.Second)) <= 1e-5);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [TestMethod]
+    public void LoadModelRejectsZipsThatAreNotCompressedGraphs()
+    {
+        using var stream = new MemoryStream();
+        _ml.Model.Save(_teacher, _train.Schema, stream);
+        stream.Position = 0;
+        var e = Assert.ThrowsExactly<UnsupportedModelException>(() => _ml.Compression().LoadModel(stream, out _));
+        StringAssert.Contains(e.Message, "native ML.NET model");
+    }
+
+    public sealed class SpamRow
+    {
+        public string Label { get; set; } = "";
+        public float[] Features { get; set; } = Array.Empty<float>();
+        public static SchemaDefinition Schema(IDataView data)
+        {
+            var def = SchemaDefinition.Create(typeof(SpamRow));
+            def["Features"].ColumnType = data.Schema["Features"].Type;
+            return def;
+        }
+    }
+
+    public sealed class SpamPrediction
+    {
+        public float Probability { get; set; }
+    }
 }

@@ -136,6 +136,36 @@ public sealed class CompressionCatalog
         return PruningSensitivitySweep.Run(_ml, options => Prune(onnxModelPath, options), model, dense, data, metric, sparsities, reconstruct: true);
     }
 
+    /// <summary>
+    /// Loads a model saved from a <see cref="CompressedModel"/> (with <c>mlContext.Model.Save</c>) back as a
+    /// <see cref="CompressedModel"/>: the same transformers <c>mlContext.Model.Load</c> gives, with the fast paths of
+    /// the in-memory model (batch <c>Transform</c> runs the ONNX graph on many rows per ONNX Runtime call, and a
+    /// <c>PredictionEngine</c> calls ONNX Runtime directly) and its <see cref="CompressedModel.Report"/>. The saved
+    /// zip stays an ordinary ML.NET model that <c>mlContext.Model.Load</c> also reads.
+    /// </summary>
+    /// <param name="path">The saved zip.</param>
+    /// <param name="inputSchema">The input schema saved with the model.</param>
+    /// <exception cref="InvalidModelException">The zip holds no compression report (it was not saved from a CompressedModel).</exception>
+    /// <exception cref="UnsupportedModelException">The model has no ONNX graph (a native ML.NET student): <c>mlContext.Model.Load</c> runs it as fast.</exception>
+    /// <example>
+    /// <code>
+    /// var ml = new MLContext();
+    /// using CompressedModel model = ml.Compression().LoadModel("churn-compressed.zip", out var inputSchema);
+    /// var engine = ml.Model.CreatePredictionEngine&lt;Input, Output&gt;(model, new PredictionEngineOptions { OwnsTransformer = false });
+    /// </code>
+    /// </example>
+    public CompressedModel LoadModel(string path, out DataViewSchema inputSchema)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException("Give the path of a saved model (.zip).", nameof(path));
+        using var file = File.OpenRead(path);
+        return CompressedModelLoader.Load(_ml, file, $"'{path}'", out inputSchema);
+    }
+
+    /// <summary>Loads a model saved from a <see cref="CompressedModel"/> from a stream (read to its end, not closed); see <see cref="LoadModel(string, out DataViewSchema)"/>.</summary>
+    /// <example><code>using var s = File.OpenRead("model.zip"); using var model = ml.Compression().LoadModel(s, out var schema);</code></example>
+    public CompressedModel LoadModel(Stream zip, out DataViewSchema inputSchema)
+        => CompressedModelLoader.Load(_ml, zip ?? throw new ArgumentNullException(nameof(zip)), "from the stream", out inputSchema);
+
     private static string CheckPath(string path)
         => string.IsNullOrWhiteSpace(path) ? throw new ArgumentException("Give the path of an .onnx file.", nameof(path)) : path;
 }

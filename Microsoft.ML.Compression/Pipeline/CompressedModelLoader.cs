@@ -1,0 +1,41 @@
+using Microsoft.ML.Compression.Onnx;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Onnx;
+
+namespace Microsoft.ML.Compression.Pipeline;
+
+/// <summary>
+/// Loads a saved compressed model back as a <see cref="CompressedModel"/>. Why: <c>mlContext.Model.Load</c> gives
+/// the plain chain, whose OnnxTransformer calls ONNX Runtime once per row with per-call tensors, so a deployed model
+/// would lose the batch scoring and the direct PredictionEngine path that make small compressed models fast.
+/// </summary>
+internal static class CompressedModelLoader
+{
+    public static CompressedModel Load(MLContext ml, Stream zip, string description, out DataViewSchema inputSchema)
+    {
+        // Read twice (ML.NET's loader, then the report in the graph's metadata): keep the bytes.
+        using var copy = new MemoryStream();
+        zip.CopyTo(copy);
+        var bytes = copy.ToArray();
+        var model = ml.Model.Load(new MemoryStream(bytes), out inputSchema);
+        var flat = MlNetModelParts.Flatten(model).ToList();
+        int at = flat.FindLastIndex(t => t is OnnxTransformer);
+        if (at < 0)
+        {
+            foreach (var t in flat) (t as IDisposable)?.Dispose();
+            throw new UnsupportedModelException(
+                $"The model {description} holds no ONNX graph: it is a native ML.NET model (e.g. a distilled student), which mlContext.Model.Load already runs at full speed.");
+        }
+        var report = CompressionReport.ReadFrom(new MemoryStream(bytes));
+        if (report == null)
+        {
+            foreach (var t in flat) (t as IDisposable)?.Dispose();
+            throw new InvalidModelException(
+                $"The model {description} has no compression report in its ONNX graph, so it was not saved from a CompressedModel. Load it with mlContext.Model.Load, " +
+                "or compress it with ml.Compression().Prune(model) / Quantize(model).");
+        }
+        var onnx = OnnxModelIO.ToBytes(ModelSource.ExtractOnnx(ml, (OnnxTransformer)flat[at], "zip"));
+        var state = (ModelState?)SavedCompressedModel.TryRead(ml, flat, "zip"); // null for a network: a new chain reads the chain itself
+        return new CompressedModel(new TransformerChain<ITransformer>(flat.ToArray()), report, onnx, state);
+    }
+}
