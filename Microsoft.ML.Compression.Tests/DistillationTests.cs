@@ -366,6 +366,19 @@ public sealed class DistillationTests
     }
 
     [TestMethod]
+    public void UnlabeledDataIsAugmentedWithTheTrainingRows()
+    {
+        var (train, test) = TestData.Split(_ml, TestData.SpamBool(_ml));
+        var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20).Fit(train);
+        var student = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5, exampleWeightColumnName: "Weight");
+        using var distilled = _ml.Compression().Distill(teacher, student,
+            new DistillationOptions { UnlabeledData = TestData.DropLabel(_ml, test), AugmentationFactor = 2, TrainLabelOnlyBaseline = false }).Fit(train);
+        long trainRows = train.GetRowCount()!.Value, unlabeledRows = test.GetRowCount()!.Value;
+        StringAssert.Contains(distilled.Report.Stages[1].Description, $"{3 * (trainRows + unlabeledRows)} rows ({trainRows + unlabeledRows} original");
+        StringAssert.Contains(distilled.Report.Stages[1].Description, $"({trainRows} training rows + {unlabeledRows} from UnlabeledData, before augmentation)");
+    }
+
+    [TestMethod]
     public void UnlabeledDataWithoutTheTrainingDataColumnsIsRejectedBeforeTraining()
     {
         var (train, _) = TestData.Split(_ml, TestData.SpamBool(_ml));
