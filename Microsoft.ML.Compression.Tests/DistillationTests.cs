@@ -353,11 +353,11 @@ public sealed class DistillationTests
         var (train, test) = TestData.Split(_ml, TestData.SpamBool(_ml));
         var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 50).Fit(train);
         var student = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5, exampleWeightColumnName: "Weight");
-        var unlabeled = TestData.DropLabel(_ml, test);
+        var unlabeled = TestData.Split(_ml, TestData.Spam(_ml)).test; // the test rows as loaded: a text Label, which is ignored
         using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { Alpha = 0, UnlabeledData = unlabeled }).Fit(train);
         // Alpha 0: a training row is its one true class (one weighted row); an unlabeled row gets the teacher's two
         // likely classes (two weighted rows) unless the teacher is all but certain.
-        long trainRows = train.GetRowCount()!.Value, unlabeledRows = test.GetRowCount()!.Value;
+        long trainRows = train.GetColumn<bool>("Label").LongCount(), unlabeledRows = unlabeled.GetColumn<float[]>("Features").LongCount();
         var match = System.Text.RegularExpressions.Regex.Match(distilled.Report.Stages[1].Description, @"expanded to (\d+) weighted rows");
         Assert.IsTrue(match.Success, distilled.Report.Stages[1].Description);
         long expanded = long.Parse(match.Groups[1].Value);
@@ -373,7 +373,7 @@ public sealed class DistillationTests
         var student = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5, exampleWeightColumnName: "Weight");
         using var distilled = _ml.Compression().Distill(teacher, student,
             new DistillationOptions { UnlabeledData = TestData.DropLabel(_ml, test), AugmentationFactor = 2, TrainLabelOnlyBaseline = false }).Fit(train);
-        long trainRows = train.GetRowCount()!.Value, unlabeledRows = test.GetRowCount()!.Value;
+        long trainRows = train.GetColumn<bool>("Label").LongCount(), unlabeledRows = test.GetColumn<bool>("Label").LongCount();
         StringAssert.Contains(distilled.Report.Stages[1].Description, $"{3 * (trainRows + unlabeledRows)} rows ({trainRows + unlabeledRows} original");
         StringAssert.Contains(distilled.Report.Stages[1].Description, $"({trainRows} training rows + {unlabeledRows} from UnlabeledData, before augmentation)");
     }

@@ -5,8 +5,8 @@ namespace Microsoft.ML.Compression.Distillation;
 /// <summary>
 /// The training rows followed by <see cref="DistillationOptions.UnlabeledData"/>: one transfer set for the teacher
 /// to label, with the training data's columns. The unlabeled rows need not have the label column (nor the
-/// trainer's weight column): it reads as the type's default there (weight 1), and the targets of those rows come
-/// from the teacher alone, whatever <see cref="DistillationOptions.Alpha"/> is. ML.NET keeps its own row-appending
+/// trainer's weight column): the label reads as the type's default there even when they have one (weight: 1 when
+/// missing), and the targets of those rows come from the teacher alone, whatever <see cref="DistillationOptions.Alpha"/> is. ML.NET keeps its own row-appending
 /// view internal, hence this one. Streams both sources; keeps nothing.
 /// </summary>
 internal sealed class AppendedRowsView : IDataView
@@ -39,7 +39,8 @@ internal sealed class AppendedRowsView : IDataView
         int weightIndex = -1;
         foreach (var col in labelled.Schema.Where(c => !c.IsHidden))
         {
-            var other = unlabeled.Schema.GetColumnOrNull(col.Name);
+            // The unlabeled rows' label, if they have one, is not read: those rows learn the teacher alone.
+            var other = col.Name == labelColumn ? null : unlabeled.Schema.GetColumnOrNull(col.Name);
             bool optional = col.Name == labelColumn || col.Name == weightColumn;
             if (other == null && !optional)
                 throw new DataMismatchException(
