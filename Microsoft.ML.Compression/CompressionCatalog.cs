@@ -14,7 +14,22 @@ public static class CompressionMLContextExtensions
         if (mlContext == null) throw new ArgumentNullException(nameof(mlContext));
         // Saved compressed models contain custom mappings found by contract name: make them findable.
         mlContext.ComponentCatalog.RegisterAssembly(typeof(CompressionCatalog).Assembly);
+        ResolveThisAssemblyByName();
         return new CompressionCatalog(mlContext);
+    }
+
+    private static int _resolverAdded;
+
+    // Loading a saved model, ML.NET loads the custom mappings' assembly by its name. A host that loaded this library
+    // from a path (a .NET Interactive notebook's #r, a plug-in folder) has it in memory, but not where a load by name
+    // looks, so Model.Load failed with FileNotFoundException: answer such loads with the assembly already loaded.
+    private static void ResolveThisAssemblyByName()
+    {
+        if (Interlocked.Exchange(ref _resolverAdded, 1) == 1) return;
+        var self = typeof(CompressionCatalog).Assembly;
+        string name = self.GetName().Name!;
+        AppDomain.CurrentDomain.AssemblyResolve += (_, e) =>
+            new System.Reflection.AssemblyName(e.Name).Name == name ? self : null;
     }
 }
 

@@ -138,6 +138,23 @@ rows
 var r = compressed.Report;
 $"{r.Original.ZipBytes / (double)r.Final.ZipBytes:F1}x smaller zip; test AUC {r.Original.EvaluationMetric:F4} -> {r.Final.EvaluationMetric:F4}"
 '''),
+    md('''
+## Save, and load it back in the application
+
+The saved zip is an ordinary ML.NET model: `ml.Model.Load` reads it as a plain `TransformerChain` (call
+`ml.Compression()` first, so ML.NET finds the library's output-column mappings). `ml.Compression().LoadModel` reads
+the same zip back as a `CompressedModel`, with its report and its fast scoring paths (the ONNX graph scored on many
+rows per ONNX Runtime call, and called directly by a `PredictionEngine`).
+'''),
+    code('''
+string saved = Path.Combine(Path.GetTempPath(), $"nb-churn-{Guid.NewGuid():N}.zip");
+ml.Model.Save(compressed, train.Schema, saved);
+var app = new MLContext();
+CompressedModel deployed = app.Compression().LoadModel(saved, out var inputSchema);
+File.Delete(saved);
+var reloaded = app.BinaryClassification.Evaluate(deployed.Transform(test));
+$"loaded back: test AUC {reloaded.AreaUnderRocCurve:F4}, report with {deployed.Report.Stages.Count} stages"
+'''),
 ])
 
 onnx = notebook([
