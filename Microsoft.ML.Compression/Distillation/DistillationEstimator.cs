@@ -109,16 +109,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         if (!FeatureSample.HasRows(unlabeled))
             throw new DataMismatchException("DistillationOptions.UnlabeledData has no rows. Give it the unlabeled rows, or leave it null.");
         var appended = AppendedRowsView.Create(data, unlabeled, _options.LabelColumnName, _trainer.WeightColumn);
-        long labelled = data.GetRowCount() ?? CountRows(data);
-        return (appended, labelled);
-    }
-
-    private static long CountRows(IDataView data)
-    {
-        using var cursor = data.GetRowCursor(Array.Empty<DataViewSchema.Column>());
-        long n = 0;
-        while (cursor.MoveNext()) n++;
-        return n;
+        return (appended, FeatureSample.RowCount(data));
     }
 
     private string Targets() => _options.HardLabels

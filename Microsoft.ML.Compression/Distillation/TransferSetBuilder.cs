@@ -96,7 +96,7 @@ internal static class TransferSetBuilder
         int rows = 0;
         // Synthetic rows, and the rows appended from UnlabeledData, have no true label: they learn the teacher alone whatever Alpha is.
         long labelled = labelledRows ?? long.MaxValue;
-        bool Synthetic(long row) => (factor > 0 && row % (factor + 1) != 0) || row / (factor + 1) >= labelled;
+        bool TeacherOnly(long row) => (factor > 0 && row % (factor + 1) != 0) || row / (factor + 1) >= labelled;
 
         var columns = new List<DataViewSchema.Column> { score };
         if (probability != null) columns.Add(probability.Value);
@@ -119,7 +119,7 @@ internal static class TransferSetBuilder
                 {
                     getScore(ref s);
                     getLabel?.Invoke(ref y);
-                    double alpha = Synthetic(++row) ? 1 : o.Alpha;
+                    double alpha = TeacherOnly(++row) ? 1 : o.Alpha;
                     addRegressionTarget((float)(alpha * s + (1 - alpha) * y));
                     rows++;
                 }
@@ -139,7 +139,7 @@ internal static class TransferSetBuilder
                 long row = -1;
                 while (cursor.MoveNext())
                 {
-                    bool synthetic = Synthetic(++row);
+                    bool teacherOnly = TeacherOnly(++row);
                     getScore(ref s);
                     double logit;
                     if (getProb != null)
@@ -157,7 +157,7 @@ internal static class TransferSetBuilder
                         pt = hard ? 1 : 0;
                     }
                     else pt = 1 / (1 + Math.Exp(-logit / o.Temperature));
-                    if (getLabel != null) { getLabel(ref y); if (!synthetic) pt = o.Alpha * pt + (1 - o.Alpha) * (y ? 1 : 0); }
+                    if (getLabel != null) { getLabel(ref y); if (!teacherOnly) pt = o.Alpha * pt + (1 - o.Alpha) * (y ? 1 : 0); }
                     addClassTarget(new[] { 1 - pt, pt });
                     rows++;
                 }
@@ -181,7 +181,7 @@ internal static class TransferSetBuilder
                 long row = -1;
                 while (cursor.MoveNext())
                 {
-                    bool synthetic = Synthetic(++row);
+                    bool teacherOnly = TeacherOnly(++row);
                     getScore(ref v);
                     var probs = o.HardLabels ? OneHot(v) : Soften(v, o.Temperature);
                     if (probs.Length != classValues.Length)
@@ -189,7 +189,7 @@ internal static class TransferSetBuilder
                     if (getLabel != null)
                     {
                         getLabel(ref key);
-                        if (!synthetic)
+                        if (!teacherOnly)
                             for (int c = 0; c < probs.Length; c++) probs[c] = o.Alpha * probs[c] + (1 - o.Alpha) * (key == c + 1 ? 1 : 0);
                     }
                     addClassTarget(probs);

@@ -89,8 +89,8 @@ public sealed class CompressedModel : ITransformer, IDisposable
     {
         ThrowIfDisposed();
         var transformers = _chain.ToArray();
-        int at = Array.FindLastIndex(transformers, t => t is OnnxTransformer);
-        if (_onnx == null || at < 0) return ((ITransformer)_chain).GetRowToRowMapper(inputSchema);
+        int at = GraphIndex(transformers);
+        if (at < 0) return ((ITransformer)_chain).GetRowToRowMapper(inputSchema);
         var mappers = new List<IRowToRowMapper>();
         var schema = inputSchema;
         for (int i = 0; i < at; i++)
@@ -98,9 +98,7 @@ public sealed class CompressedModel : ITransformer, IDisposable
             mappers.Add(transformers[i].GetRowToRowMapper(schema));
             schema = mappers[^1].OutputSchema;
         }
-        var output = transformers[at].GetOutputSchema(schema); // also OnnxTransformer's checks of the input columns
-        var outputs = output.Skip(schema.Count).Select(c => c.Name).ToArray();
-        var scorer = Scorer(schema, output, outputs);
+        var (output, outputs, scorer) = GraphScorer(transformers[at], schema);
         if (scorer == null) return ((ITransformer)_chain).GetRowToRowMapper(inputSchema);
         mappers.Add(new SingleRowOnnxMapper(schema, output, scorer, outputs));
         schema = output;
@@ -131,18 +129,26 @@ public sealed class CompressedModel : ITransformer, IDisposable
     {
         ThrowIfDisposed();
         var transformers = _chain.ToArray();
-        // The compressed graph is the last OnnxTransformer (a pruned featurizer runs as one before it). Should a later
-        // one belong to the user's post-processing, its outputs are not the graph's and the batch scorer declines.
-        int at = Array.FindLastIndex(transformers, t => t is OnnxTransformer);
-        if (_onnx == null || at < 0) return _chain.Transform(input);
+        int at = GraphIndex(transformers);
+        if (at < 0) return _chain.Transform(input);
         var data = input;
         for (int i = 0; i < at; i++) data = transformers[i].Transform(data);
-        var schema = transformers[at].GetOutputSchema(data.Schema); // also OnnxTransformer's checks of the input columns
-        var outputs = schema.Skip(data.Schema.Count).Select(c => c.Name).ToArray();
-        var scorer = Scorer(data.Schema, schema, outputs);
+        var (schema, outputs, scorer) = GraphScorer(transformers[at], data.Schema);
         data = scorer == null ? transformers[at].Transform(data) : new BatchScoredDataView(data, schema, scorer, outputs);
         for (int i = at + 1; i < transformers.Length; i++) data = transformers[i].Transform(data);
         return data;
+    }
+
+    // The compressed graph is the last OnnxTransformer (a pruned featurizer runs as one before it). Should a later
+    // one belong to the user's post-processing, its outputs are not the graph's and the batch scorer declines.
+    private int GraphIndex(ITransformer[] transformers) => _onnx == null ? -1 : Array.FindLastIndex(transformers, t => t is OnnxTransformer);
+
+    /// <summary>The graph's output schema and new columns on <paramref name="input"/>, and its scorer (null: run the OnnxTransformer).</summary>
+    private (DataViewSchema Output, string[] Outputs, BatchScorer? Scorer) GraphScorer(ITransformer onnx, DataViewSchema input)
+    {
+        var output = onnx.GetOutputSchema(input); // also OnnxTransformer's checks of the input columns
+        var outputs = output.Skip(input.Count).Select(c => c.Name).ToArray();
+        return (output, outputs, Scorer(input, output, outputs));
     }
 
     /// <summary>The batch scorer of the ONNX graph, made on first use; null when the graph cannot be batched.</summary>

@@ -18,24 +18,26 @@ internal static class CompressedModelLoader
         zip.CopyTo(copy);
         var bytes = copy.ToArray();
         var model = ml.Model.Load(new MemoryStream(bytes), out inputSchema);
-        var flat = MlNetModelParts.Flatten(model).ToList();
-        int at = flat.FindLastIndex(t => t is OnnxTransformer);
-        if (at < 0)
+        try
         {
-            foreach (var t in flat) (t as IDisposable)?.Dispose();
-            throw new UnsupportedModelException(
-                $"The model {description} holds no ONNX graph: it is a native ML.NET model (e.g. a distilled student), which mlContext.Model.Load already runs at full speed.");
+            var flat = MlNetModelParts.Flatten(model).ToList();
+            int at = flat.FindLastIndex(t => t is OnnxTransformer);
+            if (at < 0)
+                throw new UnsupportedModelException(
+                    $"The model {description} holds no ONNX graph: it is a native ML.NET model (e.g. a distilled student), which mlContext.Model.Load already runs at full speed.");
+            var report = CompressionReport.ReadFrom(new MemoryStream(bytes))
+                ?? throw new InvalidModelException(
+                    $"The model {description} has no compression report in its ONNX graph, so it was not saved from a CompressedModel. Load it with mlContext.Model.Load, " +
+                    "or compress it with ml.Compression().Prune(model) / Quantize(model).");
+            var graph = ModelSource.ExtractOnnx(ml, (OnnxTransformer)flat[at], "zip");
+            var onnx = OnnxModelIO.ToBytes(graph);
+            var state = (ModelState?)SavedCompressedModel.TryRead(ml, flat, at, graph); // null for a network: a new chain reads the chain itself
+            return new CompressedModel(new TransformerChain<ITransformer>(flat.ToArray()), report, onnx, state);
         }
-        var report = CompressionReport.ReadFrom(new MemoryStream(bytes));
-        if (report == null)
+        catch
         {
-            foreach (var t in flat) (t as IDisposable)?.Dispose();
-            throw new InvalidModelException(
-                $"The model {description} has no compression report in its ONNX graph, so it was not saved from a CompressedModel. Load it with mlContext.Model.Load, " +
-                "or compress it with ml.Compression().Prune(model) / Quantize(model).");
+            (model as IDisposable)?.Dispose(); // its ONNX Runtime sessions
+            throw;
         }
-        var onnx = OnnxModelIO.ToBytes(ModelSource.ExtractOnnx(ml, (OnnxTransformer)flat[at], "zip"));
-        var state = (ModelState?)SavedCompressedModel.TryRead(ml, flat, "zip"); // null for a network: a new chain reads the chain itself
-        return new CompressedModel(new TransformerChain<ITransformer>(flat.ToArray()), report, onnx, state);
     }
 }

@@ -70,4 +70,14 @@ internal static class FeatureSample
         using var cursor = data.GetRowCursor(Array.Empty<DataViewSchema.Column>());
         return cursor.MoveNext();
     }
+
+    /// <summary>The number of rows: the view's own count, or one pass that reads no column.</summary>
+    public static long RowCount(IDataView data)
+    {
+        if (data.GetRowCount() is long n) return n;
+        using var cursor = data.GetRowCursor(Array.Empty<DataViewSchema.Column>());
+        long rows = 0;
+        while (cursor.MoveNext()) rows++;
+        return rows;
+    }
 }

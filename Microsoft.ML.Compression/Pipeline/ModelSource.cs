@@ -23,16 +23,15 @@ internal sealed class ModelSource
             var state = new NativeState(model, paramName); // decomposes now: a bad model fails here, not at Fit
             return new ModelSource(_ => state, PredictorExporter.DescribePredictor(state.Parts.Predictor));
         }
-        if (SavedCompressedModel.TryRead(ml, flat, paramName) is { } saved)
+        int at = flat.FindLastIndex(t => t is OnnxTransformer);
+        if (at >= 0)
         {
-            // Each stage edits its state's graph: start every chain from a copy, so the loaded model never changes.
-            return new ModelSource(_ => saved.With(saved.Predictor.Model.Clone()), $"saved compressed model ({saved.Task})");
-        }
-        if (flat.Count > 0 && flat[^1] is OnnxTransformer onnx)
-        {
-            var graph = ExtractOnnx(ml, onnx, paramName);
-            var prefix = flat.Take(flat.Count - 1).ToList();
-            return new ModelSource(_ => new NetworkState(graph.Clone(), prefix), "ONNX network (OnnxTransformer)");
+            var graph = ExtractOnnx(ml, (OnnxTransformer)flat[at], paramName);
+            // Each stage edits its state's graph: start every chain from a copy, so the given model never changes.
+            if (SavedCompressedModel.TryRead(ml, flat, at, graph) is { } saved)
+                return new ModelSource(_ => saved.With(saved.Predictor.Model.Clone()), $"saved compressed model ({saved.Task})");
+            if (at == flat.Count - 1)
+                return new ModelSource(_ => new NetworkState(graph.Clone(), flat.Take(at).ToList()), "ONNX network (OnnxTransformer)");
         }
         throw new UnsupportedModelException(
             $"The model given as '{paramName}' has neither an ML.NET predictor nor an OnnxTransformer at its end, so there is nothing to compress.");

@@ -1,5 +1,5 @@
 using Microsoft.ML.Compression.Onnx;
-using Microsoft.ML.Transforms.Onnx;
+using Onnx;
 
 namespace Microsoft.ML.Compression.Pipeline;
 
@@ -12,12 +12,12 @@ namespace Microsoft.ML.Compression.Pipeline;
 /// </summary>
 internal static class SavedCompressedModel
 {
-    public static PredictorState? TryRead(MLContext ml, IReadOnlyList<ITransformer> flat, string paramName)
+    /// <param name="ml">The context.</param>
+    /// <param name="flat">The loaded chain, flattened.</param>
+    /// <param name="at">Index of its last OnnxTransformer.</param>
+    /// <param name="model">That transformer's graph (the state takes it as it is).</param>
+    public static PredictorState? TryRead(MLContext ml, IReadOnlyList<ITransformer> flat, int at, ModelProto model)
     {
-        int at = -1;
-        for (int i = flat.Count - 1; i >= 0; i--) if (flat[i] is OnnxTransformer) { at = i; break; }
-        if (at < 0) return null;
-        var model = ModelSource.ExtractOnnx(ml, (OnnxTransformer)flat[at], paramName);
         var outputs = model.Graph.Output.Select(o => o.Name).ToHashSet();
         (ModelTask Task, bool HasProbability, int HeadCount)? shape =
             outputs.SetEquals(new[] { HeadColumns.Score, HeadColumns.Probability, HeadColumns.PredictedLabel }) ? (ModelTask.BinaryClassification, true, 2)
