@@ -8,8 +8,8 @@ namespace Microsoft.ML.Compression;
 /// <summary>
 /// Estimator of the distillation stage: the teacher scores the training data and the student (any ML.NET
 /// estimator chain ending in a trainer) learns the teacher's soft targets, optionally blended with the true
-/// labels. The student stays a native ML.NET model (except with <see cref="MulticlassTargets.PerClassRegression"/>, whose
-/// regressors are merged into one ONNX graph). Create it with
+/// labels. The student stays a native ML.NET model (except with <see cref="MulticlassTargets.PerClassRegression"/> and
+/// <see cref="BinaryTargets.LogitRegression"/>, whose regressors become one ONNX graph). Create it with
 /// <see cref="CompressionCatalog.Distill(ITransformer, IEstimator{ITransformer}, DistillationOptions)"/>.
 /// </summary>
 /// <example>
@@ -33,6 +33,9 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             throw new ArgumentException("HardLabels applies to classification students; a regression student learns the teacher's score.", nameof(options));
         if (options.MulticlassTargets == MulticlassTargets.PerClassRegression && _trainer.Task != ModelTask.MulticlassClassification)
             throw new ArgumentException($"MulticlassTargets PerClassRegression distills a multiclass teacher, but the student's trainer is {_trainer.Task}: give the multiclass student " +
+                "(it is trained on the labels alone as the baseline) and the regression trainer in DistillationOptions.RegressionStudent.", nameof(student));
+        if (options.BinaryTargets == BinaryTargets.LogitRegression && _trainer.Task != ModelTask.BinaryClassification)
+            throw new ArgumentException($"BinaryTargets LogitRegression distills a binary teacher, but the student's trainer is {_trainer.Task}: give the binary student " +
                 "(it is trained on the labels alone as the baseline) and the regression trainer in DistillationOptions.RegressionStudent.", nameof(student));
         _options = options.Clone(); // later changes to the caller's options do not change this stage
     }
@@ -84,6 +87,14 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             description = $"{Targets()}: {perClassSummary}{perClassNote}.";
             return new PredictorState(perClass.Parts, perClass.Predictor) { Distillation = new DistillationInfo(input, perClassBaseline, _options.LabelColumnName) };
         }
+        if (_options.BinaryTargets == BinaryTargets.LogitRegression)
+        {
+            Ml.LogInfo("Compression: distilling into a regression student on the teacher's logit.");
+            var logit = LogitRegressionStudent.Train(Ml, teacher.ToList(), transferData, _options, classes, out var logitSummary, labelledRows);
+            var logitBaseline = TrainBaseline(data, out var logitNote);
+            description = $"{Targets()}: {logitSummary}{logitNote}.";
+            return new PredictorState(logit.Parts, logit.Predictor) { Distillation = new DistillationInfo(input, logitBaseline, _options.LabelColumnName) };
+        }
         var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), transferData, _trainer, _options, out var summary, classes, labelledRows);
         Ml.LogInfo($"Compression: distilling into the student on {summary}.");
         ITransformer student;
@@ -114,7 +125,9 @@ public sealed class DistillationEstimator : CompressionStageEstimator
 
     private string Targets() => _options.HardLabels
         ? $"student trained on the teacher's predicted labels (hard labels, alpha {_options.Alpha:G3})"
-        : $"student trained on the teacher's soft targets (alpha {_options.Alpha:G3}, temperature {_options.Temperature:G3})";
+        : _options.BinaryTargets == BinaryTargets.LogitRegression
+            ? $"regression student trained on the teacher's logit (alpha {_options.Alpha:G3}, temperature {_options.Temperature:G3})"
+            : $"student trained on the teacher's soft targets (alpha {_options.Alpha:G3}, temperature {_options.Temperature:G3})";
 
     /// <summary>The same student estimator trained on the true labels alone, or null (option off, no labels, or it failed).</summary>
     private ITransformer? TrainBaseline(IDataView data, out string note)

@@ -51,9 +51,10 @@ public sealed class DistillationOptions
     public MulticlassTargets MulticlassTargets { get; set; } = MulticlassTargets.RowExpansion;
 
     /// <summary>
-    /// The regression student of <see cref="Compression.MulticlassTargets.PerClassRegression"/> (required there, not
-    /// allowed otherwise): a regression trainer, or an estimator chain with its own featurization ending in one, whose
-    /// label column is <see cref="LabelColumnName"/>. The chain is fitted for the first class; its featurization is
+    /// The regression student of <see cref="Compression.MulticlassTargets.PerClassRegression"/> and of
+    /// <see cref="Compression.BinaryTargets.LogitRegression"/> (required there, not allowed otherwise): a regression
+    /// trainer, or an estimator chain with its own featurization ending in one, whose label column is
+    /// <see cref="LabelColumnName"/>. Per class, the chain is fitted for the first class; its featurization is
     /// reused and only its trainer is fitted again for the other classes. Any regressor that
     /// <c>mlContext.Model.ConvertToOnnx</c> exports works (FastTree, LightGBM, SDCA, …).
     /// </summary>
@@ -122,6 +123,19 @@ public sealed class DistillationOptions
     /// </summary>
     public NetworkTeacher? NetworkTeacher { get; set; }
 
+    /// <summary>
+    /// How a binary student learns the teacher (default <see cref="Compression.BinaryTargets.SoftLabels"/>: the student's
+    /// binary trainer on the teacher's probabilities as weighted rows or proportional copies).
+    /// <see cref="Compression.BinaryTargets.LogitRegression"/> trains <see cref="RegressionStudent"/> on the teacher's
+    /// logit and turns it into one ONNX binary classifier; the student given to <c>Distill</c> is then only the
+    /// labels-only baseline. Ignored for multiclass and regression students.
+    /// </summary>
+    /// <example><code>var options = new DistillationOptions { BinaryTargets = BinaryTargets.LogitRegression, RegressionStudent = ml.Regression.Trainers.LightGbm() };</code></example>
+    public BinaryTargets BinaryTargets { get; set; } = BinaryTargets.SoftLabels;
+
+    /// <summary>Whether <see cref="RegressionStudent"/> is the model that learns (per-class or binary logit regression).</summary>
+    internal bool UsesRegressionStudent => MulticlassTargets == MulticlassTargets.PerClassRegression || BinaryTargets == BinaryTargets.LogitRegression;
+
     internal DistillationOptions Clone()
     {
         var c = (DistillationOptions)MemberwiseClone();
@@ -147,20 +161,27 @@ public sealed class DistillationOptions
             throw new ArgumentOutOfRangeException(nameof(AugmentationSampleSize), AugmentationSampleSize, "AugmentationSampleSize must be between 100 and 100,000 rows.");
         if (!Enum.IsDefined(MulticlassTargets))
             throw new ArgumentOutOfRangeException(nameof(MulticlassTargets), MulticlassTargets, "MulticlassTargets must be RowExpansion or PerClassRegression.");
-        if (MulticlassTargets == MulticlassTargets.PerClassRegression)
+        if (!Enum.IsDefined(BinaryTargets))
+            throw new ArgumentOutOfRangeException(nameof(BinaryTargets), BinaryTargets, "BinaryTargets must be SoftLabels or LogitRegression.");
+        if (MulticlassTargets == MulticlassTargets.PerClassRegression && BinaryTargets == BinaryTargets.LogitRegression)
+            throw new ArgumentException("MulticlassTargets PerClassRegression and BinaryTargets LogitRegression are for different tasks: set the one of your student's task.", nameof(BinaryTargets));
+        if (UsesRegressionStudent)
         {
+            string mode = MulticlassTargets == MulticlassTargets.PerClassRegression ? "MulticlassTargets PerClassRegression trains one regression student per class" : "BinaryTargets LogitRegression trains a regression student on the teacher's logit";
             if (RegressionStudent == null)
-                throw new ArgumentException("MulticlassTargets PerClassRegression trains one regression student per class: set RegressionStudent to a regression trainer (e.g. ml.Regression.Trainers.LightGbm()).", nameof(RegressionStudent));
+                throw new ArgumentException($"{mode}: set RegressionStudent to a regression trainer (e.g. ml.Regression.Trainers.LightGbm()).", nameof(RegressionStudent));
             var regression = Distillation.StudentTrainer.Of(RegressionStudent, nameof(RegressionStudent));
             if (regression.Task != ModelTask.Regression)
                 throw new ArgumentException($"RegressionStudent must end in a regression trainer; it ends in a {regression.Task} trainer.", nameof(RegressionStudent));
             if (regression.LabelColumn != LabelColumnName)
                 throw new ArgumentException($"RegressionStudent reads its label from '{regression.LabelColumn}', but LabelColumnName is '{LabelColumnName}'. Make them the same.", nameof(RegressionStudent));
             if (HardLabels)
-                throw new ArgumentException("HardLabels gives one-hot targets, which have no per-class logits to regress on: use RowExpansion for hard labels.", nameof(HardLabels));
+                throw new ArgumentException(MulticlassTargets == MulticlassTargets.PerClassRegression
+                    ? "HardLabels gives one-hot targets, which have no per-class logits to regress on: use RowExpansion for hard labels."
+                    : "HardLabels gives 0/1 targets, which have no logit to regress on: use SoftLabels for hard labels.", nameof(HardLabels));
         }
         else if (RegressionStudent != null)
-            throw new ArgumentException("RegressionStudent is only used with MulticlassTargets = PerClassRegression; set that too, or leave RegressionStudent null.", nameof(RegressionStudent));
+            throw new ArgumentException("RegressionStudent is only used with MulticlassTargets = PerClassRegression or BinaryTargets = LogitRegression; set one of those too, or leave RegressionStudent null.", nameof(RegressionStudent));
         if (string.IsNullOrWhiteSpace(LabelColumnName))
             throw new ArgumentException("LabelColumnName must name a column.", nameof(LabelColumnName));
     }

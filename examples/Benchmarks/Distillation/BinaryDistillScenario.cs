@@ -10,7 +10,8 @@ namespace Benchmarks.Distillation;
 
 /// <summary>
 /// (a) A large early-stopped LightGBM teacher on a binary data set distilled into a small LightGBM student, with and
-/// without MUNGE augmentation, next to the same small model trained on the labels alone.
+/// without MUNGE augmentation, and a regression student of the same shape on the teacher's logit, next to the same
+/// small model trained on the labels alone.
 /// </summary>
 public static class BinaryDistillScenario
 {
@@ -45,9 +46,15 @@ public static class BinaryDistillScenario
             TrainLabelOnlyBaseline = false, AugmentationFactor = factor, AugmentationSampleSize = 5000,
         }).WithEvaluationData(test).Fit(train);
         double mungeSeconds = sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        using var logit = ml.Compression().Distill(teacher, Student(null), new DistillationOptions
+        {
+            TrainLabelOnlyBaseline = false, BinaryTargets = BinaryTargets.LogitRegression, RegressionStudent = Tabular.LogitStudent(ml, studentTrees, 0.1),
+        }).WithEvaluationData(test).Fit(train);
+        double logitSeconds = sw.Elapsed.TotalSeconds;
 
         var rows = Tabular.Rows(ml, test);
-        var figures = new[] { (ITransformer)teacher, labelsOnly, distilled, munged }
+        var figures = new[] { (ITransformer)teacher, labelsOnly, distilled, munged, logit }
             .Select(m => BinaryModelMeasure.Measure(ml, s, m, train.Schema, test, rows)).ToArray();
 
         var result = new ScenarioResult
@@ -56,13 +63,14 @@ public static class BinaryDistillScenario
             Description = $"data/{file} ({trainRows} train / {testRows} test rows, {featureCount} features after one-hot; 60/20/20 split, seed 42, the 20 % validation part only early-stops the teacher). "
                 + $"Teacher: LightGBM up to {(s.Quick ? 200 : 1000)} trees × 64 leaves, learning rate 0.03, early-stopped after 100 rounds without gain: {teacherTrees} trees, trained in {teacherSeconds:F1} s. "
                 + $"Students: LightGBM {studentTrees} trees × 16 leaves (learning rate 0.1), on the labels alone, distilled (exact soft targets through a weight column, {distillSeconds:F1} s), "
-                + $"and distilled with MUNGE ({factor} synthetic rows per row, {mungeSeconds:F1} s). All single-threaded.",
-            Variants = new[] { "teacher", "labels only", "distilled", "distilled + MUNGE" },
+                + $"distilled with MUNGE ({factor} synthetic rows per row, {mungeSeconds:F1} s), "
+                + $"and a LightGBM regression student of the same shape on the teacher's logit (BinaryTargets.LogitRegression, {logitSeconds:F1} s). All single-threaded.",
+            Variants = new[] { "teacher", "labels only", "distilled", "distilled + MUNGE", "logit regression" },
         };
-        result.Add("trees", "count", false, "F0", teacherTrees, Tabular.TreeCount(labelsOnly), studentTrees, studentTrees);
+        result.Add("trees", "count", false, "F0", teacherTrees, Tabular.TreeCount(labelsOnly), studentTrees, studentTrees, studentTrees);
         result.Add("AUC (test)", "AUC", true, "F4", figures.Select(f => (double?)f.Auc).ToArray());
         result.Add("agreement with teacher (test)", "fraction", true, "F4", 1.0, Agreement(ml, teacher, labelsOnly, test),
-            distilled.Report.Stages[1].EvaluationAgreement, munged.Report.Stages[1].EvaluationAgreement);
+            distilled.Report.Stages[1].EvaluationAgreement, munged.Report.Stages[1].EvaluationAgreement, logit.Report.Stages[1].EvaluationAgreement);
         result.Add("saved zip", "bytes", false, "F0", figures.Select(f => (double?)f.ZipBytes).ToArray());
         result.Add("batch Transform", "rows/s", true, "F0", figures.Select(f => (double?)f.BatchRowsPerSecond).ToArray());
         result.Add("PredictionEngine", "rows/s", true, "F0", figures.Select(f => (double?)f.EngineRowsPerSecond).ToArray());

@@ -28,6 +28,17 @@ public static class Tabular
         });
 
     /// <summary>
+    /// The regression student of <see cref="BinaryTargets.LogitRegression"/>: LightGBM <paramref name="trees"/> × 16 leaves,
+    /// one thread, the same shape as <see cref="BinaryStudent"/>.
+    /// </summary>
+    public static LightGbmRegressionTrainer LogitStudent(MLContext ml, int trees, double learningRate, int minimumLeafSize = 10)
+        => ml.Regression.Trainers.LightGbm(new LightGbmRegressionTrainer.Options
+        {
+            NumberOfIterations = trees, NumberOfLeaves = 16, LearningRate = learningRate, MinimumExampleCountPerLeaf = minimumLeafSize,
+            NumberOfThreads = 1, Seed = 1,
+        });
+
+    /// <summary>
     /// Loads <paramref name="file"/>: columns whose every value parses as a number are numeric (empty = NaN, then
     /// the mean), the others are one-hot encoded; everything is concatenated into Features. The featurization is
     /// fitted once on the whole file (the benchmark compares predictors, not featurizers).
