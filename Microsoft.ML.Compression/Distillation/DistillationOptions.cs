@@ -12,12 +12,14 @@ public sealed class DistillationOptions
     /// Weight of the teacher's soft targets against the true labels, in [0, 1]: 1 (default) learns only the
     /// teacher, 0 only the labels. Values below 1 need a label column in the data.
     /// </summary>
+    /// <example><code>var options = new DistillationOptions { Alpha = 0.7 }; // 70 % teacher soft targets, 30 % true labels</code></example>
     public double Alpha { get; set; } = 1.0;
 
     /// <summary>
     /// Softening temperature (&gt; 0) for classification: the teacher's logits are divided by it before the
     /// targets are formed. 1 (default) keeps the teacher's probabilities.
     /// </summary>
+    /// <example><code>var options = new DistillationOptions { Temperature = 2 }; // softer targets: more of the teacher's uncertainty</code></example>
     public double Temperature { get; set; } = 1.0;
 
     /// <summary>
@@ -26,6 +28,7 @@ public sealed class DistillationOptions
     /// trainer an example-weight column (e.g. <c>exampleWeightColumnName: "Weight"</c>) for exact soft targets with
     /// one row per class instead.
     /// </summary>
+    /// <example><code>var options = new DistillationOptions { SoftTargetResolution = 16 }; // 16 labelled copies per row for a trainer without weights</code></example>
     public int SoftTargetResolution { get; set; } = 4;
 
     /// <summary>
@@ -70,6 +73,7 @@ public sealed class DistillationOptions
     public IEstimator<ITransformer>? RegressionStudent { get; set; }
 
     /// <summary>The label column of the training data (default "Label").</summary>
+    /// <example><code>var options = new DistillationOptions { LabelColumnName = "Churned", Alpha = 0.8 }; // true labels are read from "Churned"</code></example>
     public string LabelColumnName { get; set; } = "Label";
 
     /// <summary>
@@ -78,6 +82,12 @@ public sealed class DistillationOptions
     /// <see cref="StageReport.BaselineEvaluationMetric"/>), so you can see whether distillation beat simply
     /// training the small model. The baseline model is discarded; only the distilled student is kept.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var options = new DistillationOptions { TrainLabelOnlyBaseline = false }; // skip the baseline: one training less
+    /// // with it (default): compressed.Report.Stages[1].BaselineMetric
+    /// </code>
+    /// </example>
     public bool TrainLabelOnlyBaseline { get; set; } = true;
 
     /// <summary>
@@ -86,6 +96,7 @@ public sealed class DistillationOptions
     /// teacher, so the transfer set is (1 + factor) times larger. The neighbour is searched, on standardized numeric
     /// columns, in a sample of at most <see cref="AugmentationSampleSize"/> rows.
     /// </summary>
+    /// <example><code>var options = new DistillationOptions { AugmentationFactor = 4 }; // 4 synthetic rows per row: a 5× transfer set</code></example>
     public int AugmentationFactor { get; set; }
 
     /// <summary>
@@ -93,15 +104,19 @@ public sealed class DistillationOptions
     /// a numeric value is drawn from a normal distribution centred on the neighbour's value with standard deviation
     /// |a − b| / <see cref="AugmentationLocalVariance"/>; any other value (text, categories, Booleans) is swapped.
     /// </summary>
+    /// <example><code>var options = new DistillationOptions { AugmentationFactor = 4, AugmentationSwapProbability = 0.3 };</code></example>
     public double AugmentationSwapProbability { get; set; } = 0.5;
 
     /// <summary>The MUNGE local-variance parameter s (&gt; 0, default 1): larger values keep numeric draws closer to the neighbour's value.</summary>
+    /// <example><code>var options = new DistillationOptions { AugmentationFactor = 4, AugmentationLocalVariance = 2 }; // draws closer to the neighbour</code></example>
     public double AugmentationLocalVariance { get; set; } = 1.0;
 
     /// <summary>Seed of the augmentation's sampling and draws (default 1); the same seed gives the same synthetic rows.</summary>
+    /// <example><code>var options = new DistillationOptions { AugmentationFactor = 4, AugmentationSeed = 42 };</code></example>
     public int AugmentationSeed { get; set; } = 1;
 
     /// <summary>Rows kept in memory to search nearest neighbours in (100–100,000, default 1,000).</summary>
+    /// <example><code>var options = new DistillationOptions { AugmentationFactor = 4, AugmentationSampleSize = 10_000 }; // nearer neighbours, more memory</code></example>
     public int AugmentationSampleSize { get; set; } = 1000;
 
     /// <summary>
@@ -121,6 +136,12 @@ public sealed class DistillationOptions
     /// output as logits and infers the class values from the data (see <see cref="Compression.NetworkTeacher"/>).
     /// Ignored for ML.NET teachers.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var options = new DistillationOptions { NetworkTeacher = new NetworkTeacher { OutputColumn = "Score", Output = NetworkOutputKind.Logits } };
+    /// var distilled = ml.Compression().Distill("spam_mlp.onnx", student, options).Fit(train);
+    /// </code>
+    /// </example>
     public NetworkTeacher? NetworkTeacher { get; set; }
 
     /// <summary>

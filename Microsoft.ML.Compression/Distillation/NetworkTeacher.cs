@@ -1,11 +1,19 @@
 namespace Microsoft.ML.Compression;
 
 /// <summary>What a network teacher's output holds.</summary>
+/// <example>
+/// <code>
+/// var teacher = new NetworkTeacher { OutputColumn = "probabilities", Output = NetworkOutputKind.Probabilities };
+/// var distilled = ml.Compression().Distill("letter_mlp.onnx", student, new DistillationOptions { NetworkTeacher = teacher }).Fit(train);
+/// </code>
+/// </example>
 public enum NetworkOutputKind
 {
     /// <summary>Raw scores before softmax (multiclass, or binary with two outputs) or sigmoid (binary with one output). The default.</summary>
+    /// <example><code>var teacher = new NetworkTeacher { Output = NetworkOutputKind.Logits }; // the default: raw scores before softmax or sigmoid</code></example>
     Logits,
     /// <summary>Probabilities: one per class (softmax already applied), or for binary a single probability of the positive class.</summary>
+    /// <example><code>var teacher = new NetworkTeacher { OutputColumn = "probabilities", Output = NetworkOutputKind.Probabilities }; // softmax already applied</code></example>
     Probabilities,
 }
 
@@ -24,9 +32,11 @@ public enum NetworkOutputKind
 public sealed class NetworkTeacher
 {
     /// <summary>The network output to read; null (default) takes the network's only output, or the one named "Score".</summary>
+    /// <example><code>var teacher = new NetworkTeacher { OutputColumn = "logits" }; // a network with several outputs: name the one to read</code></example>
     public string? OutputColumn { get; set; }
 
     /// <summary>Whether the output holds logits (default) or probabilities.</summary>
+    /// <example><code>var teacher = new NetworkTeacher { Output = NetworkOutputKind.Probabilities };</code></example>
     public NetworkOutputKind Output { get; set; } = NetworkOutputKind.Logits;
 
     /// <summary>
@@ -35,6 +45,7 @@ public sealed class NetworkTeacher
     /// positive. Null (default): a Boolean label gives false/true; a key-typed label its key values in key order;
     /// any other label its distinct values sorted (ordinal for text, numeric order for numbers).
     /// </summary>
+    /// <example><code>var teacher = new NetworkTeacher { ClassValues = new object[] { "nonspam", "spam" } }; // index 0 negative, index 1 positive</code></example>
     public IReadOnlyList<object>? ClassValues { get; set; }
 
     internal NetworkTeacher Clone() => new() { OutputColumn = OutputColumn, Output = Output, ClassValues = ClassValues?.ToArray() };

@@ -13,9 +13,16 @@ namespace Microsoft.ML.Compression;
 public class CompressionException : InvalidOperationException
 {
     /// <summary>Creates the exception with a message that says what to do.</summary>
+    /// <example>
+    /// <code>
+    /// try { var int8 = ml.Compression().Quantize(model).Fit(data); }
+    /// catch (CompressionException e) { Console.WriteLine(e.Message); /* it says what to change: the model, the data or the options */ }
+    /// </code>
+    /// </example>
     public CompressionException(string message) : base(message) { }
 
     /// <summary>Creates the exception with a message and the error that caused it.</summary>
+    /// <example><code>catch (CompressionException e) when (e.InnerException != null) { Console.WriteLine(e.InnerException.Message); /* the error that caused it */ }</code></example>
     public CompressionException(string message, Exception inner) : base(message, inner) { }
 }
 
@@ -27,9 +34,16 @@ public class CompressionException : InvalidOperationException
 public sealed class UnsupportedModelException : CompressionException
 {
     /// <summary>Creates the exception.</summary>
+    /// <example>
+    /// <code>
+    /// try { ml.Compression().Prune(model).Fit(data); }
+    /// catch (UnsupportedModelException e) { Console.WriteLine(e.Message); /* use another stage, or a model this library supports */ }
+    /// </code>
+    /// </example>
     public UnsupportedModelException(string message) : base(message) { }
 
     /// <summary>Creates the exception with the error that caused it.</summary>
+    /// <example><code>catch (UnsupportedModelException e) when (e.InnerException != null) { Console.WriteLine(e.InnerException.Message); /* the underlying cause */ }</code></example>
     public UnsupportedModelException(string message, Exception inner) : base(message, inner) { }
 }
 
@@ -40,9 +54,21 @@ public sealed class UnsupportedModelException : CompressionException
 public sealed class InvalidModelException : CompressionException
 {
     /// <summary>Creates the exception.</summary>
+    /// <example>
+    /// <code>
+    /// try { ml.Compression().Quantize("model.onnx").Fit(data); }
+    /// catch (InvalidModelException e) { Console.WriteLine(e.Message); /* re-export the model, e.g. with ml.Model.ConvertToOnnx */ }
+    /// </code>
+    /// </example>
     public InvalidModelException(string message) : base(message) { }
 
     /// <summary>Creates the exception with the error that caused it.</summary>
+    /// <example>
+    /// <code>
+    /// catch (InvalidModelException e) when (e.InnerException is Google.Protobuf.InvalidProtocolBufferException)
+    /// { /* the file is not ONNX or is truncated: export it again */ }
+    /// </code>
+    /// </example>
     public InvalidModelException(string message, Exception inner) : base(message, inner) { }
 }
 
@@ -53,8 +79,20 @@ public sealed class InvalidModelException : CompressionException
 public sealed class DataMismatchException : ArgumentException
 {
     /// <summary>The column at fault, or null when the problem is not one column (for example an empty data view).</summary>
+    /// <example>
+    /// <code>
+    /// try { chain.Fit(data); }
+    /// catch (DataMismatchException e) when (e.ColumnName != null) { Console.WriteLine($"Check column '{e.ColumnName}': {e.Message}"); }
+    /// </code>
+    /// </example>
     public string? ColumnName { get; }
 
     /// <summary>Creates the exception.</summary>
+    /// <example>
+    /// <code>
+    /// try { ml.Compression().Quantize(model).Fit(data); }
+    /// catch (DataMismatchException e) { /* give data with the columns (and types) the model was trained on */ }
+    /// </code>
+    /// </example>
     public DataMismatchException(string message, string? columnName = null) : base(message) => ColumnName = columnName;
 }

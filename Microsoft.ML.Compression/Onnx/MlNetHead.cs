@@ -67,66 +67,207 @@ internal static class MlNetHead
             HeadColumns.PredictedKey, treatValuesAsKeyType: true);
 }
 
-#pragma warning disable CS1591 // Plumbing types: public only because ML.NET instantiates custom mappings by reflection.
+// The types below are plumbing: public only because ML.NET's CustomMapping loader instantiates them by reflection
+// when a saved compressed model is loaded. User code does not call them.
+
+/// <summary>
+/// Input row of <see cref="BinaryHead"/>: the one-slot vector columns the compressed ONNX graph of a binary classifier
+/// without probabilities emits. Public only because ML.NET's <c>CustomMapping</c> loader needs public types to load a
+/// saved compressed model; user code does not use it.
+/// </summary>
+/// <example>
+/// <code>
+/// ml.Compression();                                          // registers the mapping's assembly
+/// var model = ml.Model.Load("model.zip", out var schema);    // BinaryHead reads BinaryHeadInput rows internally
+/// </code>
+/// </example>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class BinaryHeadInput
 {
+    /// <summary>The graph's score, a one-slot <c>CompressedScore</c> vector column.</summary>
+    /// <example><code>// read by BinaryHead as CompressedScore[0]; not set by user code</code></example>
     [VectorType(1)] public float[] CompressedScore = Array.Empty<float>();
+
+    /// <summary>The graph's predicted label, a one-slot <c>CompressedPredictedLabel</c> vector column.</summary>
+    /// <example><code>// read by BinaryHead as CompressedPredictedLabel[0]; not set by user code</code></example>
     [VectorType(1)] public bool[] CompressedPredictedLabel = Array.Empty<bool>();
 }
 
+/// <summary>
+/// Output row of <see cref="BinaryHead"/>: the scalar <c>Score</c> and <c>PredictedLabel</c> columns ML.NET's binary
+/// evaluator and prediction engines expect. Public only because ML.NET's <c>CustomMapping</c> loader needs public
+/// types to load a saved compressed model; user code does not use it (it reads <c>Score</c> and <c>PredictedLabel</c>
+/// through its own output class).
+/// </summary>
+/// <example>
+/// <code>
+/// var metrics = ml.BinaryClassification.EvaluateNonCalibrated(compressed.Transform(test)); // reads Score, PredictedLabel
+/// </code>
+/// </example>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class BinaryHeadOutput
 {
+    /// <summary>The scalar <c>Score</c> column.</summary>
+    /// <example><code>var values = model.Transform(test).GetColumn&lt;float&gt;("Score"); // the column BinaryHead fills</code></example>
     public float Score;
+
+    /// <summary>The scalar <c>PredictedLabel</c> column.</summary>
+    /// <example><code>var values = model.Transform(test).GetColumn&lt;bool&gt;("PredictedLabel"); // the column BinaryHead fills</code></example>
     public bool PredictedLabel;
 }
 
+/// <summary>
+/// Input row of <see cref="CalibratedBinaryHead"/>: the one-slot vector columns the compressed ONNX graph of a
+/// calibrated binary classifier emits. Public only because ML.NET's <c>CustomMapping</c> loader needs public types to
+/// load a saved compressed model; user code does not use it.
+/// </summary>
+/// <example>
+/// <code>
+/// ml.Compression();                                          // registers the mapping's assembly
+/// var model = ml.Model.Load("model.zip", out var schema);    // CalibratedBinaryHead reads these rows internally
+/// </code>
+/// </example>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class CalibratedBinaryHeadInput
 {
+    /// <summary>The graph's score, a one-slot <c>CompressedScore</c> vector column.</summary>
+    /// <example><code>// read by CalibratedBinaryHead as CompressedScore[0]; not set by user code</code></example>
     [VectorType(1)] public float[] CompressedScore = Array.Empty<float>();
+
+    /// <summary>The graph's calibrated probability, a one-slot <c>CompressedProbability</c> vector column.</summary>
+    /// <example><code>// read by CalibratedBinaryHead as CompressedProbability[0]; not set by user code</code></example>
     [VectorType(1)] public float[] CompressedProbability = Array.Empty<float>();
+
+    /// <summary>The graph's predicted label, a one-slot <c>CompressedPredictedLabel</c> vector column.</summary>
+    /// <example><code>// read by CalibratedBinaryHead as CompressedPredictedLabel[0]; not set by user code</code></example>
     [VectorType(1)] public bool[] CompressedPredictedLabel = Array.Empty<bool>();
 }
 
+/// <summary>
+/// Output row of <see cref="CalibratedBinaryHead"/>: the scalar <c>Score</c>, <c>Probability</c> and
+/// <c>PredictedLabel</c> columns ML.NET's binary evaluator and prediction engines expect. Public only because ML.NET's
+/// <c>CustomMapping</c> loader needs public types to load a saved compressed model; user code does not use it.
+/// </summary>
+/// <example>
+/// <code>
+/// var metrics = ml.BinaryClassification.Evaluate(compressed.Transform(test)); // reads Score, Probability, PredictedLabel
+/// </code>
+/// </example>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class CalibratedBinaryHeadOutput
 {
+    /// <summary>The scalar <c>Score</c> column.</summary>
+    /// <example><code>var values = model.Transform(test).GetColumn&lt;float&gt;("Score"); // the column CalibratedBinaryHead fills</code></example>
     public float Score;
+
+    /// <summary>The scalar <c>Probability</c> column.</summary>
+    /// <example><code>var values = model.Transform(test).GetColumn&lt;float&gt;("Probability"); // the column CalibratedBinaryHead fills</code></example>
     public float Probability;
+
+    /// <summary>The scalar <c>PredictedLabel</c> column.</summary>
+    /// <example><code>var values = model.Transform(test).GetColumn&lt;bool&gt;("PredictedLabel"); // the column CalibratedBinaryHead fills</code></example>
     public bool PredictedLabel;
 }
 
+/// <summary>
+/// Input row of <see cref="RegressionHead"/>: the one-slot <c>CompressedScore</c> vector column the compressed ONNX
+/// graph of a regression model emits. Public only because ML.NET's <c>CustomMapping</c> loader needs public types to
+/// load a saved compressed model; user code does not use it.
+/// </summary>
+/// <example>
+/// <code>
+/// ml.Compression();                                          // registers the mapping's assembly
+/// var model = ml.Model.Load("model.zip", out var schema);    // RegressionHead reads these rows internally
+/// </code>
+/// </example>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class RegressionHeadInput
 {
+    /// <summary>The graph's score, a one-slot <c>CompressedScore</c> vector column.</summary>
+    /// <example><code>// read by RegressionHead as CompressedScore[0]; not set by user code</code></example>
     [VectorType(1)] public float[] CompressedScore = Array.Empty<float>();
 }
 
+/// <summary>
+/// Output row of <see cref="RegressionHead"/>: the scalar <c>Score</c> column ML.NET's regression evaluator and
+/// prediction engines expect. Public only because ML.NET's <c>CustomMapping</c> loader needs public types to load a
+/// saved compressed model; user code does not use it.
+/// </summary>
+/// <example>
+/// <code>
+/// var metrics = ml.Regression.Evaluate(compressed.Transform(test)); // reads the Score column this row fills
+/// </code>
+/// </example>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class RegressionHeadOutput
 {
+    /// <summary>The scalar <c>Score</c> column.</summary>
+    /// <example><code>var values = model.Transform(test).GetColumn&lt;float&gt;("Score"); // the column RegressionHead fills</code></example>
     public float Score;
 }
 
+/// <summary>
+/// Input row of <see cref="MulticlassHead"/>: the one-slot <c>CompressedPredictedLabel</c> vector column (the predicted
+/// class key) the compressed ONNX graph of a multiclass classifier emits. Public only because ML.NET's
+/// <c>CustomMapping</c> loader needs public types to load a saved compressed model; user code does not use it.
+/// </summary>
+/// <example>
+/// <code>
+/// ml.Compression();                                          // registers the mapping's assembly
+/// var model = ml.Model.Load("model.zip", out var schema);    // MulticlassHead reads these rows internally
+/// </code>
+/// </example>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class MulticlassHeadInput
 {
+    /// <summary>The graph's predicted class key (1-based), a one-slot <c>CompressedPredictedLabel</c> vector column.</summary>
+    /// <example><code>// read by MulticlassHead as CompressedPredictedLabel[0]; not set by user code</code></example>
     [VectorType(1)] public uint[] CompressedPredictedLabel = Array.Empty<uint>();
 }
 
+/// <summary>
+/// Output row of <see cref="MulticlassHead"/>: the scalar <c>CompressedPredictedKey</c> column, which the next
+/// transformer of the chain (a value mapping) turns into the <c>PredictedLabel</c> key column with the teacher's class
+/// labels. Public only because ML.NET's <c>CustomMapping</c> loader needs public types to load a saved compressed
+/// model; user code does not use it.
+/// </summary>
+/// <example>
+/// <code>
+/// var metrics = ml.MulticlassClassification.Evaluate(compressed.Transform(test)); // reads PredictedLabel, made from this key
+/// </code>
+/// </example>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class MulticlassHeadOutput
 {
+    /// <summary>The scalar predicted class key, an intermediate column dropped once <c>PredictedLabel</c> is made from it.</summary>
+    /// <example><code>// set by MulticlassHead from CompressedPredictedLabel[0]</code></example>
     public uint CompressedPredictedKey;
 }
 
+/// <summary>
+/// ML.NET custom mapping that turns a compressed binary classifier's one-slot <c>CompressedScore</c> and
+/// <c>CompressedPredictedLabel</c> vector columns into the scalar <c>Score</c> and <c>PredictedLabel</c> columns
+/// (ML.NET 5's <c>OnnxTransformer</c> emits only vector columns). It is public only because ML.NET's
+/// <c>CustomMapping</c> loader needs public types to load a saved compressed model, which it finds by
+/// <see cref="Contract"/> in the assemblies registered with the context; user code does not call it.
+/// </summary>
+/// <example>
+/// <code>
+/// var ml = new MLContext();
+/// ml.Compression();                                          // registers this assembly, so the contract is found
+/// ITransformer model = ml.Model.Load("model.zip", out var inputSchema);
+/// </code>
+/// </example>
 [EditorBrowsable(EditorBrowsableState.Never)]
 [CustomMappingFactoryAttribute(Contract)]
 public sealed class BinaryHead : CustomMappingFactory<BinaryHeadInput, BinaryHeadOutput>
 {
+    /// <summary>The contract name the mapping is saved and loaded under.</summary>
+    /// <example><code>string contract = BinaryHead.Contract; // the name saved in model.zip, looked up by ml.Model.Load after ml.Compression()</code></example>
     public const string Contract = "Microsoft.ML.Compression.BinaryHead.v1";
+
+    /// <summary>Copies the single slot of each input vector to the scalar output column; called by ML.NET.</summary>
+    /// <example><code>// called by ML.NET's CustomMapping transformer when a saved compressed model is loaded</code></example>
     public override Action<BinaryHeadInput, BinaryHeadOutput> GetMapping() => (i, o) =>
     {
         o.Score = i.CompressedScore[0];
@@ -134,11 +275,30 @@ public sealed class BinaryHead : CustomMappingFactory<BinaryHeadInput, BinaryHea
     };
 }
 
+/// <summary>
+/// ML.NET custom mapping that turns a compressed calibrated binary classifier's one-slot <c>CompressedScore</c>,
+/// <c>CompressedProbability</c> and <c>CompressedPredictedLabel</c> vector columns into the scalar <c>Score</c>,
+/// <c>Probability</c> and <c>PredictedLabel</c> columns (ML.NET 5's <c>OnnxTransformer</c> emits only vector columns).
+/// It is public only because ML.NET's <c>CustomMapping</c> loader needs public types to load a saved compressed model,
+/// which it finds by <see cref="Contract"/> in the assemblies registered with the context; user code does not call it.
+/// </summary>
+/// <example>
+/// <code>
+/// var ml = new MLContext();
+/// ml.Compression();                                          // registers this assembly, so the contract is found
+/// ITransformer model = ml.Model.Load("model.zip", out var inputSchema);
+/// </code>
+/// </example>
 [EditorBrowsable(EditorBrowsableState.Never)]
 [CustomMappingFactoryAttribute(Contract)]
 public sealed class CalibratedBinaryHead : CustomMappingFactory<CalibratedBinaryHeadInput, CalibratedBinaryHeadOutput>
 {
+    /// <summary>The contract name the mapping is saved and loaded under.</summary>
+    /// <example><code>string contract = CalibratedBinaryHead.Contract; // the name saved in model.zip, looked up by ml.Model.Load after ml.Compression()</code></example>
     public const string Contract = "Microsoft.ML.Compression.CalibratedBinaryHead.v1";
+
+    /// <summary>Copies the single slot of each input vector to the scalar output column; called by ML.NET.</summary>
+    /// <example><code>// called by ML.NET's CustomMapping transformer when a saved compressed model is loaded</code></example>
     public override Action<CalibratedBinaryHeadInput, CalibratedBinaryHeadOutput> GetMapping() => (i, o) =>
     {
         o.Score = i.CompressedScore[0];
@@ -147,19 +307,56 @@ public sealed class CalibratedBinaryHead : CustomMappingFactory<CalibratedBinary
     };
 }
 
+/// <summary>
+/// ML.NET custom mapping that turns a compressed regression model's one-slot <c>CompressedScore</c> vector column
+/// into the scalar <c>Score</c> column (ML.NET 5's <c>OnnxTransformer</c> emits only vector columns). It is public only
+/// because ML.NET's <c>CustomMapping</c> loader needs public types to load a saved compressed model, which it finds by
+/// <see cref="Contract"/> in the assemblies registered with the context; user code does not call it.
+/// </summary>
+/// <example>
+/// <code>
+/// var ml = new MLContext();
+/// ml.Compression();                                          // registers this assembly, so the contract is found
+/// ITransformer model = ml.Model.Load("model.zip", out var inputSchema);
+/// </code>
+/// </example>
 [EditorBrowsable(EditorBrowsableState.Never)]
 [CustomMappingFactoryAttribute(Contract)]
 public sealed class RegressionHead : CustomMappingFactory<RegressionHeadInput, RegressionHeadOutput>
 {
+    /// <summary>The contract name the mapping is saved and loaded under.</summary>
+    /// <example><code>string contract = RegressionHead.Contract; // the name saved in model.zip, looked up by ml.Model.Load after ml.Compression()</code></example>
     public const string Contract = "Microsoft.ML.Compression.RegressionHead.v1";
+
+    /// <summary>Copies the single slot of the input vector to the scalar output column; called by ML.NET.</summary>
+    /// <example><code>// called by ML.NET's CustomMapping transformer when a saved compressed model is loaded</code></example>
     public override Action<RegressionHeadInput, RegressionHeadOutput> GetMapping() => (i, o) => o.Score = i.CompressedScore[0];
 }
 
+/// <summary>
+/// ML.NET custom mapping that turns a compressed multiclass classifier's one-slot <c>CompressedPredictedLabel</c>
+/// vector column (the predicted class key) into the scalar <c>CompressedPredictedKey</c> column, from which the next
+/// transformer of the chain makes the <c>PredictedLabel</c> key column with the teacher's class labels (ML.NET 5's
+/// <c>OnnxTransformer</c> emits only vector columns). It is public only because ML.NET's <c>CustomMapping</c> loader
+/// needs public types to load a saved compressed model, which it finds by <see cref="Contract"/> in the assemblies
+/// registered with the context; user code does not call it.
+/// </summary>
+/// <example>
+/// <code>
+/// var ml = new MLContext();
+/// ml.Compression();                                          // registers this assembly, so the contract is found
+/// ITransformer model = ml.Model.Load("model.zip", out var inputSchema);
+/// </code>
+/// </example>
 [EditorBrowsable(EditorBrowsableState.Never)]
 [CustomMappingFactoryAttribute(Contract)]
 public sealed class MulticlassHead : CustomMappingFactory<MulticlassHeadInput, MulticlassHeadOutput>
 {
+    /// <summary>The contract name the mapping is saved and loaded under.</summary>
+    /// <example><code>string contract = MulticlassHead.Contract; // the name saved in model.zip, looked up by ml.Model.Load after ml.Compression()</code></example>
     public const string Contract = "Microsoft.ML.Compression.MulticlassHead.v1";
+
+    /// <summary>Copies the single slot of the input vector to the scalar output column; called by ML.NET.</summary>
+    /// <example><code>// called by ML.NET's CustomMapping transformer when a saved compressed model is loaded</code></example>
     public override Action<MulticlassHeadInput, MulticlassHeadOutput> GetMapping() => (i, o) => o.CompressedPredictedKey = i.CompressedPredictedLabel[0];
 }
-#pragma warning restore CS1591

@@ -11,13 +11,21 @@ public enum TreeStorage
     /// The smaller of the two as ML.NET saves it (the deflated ONNX bytes inside the model zip): usually
     /// <see cref="Classic"/> for float leaves, often <see cref="Compact"/> for INT8 leaves and multiclass models.
     /// </summary>
+    /// <example><code>var options = new QuantizationOptions { Precision = Precision.Int8, TreeStorage = TreeStorage.Auto }; // the default</code></example>
     Auto,
     /// <summary>
     /// ai.onnx.ml opset-5 <c>TreeEnsemble</c>: branch nodes only, one byte per comparison mode, leaf values in a
     /// table shared by equal leaves. The .onnx file is 2.6–4× smaller than the export; its zip can be larger, since the
     /// export's per-tree node numbering compresses better. For shipping the .onnx file itself.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var pruned = ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.8, TreeStorage = TreeStorage.Compact }).Fit(train);
+    /// File.WriteAllBytes("model.onnx", pruned.OnnxModel!); // shipping the .onnx file itself
+    /// </code>
+    /// </example>
     Compact,
     /// <summary><c>TreeEnsembleRegressor</c> (ai.onnx.ml opset 2), as <c>mlContext.Model.ConvertToOnnx</c> exports it.</summary>
+    /// <example><code>var options = new PruningOptions { TreeStorage = TreeStorage.Classic }; // as ml.Model.ConvertToOnnx exports trees</code></example>
     Classic,
 }

@@ -39,6 +39,12 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
     }
 
     /// <summary>The stages, in the order they run.</summary>
+    /// <example>
+    /// <code>
+    /// var chain = ml.Compression().Prune(teacher).Append(ml.Compression().Quantize());
+    /// Console.WriteLine(string.Join(" → ", chain.Stages.Select(s =&gt; s.StageName))); // Prune → Quantize
+    /// </code>
+    /// </example>
     public IReadOnlyList<CompressionStageEstimator> Stages => _stages;
 
     /// <summary>Adds a stage that acts on the model produced by the stages so far.</summary>

@@ -26,6 +26,12 @@ public abstract class CompressionStageEstimator : IEstimator<CompressedModel>
     }
 
     /// <summary>Short name in the report: "Distill", "Prune" or "Quantize".</summary>
+    /// <example>
+    /// <code>
+    /// var prune = ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 });
+    /// Console.WriteLine(prune.StageName); // "Prune", the Stage of its row in the report
+    /// </code>
+    /// </example>
     public abstract string StageName { get; }
 
     internal abstract ModelState Apply(ModelState input, IDataView data, out string description);

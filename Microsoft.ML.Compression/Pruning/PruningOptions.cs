@@ -5,8 +5,10 @@ namespace Microsoft.ML.Compression;
 public enum PruningScope
 {
     /// <summary>Every layer loses <see cref="PruningOptions.TargetSparsity"/> of its weights: no layer is hollowed out more than the others.</summary>
+    /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, Scope = PruningScope.Layer }; // 80 % of every layer</code></example>
     Layer,
     /// <summary>One saliency threshold across all layers reaches <see cref="PruningOptions.TargetSparsity"/> overall.</summary>
+    /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, Scope = PruningScope.Global }; // 80 % overall, one threshold (default)</code></example>
     Global,
 }
 
@@ -15,10 +17,13 @@ public enum PruningScope
 public enum PruningGranularity
 {
     /// <summary>Individual weights with the smallest saliency (see <see cref="PruningOptions.Scope"/>). The file shrinks only through compression of zeros.</summary>
+    /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, Granularity = PruningGranularity.Unstructured }; // single weights (default)</code></example>
     Unstructured,
     /// <summary>N of every M consecutive input weights of each output are kept (2:4 by default), the pattern sparse tensor cores accelerate.</summary>
+    /// <example><code>var options = new PruningOptions { Granularity = PruningGranularity.SemiStructured, SemiStructuredN = 2, SemiStructuredM = 4 }; // 2:4</code></example>
     SemiStructured,
     /// <summary>Whole neurons of MatMul/Gemm layers and channels of Conv layers, with the next layer's matching inputs: a smaller, faster graph.</summary>
+    /// <example><code>var options = new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5 }; // half the neurons and channels</code></example>
     Structured,
 }
 
@@ -30,8 +35,10 @@ public enum TreeSelection
     /// L1-regularised re-weighting of the trees' outputs to reproduce the full ensemble's score on the fit data
     /// (ISLE / RuleFit post-processing), then a refit of the kept trees' weights. Keeps accuracy at high pruning rates.
     /// </summary>
+    /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, TreeSelection = TreeSelection.LassoReweighting }; // the default</code></example>
     LassoReweighting,
     /// <summary>Drop the trees whose output varies least on the data and fold their mean into the bias. Faster, less accurate.</summary>
+    /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, TreeSelection = TreeSelection.LeastVarying }; // faster, less accurate</code></example>
     LeastVarying,
 }
 
@@ -48,14 +55,17 @@ public sealed class PruningOptions
     /// coefficients (those with the smallest |w| × feature spread go first), or of a tree ensemble's trees (chosen
     /// by <see cref="TreeSelection"/>). Default 0.5.
     /// </summary>
+    /// <example><code>var pruned = ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.8 }).Fit(train); // keep 20 %</code></example>
     public double TargetSparsity { get; set; } = 0.5;
 
     /// <summary>Names of ONNX nodes, or of their weight initializers, to leave untouched (first and last layers are often sensitive).</summary>
+    /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, ExcludedNodes = new[] { "fc1", "fc3" } }; // first and last layer stay dense</code></example>
     public IReadOnlyCollection<string> ExcludedNodes { get; set; } = Array.Empty<string>();
 
     /// <summary>
     /// At most this many rows of the fit data are read to rank coefficients and trees (default 10,000).
     /// </summary>
+    /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, MaxCalibrationRows = 2_000 }; // faster on large data</code></example>
     public int MaxCalibrationRows { get; set; } = 10_000;
 
     /// <summary>
@@ -65,6 +75,7 @@ public sealed class PruningOptions
     /// by least squares so the layer's output on the data is reproduced, with bias correction. Default true; false
     /// gives plain magnitude pruning.
     /// </summary>
+    /// <example><code>var magnitudeOnly = new PruningOptions { TargetSparsity = 0.5, Reconstruct = false }; // plain magnitude pruning, no data refit</code></example>
     public bool Reconstruct { get; set; } = true;
 
     /// <summary>
@@ -72,12 +83,15 @@ public sealed class PruningOptions
     /// N of every M consecutive weights (<see cref="PruningGranularity.SemiStructured"/>), or whole neurons and
     /// channels (<see cref="PruningGranularity.Structured"/>, which makes the model smaller and faster).
     /// </summary>
+    /// <example><code>var options = new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5 };</code></example>
     public PruningGranularity Granularity { get; set; } = PruningGranularity.Unstructured;
 
     /// <summary>Semi-structured only: weights kept in every group of <see cref="SemiStructuredM"/> (default 2, i.e. 2:4).</summary>
+    /// <example><code>var options = new PruningOptions { Granularity = PruningGranularity.SemiStructured, SemiStructuredN = 1, SemiStructuredM = 4 }; // 1:4</code></example>
     public int SemiStructuredN { get; set; } = 2;
 
     /// <summary>Semi-structured only: group size along each output's inputs (default 4).</summary>
+    /// <example><code>var options = new PruningOptions { Granularity = PruningGranularity.SemiStructured, SemiStructuredN = 4, SemiStructuredM = 8 }; // 4:8</code></example>
     public int SemiStructuredM { get; set; } = 4;
 
     /// <summary>
@@ -85,6 +99,7 @@ public sealed class PruningOptions
     /// names of their weight initializers), e.g. from a sensitivity sweep
     /// (<see cref="CompressionCatalog.PruningSensitivity(string, IDataView, Func{ITransformer, double}, double[])"/>).
     /// </summary>
+    /// <example><code>var options = new PruningOptions { TargetSparsity = 0.5, LayerSparsity = new Dictionary&lt;string, double&gt; { ["/3/Gemm"] = 0.9 } };</code></example>
     public IReadOnlyDictionary<string, double> LayerSparsity { get; set; } = new Dictionary<string, double>();
 
     /// <summary>
@@ -93,9 +108,11 @@ public sealed class PruningOptions
     /// <see cref="PruningScope.Layer"/> removes <see cref="TargetSparsity"/> of every layer. Measured on the
     /// Fashion-MNIST MLP at 80%: 88.4% global vs 86.9% per layer (dense 88.2%); at 90%: 87.1% vs 82.6%.
     /// </summary>
+    /// <example><code>var options = new PruningOptions { TargetSparsity = 0.9, Scope = PruningScope.Layer };</code></example>
     public PruningScope Scope { get; set; } = PruningScope.Global;
 
     /// <summary>How a tree ensemble chooses the trees it keeps (default <see cref="TreeSelection.LassoReweighting"/>).</summary>
+    /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, TreeSelection = TreeSelection.LeastVarying };</code></example>
     public TreeSelection TreeSelection { get; set; } = TreeSelection.LassoReweighting;
 
     /// <summary>How the pruned tree ensemble is stored in the ONNX graph (default <see cref="TreeStorage.Auto"/>: the smaller saved model).</summary>

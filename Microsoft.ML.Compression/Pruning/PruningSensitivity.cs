@@ -14,12 +14,21 @@ namespace Microsoft.ML.Compression;
 public sealed class LayerSensitivity
 {
     /// <summary>The layer (ONNX node name, or its weight's name) — a key for <see cref="PruningOptions.LayerSparsity"/>.</summary>
+    /// <example>
+    /// <code>
+    /// var sweep = ml.Compression().PruningSensitivity("mlp.onnx", calibration, m =&gt; Accuracy(m, test), 0.5, 0.9);
+    /// var layerSparsity = sweep.ToDictionary(l =&gt; l.Layer, l =&gt; l.LargestSparsityWithin(0.005)); // for PruningOptions.LayerSparsity
+    /// </code>
+    /// </example>
     public string Layer { get; init; } = "";
     /// <summary>Number of weights in the layer.</summary>
+    /// <example><code>var biggest = sweep.OrderByDescending(l =&gt; l.Weights).First(); // where pruning saves the most bytes</code></example>
     public long Weights { get; init; }
     /// <summary>The metric of the unpruned model.</summary>
+    /// <example><code>double drop = sweep[0].Baseline - sweep[0].Metric[0.9]; // accuracy lost pruning the first layer alone to 90 %</code></example>
     public double Baseline { get; init; }
     /// <summary>The metric with only this layer pruned, by sparsity.</summary>
+    /// <example><code>foreach (var (sparsity, accuracy) in sweep[0].Metric) Console.WriteLine($"{sweep[0].Layer} at {sparsity:P0}: {accuracy:F4}");</code></example>
     public IReadOnlyDictionary<double, double> Metric { get; init; } = new Dictionary<double, double>();
 
     /// <summary>The largest sparsity whose metric stays within <paramref name="tolerance"/> of the baseline (0 if none).</summary>

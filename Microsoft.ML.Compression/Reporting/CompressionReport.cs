@@ -15,59 +15,115 @@ namespace Microsoft.ML.Compression;
 public sealed class StageReport
 {
     /// <summary>Stage name: "Teacher", "Distill", "Prune", "Quantize", …</summary>
+    /// <example><code>var pruneRow = compressed.Report.Stages.First(s =&gt; s.Stage == "Prune");</code></example>
     public string Stage { get; init; } = "";
     /// <summary>What the stage did, in a sentence.</summary>
+    /// <example><code>foreach (var s in compressed.Report.Stages.Skip(1)) Console.WriteLine($"{s.Stage}: {s.Description}");</code></example>
     public string Description { get; init; } = "";
     /// <summary>Learned numbers in the model (weights, coefficients, split thresholds and leaf values), or null when unknown.</summary>
+    /// <example><code>Console.WriteLine($"{report.Original.ParameterCount} → {report.Final.ParameterCount} parameters");</code></example>
     public long? ParameterCount { get; init; }
     /// <summary>How many of them are not zero.</summary>
+    /// <example><code>Console.WriteLine($"{report.Final.NonZeroCount} of {report.Final.ParameterCount} parameters are non-zero");</code></example>
     public long? NonZeroCount { get; init; }
     /// <summary>Average storage bits per learned number in the ONNX file (32 = float, 16 = FP16, ≈8 = INT8 with scales).</summary>
+    /// <example><code>Console.WriteLine($"{report.Original.BitsPerWeight:F1} → {report.Final.BitsPerWeight:F1} bits per weight"); // e.g. 32.0 → 8.1 after Int8</code></example>
     public double? BitsPerWeight { get; init; }
     /// <summary>Size of the ONNX graph of the predictor or network, in bytes (null for a native ML.NET model that ONNX cannot export).</summary>
+    /// <example><code>Console.WriteLine(report.Final.OnnxBytes is long b ? $"ONNX graph: {b} bytes" : "native ML.NET model: no ONNX graph");</code></example>
     public long? OnnxBytes { get; init; }
     /// <summary>Size of the model saved with <c>mlContext.Model.Save</c>, in bytes.</summary>
+    /// <example><code>double ratio = (double)report.Original.ZipBytes / report.Final.ZipBytes; // how many times smaller the saved model is</code></example>
     public long ZipBytes { get; init; }
     /// <summary>The task metric (see <see cref="CompressionReport.MetricName"/>) on the data the chain was fitted on.</summary>
+    /// <example><code>double? lost = report.Original.Metric - report.Stages[1].Metric; // e.g. AUC given up by the first stage</code></example>
     public double? Metric { get; init; }
     /// <summary>The task metric on the evaluation data, when one was given.</summary>
+    /// <example>
+    /// <code>
+    /// var compressed = chain.WithEvaluationData(test).Fit(train);
+    /// Console.WriteLine($"{compressed.Report.MetricName} on test: {compressed.Report.Final.EvaluationMetric:F4}");
+    /// </code>
+    /// </example>
     public double? EvaluationMetric { get; init; }
     /// <summary>
     /// Distill rows: fraction of the fit data's rows on which student and teacher predict the same label (labels
     /// compared by value, not by key index); null for regression and for other stages.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var distilled = ml.Compression().Distill(teacher, student).Fit(train);
+    /// Console.WriteLine($"student agrees with the teacher on {distilled.Report.Stages[1].Agreement:P1} of the rows");
+    /// </code>
+    /// </example>
     public double? Agreement { get; init; }
     /// <summary>
     /// Distill rows: mean squared difference between teacher and student on the fit data. Binary: of their
     /// probabilities (or sigmoid of the score when a model has no calibrator); regression: of their scores; null for
     /// multiclass (see <see cref="KlDivergence"/>) and for other stages.
     /// </summary>
+    /// <example><code>double? mse = distilled.Report.Stages[1].ScoreMse; // binary: probability MSE; regression: score MSE</code></example>
     public double? ScoreMse { get; init; }
     /// <summary>
     /// Distill rows, multiclass: mean KL(teacher ‖ student) of the normalized Score distributions on the fit data,
     /// in nats, classes aligned by value (a class the student never saw counts with probability 1e-7).
     /// </summary>
+    /// <example><code>double? kl = distilled.Report.Stages[1].KlDivergence; // multiclass only, in nats: 0 = same distributions</code></example>
     public double? KlDivergence { get; init; }
     /// <summary>As <see cref="Agreement"/>, on the evaluation data (when one was given).</summary>
+    /// <example>
+    /// <code>
+    /// var distilled = ml.Compression().Distill(teacher, student).WithEvaluationData(test).Fit(train);
+    /// double? heldOut = distilled.Report.Stages[1].EvaluationAgreement;
+    /// </code>
+    /// </example>
     public double? EvaluationAgreement { get; init; }
     /// <summary>As <see cref="ScoreMse"/>, on the evaluation data (when one was given).</summary>
+    /// <example><code>double? heldOutMse = distilled.Report.Stages[1].EvaluationScoreMse; // needs WithEvaluationData(test)</code></example>
     public double? EvaluationScoreMse { get; init; }
     /// <summary>As <see cref="KlDivergence"/>, on the evaluation data (when one was given).</summary>
+    /// <example><code>double? heldOutKl = distilled.Report.Stages[1].EvaluationKlDivergence; // multiclass, needs WithEvaluationData(test)</code></example>
     public double? EvaluationKlDivergence { get; init; }
     /// <summary>
     /// Distill rows with <see cref="DistillationOptions.TrainLabelOnlyBaseline"/>: the task metric, on the fit data,
     /// of the same student estimator trained on the true labels alone (null when no baseline was trained).
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var options = new DistillationOptions { TrainLabelOnlyBaseline = true };
+    /// var row = ml.Compression().Distill(teacher, student, options).Fit(train).Report.Stages[1];
+    /// Console.WriteLine($"distilled {row.Metric:F4} vs labels only {row.BaselineMetric:F4}");
+    /// </code>
+    /// </example>
     public double? BaselineMetric { get; init; }
     /// <summary>As <see cref="BaselineMetric"/>, on the evaluation data (when one was given).</summary>
+    /// <example>
+    /// <code>
+    /// var row = ml.Compression().Distill(teacher, student, new DistillationOptions { TrainLabelOnlyBaseline = true })
+    ///     .WithEvaluationData(test).Fit(train).Report.Stages[1];
+    /// bool distillationHelped = row.EvaluationMetric &gt; row.BaselineEvaluationMetric; // for a metric where higher is better
+    /// </code>
+    /// </example>
     public double? BaselineEvaluationMetric { get; init; }
     /// <summary>
     /// Quantize rows of networks: the SQNR (dB) between the float and the quantized network, on the calibration rows,
     /// of each quantized operator's input (as that operator sees it) and of each graph output; null for other stages.
     /// <see cref="CompressionReport.ToString"/> prints the worst five.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// foreach (var e in report.Final.TensorErrors ?? Array.Empty&lt;TensorError&gt;())
+    ///     if (e.SqnrDb &lt; 20) Console.WriteLine($"{e.Name}: {e.SqnrDb:F1} dB");
+    /// </code>
+    /// </example>
     public IReadOnlyList<TensorError>? TensorErrors { get; init; }
     /// <summary>Fraction of learned numbers that are zero.</summary>
+    /// <example>
+    /// <code>
+    /// var pruned = ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5 }).Fit(train);
+    /// Console.WriteLine($"{pruned.Report.Final.Sparsity:P0} of the weights are zero");
+    /// </code>
+    /// </example>
     [JsonIgnore]
     public double? Sparsity => ParameterCount is > 0 ? 1.0 - (double)NonZeroCount!.Value / ParameterCount.Value : null;
 }
@@ -91,17 +147,28 @@ public sealed class CompressionReport
     internal const string MetadataKey = "ml.compression.report";
 
     /// <summary>The task of the model.</summary>
+    /// <example><code>if (compressed.Report.Task == ModelTask.Regression) Console.WriteLine("metric: RMSE");</code></example>
     public ModelTask Task { get; init; }
     /// <summary>Name of <see cref="StageReport.Metric"/>: "AUC", "MicroAccuracy", "RMSE", or empty for networks.</summary>
+    /// <example><code>Console.WriteLine($"{report.MetricName}: {report.Original.Metric:F4} → {report.Final.Metric:F4}"); // e.g. AUC: 0.9312 → 0.9287</code></example>
     public string MetricName { get; init; } = "";
     /// <summary>True when a larger metric is better (AUC, accuracy), false for errors (RMSE).</summary>
+    /// <example><code>double? loss = report.HigherIsBetter ? report.Original.Metric - report.Final.Metric : report.Final.Metric - report.Original.Metric;</code></example>
     public bool HigherIsBetter { get; init; } = true;
     /// <summary>The input model first, then one row per stage.</summary>
+    /// <example>
+    /// <code>
+    /// foreach (var s in compressed.Report.Stages) Console.WriteLine($"{s.Stage,-10} {s.ZipBytes,10} {s.Metric:F4}");
+    /// var afterPrune = compressed.Report.Stages[1]; // Stages[0] is the model that went in
+    /// </code>
+    /// </example>
     public IReadOnlyList<StageReport> Stages { get; init; } = Array.Empty<StageReport>();
 
     /// <summary>The first row: the model before compression.</summary>
+    /// <example><code>Console.WriteLine($"before: {compressed.Report.Original.ZipBytes} bytes, {compressed.Report.Original.Metric:F4}");</code></example>
     [JsonIgnore] public StageReport Original => Stages[0];
     /// <summary>The last row: the compressed model.</summary>
+    /// <example><code>Console.WriteLine($"after: {compressed.Report.Final.ZipBytes} bytes, {compressed.Report.Final.Metric:F4}");</code></example>
     [JsonIgnore] public StageReport Final => Stages[^1];
 
     /// <summary>Serializes the report to JSON.</summary>
@@ -137,6 +204,7 @@ public sealed class CompressionReport
     }
 
     /// <summary>A fixed-width table: one row per stage.</summary>
+    /// <example><code>Console.WriteLine(compressed.Report); // the table, then each stage's description, fidelity and worst tensors</code></example>
     public override string ToString()
     {
         var sb = new StringBuilder();

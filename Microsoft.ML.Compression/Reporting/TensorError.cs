@@ -9,12 +9,20 @@ namespace Microsoft.ML.Compression;
 public sealed class TensorError
 {
     /// <summary>The tensor's name in the float graph: an input of a quantized operator, or a graph output.</summary>
+    /// <example>
+    /// <code>
+    /// var worst = report.Final.TensorErrors?.MinBy(e =&gt; e.SqnrDb);
+    /// Console.WriteLine(worst?.Name); // the float graph's tensor that quantization disturbs most
+    /// </code>
+    /// </example>
     public string Name { get; init; } = "";
 
     /// <summary>SQNR in dB; <see cref="MaxSqnrDb"/> when the quantized values equal the float ones exactly.</summary>
+    /// <example><code>bool lossy = report.Final.TensorErrors?.Any(e =&gt; e.SqnrDb &lt; 20) == true; // under 20 dB: a visible loss</code></example>
     public double SqnrDb { get; init; }
 
     /// <summary>The value reported for a tensor without any error (an infinite ratio cannot be stored in JSON).</summary>
+    /// <example><code>var exact = report.Final.TensorErrors?.Where(e =&gt; e.SqnrDb == TensorError.MaxSqnrDb); // tensors quantization left unchanged</code></example>
     public const double MaxSqnrDb = 200;
 
     /// <inheritdoc/>

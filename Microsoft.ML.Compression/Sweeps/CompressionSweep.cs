@@ -34,9 +34,11 @@ public sealed class CompressionSweep
     }
 
     /// <summary>Pruning target sparsities to try; 0 means no pruning stage. Default: 0, 0.5.</summary>
+    /// <example><code>var sweep = new CompressionSweep(ml, teacher) { Sparsities = new[] { 0.0, 0.5, 0.8, 0.9 } }; // 0: no pruning stage</code></example>
     public IReadOnlyList<double> Sparsities { get; init; } = new[] { 0.0, 0.5 };
 
     /// <summary>Quantization precisions to try; null means no quantization stage. Default: none, INT8.</summary>
+    /// <example><code>var sweep = new CompressionSweep(ml, teacher) { Precisions = new Precision?[] { null, Precision.Float16, Precision.Int8 } }; // null: no quantization</code></example>
     public IReadOnlyList<Precision?> Precisions { get; init; } = new Precision?[] { null, Precision.Int8 };
 
     /// <summary>
@@ -44,24 +46,44 @@ public sealed class CompressionSweep
     /// (the default) compresses the teacher itself. With students, the grid also runs on the teacher itself unless
     /// <see cref="IncludeUndistilled"/> is false.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var sweep = new CompressionSweep(ml, teacher)
+    /// {
+    ///     Students = new[] { ("FastTree 20", (IEstimator&lt;ITransformer&gt;)ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20)) },
+    /// };
+    /// </code>
+    /// </example>
     public IReadOnlyList<(string Name, IEstimator<ITransformer> Student)> Students { get; init; } = Array.Empty<(string, IEstimator<ITransformer>)>();
 
     /// <summary>With <see cref="Students"/>: also run the grid on the teacher itself, without distillation. Default true.</summary>
+    /// <example><code>var sweep = new CompressionSweep(ml, teacher) { Students = students, IncludeUndistilled = false }; // only the distilled chains</code></example>
     public bool IncludeUndistilled { get; init; } = true;
 
     /// <summary>Options of the distillation stage (defaults when null).</summary>
+    /// <example><code>var sweep = new CompressionSweep(ml, teacher) { Students = students, DistillationOptions = new DistillationOptions { Temperature = 2 } };</code></example>
     public DistillationOptions? DistillationOptions { get; init; }
 
     /// <summary>Pruning options for a sparsity; default <c>s =&gt; new PruningOptions { TargetSparsity = s }</c>.</summary>
+    /// <example><code>var sweep = new CompressionSweep(ml, teacher) { PruningOptionsFor = s =&gt; new PruningOptions { TargetSparsity = s, LeafPruningTolerance = 0.1 } };</code></example>
     public Func<double, PruningOptions> PruningOptionsFor { get; init; } = s => new PruningOptions { TargetSparsity = s };
 
     /// <summary>Quantization options for a precision; default <c>p =&gt; new QuantizationOptions { Precision = p }</c>.</summary>
+    /// <example><code>var sweep = new CompressionSweep(ml, teacher) { QuantizationOptionsFor = p =&gt; new QuantizationOptions { Precision = p, TreeStorage = TreeStorage.Compact } };</code></example>
     public Func<Precision, QuantizationOptions> QuantizationOptionsFor { get; init; } = p => new QuantizationOptions { Precision = p };
 
     /// <summary>Keep each point's <see cref="CompressedModel"/> in <see cref="SweepPoint.Model"/> (dispose them yourself); default false: only the reports are kept.</summary>
+    /// <example>
+    /// <code>
+    /// var result = new CompressionSweep(ml, teacher) { KeepModels = true }.Run(train, test);
+    /// var smallest = result.Points.Where(p =&gt; p.Model != null).MinBy(p =&gt; p.SizeBytes)!; // the teacher point has no model
+    /// ml.Model.Save(smallest.Model!, train.Schema, "smallest.zip"); // dispose every p.Model when done
+    /// </code>
+    /// </example>
     public bool KeepModels { get; init; }
 
     /// <summary>Receives one line per chain as it finishes (optional).</summary>
+    /// <example><code>var sweep = new CompressionSweep(ml, teacher) { Progress = new Progress&lt;string&gt;(Console.WriteLine) }; // one line per chain</code></example>
     public IProgress<string>? Progress { get; init; }
 
     /// <summary>
@@ -129,24 +151,39 @@ public sealed class SweepPoint
     }
 
     /// <summary>True for the point that stands for the uncompressed teacher.</summary>
+    /// <example><code>var compressedOnly = result.Points.Where(p =&gt; !p.IsTeacher);</code></example>
     public bool IsTeacher { get; init; }
     /// <summary>The student's name, or null when the teacher itself was compressed.</summary>
+    /// <example><code>var distilled = result.Points.Where(p =&gt; p.Student == "FastTree 20"); // null: the teacher compressed itself</code></example>
     public string? Student { get; }
     /// <summary>The pruning target sparsity (0: no pruning stage).</summary>
+    /// <example><code>var pruned = result.Points.Where(p =&gt; p.Sparsity &gt;= 0.8);</code></example>
     public double Sparsity { get; }
     /// <summary>The quantization precision, or null when there was no quantization stage.</summary>
+    /// <example><code>var int8 = result.Points.Where(p =&gt; p.Precision == Precision.Int8); // null: no quantization stage</code></example>
     public Precision? Precision { get; }
     /// <summary>The chain's full report (for the teacher point: the report of a chain whose first row is the teacher).</summary>
+    /// <example><code>Console.WriteLine(result.SmallestWithin(0.01)?.Report); // the whole chain's report table</code></example>
     public CompressionReport Report { get; }
     /// <summary>The report row of this point's model (the chain's last row; for the teacher, the first).</summary>
+    /// <example>
+    /// <code>
+    /// var p = result.ParetoFront[0];
+    /// Console.WriteLine($"{p.Name}: {p.Row.ParameterCount} parameters, {p.Row.BitsPerWeight:F1} bits/weight");
+    /// </code>
+    /// </example>
     public StageReport Row { get; }
     /// <summary>The compressed model, when the sweep ran with <see cref="CompressionSweep.KeepModels"/>.</summary>
+    /// <example><code>foreach (var p in result.Points) p.Model?.Dispose(); // null for the teacher point, and for every point without KeepModels</code></example>
     public CompressedModel? Model { get; }
     /// <summary>The model's size: its saved zip, in bytes.</summary>
+    /// <example><code>var smallest = result.Points.MinBy(p =&gt; p.SizeBytes);</code></example>
     public long SizeBytes => Row.ZipBytes;
     /// <summary>The task metric on the evaluation data (on the fit data when the sweep had none); null when it could not be measured.</summary>
+    /// <example><code>var mostAccurate = result.Points.Where(p =&gt; p.Metric != null).MaxBy(p =&gt; p.Metric); // for a metric where higher is better</code></example>
     public double? Metric => Row.EvaluationMetric ?? Row.Metric;
     /// <summary>A short name such as "teacher", "prune 0.5 + Int8" or "FastTree 20 + prune 0.8".</summary>
+    /// <example><code>foreach (var p in result.ParetoFront) Console.WriteLine(p.Name); // e.g. "teacher", "prune 0.5 + Int8"</code></example>
     public string Name => IsTeacher ? "teacher" : string.Join(" + ", new[]
     {
         Student,
@@ -155,6 +192,7 @@ public sealed class SweepPoint
     }.Where(s => s != null));
 
     /// <summary>One line: name, size, metric.</summary>
+    /// <example><code>foreach (var p in result.Points) Console.WriteLine(p); // "prune 0.5 + Int8: 41230 bytes, AUC 0.9287"</code></example>
     public override string ToString() => $"{Name}: {SizeBytes} bytes, {Report.MetricName} {(Metric is double m ? m.ToString("F4") : "-")}";
 }
 
@@ -172,17 +210,27 @@ public sealed class SweepResult
     }
 
     /// <summary>Name of the metric ("AUC", "MicroAccuracy", "RMSE").</summary>
+    /// <example><code>Console.WriteLine($"{result.MetricName} of the teacher: {result.Teacher.Metric:F4}");</code></example>
     public string MetricName { get; }
     /// <summary>False when a lower metric is better (RMSE).</summary>
+    /// <example><code>Console.WriteLine($"{result.MetricName}: {(result.HigherIsBetter ? "higher" : "lower")} is better"); // RMSE: lower</code></example>
     public bool HigherIsBetter { get; }
     /// <summary>The uncompressed teacher.</summary>
+    /// <example><code>Console.WriteLine($"teacher: {result.Teacher.SizeBytes} bytes, {result.Teacher.Metric:F4}");</code></example>
     public SweepPoint Teacher { get; }
     /// <summary>Every point, the teacher first, then the chains in grid order.</summary>
+    /// <example><code>foreach (var p in result.Points.Skip(1)) Console.WriteLine($"{p.Name}: {p.SizeBytes} bytes, {p.Metric:F4}"); // Points[0] is the teacher</code></example>
     public IReadOnlyList<SweepPoint> Points { get; }
     /// <summary>
     /// The points no other point beats on both size and metric (smaller or equal size and better or equal metric,
     /// one of them strictly), smallest first; of points equal in both, only the first. Points without a metric are left out.
     /// </summary>
+    /// <example>
+    /// <code>
+    /// var result = sweep.Run(train, test);
+    /// foreach (var p in result.ParetoFront) Console.WriteLine(p); // smallest first
+    /// </code>
+    /// </example>
     public IReadOnlyList<SweepPoint> ParetoFront { get; }
 
     /// <summary>
@@ -204,6 +252,7 @@ public sealed class SweepResult
     }
 
     /// <summary>A table: one line per point, Pareto-front points marked with '*'.</summary>
+    /// <example><code>Console.WriteLine(sweep.Run(train, test)); // one line per point, '*' marks the Pareto front</code></example>
     public override string ToString()
     {
         var sb = new System.Text.StringBuilder();
