@@ -19,7 +19,8 @@ public enum BinaryTargets
     /// becomes a positive and a negative row weighted p and 1 − p (when the trainer has an example-weight column) or
     /// <see cref="DistillationOptions.SoftTargetResolution"/> copies with labels in proportion to p, i.e. the
     /// cross-entropy between the teacher's and the student's probabilities. The result is a native ML.NET model.
-    /// Measured on LETTER.p2, spam and wa_churn with the same trees it was as good as or better than logit regression.
+    /// With LightGBM students of the same shape (50 trees × 16 leaves) it beat logit regression on LETTER.p2 (0.9831
+    /// against 0.9748 AUC), spam (0.9770 against 0.9721) and wa_churn (0.8474 against 0.8469).
     /// </summary>
     /// <example><code>var options = new DistillationOptions { BinaryTargets = BinaryTargets.SoftLabels }; // the default</code></example>
     SoftLabels,
@@ -31,7 +32,10 @@ public enum BinaryTargets
     /// and turned into one binary classifier: Score = the learned logit times the temperature (an estimate of the
     /// teacher's own logit), Probability = sigmoid(Score), PredictedLabel = Score &gt; 0. It runs through ONNX Runtime
     /// like a pruned or quantized model and later stages edit it the same way. The binary student given to
-    /// <c>Distill</c> is then only the labels-only baseline. Needs a Boolean label (or none).
+    /// <c>Distill</c> is then only the labels-only baseline. Needs a Boolean label (or none). The saved model is about
+    /// half the size of a soft-label tree student's (one value per leaf, no calibrator), its AUC lower in the
+    /// benchmarks (see <see cref="SoftLabels"/>): squared error on logits weighs rows the teacher is sure of as much
+    /// as the uncertain ones that decide the ranking.
     /// </summary>
     /// <example><code>var options = new DistillationOptions { BinaryTargets = BinaryTargets.LogitRegression, RegressionStudent = ml.Regression.Trainers.FastTree() };</code></example>
     LogitRegression,
