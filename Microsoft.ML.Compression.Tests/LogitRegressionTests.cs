@@ -87,6 +87,15 @@ public sealed class LogitRegressionTests
         var loaded = _ml.Model.Load(zip, out _);
         var loadedScore = loaded.Transform(_test).GetColumn<float>("Score").ToArray();
         for (int i = 0; i < score.Length; i++) Assert.AreEqual(score[i], loadedScore[i], 1e-5, $"row {i}");
+
+        // Loaded back as a CompressedModel, it is the same binary model, and a later stage can compress it again.
+        zip.Position = 0;
+        using var reloaded = _ml.Compression().LoadModel(zip, out _);
+        Assert.AreEqual(ModelTask.BinaryClassification, reloaded.Report.Task);
+        var reloadedScore = reloaded.Transform(_test).GetColumn<float>("Score").ToArray();
+        for (int i = 0; i < score.Length; i++) Assert.AreEqual(score[i], reloadedScore[i], 1e-5, $"row {i}");
+        using var quantized = _ml.Compression().Quantize(reloaded, new QuantizationOptions { Precision = Precision.Float16 }).Fit(_train);
+        Assert.AreEqual(metrics.AreaUnderRocCurve, _ml.BinaryClassification.Evaluate(quantized.Transform(_test)).AreaUnderRocCurve, 0.005);
     }
 
     [TestMethod]
