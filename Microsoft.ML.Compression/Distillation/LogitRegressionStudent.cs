@@ -31,12 +31,7 @@ internal static class LogitRegressionStudent
         int rows = targets.Count;
         var view = new TransferSet(scored.Source, o.LabelColumnName, NumberDataViewType.Single, Array.Empty<object>(), isRegression: true,
             weightColumn: null, Enumerable.Range(0, rows + 1).ToArray(), new int[rows], targets.ToArray());
-        ITransformer fitted;
-        try { fitted = regression.Fit(trainer.Feed(ml, view)); }
-        catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException && e is not CompressionException)
-        {
-            throw new CompressionException($"The regression student could not be trained on the teacher's logits ({e.Message}). It receives the training data's columns with '{o.LabelColumnName}' holding the logit as Single.", e);
-        }
+        var fitted = StudentTrainer.FitRegression(regression, trainer.Feed(ml, view), o.LabelColumnName, "the teacher's logits");
         var parts = MlNetModelParts.Decompose(fitted, nameof(DistillationOptions.RegressionStudent));
         if (parts.Suffix.Count > 0)
             throw new UnsupportedModelException("RegressionStudent has transforms after its trainer; logit regression needs the trainer to be the chain's last estimator.");

@@ -46,7 +46,7 @@ internal static class PerClassStudent
             ITransformer predictor;
             if (c == 0)
             {
-                var parts = MlNetModelParts.Decompose(Fit(regression, trainer.Feed(ml, view), o.LabelColumnName), nameof(DistillationOptions.RegressionStudent));
+                var parts = MlNetModelParts.Decompose(StudentTrainer.FitRegression(regression, trainer.Feed(ml, view), o.LabelColumnName, "the per-class targets"), nameof(DistillationOptions.RegressionStudent));
                 if (parts.Suffix.Count > 0)
                     throw new UnsupportedModelException("RegressionStudent has transforms after its trainer; per-class regression needs the trainer to be the chain's last estimator.");
                 prefix = parts.Prefix;
@@ -57,7 +57,7 @@ internal static class PerClassStudent
             {
                 IDataView featurized = view;
                 foreach (var t in prefix) featurized = t.Transform(featurized);
-                predictor = Fit(trainer.Trainer!, trainer.Feed(ml, featurized), o.LabelColumnName);
+                predictor = StudentTrainer.FitRegression(trainer.Trainer!, trainer.Feed(ml, featurized), o.LabelColumnName, "the per-class targets");
             }
             var classParts = MlNetModelParts.Decompose(predictor, nameof(DistillationOptions.RegressionStudent));
             graphs.Add(PredictorExporter.Export(ml, new MlNetModelParts
@@ -82,15 +82,6 @@ internal static class PerClassStudent
         };
         summary = $"{scored.RowsText}; {classes} regression students (one per class) on the teacher's logits, merged into one ONNX graph with a softmax";
         return new PredictorState(modelParts, graph);
-    }
-
-    private static ITransformer Fit(IEstimator<ITransformer> estimator, IDataView data, string label)
-    {
-        try { return estimator.Fit(data); }
-        catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException && e is not CompressionException)
-        {
-            throw new CompressionException($"The regression student could not be trained on the per-class targets ({e.Message}). It receives the training data's columns with '{label}' holding one class's target as Single.", e);
-        }
     }
 
     /// <summary>log p (floored) divided by the temperature, centred over the classes: a softmax of these gives the softened targets back.</summary>

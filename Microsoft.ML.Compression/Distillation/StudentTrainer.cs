@@ -31,6 +31,19 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
         return ml.Data.ShuffleRows(transfer, shufflePoolSize: Math.Max(pool, 1), shuffleSource: false);
     }
 
+    /// <summary>
+    /// Fits a regression student on targets written in <paramref name="label"/>. ML.NET estimators check their input
+    /// schema before they train, so a student that does not take a Single label fails here, with what it was given.
+    /// </summary>
+    public static ITransformer FitRegression(IEstimator<ITransformer> estimator, IDataView data, string label, string targets)
+    {
+        try { return estimator.Fit(data); }
+        catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException && e is not CompressionException)
+        {
+            throw new CompressionException($"The regression student could not be trained on {targets} ({e.Message}). It receives the training data's columns with '{label}' holding the target as Single.", e);
+        }
+    }
+
     private static bool IsOrderSensitive(object? trainer)
     {
         for (var type = trainer?.GetType(); type != null; type = type.BaseType)
