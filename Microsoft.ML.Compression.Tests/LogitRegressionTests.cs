@@ -143,6 +143,26 @@ public sealed class LogitRegressionTests
     }
 
     [TestMethod]
+    public void OnnxNetworkTeacherDistillsIntoALogitStudentThatFollowsItsLogitDifference()
+    {
+        // spam_mlp gives two logits; the binary teacher's logit is logit 1 − logit 0.
+        var model = TestData.Path(Path.Combine("models", "spam_mlp.onnx"));
+        var options = Logit(Regressor(16, 60));
+        options.TrainLabelOnlyBaseline = false;
+        using var distilled = _ml.Compression().Distill(model, BinaryStudent(), options).WithEvaluationData(_test).Fit(_train);
+        var row = distilled.Report.Stages[1];
+        Console.WriteLine(distilled.Report);
+        Assert.AreEqual(ModelTask.BinaryClassification, distilled.Report.Task);
+        Assert.IsTrue(row.EvaluationAgreement > 0.9, $"agreement {row.EvaluationAgreement}");
+        var network = _ml.Transforms.ApplyOnnxModel(model).Fit(_test).Transform(_test).GetColumn<float[]>("Score")
+            .Select(l => (double)LogitRegressionStudent.LogitTarget(1 / (1 + Math.Exp(-(l[1] - l[0]))))).ToArray();
+        var score = distilled.Transform(_test).GetColumn<float>("Score").Select(x => (double)x).ToArray();
+        double mean = network.Average(), spread = Math.Sqrt(network.Average(t => (t - mean) * (t - mean)));
+        double rmse = Math.Sqrt(network.Zip(score).Average(p => (p.First - p.Second) * (p.First - p.Second)));
+        Assert.IsTrue(rmse < 0.5 * spread, $"RMSE to the network's logit {rmse:F3}, its spread {spread:F3}");
+    }
+
+    [TestMethod]
     public void LogitOptionsAreCheckedBeforeAnyTraining()
     {
         var student = BinaryStudent();
