@@ -149,7 +149,7 @@ public sealed class DistillationOptions
     /// binary trainer on the teacher's probabilities as weighted rows or proportional copies).
     /// <see cref="Compression.BinaryTargets.LogitRegression"/> trains <see cref="RegressionStudent"/> on the teacher's
     /// logit and turns it into one ONNX binary classifier; the student given to <c>Distill</c> is then only the
-    /// labels-only baseline. Ignored for multiclass and regression students.
+    /// labels-only baseline. LogitRegression with a multiclass or regression student is refused before training.
     /// </summary>
     /// <example><code>var options = new DistillationOptions { BinaryTargets = BinaryTargets.LogitRegression, RegressionStudent = ml.Regression.Trainers.LightGbm() };</code></example>
     public BinaryTargets BinaryTargets { get; set; } = BinaryTargets.SoftLabels;
