@@ -143,6 +143,28 @@ public sealed class LogitRegressionTests
     }
 
     [TestMethod]
+    public void ChurnPipelinesWithCategoricalFeaturizationDistillIntoALogitStudentWithItsOwnFeaturization()
+    {
+        // Raw churn rows (strings, missing values) with the label already Boolean; teacher and student featurize on their own.
+        var raw = TestData.Churn(_ml);
+        var data = TestData.Sample(_ml, _ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["Yes"] = true, ["No"] = false }, "Label").Fit(raw).Transform(raw), 0.4);
+        var (train, test) = TestData.Split(_ml, data);
+        IEstimator<ITransformer> Featurize() => _ml.Transforms.Categorical.OneHotEncoding(TestData.ChurnCategorical.Select(c => new InputOutputColumnPair(c + "_onehot", c)).ToArray())
+            .Append(_ml.Transforms.ReplaceMissingValues(TestData.ChurnNumeric.Select(c => new InputOutputColumnPair(c + "_filled", c)).ToArray()))
+            .Append(_ml.Transforms.Concatenate("Features", TestData.ChurnCategorical.Select(c => c + "_onehot").Concat(TestData.ChurnNumeric.Select(c => c + "_filled")).ToArray()));
+        var teacher = Featurize().Append(_ml.BinaryClassification.Trainers.FastTree(numberOfLeaves: 16, numberOfTrees: 100)).Fit(train);
+        var options = Logit(Featurize().Append(Regressor(8, 30)));
+        using var distilled = _ml.Compression().Distill(teacher, Featurize().Append(BinaryStudent()), options).WithEvaluationData(test).Fit(train);
+        var row = distilled.Report.Stages[1];
+        Console.WriteLine(distilled.Report);
+        Assert.IsTrue(row.EvaluationAgreement > 0.85, $"agreement {row.EvaluationAgreement}");
+        double teacherAuc = _ml.BinaryClassification.Evaluate(teacher.Transform(test)).AreaUnderRocCurve;
+        double auc = _ml.BinaryClassification.Evaluate(distilled.Transform(test)).AreaUnderRocCurve;
+        Assert.IsTrue(auc > teacherAuc - 0.03, $"student AUC {auc:F4}, teacher {teacherAuc:F4}");
+        Assert.IsTrue(distilled.Transformers.Any(t => t.GetType().Name.Contains("OneHot")), "the student's own featurization runs before its graph");
+    }
+
+    [TestMethod]
     public void OnnxNetworkTeacherDistillsIntoALogitStudentThatFollowsItsLogitDifference()
     {
         // spam_mlp gives two logits; the binary teacher's logit is logit 1 − logit 0.
