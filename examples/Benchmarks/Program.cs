@@ -65,6 +65,7 @@ static int Run(bool quick, string outFolder, string? only)
         ("distill spam", () => BinaryDistillScenario.Run(settings, "spam.csv", "spam", "nonspam", "spam")),
         ("distill wa_churn", () => BinaryDistillScenario.Run(settings, "wa_churn.csv", "Yes", "No", "wa_churn")),
         ("distill letter.p2", () => LetterP2DistillScenario.Run(settings)),
+        ("distill letter.p2 splits", () => LetterP2SplitsScenario.Run(settings)),
         ("distill letter", () => MulticlassDistillScenario.Run(settings)),
         ("distill cps1988", () => RegressionDistillScenario.Run(settings)),
         ("distill spam_mlp", () => NetworkDistillScenario.Spam(settings)),

@@ -19,16 +19,7 @@ public static class LetterP2DistillScenario
     public static ScenarioResult Run(Settings s)
     {
         var ml = new MLContext(seed: 1);
-        // Labelled: data/letter.csv, 80/20 (Caruana's 4,000 train + 1,000 validation). The validation part early-stops the teacher and picks the students' settings.
-        var labelled = ml.Data.Cache(LoadP2(ml, "letter.csv"));
-        var split = ml.Data.TrainTestSplit(labelled, 0.2, seed: 42);
-        IDataView train = ml.Data.Cache(split.TrainSet), valid = ml.Data.Cache(split.TestSet);
-        // data/letter_extra.csv: other Letter rows, half as unlabeled transfer data (labels dropped), half as the test set;
-        // data/letter_unlabeled.csv: every remaining Letter row, more unlabeled transfer data (labels dropped).
-        var extra = ml.Data.TrainTestSplit(ml.Data.Cache(LoadP2(ml, "letter_extra.csv")), 0.5, seed: 42);
-        IDataView test = ml.Data.Cache(extra.TestSet);
-        IDataView unlabeledHalf = WithoutLabel(ml, extra.TrainSet), unlabeledRest = WithoutLabel(ml, LoadP2(ml, "letter_unlabeled.csv"));
-        long Count(IDataView d) => d.GetColumn<float[]>("Features").LongCount();
+        var (train, valid, test, unlabeledHalf, unlabeledRest) = Split(ml, 42);
 
         var sw = Stopwatch.StartNew();
         var teacher = Tabular.LargeBinaryTeacher(ml, s, train, valid);
@@ -39,16 +30,9 @@ public static class LetterP2DistillScenario
         // ones with the best AUC on the validation rows (the teacher's early-stopping rows; never the test rows), from
         // the same grid: the comparison is then between tuned students, not between one setting that suits some of them.
         int studentTrees = s.Quick ? 20 : 50;
-        var grid = s.Quick ? new[] { (0.5, 10) } : (from rate in new[] { 0.3, 0.5, 0.8 } from min in new[] { 3, 10, 20, 40 } select (rate, min)).ToArray();
+        var grid = Grid(s);
         LightGbmBinaryTrainer Student((double Rate, int MinLeaf) h, string? weight) => Tabular.BinaryStudent(ml, studentTrees, h.Rate, weight, h.MinLeaf);
-        double ValidAuc(ITransformer m) => ml.BinaryClassification.Evaluate(m.Transform(valid)).AreaUnderRocCurve;
-        (T Model, (double Rate, int MinLeaf) H) Pick<T>(Func<(double, int), T> fit) where T : ITransformer
-        {
-            var fitted = grid.Select(h => (Model: fit(h), H: h)).ToList();
-            var best = fitted.MaxBy(m => ValidAuc(m.Model));
-            foreach (var m in fitted) if (!ReferenceEquals(m.Model, best.Model)) (m.Model as IDisposable)?.Dispose();
-            return best;
-        }
+        (T Model, (double Rate, int MinLeaf) H) Pick<T>(Func<(double, int), T> fit) where T : ITransformer => LetterP2DistillScenario.Pick(ml, valid, grid, fit);
 
         var labelsOnly = Pick(h => Student(h, null).Fit(train));
         var allUnlabeled = Concat(ml, unlabeledHalf, unlabeledRest);
@@ -115,6 +99,35 @@ public static class LetterP2DistillScenario
         return result;
     }
 
+    /// <summary>
+    /// The scenario's rows for one split seed. Labelled: data/letter.csv, 80/20 (Caruana's 4,000 train + 1,000
+    /// validation; the validation part early-stops the teacher and picks the students' settings). data/letter_extra.csv:
+    /// other Letter rows, half as unlabeled transfer data (labels dropped), half as the test set; data/letter_unlabeled.csv:
+    /// every remaining Letter row, more unlabeled transfer data (labels dropped).
+    /// </summary>
+    internal static (IDataView Train, IDataView Valid, IDataView Test, IDataView UnlabeledHalf, IDataView UnlabeledRest) Split(MLContext ml, int seed)
+    {
+        var split = ml.Data.TrainTestSplit(ml.Data.Cache(LoadP2(ml, "letter.csv")), 0.2, seed: seed);
+        var extra = ml.Data.TrainTestSplit(ml.Data.Cache(LoadP2(ml, "letter_extra.csv")), 0.5, seed: seed);
+        return (ml.Data.Cache(split.TrainSet), ml.Data.Cache(split.TestSet), ml.Data.Cache(extra.TestSet),
+            WithoutLabel(ml, extra.TrainSet), WithoutLabel(ml, LoadP2(ml, "letter_unlabeled.csv")));
+    }
+
+    internal static long Count(IDataView d) => d.GetColumn<float[]>("Features").LongCount();
+
+    /// <summary>The student grid: learning rate × minimum leaf size (one point when quick).</summary>
+    internal static (double Rate, int MinLeaf)[] Grid(Settings s)
+        => s.Quick ? new[] { (0.5, 10) } : (from rate in new[] { 0.3, 0.5, 0.8 } from min in new[] { 3, 10, 20, 40 } select (rate, min)).ToArray();
+
+    /// <summary>Fits every grid point and keeps the model with the best validation AUC (the others are disposed).</summary>
+    internal static (T Model, (double Rate, int MinLeaf) H) Pick<T>(MLContext ml, IDataView valid, (double Rate, int MinLeaf)[] grid, Func<(double, int), T> fit) where T : ITransformer
+    {
+        var fitted = grid.Select(h => (Model: fit(h), H: h)).ToList();
+        var best = fitted.MaxBy(m => ml.BinaryClassification.Evaluate(m.Model.Transform(valid)).AreaUnderRocCurve);
+        foreach (var m in fitted) if (!ReferenceEquals(m.Model, best.Model)) (m.Model as IDisposable)?.Dispose();
+        return best;
+    }
+
     private static string H((double Rate, int MinLeaf) h) => $"(rate {h.Rate}, min leaf {h.MinLeaf})";
 
     /// <summary>Letter rows with the LETTER.p2 label: true for A–M (the MapValue is saved with any model that needs it).</summary>
@@ -132,7 +145,7 @@ public static class LetterP2DistillScenario
     private static IDataView WithoutLabel(MLContext ml, IDataView data) => ml.Data.Cache(ml.Transforms.DropColumns("Label").Fit(data).Transform(data));
 
     /// <summary>Unlabeled rows of several files as one data view (DistillationOptions.UnlabeledData takes one).</summary>
-    private static IDataView Concat(MLContext ml, params IDataView[] unlabeled)
+    internal static IDataView Concat(MLContext ml, params IDataView[] unlabeled)
     {
         var features = unlabeled.SelectMany(u => u.GetColumn<float[]>("Features")).Select(f => new UnlabeledRow { Features = f }).ToList();
         var schema = SchemaDefinition.Create(typeof(UnlabeledRow));
