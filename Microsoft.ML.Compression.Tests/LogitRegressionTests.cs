@@ -125,20 +125,22 @@ public sealed class LogitRegressionTests
     }
 
     [TestMethod]
-    public void LogitStudentWithUnlabeledRowsIsAGraphLaterStagesQuantize()
+    public void LogitStudentWithUnlabeledRowsIsAGraphLaterStagesPruneAndQuantize()
     {
         var options = Logit(Regressor(16, 30));
         options.TrainLabelOnlyBaseline = false;
         options.UnlabeledData = TestData.DropLabel(_ml, _test);
         using var compressed = _ml.Compression().Distill(_teacher, BinaryStudent(), options)
+            .Append(_ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 }))
             .Append(_ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 }))
             .WithEvaluationData(_test).Fit(_train);
         var report = compressed.Report;
         Console.WriteLine(report);
-        CollectionAssert.AreEqual(new[] { "Teacher", "Distill", "Quantize" }, report.Stages.Select(s => s.Stage).ToArray());
+        CollectionAssert.AreEqual(new[] { "Teacher", "Distill", "Prune", "Quantize" }, report.Stages.Select(s => s.Stage).ToArray());
         StringAssert.Contains(report.Stages[1].Description, "from UnlabeledData");
-        Assert.IsTrue(report.Final.OnnxBytes < report.Stages[1].OnnxBytes, report.ToString());
-        Assert.AreEqual(report.Stages[1].EvaluationMetric!.Value, report.Final.EvaluationMetric!.Value, 0.01, report.ToString());
+        Assert.IsTrue(report.Stages[2].OnnxBytes < report.Stages[1].OnnxBytes, "half the trees pruned: " + report);
+        Assert.IsTrue(report.Final.OnnxBytes < report.Stages[2].OnnxBytes, report.ToString());
+        Assert.AreEqual(report.Stages[1].EvaluationMetric!.Value, report.Final.EvaluationMetric!.Value, 0.02, report.ToString());
         Assert.AreEqual(report.Final.EvaluationMetric!.Value, _ml.BinaryClassification.Evaluate(compressed.Transform(_test)).AreaUnderRocCurve, 1e-9);
     }
 
