@@ -26,6 +26,40 @@ public sealed class SweepTests
     }
 
     [TestMethod]
+    public void ASweepOverStudentSettingsPicksTheDistilledStudentWithTheBestValidationMetric()
+    {
+        // Student settings matter (README, LETTER.p2): a sweep with only distillation points is a tuner — run it on
+        // validation rows, keep the models, take the best; the options (here unlabeled rows) reach every point.
+        var (train, valid) = TestData.Split(_ml, _train, 0.4);
+        var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 60, numberOfLeaves: 16).Fit(train);
+        var grid = from rate in new[] { 0.05, 0.3 } from leaves in new[] { 4, 16 }
+                   select ($"LightGBM rate {rate}, {leaves} leaves", (IEstimator<ITransformer>)_ml.BinaryClassification.Trainers.LightGbm(
+                       new Microsoft.ML.Trainers.LightGbm.LightGbmBinaryTrainer.Options
+                       {
+                           NumberOfIterations = 20, NumberOfLeaves = leaves, LearningRate = rate, NumberOfThreads = 1, ExampleWeightColumnName = "Weight",
+                       }));
+        var result = new CompressionSweep(_ml, teacher)
+        {
+            Sparsities = new[] { 0.0 }, Precisions = new Precision?[] { null }, IncludeUndistilled = false, KeepModels = true,
+            Students = grid.ToArray(),
+            DistillationOptions = new DistillationOptions { UnlabeledData = TestData.DropLabel(_ml, _test), TrainLabelOnlyBaseline = false },
+        }.Run(train, valid);
+        try
+        {
+            var students = result.Points.Where(p => !p.IsTeacher).ToList();
+            Assert.AreEqual(4, students.Count);
+            Assert.IsTrue(students.All(p => p.Report.Stages[1].Description.Contains("from UnlabeledData")), "the options reach every point");
+            var best = students.MaxBy(p => p.Metric!.Value)!;
+            Assert.AreEqual(best.Metric!.Value, _ml.BinaryClassification.Evaluate(best.Model!.Transform(valid)).AreaUnderRocCurve, 1e-9, "Metric is the validation AUC");
+            Assert.IsTrue(students.Select(p => p.Metric).Distinct().Count() > 1, "the settings give different students");
+        }
+        finally
+        {
+            foreach (var p in result.Points) p.Model?.Dispose();
+        }
+    }
+
+    [TestMethod]
     public void EveryGridPointRunsOnceWithTheTeacherFirst()
     {
         // (no student + 1 student) × 3 sparsities × 2 precisions, less the empty chain, plus the teacher.
