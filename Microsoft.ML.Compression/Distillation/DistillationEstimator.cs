@@ -31,12 +31,12 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         _trainer = StudentTrainer.Of(student, nameof(student), options.LabelColumnName);
         if (options.HardLabels && _trainer.Task == ModelTask.Regression)
             throw new ArgumentException("HardLabels applies to classification students; a regression student learns the teacher's score.", nameof(options));
-        if (options.MulticlassTargets == MulticlassTargets.PerClassRegression && _trainer.Task != ModelTask.MulticlassClassification)
-            throw new ArgumentException($"MulticlassTargets PerClassRegression distills a multiclass teacher, but the student's trainer is {_trainer.Task}: give the multiclass student " +
-                "(it is trained on the labels alone as the baseline) and the regression trainer in DistillationOptions.RegressionStudent.", nameof(student));
-        if (options.BinaryTargets == BinaryTargets.LogitRegression && _trainer.Task != ModelTask.BinaryClassification)
-            throw new ArgumentException($"BinaryTargets LogitRegression distills a binary teacher, but the student's trainer is {_trainer.Task}: give the binary student " +
-                "(it is trained on the labels alone as the baseline) and the regression trainer in DistillationOptions.RegressionStudent.", nameof(student));
+        // With a regression student, the student given here is the labels-only baseline and must be of the teacher's task.
+        var (mode, needed) = options.MulticlassTargets == MulticlassTargets.PerClassRegression ? ("MulticlassTargets PerClassRegression", ModelTask.MulticlassClassification)
+            : options.BinaryTargets == BinaryTargets.LogitRegression ? ("BinaryTargets LogitRegression", ModelTask.BinaryClassification) : ("", _trainer.Task);
+        if (_trainer.Task != needed)
+            throw new ArgumentException($"{mode} distills a {(needed == ModelTask.BinaryClassification ? "binary" : "multiclass")} teacher, but the student's trainer is {_trainer.Task}: " +
+                $"give the {(needed == ModelTask.BinaryClassification ? "binary" : "multiclass")} student (it is trained on the labels alone as the baseline) and the regression trainer in DistillationOptions.RegressionStudent.", nameof(student));
         _options = options.Clone(); // later changes to the caller's options do not change this stage
     }
 
@@ -79,21 +79,16 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         using var teacher = new TransformerChain<ITransformer>(input.BuildTransformers(Ml, data).ToArray());
         var classes = input is NetworkTeacherState network ? (network.ClassValues, network.ClassType) : ((object[], DataViewType)?)null;
         var (transferData, labelledRows) = WithUnlabeledRows(data);
-        if (PerClass)
+        if (_options.UsesRegressionStudent)
         {
-            Ml.LogInfo("Compression: distilling into one regression student per class.");
-            var perClass = PerClassStudent.Train(Ml, teacher.ToList(), transferData, _options, classes, out var perClassSummary, labelledRows);
-            var perClassBaseline = TrainBaseline(data, out var perClassNote);
-            description = $"{Targets()}: {perClassSummary}{perClassNote}.";
-            return new PredictorState(perClass.Parts, perClass.Predictor) { Distillation = new DistillationInfo(input, perClassBaseline, _options.LabelColumnName) };
-        }
-        if (_options.BinaryTargets == BinaryTargets.LogitRegression)
-        {
-            Ml.LogInfo("Compression: distilling into a regression student on the teacher's logit.");
-            var logit = LogitRegressionStudent.Train(Ml, teacher.ToList(), transferData, _options, classes, out var logitSummary, labelledRows);
-            var logitBaseline = TrainBaseline(data, out var logitNote);
-            description = $"{Targets()}: {logitSummary}{logitNote}.";
-            return new PredictorState(logit.Parts, logit.Predictor) { Distillation = new DistillationInfo(input, logitBaseline, _options.LabelColumnName) };
+            // One regressor per class, or one on the binary logit: exported and merged into an ONNX graph of the teacher's task.
+            Ml.LogInfo(PerClass ? "Compression: distilling into one regression student per class." : "Compression: distilling into a regression student on the teacher's logit.");
+            var regressed = PerClass
+                ? PerClassStudent.Train(Ml, teacher.ToList(), transferData, _options, classes, out var regressionSummary, labelledRows)
+                : LogitRegressionStudent.Train(Ml, teacher.ToList(), transferData, _options, classes, out regressionSummary, labelledRows);
+            var regressionBaseline = TrainBaseline(data, out var regressionNote);
+            description = $"{Targets()}: {regressionSummary}{regressionNote}.";
+            return new PredictorState(regressed.Parts, regressed.Predictor) { Distillation = new DistillationInfo(input, regressionBaseline, _options.LabelColumnName) };
         }
         var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), transferData, _trainer, _options, out var summary, classes, labelledRows);
         Ml.LogInfo($"Compression: distilling into the student on {summary}.");

@@ -13,6 +13,9 @@ namespace Microsoft.ML.Compression.Onnx;
 /// </summary>
 internal static class MlNetHead
 {
+    /// <summary>Transformers <see cref="Build"/> adds after the OnnxTransformer: the custom mapping, the drop (and the key mapping for multiclass).</summary>
+    public static int HeadTransformerCount(ModelTask task) => task == ModelTask.MulticlassClassification ? 3 : 2;
+
     public static IReadOnlyList<ITransformer> Build(MLContext ml, PredictorGraph graph)
     {
         var bytes = OnnxModelIO.ToBytes(graph.Model);
@@ -50,6 +53,8 @@ internal static class MlNetHead
             default:
                 throw new InvalidOperationException($"No ML.NET head for task {graph.Task}.");
         }
+        if (transformers.Count != 1 + HeadTransformerCount(graph.Task)) // SavedCompressedModel finds the user's post-processing by this count
+            throw new InvalidOperationException($"The {graph.Task} head has {transformers.Count - 1} transformers; HeadTransformerCount says {HeadTransformerCount(graph.Task)}.");
         return transformers;
     }
 

@@ -27,9 +27,12 @@ internal sealed class PredictorGraph
         HasProbability = HasProbability, ClassLabels = ClassLabels, ClassLabelType = ClassLabelType,
     };
 
-    public string[] OutputNames => Task switch
+    public string[] OutputNames => OutputNamesOf(Task, HasProbability);
+
+    /// <summary>The graph outputs <see cref="MlNetHead"/> reads for a task (also how a saved graph's task is recognised).</summary>
+    public static string[] OutputNamesOf(ModelTask task, bool hasProbability) => task switch
     {
-        ModelTask.BinaryClassification => HasProbability
+        ModelTask.BinaryClassification => hasProbability
             ? new[] { HeadColumns.Score, HeadColumns.Probability, HeadColumns.PredictedLabel }
             : new[] { HeadColumns.Score, HeadColumns.PredictedLabel },
         ModelTask.MulticlassClassification => new[] { "Score", HeadColumns.PredictedLabel },

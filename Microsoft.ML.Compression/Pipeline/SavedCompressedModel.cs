@@ -18,14 +18,16 @@ internal static class SavedCompressedModel
     /// <param name="model">That transformer's graph (the state takes it as it is).</param>
     public static PredictorState? TryRead(MLContext ml, IReadOnlyList<ITransformer> flat, int at, ModelProto model)
     {
+        // The task whose head outputs (PredictorGraph.OutputNamesOf) the graph has; none: not a predictor graph of this library.
         var outputs = model.Graph.Output.Select(o => o.Name).ToHashSet();
-        (ModelTask Task, bool HasProbability, int HeadCount)? shape =
-            outputs.SetEquals(new[] { HeadColumns.Score, HeadColumns.Probability, HeadColumns.PredictedLabel }) ? (ModelTask.BinaryClassification, true, 2)
-            : outputs.SetEquals(new[] { HeadColumns.Score, HeadColumns.PredictedLabel }) ? (ModelTask.BinaryClassification, false, 2)
-            : outputs.SetEquals(new[] { "Score", HeadColumns.PredictedLabel }) ? (ModelTask.MulticlassClassification, false, 3)
-            : outputs.SetEquals(new[] { HeadColumns.Score }) ? (ModelTask.Regression, false, 2)
-            : null; // not a predictor graph of this library (MlNetHead's counts of transformers per task)
-        if (shape is not { } s || flat.Count < at + 1 + s.HeadCount) return null;
+        var shapes = new (ModelTask Task, bool HasProbability)[]
+        {
+            (ModelTask.BinaryClassification, true), (ModelTask.BinaryClassification, false), (ModelTask.MulticlassClassification, false), (ModelTask.Regression, false),
+        };
+        if (shapes.Where(c => outputs.SetEquals(PredictorGraph.OutputNamesOf(c.Task, c.HasProbability))).Cast<(ModelTask Task, bool HasProbability)?>().FirstOrDefault() is not { } s)
+            return null;
+        int headCount = MlNetHead.HeadTransformerCount(s.Task);
+        if (flat.Count < at + 1 + headCount) return null;
 
         var initializers = model.Graph.Initializer.Select(t => t.Name).ToHashSet();
         var inputs = model.Graph.Input.Where(i => !initializers.Contains(i.Name)).ToList();
@@ -40,14 +42,14 @@ internal static class SavedCompressedModel
         {
             // The head's last key mapping gives PredictedLabel the class labels as key values.
             IDataView view = PredictorExporter.FeatureOnlyView(ml, featureColumn, featureCount);
-            for (int i = at; i <= at + s.HeadCount; i++) view = flat[i].Transform(view);
+            for (int i = at; i <= at + headCount; i++) view = flat[i].Transform(view);
             (labels, labelType) = PredictorExporter.ClassLabelsOf(view.Schema);
         }
         var parts = new MlNetModelParts
         {
             Prefix = flat.Take(at).ToList(),
             Predictor = flat[at], // not an ML.NET predictor: the graph stands for it, and nothing re-exports it
-            Suffix = flat.Skip(at + 1 + s.HeadCount).ToList(),
+            Suffix = flat.Skip(at + 1 + headCount).ToList(),
             Task = s.Task,
             FeatureColumn = featureColumn,
         };
