@@ -40,7 +40,7 @@ public sealed class QuantizationTests
         Console.WriteLine($"fashion_mlp FP32 {fp32:P2}, static INT8 {acc:P2}\n{int8.Report}");
         Assert.AreEqual(fp32, acc, 0.01);
         Assert.IsTrue(int8.Report.Final.OnnxBytes <= 0.3 * int8.Report.Original.OnnxBytes, int8.Report.ToString());
-        var graph = Onnx.OnnxModelIO.Parse(int8.OnnxModel, "test");
+        var graph = Onnx.OnnxModelIO.Parse(int8.OnnxModel!, "test");
         Assert.AreEqual(3, graph.Graph.Node.Count(n => n.OpType == "QuantizeLinear"));
     }
 
@@ -54,7 +54,7 @@ public sealed class QuantizationTests
         Console.WriteLine($"letter_mlp FP32 {fp32:P2}, dynamic INT8 {acc:P2}\n{int8.Report}");
         Assert.AreEqual(fp32, acc, 0.01);
         Assert.IsTrue(int8.Report.Final.OnnxBytes < 0.5 * int8.Report.Original.OnnxBytes, int8.Report.ToString());
-        Assert.IsTrue(Onnx.OnnxModelIO.Parse(int8.OnnxModel, "test").Graph.Node.Any(n => n.OpType == "MatMulInteger"));
+        Assert.IsTrue(Onnx.OnnxModelIO.Parse(int8.OnnxModel!, "test").Graph.Node.Any(n => n.OpType == "MatMulInteger"));
     }
 
     [TestMethod]
@@ -77,7 +77,7 @@ public sealed class QuantizationTests
         double acc = Accuracy(int8, _fashionTest);
         Console.WriteLine($"fashion_cnn FP32 {fp32:P2}, static INT8 {acc:P2}\n{int8.Report}");
         Assert.AreEqual(fp32, acc, 0.02);
-        Assert.IsTrue(Onnx.OnnxModelIO.Parse(int8.OnnxModel, "test").Graph.Node.Count(n => n.OpType == "QuantizeLinear") >= 4);
+        Assert.IsTrue(Onnx.OnnxModelIO.Parse(int8.OnnxModel!, "test").Graph.Node.Count(n => n.OpType == "QuantizeLinear") >= 4);
     }
 
     [TestMethod]

@@ -42,8 +42,9 @@ public sealed class NetworkTeacher
     /// <summary>
     /// Classification: the class value of each output index, in index order, of the data's label type (e.g.
     /// <c>"nonspam", "spam"</c>, or <c>false, true</c>). For binary, index 0 is the negative class and index 1 the
-    /// positive. Null (default): a Boolean label gives false/true; a key-typed label its key values in key order;
-    /// any other label its distinct values sorted (ordinal for text, numeric order for numbers).
+    /// positive. Null (default): a Boolean label gives false/true; any other label its distinct values sorted
+    /// (ordinal for text, numeric order for numbers) — for a key-typed label, its key values sorted, whatever the
+    /// key's own numbering (the student still learns in that numbering: classes are matched by value).
     /// </summary>
     /// <example><code>var teacher = new NetworkTeacher { ClassValues = new object[] { "nonspam", "spam" } }; // index 0 negative, index 1 positive</code></example>
     public IReadOnlyList<object>? ClassValues { get; set; }

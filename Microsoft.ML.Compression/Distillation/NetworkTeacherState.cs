@@ -221,7 +221,8 @@ internal sealed class NetworkTeacherState : ModelState
         if (col.Type is BooleanDataViewType) return (new object[] { false, true }, BooleanDataViewType.Instance);
         if (col.Type is KeyDataViewType && col.Annotations.Schema.GetColumnOrNull("KeyValues")?.Type is VectorDataViewType kvt)
         {
-            var read = typeof(NetworkTeacherState).GetMethod(nameof(KeyValues), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.MakeGenericMethod(kvt.ItemType.RawType);
+            // Sorted like any other label's values: a network trained outside ML.NET knows nothing of the key's numbering.
+            var read = typeof(NetworkTeacherState).GetMethod(nameof(SortedKeyValues), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.MakeGenericMethod(kvt.ItemType.RawType);
             return ((object[])read.Invoke(null, new object[] { col })!, kvt.ItemType);
         }
         if (col.Type is VectorDataViewType || col.Type is KeyDataViewType)
@@ -243,12 +244,16 @@ internal sealed class NetworkTeacherState : ModelState
         : t == typeof(long) ? NumberDataViewType.Int64
         : throw new ArgumentException($"NetworkTeacher.ClassValues of type {t.Name} are not supported (use string, bool or a number type).", "options");
 
-    private static object[] KeyValues<T>(DataViewSchema.Column column)
+    private static object[] SortedKeyValues<T>(DataViewSchema.Column column)
     {
         VBuffer<T> values = default;
         column.GetKeyValues(ref values);
-        return values.DenseValues().Select(v => (object)v!).ToArray();
+        return Sorted(values.DenseValues()).Select(v => (object)v!).ToArray();
     }
+
+    private static IEnumerable<T> Sorted<T>(IEnumerable<T> values) => typeof(IComparable<T>).IsAssignableFrom(typeof(T))
+        ? values.OrderBy(x => x, Comparer<T>.Default)
+        : values.OrderBy(x => x?.ToString() ?? "", StringComparer.Ordinal);
 
     private static object[] SortedDistinct<T>(IDataView data, DataViewSchema.Column column)
     {
@@ -263,9 +268,6 @@ internal sealed class NetworkTeacherState : ModelState
             if (v is float f && float.IsNaN(f)) continue;
             if (!seen.ContainsKey(key)) seen[key] = v;
         }
-        IEnumerable<T> sorted = typeof(IComparable<T>).IsAssignableFrom(typeof(T))
-            ? seen.Values.OrderBy(x => x, Comparer<T>.Default)
-            : seen.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Value);
-        return sorted.Select(x => (object)x!).ToArray();
+        return Sorted(seen.Values).Select(x => (object)x!).ToArray();
     }
 }

@@ -66,16 +66,27 @@ internal static class PerClassStudent
             }, featurizedSchema!));
         }
 
-        var labels = Array.CreateInstance(scored.LabelType.RawType, classes);
-        for (int c = 0; c < classes; c++) labels.SetValue(scored.ClassValues[c], c);
-        var graph = PerClassGraph.Merge(graphs, o.Temperature, labels, scored.LabelType);
-        // The label in the teacher's class order, so that Label and PredictedLabel are the same key type (ML.NET's evaluators need that).
-        var classView = new ClassValuesView(o.LabelColumnName, scored.LabelType, scored.ClassValues);
-        var labelToKey = ml.Transforms.Conversion.MapValueToKey(o.LabelColumnName, keyData: classView).Fit(classView);
+        // A label that is already a key keeps its numbering: the graph names the classes by the key's values, in key order.
+        var keyed = scored.Keyed;
+        if (keyed != null && keyed.Values == null)
+            throw new DataMismatchException($"'{o.LabelColumnName}' is a key without key values, which per-class regression needs to name the classes: map the label with MapValueToKey.", o.LabelColumnName);
+        object[] classValues = keyed?.Values ?? scored.ClassValues;
+        var classType = keyed?.ValueType ?? scored.LabelType;
+        var labels = Array.CreateInstance(classType.RawType, classes);
+        for (int c = 0; c < classes; c++) labels.SetValue(classValues[c], c);
+        var graph = PerClassGraph.Merge(graphs, o.Temperature, labels, classType);
+        ITransformer[] labelToKey = Array.Empty<ITransformer>();
+        if (keyed == null)
+        {
+            // The label in the teacher's class order, so that Label and PredictedLabel are the same key type (ML.NET's evaluators need that).
+            var classView = new ClassValuesView(o.LabelColumnName, scored.LabelType, scored.ClassValues);
+            labelToKey = new ITransformer[] { ml.Transforms.Conversion.MapValueToKey(o.LabelColumnName, keyData: classView).Fit(classView) };
+        }
         var modelParts = new MlNetModelParts
         {
-            Prefix = new ITransformer[] { labelToKey }.Concat(prefix).ToList(),
-            Predictor = labelToKey, // not a predictor: the merged graph stands for it, and nothing re-exports it
+            Prefix = labelToKey.Concat(prefix).ToList(),
+            // Not a predictor: the merged graph stands for it, and nothing re-exports it.
+            Predictor = labelToKey.Concat(prefix).LastOrDefault() ?? new TransformerChain<ITransformer>(),
             Suffix = Array.Empty<ITransformer>(),
             Task = ModelTask.MulticlassClassification,
             FeatureColumn = graph.FeatureColumn,

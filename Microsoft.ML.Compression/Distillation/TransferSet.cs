@@ -20,7 +20,7 @@ internal sealed class TransferSet : IDataView
     private readonly bool _isRegression;
 
     public TransferSet(IDataView source, string labelColumn, DataViewType labelType, object[] classValues, bool isRegression,
-        string? weightColumn, int[] rowStart, int[] entryClass, float[] entryValue)
+        string? weightColumn, int[] rowStart, int[] entryClass, float[] entryValue, DataViewSchema.Annotations? labelAnnotations = null)
     {
         _source = source;
         _classValues = classValues;
@@ -34,12 +34,12 @@ internal sealed class TransferSet : IDataView
         _weightIndex = -1;
         foreach (var col in source.Schema.Where(c => !c.IsHidden))
         {
-            if (col.Name == labelColumn) { _labelIndex = map.Count; builder.AddColumn(col.Name, labelType); map.Add(-1); continue; }
+            if (col.Name == labelColumn) { _labelIndex = map.Count; builder.AddColumn(col.Name, labelType, labelAnnotations); map.Add(-1); continue; }
             if (col.Name == weightColumn) { _weightIndex = map.Count; builder.AddColumn(col.Name, NumberDataViewType.Single); map.Add(col.Index); continue; }
             builder.AddColumn(col.Name, col.Type, col.Annotations);
             map.Add(col.Index);
         }
-        if (_labelIndex < 0) { _labelIndex = map.Count; builder.AddColumn(labelColumn, labelType); map.Add(-1); }
+        if (_labelIndex < 0) { _labelIndex = map.Count; builder.AddColumn(labelColumn, labelType, labelAnnotations); map.Add(-1); }
         if (weightColumn != null && _weightIndex < 0) { _weightIndex = map.Count; builder.AddColumn(weightColumn, NumberDataViewType.Single); map.Add(-1); }
         _sourceIndex = map.ToArray();
         Schema = builder.ToSchema();

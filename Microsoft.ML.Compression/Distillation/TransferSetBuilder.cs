@@ -11,9 +11,20 @@ internal static class TransferSetBuilder
     private const float MinClassWeight = 1e-4f; // classes the teacher all but rules out add rows, not information
 
     /// <summary>What scoring found besides the targets: the rows the targets belong to, and the student's label values.</summary>
-    internal sealed record Scored(IDataView Source, int SourceRows, string RowsText, object[] ClassValues, DataViewType LabelType);
+    internal sealed record Scored(IDataView Source, int SourceRows, string RowsText, object[] ClassValues, DataViewType LabelType)
+    {
+        /// <summary>Set when the data's multiclass label is already a key: <see cref="ClassValues"/> are then its keys, in its order.</summary>
+        public KeyedLabel? Keyed { get; init; }
+    }
 
     /// <summary>The transfer set of a student of the teacher's own task (classification rows, or regression targets).</summary>
+    /// <param name="ml">The context the teacher runs in.</param>
+    /// <param name="teacher">The teacher's transformers, applied in order.</param>
+    /// <param name="data">The transfer rows (training data, then any unlabeled rows).</param>
+    /// <param name="student">The student's trainer: its task and weight column decide how rows are expanded.</param>
+    /// <param name="o">Temperature, Alpha, hard labels, augmentation.</param>
+    /// <param name="summary">What the transfer set holds, for the report.</param>
+    /// <param name="teacherClasses">A network teacher's class values and their type; null reads them from the teacher's output.</param>
     /// <param name="labelledRows">Rows of <paramref name="data"/> that hold true labels (the rest were appended from
     /// <see cref="DistillationOptions.UnlabeledData"/>); all of them when null.</param>
     public static IDataView Build(MLContext ml, IReadOnlyList<ITransformer> teacher, IDataView data, StudentTrainer student, DistillationOptions o, out string summary,
@@ -62,7 +73,7 @@ internal static class TransferSetBuilder
                     ? $"{scored.RowsText}, one row each with the teacher's predicted label"
                     : $"{scored.RowsText} expanded to {entryClass.Count} rows ({copies} copies each, {targets})";
         return new TransferSet(scored.Source, o.LabelColumnName, scored.LabelType, scored.ClassValues, regression,
-            regression ? null : student.WeightColumn, rowStart.ToArray(), entryClass.ToArray(), entryValue.ToArray());
+            regression ? null : student.WeightColumn, rowStart.ToArray(), entryClass.ToArray(), entryValue.ToArray(), scored.Keyed?.Annotations);
     }
 
     /// <summary>
@@ -93,6 +104,7 @@ internal static class TransferSetBuilder
 
         object[] classValues;
         DataViewType labelType;
+        KeyedLabel? keyed = null;
         int rows = 0;
         // Synthetic rows, and the rows appended from UnlabeledData, have no true label: they learn the teacher alone whatever Alpha is.
         long labelled = labelledRows ?? long.MaxValue;
@@ -171,8 +183,12 @@ internal static class TransferSetBuilder
                     ?? throw new UnsupportedModelException("The multiclass teacher exposes no label key values (train it on a label mapped with MapValueToKey).");
                 classValues = keyValues.values;
                 labelType = keyValues.type;
-                if (rawLabel != null && !rawLabel.Value.Type.Equals(labelType))
+                keyed = KeyedLabel.Of(rawLabel, classValues, labelType);
+                if (keyed == null && rawLabel != null && !rawLabel.Value.Type.Equals(labelType))
                     throw new DataMismatchException($"The teacher's classes are {labelType} values but '{o.LabelColumnName}' in the data is {rawLabel.Value.Type}.", o.LabelColumnName);
+                // A keyed label is blended in the data's numbering, so it must reach the teacher's output unchanged.
+                if (blend && keyed != null && !teacherLabel!.Value.Type.Equals(keyed.Type))
+                    throw new DataMismatchException($"'{o.LabelColumnName}' is {keyed.Type} in the data but {teacherLabel.Value.Type} after the teacher: Alpha < 1 needs the teacher to leave the label as it is.", o.LabelColumnName);
                 using var cursor = scored.GetRowCursor(columns);
                 var getScore = cursor.GetGetter<VBuffer<float>>(score);
                 var getLabel = blend ? cursor.GetGetter<uint>(teacherLabel!.Value) : null;
@@ -184,8 +200,9 @@ internal static class TransferSetBuilder
                     bool teacherOnly = TeacherOnly(++row);
                     getScore(ref v);
                     var probs = o.HardLabels ? OneHot(v) : Soften(v, o.Temperature);
-                    if (probs.Length != classValues.Length)
-                        throw new UnsupportedModelException($"The teacher's Score has {probs.Length} classes but it names {classValues.Length} class values.");
+                    if (probs.Length != keyValues.values.Length)
+                        throw new UnsupportedModelException($"The teacher's Score has {probs.Length} classes but it names {keyValues.values.Length} class values.");
+                    if (keyed != null) probs = keyed.ToDataOrder(probs);
                     if (getLabel != null)
                     {
                         getLabel(ref key);
@@ -195,6 +212,7 @@ internal static class TransferSetBuilder
                     addClassTarget(probs);
                     rows++;
                 }
+                if (keyed != null) (classValues, labelType) = (keyed.Keys, keyed.Type);
                 break;
             }
         }
@@ -202,7 +220,7 @@ internal static class TransferSetBuilder
         string rowsText = munge == null ? $"{rows} rows" : $"{rows} rows ({rows / (factor + 1)} original + {munge.Describe()})";
         if (labelledRows is long n && n < rows / (factor + 1))
             rowsText += $" ({n} training rows + {rows / (factor + 1) - n} from UnlabeledData{(munge == null ? "" : ", before augmentation")})";
-        return new Scored(data, rows, rowsText, classValues, labelType);
+        return new Scored(data, rows, rowsText, classValues, labelType) { Keyed = keyed };
     }
 
     private static DataMismatchException Empty() => new("The transfer set is empty: the data view gave the teacher no rows.");

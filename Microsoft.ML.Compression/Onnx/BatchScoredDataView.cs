@@ -16,6 +16,8 @@ internal sealed class BatchScoredDataView : IDataView
 
     /// <param name="input">What OnnxTransformer would read.</param>
     /// <param name="schema">OnnxTransformer's output schema for <paramref name="input"/>: the input columns, then the outputs.</param>
+    /// <param name="scorer">Runs the ONNX model on a batch of rows.</param>
+    /// <param name="outputs">The model outputs served, in the order they follow the input columns in <paramref name="schema"/>.</param>
     public BatchScoredDataView(IDataView input, DataViewSchema schema, BatchScorer scorer, IReadOnlyList<string> outputs)
     {
         _input = input;
@@ -57,8 +59,10 @@ internal sealed class BatchScoredDataView : IDataView
         private Array[] _outputs = Array.Empty<Array>();
         private int _rowsInBatch, _rowInBatch = -1;
 
+        /// <param name="parent">The view this cursor reads.</param>
         /// <param name="current">Serves the passed-through columns on the current row; null when none is wanted.</param>
         /// <param name="lead">Reads the model inputs a batch ahead; null when no prediction is wanted.</param>
+        /// <param name="active">Indices of the columns asked for.</param>
         public Cursor(BatchScoredDataView parent, DataViewRowCursor? current, DataViewRowCursor? lead, HashSet<int> active)
         {
             _parent = parent;

@@ -12,6 +12,8 @@ internal static class LayerReconstruction
 
     /// <param name="weights">Row-major [inputs, outputs] (MatMul layout); pruned entries are zero; updated in place.</param>
     /// <param name="original">The weights before pruning, same layout.</param>
+    /// <param name="inputCount">The layer's input width.</param>
+    /// <param name="outputCount">The layer's output width.</param>
     /// <param name="inputs">Calibration rows of the layer's input.</param>
     /// <returns>Per output: the amount to add to the bias.</returns>
     public static double[] Refit(float[] weights, float[] original, int inputCount, int outputCount, float[][] inputs)

@@ -21,9 +21,12 @@ internal static class SparseGpt
     private const double Dampening = 1e-2;
 
     /// <param name="weights">Row-major [inputs, outputs] (MatMul layout), unpruned; pruned and updated in place.</param>
+    /// <param name="inputs">The layer's input width.</param>
+    /// <param name="outputs">The layer's output width.</param>
     /// <param name="rows">Calibration rows of the layer's input (what the layer sees in the partly pruned network).</param>
     /// <param name="sparsity">Fraction of weights to zero (unstructured); ignored when <paramref name="m"/> &gt; 0.</param>
     /// <param name="n">With <paramref name="m"/> &gt; 0: keep n of every m consecutive inputs of each output.</param>
+    /// <param name="m">Group size of n:m semi-structured pruning; 0 for unstructured.</param>
     /// <param name="withBias">Whether the layer has a bias that can absorb part of the error.</param>
     /// <returns>Per output: the amount to add to the layer's bias (the bias takes part as one more, never pruned, input).</returns>
     public static double[] Prune(float[] weights, int inputs, int outputs, float[][] rows, double sparsity, int n, int m, bool withBias)

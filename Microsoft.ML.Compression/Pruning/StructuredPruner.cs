@@ -156,6 +156,8 @@ internal static class StructuredPruner
     /// With activations: RMS of channel c's activations × ‖outgoing weights of c‖ (what removing it changes
     /// downstream). Without: ‖incoming weights of c‖ × ‖outgoing weights of c‖.
     /// </summary>
+    /// <param name="plan">The producer/consumer layer pair whose shared channels are ranked.</param>
+    /// <param name="channels">How many channels the pair shares.</param>
     /// <param name="activations">Rows of the consumer's input, or null to rank by weights alone.</param>
     /// <param name="block">Consecutive activation values that belong to one channel.</param>
     private static double[] Importance(Plan plan, int channels, float[][]? activations, int block)

@@ -37,7 +37,7 @@ internal static class ActivationQdq
                 OnnxGraphEditor.Node("DequantizeLinear", new[] { qName, sName, zName }, new[] { dq }, qName + "_dequantize"),
             });
         }
-        var byNode = uses.GroupBy(u => u.Node, ReferenceEqualityComparer.Instance).ToDictionary(grp => (NodeProto)grp.Key!, grp => grp.Select(u => u.Input).ToList(), ReferenceEqualityComparer.Instance);
+        var byNode = uses.GroupBy<(NodeProto Node, int Input), object>(u => u.Node, ReferenceEqualityComparer.Instance).ToDictionary<IGrouping<object, (NodeProto Node, int Input)>, NodeProto, List<int>>(grp => (NodeProto)grp.Key, grp => grp.Select(u => u.Input).ToList(), ReferenceEqualityComparer.Instance);
         var inserted = new HashSet<string>();
         var ordered = new List<NodeProto>();
         foreach (var n in g.Node)
