@@ -63,7 +63,7 @@ public sealed class CompressionCatalog
     /// </code>
     /// </example>
     public DistillationEstimator Distill(ITransformer teacher, IEstimator<ITransformer> student, DistillationOptions? options = null)
-        => new(_ml, ModelSource.FromTransformer(_ml, teacher, nameof(teacher)), student, options ?? new DistillationOptions());
+        => new(_ml, ModelSource.FromTransformer(_ml, teacher, nameof(teacher), teacher: true), student, options ?? new DistillationOptions());
 
     /// <summary>
     /// Distills an ONNX network read from a file into <paramref name="student"/>, a native ML.NET estimator (chain) ending

@@ -54,10 +54,27 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         catch (ArgumentException) { return null; } // the raw label type differs from what the student sees
     }
 
-    internal override ModelState PrepareSource(ModelState state, IDataView data)
-        => state is NetworkState network
-            ? NetworkTeacherState.Create(Ml, network, StudentTask, _options.NetworkTeacher, data, _options.LabelColumnName, _options.Alpha)
-            : state;
+    internal override ModelState PrepareSource(ModelState state, IDataView data) => state switch
+    {
+        NetworkState network => NetworkTeacherState.Create(Ml, network, StudentTask, _options.NetworkTeacher, data, _options.LabelColumnName, _options.Alpha),
+        ScoringTeacherState scoring => ScoringTeacher(scoring, data),
+        _ => state,
+    };
+
+    /// <summary>A teacher read only through its Score column: it must write one that fits the student's task.</summary>
+    private NativeState ScoringTeacher(ScoringTeacherState scoring, IDataView data)
+    {
+        DataViewSchema output;
+        try { output = Distillation.LabelFree.OutputSchema(scoring.Model, data.Schema, _options.LabelColumnName); }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            throw new DataMismatchException($"The teacher cannot read this data ({e.Message}). Give data with the columns the teacher was trained on.", _options.LabelColumnName);
+        }
+        var score = output.GetColumnOrNull("Score")
+            ?? throw new UnsupportedModelException("The teacher has neither an ML.NET predictor nor an ONNX network, and writes no 'Score' column: distillation reads a teacher's scores from it.");
+        TransferSetBuilder.CheckScore(StudentTask, score);
+        return NativeState.Of(scoring.Model, StudentTask, "teacher");
+    }
 
     /// <summary>The teacher's task against the student's, and the label column, before the teacher scores anything.</summary>
     internal override void CheckBeforeFit(ModelState state)
@@ -105,7 +122,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         }
         var baseline = TrainBaseline(data, out var baselineNote);
         description = $"{Targets()}: {summary}{baselineNote}.";
-        return new NativeState(student, "student") { Distillation = new DistillationInfo(input, baseline, _options.LabelColumnName) };
+        return NativeState.Of(student, StudentTask, "student", new DistillationInfo(input, baseline, _options.LabelColumnName));
     }
 
     /// <summary>The training data, followed by <see cref="DistillationOptions.UnlabeledData"/> when given, and how many rows hold true labels.</summary>

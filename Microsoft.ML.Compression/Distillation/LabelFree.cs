@@ -19,6 +19,19 @@ internal static class LabelFree
         return data;
     }
 
+    /// <summary>The schema <see cref="Transform"/> would give, without reading any row.</summary>
+    public static DataViewSchema OutputSchema(ITransformer model, DataViewSchema schema, string labelColumn)
+    {
+        bool unlabeled = schema.GetColumnOrNull(labelColumn) == null;
+        foreach (var t in Pipeline.MlNetModelParts.Flatten(model))
+        {
+            if (unlabeled && schema.GetColumnOrNull(labelColumn) == null && NeedsMissingLabel(t, schema, labelColumn))
+                continue;
+            schema = t.GetOutputSchema(schema);
+        }
+        return schema;
+    }
+
     private static bool NeedsMissingLabel(ITransformer t, DataViewSchema schema, string labelColumn)
     {
         try

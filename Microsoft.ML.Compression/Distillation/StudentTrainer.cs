@@ -58,8 +58,9 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
     /// <param name="student">The student estimator or chain.</param>
     /// <param name="paramName">Its parameter name, for exceptions.</param>
     /// <param name="metaLabelColumn">
-    /// The label column of a one-versus-all or pairwise-coupling student: those meta trainers do not expose theirs
-    /// (nor a weight column), so it is taken to be the distillation's label column, and soft targets reach them as copies.
+    /// The label column of a one-versus-all, pairwise-coupling or field-aware factorization machine student: those
+    /// trainers do not expose theirs (nor a weight column), so it is taken to be the distillation's label column, and
+    /// soft targets reach them as copies.
     /// </param>
     public static StudentTrainer Of(IEstimator<ITransformer> student, string paramName, string metaLabelColumn = "Label")
     {
@@ -70,6 +71,10 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
             const string name = nameof(EstimatorChain<ITransformer>.LastEstimator);
             last = type.GetProperty(name)?.GetValue(last) ?? type.GetField(name)?.GetValue(last);
         }
+        // Field-aware factorization machines are binary trainers outside TrainerEstimatorBase that hide their columns
+        // too: like the meta trainers they read the distillation's label column and get copies (SGD-like: shuffled).
+        if (last is FieldAwareFactorizationMachineTrainer ffm)
+            return new StudentTrainer(ModelTask.BinaryClassification, metaLabelColumn, null) { Trainer = ffm, OrderSensitive = true };
         for (var type = last?.GetType(); type != null; type = type.BaseType)
         {
             if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(MetaMulticlassTrainer<,>))
@@ -102,7 +107,10 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
                 OrderSensitive = IsOrderSensitive(last),
             };
         }
+        string calibrator = last?.GetType().Name.Contains("Calibrator", StringComparison.Ordinal) == true
+            ? " A calibrator after the trainer is not taken: use a trainer that calibrates itself (FastTree, LightGBM, SDCA logistic regression, …) or calibrate the distilled student afterwards."
+            : "";
         throw new ArgumentException(
-            $"The student must be an ML.NET estimator (or chain) ending in a binary, multiclass or regression trainer; its last estimator is {last?.GetType().Name ?? "null"}.", paramName);
+            $"The student must be an ML.NET estimator (or chain) ending in a binary, multiclass or regression trainer; its last estimator is {last?.GetType().Name ?? "null"}.{calibrator}", paramName);
     }
 }

@@ -246,7 +246,7 @@ internal static class TransferSetBuilder
     }
 
     /// <summary>A teacher whose Score does not have the shape of the student's task is rejected before anything is read.</summary>
-    private static void CheckScore(ModelTask task, DataViewSchema.Column score)
+    internal static void CheckScore(ModelTask task, DataViewSchema.Column score)
     {
         bool fits = task == ModelTask.MulticlassClassification
             ? score.Type is VectorDataViewType { ItemType: var item, Size: > 1 } && item == NumberDataViewType.Single

@@ -13,15 +13,22 @@ internal sealed class ModelSource
 
     public ModelState Create(MLContext ml) => _create(ml);
 
-    public static ModelSource FromTransformer(MLContext ml, ITransformer model, string paramName)
+    /// <param name="ml">The context.</param>
+    /// <param name="model">The trained model.</param>
+    /// <param name="paramName">Its parameter name, for exceptions.</param>
+    /// <param name="teacher">
+    /// Whether the model is a distillation teacher: then a transformer with neither an ML.NET predictor nor an
+    /// OnnxTransformer at its end is still taken, read through the Score column it writes.
+    /// </param>
+    public static ModelSource FromTransformer(MLContext ml, ITransformer model, string paramName, bool teacher = false)
     {
         if (model == null) throw new ArgumentNullException(paramName);
-        if (model is CompressedModel compressed) return FromCompressed(ml, compressed, paramName);
+        if (model is CompressedModel compressed) return FromCompressed(ml, compressed, paramName, teacher);
         var flat = MlNetModelParts.Flatten(model).ToList();
         if (flat.Any(t => MlNetModelParts.TaskOf(t) != null))
         {
             var state = new NativeState(model, paramName); // decomposes now: a bad model fails here, not at Fit
-            return new ModelSource(_ => state, PredictorExporter.DescribePredictor(state.Parts.Predictor));
+            return new ModelSource(_ => state, PredictorExporter.DescribePredictor(state.Parts!.Predictor));
         }
         int at = flat.FindLastIndex(t => t is OnnxTransformer);
         if (at >= 0)
@@ -33,22 +40,25 @@ internal sealed class ModelSource
             if (at == flat.Count - 1)
                 return new ModelSource(_ => new NetworkState(graph.Clone(), flat.Take(at).ToList()), "ONNX network (OnnxTransformer)");
         }
+        if (teacher)
+            return new ModelSource(_ => new ScoringTeacherState(model), $"{string.Join(" → ", flat.Select(t => t.GetType().Name))} (read through its Score column)");
         throw new UnsupportedModelException(
-            $"The model given as '{paramName}' has neither an ML.NET predictor nor an OnnxTransformer at its end, so there is nothing to compress.");
+            $"The model given as '{paramName}' has neither an ML.NET predictor nor an OnnxTransformer at its end, so there is nothing to compress. " +
+            "(As a distillation teacher, any transformer that writes a Score column is taken: ml.Compression().Distill(model, student).)");
     }
 
     /// <summary>
     /// A model this library made: each stage starts from a fresh copy of the state its last stage left (graphs are
     /// cloned, so compressing it again never changes it), without the distillation details of its own report.
     /// </summary>
-    private static ModelSource FromCompressed(MLContext ml, CompressedModel compressed, string paramName)
+    private static ModelSource FromCompressed(MLContext ml, CompressedModel compressed, string paramName, bool teacher)
     {
         var state = compressed.State; // throws ObjectDisposedException once disposed
-        if (state == null) return FromTransformer(ml, compressed.Transformers, paramName);
+        if (state == null) return FromTransformer(ml, compressed.Transformers, paramName, teacher);
         string description = $"compressed model ({compressed.Report.Final.Stage} stage's result)";
         return state switch
         {
-            NativeState native => new ModelSource(_ => new NativeState(native.Model, paramName), description),
+            NativeState native => new ModelSource(_ => NativeState.Of(native.Model, native.Task, paramName), description),
             PredictorState predictor => new ModelSource(_ => predictor.With(predictor.Predictor.Model.Clone()), description),
             NetworkState network => new ModelSource(_ => new NetworkState(network.Model.Clone(), network.Prefix), description),
             _ => throw new UnsupportedModelException(

@@ -25,25 +25,67 @@ internal abstract class ModelState
 /// <summary>A trained ML.NET pipeline, used as it is (a teacher, or a distilled student).</summary>
 internal sealed class NativeState : ModelState
 {
+    private readonly ModelTask _task;
+
     public NativeState(ITransformer model, string paramName)
     {
         Model = model;
         Parts = MlNetModelParts.Decompose(model, paramName);
+        _task = Parts.Task;
     }
 
-    public ITransformer Model { get; }
-    public MlNetModelParts Parts { get; }
+    /// <summary>
+    /// A model without one of ML.NET's standard prediction transformers (a field-aware factorization machine, a
+    /// scoring CustomMapping, several models averaged by hand), of a task known from elsewhere: it scores, teaches
+    /// and is measured, but there is no predictor in it to export, prune or quantize.
+    /// </summary>
+    private NativeState(ITransformer model, ModelTask task)
+    {
+        Model = model;
+        _task = task;
+    }
 
-    public override ModelTask Task => Parts.Task;
+    /// <summary>The model with its predictor found when it has a standard one; otherwise scoring-only, of <paramref name="task"/>.</summary>
+    public static NativeState Of(ITransformer model, ModelTask task, string paramName, DistillationInfo? distillation = null)
+        => MlNetModelParts.Flatten(model).Any(t => MlNetModelParts.TaskOf(t) != null)
+            ? new NativeState(model, paramName) { Distillation = distillation }
+            : new NativeState(model, task) { Distillation = distillation };
+
+    public ITransformer Model { get; }
+
+    /// <summary>The featurization, predictor and post-processing; null for a scoring-only model.</summary>
+    public MlNetModelParts? Parts { get; }
+
+    public override ModelTask Task => _task;
     public override ModelProto? Graph => null;
     public override IReadOnlyList<ITransformer> BuildTransformers(MLContext ml, IDataView input) => MlNetModelParts.Flatten(Model).ToList();
 
     /// <summary>The predictor exported to ONNX (the featurization stays native).</summary>
     public PredictorState Export(MLContext ml, IDataView data)
     {
+        if (Parts == null)
+            throw new UnsupportedModelException(
+                $"The model ({string.Join(" → ", MlNetModelParts.Flatten(Model).Select(t => t.GetType().Name))}) has no ML.NET prediction transformer that " +
+                "ConvertToOnnx exports, so there is nothing to prune or quantize in it. Distil it into a student that has one (a tree ensemble, a linear model), then compress the student.");
         var prefixSchema = Parts.TransformPrefix(data).Schema;
         return new PredictorState(Parts, PredictorExporter.Export(ml, Parts, prefixSchema));
     }
+}
+
+/// <summary>
+/// A distillation teacher that is neither an ML.NET predictor pipeline nor an ONNX network, only a transformer that
+/// writes a Score column. Its task is the student's: the distillation stage makes it a scoring-only
+/// <see cref="NativeState"/> of that task before anything reads it.
+/// </summary>
+internal sealed class ScoringTeacherState : ModelState
+{
+    public ScoringTeacherState(ITransformer model) => Model = model;
+
+    public ITransformer Model { get; }
+
+    public override ModelTask Task => throw new InvalidOperationException("A scoring-only teacher takes the student's task; the distillation stage sets it.");
+    public override ModelProto? Graph => null;
+    public override IReadOnlyList<ITransformer> BuildTransformers(MLContext ml, IDataView input) => MlNetModelParts.Flatten(Model).ToList();
 }
 
 /// <summary>The user's featurization, then the predictor as an ONNX graph, then the user's post-processing.</summary>
