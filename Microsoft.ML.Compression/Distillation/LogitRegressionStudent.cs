@@ -23,14 +23,14 @@ internal static class LogitRegressionStudent
         var trainer = StudentTrainer.Of(regression, nameof(DistillationOptions.RegressionStudent));
         if (data.Schema.GetColumnOrNull(o.LabelColumnName) is { Type: not BooleanDataViewType } label)
             throw NotBoolean(o.LabelColumnName, label.Type);
-        var targets = new List<float>();
+        var targets = new List<float>(); // NaN: a row the teacher could not score
         // The scorer gives p = sigmoid(logit / T), blended with the labels by Alpha: its logit is the target.
         var scored = TransferSetBuilder.Score(ml, teacher, data, ModelTask.BinaryClassification, o, null, teacherClasses,
-            t => targets.Add(LogitTarget(t[1])), _ => throw new InvalidOperationException("A binary teacher gave a regression target."), labelledRows);
+            t => targets.Add(t == null ? float.NaN : LogitTarget(t[1])), _ => throw new InvalidOperationException("A binary teacher gave a regression target."), labelledRows);
         if (scored.LabelType is not BooleanDataViewType) throw NotBoolean(o.LabelColumnName, scored.LabelType);
-        int rows = targets.Count;
+        var values = targets.Where(t => !float.IsNaN(t)).ToArray();
         var view = new TransferSet(scored.Source, o.LabelColumnName, NumberDataViewType.Single, Array.Empty<object>(), isRegression: true,
-            weightColumn: null, Enumerable.Range(0, rows + 1).ToArray(), new int[rows], targets.ToArray());
+            weightColumn: null, TransferSet.OneEntryPerRow(targets.Select(t => !float.IsNaN(t)).ToList()), new int[values.Length], values);
         var fitted = StudentTrainer.FitRegression(regression, trainer.Feed(ml, view), o.LabelColumnName, "the teacher's logits");
         var parts = MlNetModelParts.Decompose(fitted, nameof(DistillationOptions.RegressionStudent));
         if (parts.Suffix.Count > 0)

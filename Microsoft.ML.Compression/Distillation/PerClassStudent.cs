@@ -24,14 +24,16 @@ internal static class PerClassStudent
     {
         var regression = o.RegressionStudent!;
         var trainer = StudentTrainer.Of(regression, nameof(DistillationOptions.RegressionStudent));
-        var targets = new List<float[]>();
+        var targets = new List<float[]?>(); // null: a row the teacher could not score
         // The teacher's probabilities at temperature 1 (blended with the labels by Alpha): the temperature divides their logs below.
         var unsoftened = o.Clone();
         unsoftened.Temperature = 1;
         var scored = TransferSetBuilder.Score(ml, teacher, data, ModelTask.MulticlassClassification, unsoftened, null, teacherClasses,
-            t => targets.Add(LogTargets(t, o.Temperature)), _ => throw new InvalidOperationException("A multiclass teacher gave a regression target."), labelledRows);
-        int classes = scored.ClassValues.Length, rows = targets.Count;
-        var rowStart = Enumerable.Range(0, rows + 1).ToArray();
+            t => targets.Add(t == null ? null : LogTargets(t, o.Temperature)), _ => throw new InvalidOperationException("A multiclass teacher gave a regression target."), labelledRows);
+        int classes = scored.ClassValues.Length;
+        var rowStart = TransferSet.OneEntryPerRow(targets.Select(t => t != null).ToList());
+        var scoredRows = targets.OfType<float[]>().ToList();
+        int rows = scoredRows.Count;
         var entryClass = new int[rows];
 
         IReadOnlyList<ITransformer> prefix = Array.Empty<ITransformer>();
@@ -40,7 +42,7 @@ internal static class PerClassStudent
         for (int c = 0; c < classes; c++)
         {
             var values = new float[rows];
-            for (int i = 0; i < rows; i++) values[i] = targets[i][c];
+            for (int i = 0; i < rows; i++) values[i] = scoredRows[i][c];
             var view = new TransferSet(scored.Source, o.LabelColumnName, NumberDataViewType.Single, Array.Empty<object>(), isRegression: true,
                 weightColumn: null, rowStart, entryClass, values);
             ITransformer predictor;

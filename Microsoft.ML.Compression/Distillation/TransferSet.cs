@@ -45,6 +45,14 @@ internal sealed class TransferSet : IDataView
         Schema = builder.ToSchema();
     }
 
+    /// <summary>Row starts for one entry per source row, none for the rows not kept (rows the teacher could not score).</summary>
+    public static int[] OneEntryPerRow(IReadOnlyList<bool> kept)
+    {
+        var rowStart = new int[kept.Count + 1];
+        for (int i = 0; i < kept.Count; i++) rowStart[i + 1] = rowStart[i] + (kept[i] ? 1 : 0);
+        return rowStart;
+    }
+
     public bool CanShuffle => false;
     public DataViewSchema Schema { get; }
     public long? GetRowCount() => _rowStart[^1];

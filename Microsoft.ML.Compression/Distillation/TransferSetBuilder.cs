@@ -36,9 +36,10 @@ internal static class TransferSetBuilder
         // Hard labels need one row each (unless Alpha blends in a second, true label).
         int copies = student.WeightColumn != null ? 0 : o.HardLabels && o.Alpha >= 1 ? 1 : o.SoftTargetResolution;
 
-        void AddClassRows(double[] target)
+        void AddClassRows(double[]? target)
         {
-            if (copies == 0)
+            if (target == null) { } // the teacher could not score the row: it teaches nothing
+            else if (copies == 0)
             {
                 for (int c = 0; c < target.Length; c++)
                     if (target[c] >= MinClassWeight) { entryClass.Add(c); entryValue.Add((float)target[c]); }
@@ -57,8 +58,11 @@ internal static class TransferSetBuilder
 
         void AddRegressionRow(float target)
         {
-            entryClass.Add(0);
-            entryValue.Add(target);
+            if (!float.IsNaN(target)) // NaN: the teacher could not score the row
+            {
+                entryClass.Add(0);
+                entryValue.Add(target);
+            }
             rowStart.Add(entryClass.Count);
         }
 
@@ -79,10 +83,12 @@ internal static class TransferSetBuilder
     /// <summary>
     /// Scores the transfer rows (the data, followed row by row by its MUNGE rows when augmenting) and hands each
     /// row's target to <paramref name="addClassTarget"/> (classification: one probability per class, after
-    /// temperature, hard labels and Alpha) or <paramref name="addRegressionTarget"/>.
+    /// temperature, hard labels and Alpha) or <paramref name="addRegressionTarget"/>. A row the teacher scores
+    /// NaN (a linear teacher given a missing feature value) or infinite (regression) teaches nothing: it gets a null
+    /// class target or a NaN regression target, and is counted in the summary.
     /// </summary>
     internal static Scored Score(MLContext ml, IReadOnlyList<ITransformer> teacher, IDataView data, ModelTask task, DistillationOptions o, string? weightColumn,
-        (object[] values, DataViewType type)? teacherClasses, Action<double[]> addClassTarget, Action<float> addRegressionTarget, long? labelledRows = null)
+        (object[] values, DataViewType type)? teacherClasses, Action<double[]?> addClassTarget, Action<float> addRegressionTarget, long? labelledRows = null)
     {
         var rawLabel = data.Schema.GetColumnOrNull(o.LabelColumnName);
         if (o.Alpha < 1 && rawLabel == null)
@@ -105,7 +111,7 @@ internal static class TransferSetBuilder
         object[] classValues;
         DataViewType labelType;
         KeyedLabel? keyed = null;
-        int rows = 0;
+        int rows = 0, unscored = 0;
         // Synthetic rows, and the rows appended from UnlabeledData, have no true label: they learn the teacher alone whatever Alpha is.
         long labelled = labelledRows ?? long.MaxValue;
         bool TeacherOnly(long row) => (factor > 0 && row % (factor + 1) != 0) || row / (factor + 1) >= labelled;
@@ -132,7 +138,8 @@ internal static class TransferSetBuilder
                     getScore(ref s);
                     getLabel?.Invoke(ref y);
                     double alpha = TeacherOnly(++row) ? 1 : o.Alpha;
-                    addRegressionTarget((float)(alpha * s + (1 - alpha) * y));
+                    if (!float.IsFinite(s)) { addRegressionTarget(float.NaN); unscored++; }
+                    else addRegressionTarget((float)(alpha * s + (1 - alpha) * y));
                     rows++;
                 }
                 classValues = Array.Empty<object>();
@@ -170,7 +177,8 @@ internal static class TransferSetBuilder
                     }
                     else pt = 1 / (1 + Math.Exp(-logit / o.Temperature));
                     if (getLabel != null) { getLabel(ref y); if (!teacherOnly) pt = o.Alpha * pt + (1 - o.Alpha) * (y ? 1 : 0); }
-                    addClassTarget(new[] { 1 - pt, pt });
+                    if (float.IsNaN(s) || (getProb != null && float.IsNaN(p))) { addClassTarget(null); unscored++; }
+                    else addClassTarget(new[] { 1 - pt, pt });
                     rows++;
                 }
                 if (rows == 0) throw Empty();
@@ -199,6 +207,7 @@ internal static class TransferSetBuilder
                 {
                     bool teacherOnly = TeacherOnly(++row);
                     getScore(ref v);
+                    if (v.DenseValues().Any(float.IsNaN)) { addClassTarget(null); unscored++; rows++; continue; }
                     var probs = o.HardLabels ? OneHot(v) : Soften(v, o.Temperature);
                     if (probs.Length != keyValues.values.Length)
                         throw new UnsupportedModelException($"The teacher's Score has {probs.Length} classes but it names {keyValues.values.Length} class values.");
@@ -217,9 +226,14 @@ internal static class TransferSetBuilder
             }
         }
         if (rows == 0) throw Empty();
+        if (unscored == rows)
+            throw new DataMismatchException($"The teacher scored every one of the {rows} rows NaN, so there is nothing to learn from. A linear teacher gives NaN for a row with a missing " +
+                "feature value: replace missing values (ml.Transforms.ReplaceMissingValues) in the teacher's pipeline, or filter those rows (ml.Data.FilterRowsByMissingValues).", o.LabelColumnName);
         string rowsText = munge == null ? $"{rows} rows" : $"{rows} rows ({rows / (factor + 1)} original + {munge.Describe()})";
         if (labelledRows is long n && n < rows / (factor + 1))
             rowsText += $" ({n} training rows + {rows / (factor + 1) - n} from UnlabeledData{(munge == null ? "" : ", before augmentation")})";
+        if (unscored > 0)
+            rowsText += $" ({unscored} left out: the teacher scored them {(task == ModelTask.Regression ? "NaN or infinite" : "NaN")}, missing feature values?)";
         return new Scored(data, rows, rowsText, classValues, labelType) { Keyed = keyed };
     }
 
