@@ -163,4 +163,22 @@ public sealed class BadInputTests
         var e = Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Quantize().Fit(_spam));
         StringAssert.Contains(e.Message, "no model");
     }
+
+    [TestMethod]
+    public void EvaluationDataWithoutTheModelsColumnsIsADataMismatchBeforeAnyStageRuns()
+    {
+        var noFeatures = _ml.Transforms.DropColumns("Features").Fit(_spam).Transform(_spam);
+        var progress = new List<CompressionProgress>();
+        var chain = _ml.Compression().Distill(_linear, _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5))
+            .WithEvaluationData(noFeatures).WithProgress(new InlineProgress(progress));
+        var e = Assert.ThrowsExactly<DataMismatchException>(() => chain.Fit(_spam));
+        StringAssert.Contains(e.Message, "WithEvaluationData");
+        Assert.IsNotNull(e.InnerException, "what ML.NET said is kept");
+        Assert.AreEqual(0, progress.Count, "no stage started");
+    }
+
+    private sealed class InlineProgress(List<CompressionProgress> seen) : IProgress<CompressionProgress>
+    {
+        public void Report(CompressionProgress value) => seen.Add(value);
+    }
 }

@@ -95,4 +95,13 @@ public sealed class DataMismatchException : ArgumentException
     /// </code>
     /// </example>
     public DataMismatchException(string message, string? columnName = null) : base(message) => ColumnName = columnName;
+
+    /// <summary>Creates the exception around the ML.NET error that revealed the mismatch.</summary>
+    /// <example>
+    /// <code>
+    /// try { ml.Compression().Distill(teacher, student).WithEvaluationData(test).Fit(train); }
+    /// catch (DataMismatchException e) { Console.WriteLine(e.InnerException?.Message); } // what ML.NET said
+    /// </code>
+    /// </example>
+    public DataMismatchException(string message, Exception inner) : base(message, inner) { }
 }

@@ -31,7 +31,7 @@ internal static class ReportBuilder
             try
             {
                 fit = Compare(state.Task, teacher, scorer, data, distilled.LabelColumn);
-                if (evaluation != null) eval = Compare(state.Task, teacher, scorer, evaluation, distilled.LabelColumn);
+                if (evaluation != null) eval = Fidelity.Measure(state.Task, ScoreEvaluation(teacher, evaluation, distilled.LabelColumn), ScoreEvaluation(scorer, evaluation, distilled.LabelColumn));
             }
             finally
             {
@@ -56,7 +56,7 @@ internal static class ReportBuilder
                 OnnxBytes = stats?.OnnxBytes,
                 ZipBytes = zipBytes,
                 Metric = Metric(ml, state.Task, Score(scorer, data)),
-                EvaluationMetric = evaluation == null ? null : Metric(ml, state.Task, Score(scorer, evaluation)),
+                EvaluationMetric = evaluation == null ? null : Metric(ml, state.Task, ScoreEvaluation(scorer, evaluation)),
                 Agreement = fit?.Agreement,
                 ScoreMse = fit?.ScoreMse,
                 KlDivergence = fit?.KlDivergence,
@@ -64,7 +64,7 @@ internal static class ReportBuilder
                 EvaluationScoreMse = eval?.ScoreMse,
                 EvaluationKlDivergence = eval?.KlDivergence,
                 BaselineMetric = baseline == null ? null : Metric(ml, state.Task, Score(baseline, data)),
-                BaselineEvaluationMetric = baseline == null || evaluation == null ? null : Metric(ml, state.Task, Score(baseline, evaluation)),
+                BaselineEvaluationMetric = baseline == null || evaluation == null ? null : Metric(ml, state.Task, ScoreEvaluation(baseline, evaluation)),
                 TensorErrors = state.TensorErrors,
             };
         }
@@ -79,6 +79,19 @@ internal static class ReportBuilder
     /// <summary>The model's predictions; label conversions are skipped on data without the label column.</summary>
     private static IDataView Score(ITransformer model, IDataView data, string label = "Label")
         => Distillation.LabelFree.Transform(MlNetModelParts.Flatten(model), data, label);
+
+    /// <summary>
+    /// <see cref="Score"/> on the evaluation data: ML.NET binds a transformer to its input's schema when Transform is
+    /// called, so evaluation data without the model's columns fails here, before any row is read or stage run.
+    /// </summary>
+    private static IDataView ScoreEvaluation(ITransformer model, IDataView evaluation, string label = "Label")
+    {
+        try { return Score(model, evaluation, label); }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException && e is not (CompressionException or DataMismatchException))
+        {
+            throw new DataMismatchException($"The evaluation data given to WithEvaluationData does not fit the model ({e.Message}). Give it the columns of the training data (its label may be missing).", e);
+        }
+    }
 
     private static FidelityResult Compare(ModelTask task, ITransformer teacher, ITransformer student, IDataView data, string label)
         => Fidelity.Measure(task, Score(teacher, data, label), Score(student, data, label));
