@@ -53,7 +53,9 @@ public sealed class CompressionCatalog
 
     /// <summary>Distills <paramref name="teacher"/> into <paramref name="student"/>, an estimator (chain) ending in a trainer of the teacher's task.</summary>
     /// <param name="teacher">Any trained ML.NET pipeline ending in a predictor (binary, multiclass or regression), or ending in an
-    /// OnnxTransformer (an ONNX network teacher, read as <see cref="DistillationOptions.NetworkTeacher"/> says).</param>
+    /// OnnxTransformer (an ONNX network teacher, read as <see cref="DistillationOptions.NetworkTeacher"/> says), or a
+    /// <see cref="CompressedModel"/>; any other transformer that writes a <c>Score</c> column of the student's task
+    /// (a field-aware factorization machine, a scoring CustomMapping) teaches through that column.</param>
     /// <param name="student">The student pipeline, with its own featurization if it wants one; it receives the training data's columns.</param>
     /// <param name="options">Soft-target options; defaults when null.</param>
     /// <example>
