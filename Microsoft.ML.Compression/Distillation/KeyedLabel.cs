@@ -46,17 +46,13 @@ internal sealed class KeyedLabel
         if (label is not { Type: KeyDataViewType key } column) return null;
         if (key.Count == 0 || key.Count > int.MaxValue)
             throw new DataMismatchException($"'{column.Name}' is a key without a known number of classes ({key}); map it with MapValueToKey so the student knows its classes.", column.Name);
-        var kv = column.Annotations.Schema.GetColumnOrNull("KeyValues");
-        if (kv?.Type is not VectorDataViewType { ItemType: var valueType })
+        if (KeyValuesOf(column) is not var (values, valueType))
         {
             // No values to match by: the teacher's classes must be the keys themselves, in order.
             if (teacherValues.Length != (int)key.Count)
                 throw new DataMismatchException($"'{column.Name}' is a key of {key.Count} classes without key values, and the teacher has {teacherValues.Length} classes: map the label with MapValueToKey so classes can be matched by value.", column.Name);
             return new KeyedLabel(column, null, null, Enumerable.Range(0, teacherValues.Length).ToArray());
         }
-        var read = typeof(KeyedLabel).GetMethod(nameof(ReadValues), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-            .MakeGenericMethod(valueType.RawType);
-        var values = (object[])read.Invoke(null, new object[] { column })!;
         if (!teacherType.Equals(valueType))
             throw new DataMismatchException($"The teacher's classes are {teacherType} values but the key values of '{column.Name}' are {valueType}: give the teacher's classes in the key values' type (NetworkTeacher.ClassValues for a network).", column.Name);
         var index = new Dictionary<object, int>();
@@ -80,6 +76,16 @@ internal sealed class KeyedLabel
 
     // Text key values are ReadOnlyMemory<char>, whose Equals compares memory, not characters.
     private static object Comparable(object value) => value is ReadOnlyMemory<char> text ? text.ToString() : value;
+
+    /// <summary>A key column's values (boxed, in key order) and their type; null when it is not a key or has none.</summary>
+    public static (object[] Values, DataViewType Type)? KeyValuesOf(DataViewSchema.Column column)
+    {
+        if (column.Type is not KeyDataViewType || column.Annotations.Schema.GetColumnOrNull("KeyValues")?.Type is not VectorDataViewType { ItemType: var type })
+            return null;
+        var read = typeof(KeyedLabel).GetMethod(nameof(ReadValues), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .MakeGenericMethod(type.RawType);
+        return ((object[])read.Invoke(null, new object[] { column })!, type);
+    }
 
     private static object[] ReadValues<T>(DataViewSchema.Column column)
     {

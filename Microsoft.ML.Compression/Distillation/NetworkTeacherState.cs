@@ -219,12 +219,8 @@ internal sealed class NetworkTeacherState : ModelState
         }
         var col = label.Value;
         if (col.Type is BooleanDataViewType) return (new object[] { false, true }, BooleanDataViewType.Instance);
-        if (col.Type is KeyDataViewType && col.Annotations.Schema.GetColumnOrNull("KeyValues")?.Type is VectorDataViewType kvt)
-        {
-            // Sorted like any other label's values: a network trained outside ML.NET knows nothing of the key's numbering.
-            var read = typeof(NetworkTeacherState).GetMethod(nameof(SortedKeyValues), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.MakeGenericMethod(kvt.ItemType.RawType);
-            return ((object[])read.Invoke(null, new object[] { col })!, kvt.ItemType);
-        }
+        // Sorted like any other label's values: a network trained outside ML.NET knows nothing of the key's numbering.
+        if (KeyedLabel.KeyValuesOf(col) is var (keyValues, keyType)) return (Sorted(keyValues), keyType);
         if (col.Type is VectorDataViewType || col.Type is KeyDataViewType)
             throw new DataMismatchException($"Cannot take class values from '{col.Name}' ({col.Type}): give NetworkTeacher.ClassValues.", col.Name);
         var distinct = typeof(NetworkTeacherState).GetMethod(nameof(SortedDistinct), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.MakeGenericMethod(col.Type.RawType);
@@ -244,16 +240,10 @@ internal sealed class NetworkTeacherState : ModelState
         : t == typeof(long) ? NumberDataViewType.Int64
         : throw new ArgumentException($"NetworkTeacher.ClassValues of type {t.Name} are not supported (use string, bool or a number type).", "options");
 
-    private static object[] SortedKeyValues<T>(DataViewSchema.Column column)
-    {
-        VBuffer<T> values = default;
-        column.GetKeyValues(ref values);
-        return Sorted(values.DenseValues()).Select(v => (object)v!).ToArray();
-    }
-
-    private static IEnumerable<T> Sorted<T>(IEnumerable<T> values) => typeof(IComparable<T>).IsAssignableFrom(typeof(T))
-        ? values.OrderBy(x => x, Comparer<T>.Default)
-        : values.OrderBy(x => x?.ToString() ?? "", StringComparer.Ordinal);
+    /// <summary>Class values in order: numeric order for numbers, ordinal for text (boxed values of one type).</summary>
+    private static object[] Sorted(IEnumerable<object> values) => values.All(v => v is IComparable)
+        ? values.OrderBy(v => v, Comparer<object>.Default).ToArray()
+        : values.OrderBy(v => v.ToString() ?? "", StringComparer.Ordinal).ToArray();
 
     private static object[] SortedDistinct<T>(IDataView data, DataViewSchema.Column column)
     {
@@ -268,6 +258,6 @@ internal sealed class NetworkTeacherState : ModelState
             if (v is float f && float.IsNaN(f)) continue;
             if (!seen.ContainsKey(key)) seen[key] = v;
         }
-        return Sorted(seen.Values).Select(x => (object)x!).ToArray();
+        return Sorted(seen.Values.Select(x => (object)x!));
     }
 }

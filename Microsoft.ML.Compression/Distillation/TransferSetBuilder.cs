@@ -314,20 +314,5 @@ internal static class TransferSetBuilder
     }
 
     private static (object[] values, DataViewType type)? KeyValuesOf(IDataView scored, string column)
-    {
-        var col = scored.Schema.GetColumnOrNull(column);
-        if (col == null || col.Value.Type is not KeyDataViewType) return null;
-        var kv = col.Value.Annotations.Schema.GetColumnOrNull("KeyValues");
-        if (kv == null || kv.Value.Type is not VectorDataViewType vt) return null;
-        var method = typeof(TransferSetBuilder).GetMethod(nameof(ReadKeyValues), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-            .MakeGenericMethod(vt.ItemType.RawType);
-        return ((object[])method.Invoke(null, new object[] { col.Value })!, vt.ItemType);
-    }
-
-    private static object[] ReadKeyValues<T>(DataViewSchema.Column column)
-    {
-        VBuffer<T> values = default;
-        column.GetKeyValues(ref values);
-        return values.DenseValues().Select(v => (object)v!).ToArray();
-    }
+        => scored.Schema.GetColumnOrNull(column) is { } col ? KeyedLabel.KeyValuesOf(col) : null;
 }
