@@ -70,6 +70,7 @@ static int Run(bool quick, string outFolder, string? only)
         ("distill cps1988", () => RegressionDistillScenario.Run(settings)),
         ("distill spam_mlp", () => NetworkDistillScenario.Spam(settings)),
         ("distill letter_mlp", () => NetworkDistillScenario.Letter(settings)),
+        ("distill spam_transformer", () => TransformerDistillScenario.Run(settings)),
     };
     // resnet18: the pretrained ResNet18 of the NuGet package (63 MB, minutes of CPU): full runs only.
     if (!quick) scenarios = scenarios.Append(("resnet18", () => ResNetScenario.Run(settings))).ToArray();
