@@ -68,10 +68,21 @@ public static class LetterP2DistillScenario
         seconds.Add(sw.Elapsed.TotalSeconds / grid.Length);
         distilled.Add(logit.Model);
         chosen.Add(logit.H);
-        var variantNames = variants.Select(v => v.Name).Append($"logit regression + {Count(allUnlabeled)} unlabeled").ToArray();
+        // A student with its own featurization: Letter's features and their 120 pairwise differences (oblique splits for
+        // its trees), on the labels alone and distilled with Alpha 0 (the train rows keep their true labels, the unlabeled
+        // rows learn the teacher's soft targets); tuned on the same grid.
+        var obliqueLabelsOnly = Pick(h => Tabular.ObliqueStudent(ml, studentTrees, h.Item1, null, h.Item2).Fit(train));
+        chosen.Add(obliqueLabelsOnly.H);
+        sw.Restart();
+        var oblique = PickWithAlpha(ml, valid, grid, Alphas(s), (h, alpha) => ml.Compression().Distill(teacher, Tabular.ObliqueStudent(ml, studentTrees, h.Item1, "Weight", h.Item2),
+            new DistillationOptions { TrainLabelOnlyBaseline = false, UnlabeledData = allUnlabeled, Alpha = alpha }).WithEvaluationData(test).Fit(train));
+        seconds.Add(sw.Elapsed.TotalSeconds / (grid.Length * Alphas(s).Length));
+        chosen.Add(oblique.H);
+        var variantNames = variants.Select(v => v.Name).Append($"logit regression + {Count(allUnlabeled)} unlabeled")
+            .Append("oblique features, labels only").Append($"oblique features + {Count(allUnlabeled)} unlabeled").ToArray();
 
         var rows = Tabular.Rows(ml, test);
-        var models = new ITransformer[] { teacher, labelsOnly.Model }.Concat(distilled).ToArray();
+        var models = new ITransformer[] { teacher, labelsOnly.Model }.Concat(distilled).Append(obliqueLabelsOnly.Model).Append(oblique.Model).ToArray();
         var figures = models.Select(m => BinaryModelMeasure.Measure(ml, s, m, train.Schema, test, rows)).ToArray();
         var result = new ScenarioResult
         {
@@ -84,18 +95,24 @@ public static class LetterP2DistillScenario
                 + $"{string.Join(" ", grid.Select(h => $"({h.Item1}, {h.Item2})"))} that gave the best validation AUC: "
                 + $"on the labels alone {H(chosen[0])}; distilled on the train rows' soft targets (weight column) {H(chosen[1])}; "
                 + $"with MUNGE ({factor} synthetic rows per row) {H(chosen[2])}; on the train rows plus the first unlabeled rows (DistillationOptions.UnlabeledData) {H(chosen[3])}; plus all unlabeled rows {H(chosen[4])}; on the teacher's hard labels of those rows {H(chosen[5])}; "
-                + $"and a LightGBM regression student of the same shape on the teacher's logit over the train and all unlabeled rows (BinaryTargets.LogitRegression) {H(chosen[6])}. "
+                + $"and a LightGBM regression student of the same shape on the teacher's logit over the train and all unlabeled rows (BinaryTargets.LogitRegression) {H(chosen[6])}; "
+                + $"students with their own featurization, Letter's 16 features and their 120 pairwise differences (examples/Benchmarks/Distillation/PairwiseDifferences.cs), on the labels alone {H(chosen[7])} "
+                + $"and distilled on the train and all unlabeled rows with Alpha chosen from {{{string.Join(", ", Alphas(s))}}} on the validation rows too (0: the train rows keep their true labels, "
+                + $"the unlabeled rows learn the teacher's soft targets; 1: soft targets on every row): {H(chosen[8])}, Alpha {oblique.Alpha}. "
                 + $"Distillation seconds per grid point: {string.Join(" / ", seconds.Select(x => x.ToString("F1")))}.",
             Variants = new[] { "teacher", "labels only" }.Concat(variantNames).ToArray(),
         };
-        result.Add("trees", "count", false, "F0", new double?[] { teacherTrees, Tabular.TreeCount(labelsOnly.Model) }.Concat(distilled.Select(_ => (double?)studentTrees)).ToArray());
+        result.Add("trees", "count", false, "F0", new double?[] { teacherTrees, Tabular.TreeCount(labelsOnly.Model) }.Concat(distilled.Select(_ => (double?)studentTrees))
+            .Append(studentTrees).Append(studentTrees).ToArray());
         result.Add("AUC (test)", "AUC", true, "F4", figures.Select(f => (double?)f.Auc).ToArray());
         result.Add("agreement with teacher (test)", "fraction", true, "F4",
-            new double?[] { 1.0, BinaryDistillScenario.Agreement(ml, teacher, labelsOnly.Model, test) }.Concat(distilled.Select(d => d.Report.Stages[1].EvaluationAgreement)).ToArray());
+            new double?[] { 1.0, BinaryDistillScenario.Agreement(ml, teacher, labelsOnly.Model, test) }.Concat(distilled.Select(d => d.Report.Stages[1].EvaluationAgreement))
+                .Append(BinaryDistillScenario.Agreement(ml, teacher, obliqueLabelsOnly.Model, test)).Append(oblique.Model.Report.Stages[1].EvaluationAgreement).ToArray());
         result.Add("saved zip", "bytes", false, "F0", figures.Select(f => (double?)f.ZipBytes).ToArray());
         result.Add("batch Transform", "rows/s", true, "F0", figures.Select(f => (double?)f.BatchRowsPerSecond).ToArray());
         result.Add("PredictionEngine", "rows/s", true, "F0", figures.Select(f => (double?)f.EngineRowsPerSecond).ToArray());
         foreach (var d in distilled) d.Dispose();
+        oblique.Model.Dispose();
         return result;
     }
 
@@ -127,6 +144,26 @@ public static class LetterP2DistillScenario
         foreach (var m in fitted) if (!ReferenceEquals(m.Model, best.Model)) (m.Model as IDisposable)?.Dispose();
         return best;
     }
+
+    /// <summary>
+    /// <see cref="Pick"/> over <c>Alpha</c> too: the best grid point for each value of <paramref name="alphas"/>, then the
+    /// one of those with the best validation AUC (the others are disposed).
+    /// </summary>
+    internal static (CompressedModel Model, (double Rate, int MinLeaf) H, double Alpha) PickWithAlpha(MLContext ml, IDataView valid, (double Rate, int MinLeaf)[] grid,
+        double[] alphas, Func<(double, int), double, CompressedModel> fit)
+    {
+        var best = alphas.Select(a =>
+        {
+            var p = Pick(ml, valid, grid, h => fit(h, a));
+            return (p.Model, p.H, Alpha: a, Auc: ml.BinaryClassification.Evaluate(p.Model.Transform(valid)).AreaUnderRocCurve);
+        }).ToList();
+        var winner = best.MaxBy(b => b.Auc);
+        foreach (var b in best) if (!ReferenceEquals(b.Model, winner.Model)) b.Model.Dispose();
+        return (winner.Model, winner.H, winner.Alpha);
+    }
+
+    /// <summary>The values of <c>Alpha</c> the oblique student chooses from on the validation rows: soft targets on every row, or true labels on the labelled rows.</summary>
+    internal static double[] Alphas(Settings s) => s.Quick ? new[] { 0.0 } : new[] { 0.0, 1.0 };
 
     private static string H((double Rate, int MinLeaf) h) => $"(rate {h.Rate}, min leaf {h.MinLeaf})";
 

@@ -20,12 +20,16 @@ public static class Tabular
         }).Fit(train, valid);
 
     /// <summary>The binary scenarios' student: LightGBM <paramref name="trees"/> × 16 leaves, one thread, optional example weights.</summary>
-    public static LightGbmBinaryTrainer BinaryStudent(MLContext ml, int trees, double learningRate, string? weight, int minimumLeafSize = 10)
+    public static LightGbmBinaryTrainer BinaryStudent(MLContext ml, int trees, double learningRate, string? weight, int minimumLeafSize = 10, string featureColumn = "Features")
         => ml.BinaryClassification.Trainers.LightGbm(new LightGbmBinaryTrainer.Options
         {
             NumberOfIterations = trees, NumberOfLeaves = 16, LearningRate = learningRate, MinimumExampleCountPerLeaf = minimumLeafSize,
-            NumberOfThreads = 1, Seed = 1, ExampleWeightColumnName = weight,
+            NumberOfThreads = 1, Seed = 1, ExampleWeightColumnName = weight, FeatureColumnName = featureColumn,
         });
+
+    /// <summary><see cref="BinaryStudent"/> reading Letter's features and their pairwise differences (<see cref="PairwiseDifferences"/>).</summary>
+    public static IEstimator<ITransformer> ObliqueStudent(MLContext ml, int trees, double learningRate, string? weight, int minimumLeafSize = 10)
+        => PairwiseDifferences.Estimator(ml).Append(BinaryStudent(ml, trees, learningRate, weight, minimumLeafSize, "Oblique"));
 
     /// <summary>
     /// The regression student of <see cref="BinaryTargets.LogitRegression"/>: LightGBM <paramref name="trees"/> × 16 leaves,
