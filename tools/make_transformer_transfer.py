@@ -19,7 +19,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_teachers import DATA, MODELS, SEED, find_datasets, sample_indices  # noqa: E402
-from train_transformer import CALIB_ROWS, TEST_ROWS, encode, tokenize, write_ids  # noqa: E402
+from train_transformer import encode, split_rows, tokenize, write_ids  # noqa: E402
 
 TRANSFER_ROWS = 2000
 
@@ -32,16 +32,13 @@ def main():
     labels = (df.Label.to_numpy() == "spam").astype(np.int64)
     tokens = [tokenize(s, b) for s, b in zip(df.subject, df.body)]
     # The same split as tools/train_transformer.py: test rows, training rows (no duplicate of a test row), calibration rows.
-    test_idx = sample_indices(df.Label.to_numpy(), TEST_ROWS, SEED, True)
-    test_set = set(test_idx.tolist())
-    test_keys = {" ".join(tokens[i]) for i in test_idx}
-    train_idx = np.array([i for i in range(len(df)) if i not in test_set and " ".join(tokens[i]) not in test_keys])
-    calib_idx = train_idx[sample_indices(df.Label.to_numpy()[train_idx], CALIB_ROWS, SEED, True)]
+    test_idx, train_idx, calib_idx = split_rows(df, tokens)
     vocab = (MODELS / "spam_transformer_vocab.txt").read_text(encoding="utf-8").splitlines()
     index = {t: k for k, t in enumerate(vocab)}
     # Different words can give the same ids (<unk>): leave out any row whose ids equal a test or calibration row's.
     taken = {tuple(encode(tokens[i], index)) for i in np.concatenate([test_idx, calib_idx])}
-    rest = np.array([i for i in train_idx if i not in set(calib_idx.tolist()) and tuple(encode(tokens[i], index)) not in taken])
+    calib_set = set(calib_idx.tolist())
+    rest = np.array([i for i in train_idx if i not in calib_set and tuple(encode(tokens[i], index)) not in taken])
     transfer_idx = rest[sample_indices(df.Label.to_numpy()[rest], TRANSFER_ROWS, SEED, True)]
     ids = np.array([encode(tokens[i], index) for i in transfer_idx], dtype=np.int64)
     write_ids(DATA / "spamassassin_tokens_transfer_2000.csv", labels[transfer_idx], ids)

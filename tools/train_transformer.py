@@ -187,6 +187,18 @@ def name_weights(m):
 
 # --------------------------------------------------------------------------------------------
 
+def split_rows(df, tokens):
+    """Held-out test rows: stratified sample (seed 42); training rows: all others, minus any whose 128 tokens
+    equal a test row's (duplicated e-mails would leak the test set into training); calibration rows: a stratified
+    sample (seed 42) of the training rows. Returns (test_idx, train_idx, calib_idx)."""
+    test_idx = sample_indices(df.Label.to_numpy(), TEST_ROWS, SEED, True)
+    test_set = set(test_idx.tolist())
+    test_keys = {" ".join(tokens[i]) for i in test_idx}
+    train_idx = np.array([i for i in range(len(df)) if i not in test_set and " ".join(tokens[i]) not in test_keys])
+    calib_idx = train_idx[sample_indices(df.Label.to_numpy()[train_idx], CALIB_ROWS, SEED, True)]
+    return test_idx, train_idx, calib_idx
+
+
 def write_ids(path, labels, ids):
     lines = ["Label," + ",".join(f"t{k}" for k in range(SEQ_LEN))]
     lines += [f"{y}," + ",".join(str(v) for v in row) for y, row in zip(labels, ids)]
@@ -213,14 +225,8 @@ def main():
     labels = (df.Label.to_numpy() == "spam").astype(np.int64)
     tokens = [tokenize(s, b) for s, b in zip(df.subject, df.body)]
 
-    # Held-out test rows: stratified sample (seed 42); training rows: all others, minus any whose
-    # 128 tokens equal a test row's (duplicated e-mails would leak the test set into training).
-    test_idx = sample_indices(df.Label.to_numpy(), TEST_ROWS, SEED, True)
-    test_set = set(test_idx.tolist())
-    test_keys = {" ".join(tokens[i]) for i in test_idx}
-    train_idx = np.array([i for i in range(len(df)) if i not in test_set and " ".join(tokens[i]) not in test_keys])
+    test_idx, train_idx, calib_idx = split_rows(df, tokens)
     dropped = len(df) - len(test_idx) - len(train_idx)
-    calib_idx = train_idx[sample_indices(df.Label.to_numpy()[train_idx], CALIB_ROWS, SEED, True)]
     print(f"  spamassassin: {len(df)} rows; test {len(test_idx)}, train {len(train_idx)} "
           f"({dropped} dropped as duplicates of test inputs), calibration {len(calib_idx)} (from train)")
 
