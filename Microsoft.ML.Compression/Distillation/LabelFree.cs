@@ -11,11 +11,7 @@ internal static class LabelFree
     {
         bool unlabeled = data.Schema.GetColumnOrNull(labelColumn) == null;
         foreach (var t in transformers)
-        {
-            if (unlabeled && data.Schema.GetColumnOrNull(labelColumn) == null && NeedsMissingLabel(t, data.Schema, labelColumn))
-                continue;
-            data = t.Transform(data);
-        }
+            if (!(unlabeled && Skipped(t, data.Schema, labelColumn))) data = t.Transform(data);
         return data;
     }
 
@@ -24,13 +20,13 @@ internal static class LabelFree
     {
         bool unlabeled = schema.GetColumnOrNull(labelColumn) == null;
         foreach (var t in Pipeline.MlNetModelParts.Flatten(model))
-        {
-            if (unlabeled && schema.GetColumnOrNull(labelColumn) == null && NeedsMissingLabel(t, schema, labelColumn))
-                continue;
-            schema = t.GetOutputSchema(schema);
-        }
+            if (!(unlabeled && Skipped(t, schema, labelColumn))) schema = t.GetOutputSchema(schema);
         return schema;
     }
+
+    /// <summary>In unlabeled data: a transformer that refuses its input only because the label column is still missing (a label conversion).</summary>
+    private static bool Skipped(ITransformer t, DataViewSchema input, string labelColumn)
+        => input.GetColumnOrNull(labelColumn) == null && NeedsMissingLabel(t, input, labelColumn);
 
     private static bool NeedsMissingLabel(ITransformer t, DataViewSchema schema, string labelColumn)
     {

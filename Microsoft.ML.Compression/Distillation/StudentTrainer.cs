@@ -44,6 +44,13 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
         }
     }
 
+    private static bool IsCalibratorEstimator(object? estimator)
+    {
+        for (var type = estimator?.GetType(); type != null; type = type.BaseType)
+            if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Calibrators.CalibratorEstimatorBase<>)) return true;
+        return false;
+    }
+
     private static bool IsOrderSensitive(object? trainer)
     {
         for (var type = trainer?.GetType(); type != null; type = type.BaseType)
@@ -107,7 +114,7 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
                 OrderSensitive = IsOrderSensitive(last),
             };
         }
-        string calibrator = last?.GetType().Name.Contains("Calibrator", StringComparison.Ordinal) == true
+        string calibrator = IsCalibratorEstimator(last)
             ? " A calibrator after the trainer is not taken: use a trainer that calibrates itself (FastTree, LightGBM, SDCA logistic regression, …) or calibrate the distilled student afterwards."
             : "";
         throw new ArgumentException(

@@ -207,7 +207,7 @@ internal static class TransferSetBuilder
                 {
                     bool teacherOnly = TeacherOnly(++row);
                     getScore(ref v);
-                    if (v.DenseValues().Any(float.IsNaN)) { addClassTarget(null); unscored++; rows++; continue; }
+                    if (HasNaN(v)) { addClassTarget(null); unscored++; rows++; continue; }
                     var probs = o.HardLabels ? OneHot(v) : Soften(v, o.Temperature);
                     if (probs.Length != keyValues.values.Length)
                         throw new UnsupportedModelException($"The teacher's Score has {probs.Length} classes but it names {keyValues.values.Length} class values.");
@@ -238,6 +238,13 @@ internal static class TransferSetBuilder
     }
 
     private static DataMismatchException Empty() => new("The transfer set is empty: the data view gave the teacher no rows.");
+
+    /// <summary>Whether a score vector holds NaN (implicit zeros of a sparse vector are not NaN).</summary>
+    private static bool HasNaN(VBuffer<float> scores)
+    {
+        foreach (var x in scores.GetValues()) if (float.IsNaN(x)) return true;
+        return false;
+    }
 
     /// <summary>The teacher's class scores raised to 1/T and renormalized (softmax of logit / T for probability outputs).</summary>
     private static double[] Soften(VBuffer<float> scores, double temperature)

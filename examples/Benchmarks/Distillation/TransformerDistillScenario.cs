@@ -68,7 +68,9 @@ public static class TransformerDistillScenario
         var y = test.GetColumn<bool>("Label").ToArray();
         var logits = teacher.Transform(test).GetColumn<float[]>("Score").ToArray();
         var teacherSpam = logits.Select(l => l[1] > l[0]).ToArray();
-        double teacherAuc = Auc(logits.Select(l => (double)(l[1] - l[0])).ToArray(), y);
+        // The network's own metrics by ML.NET's evaluator: its score is logit 1 − logit 0, spam when positive.
+        var teacherScored = ml.Data.LoadFromEnumerable(logits.Zip(y, (l, label) => new TeacherScore { Label = label, Score = l[1] - l[0], PredictedLabel = l[1] > l[0] }));
+        var teacherMetrics = ml.BinaryClassification.EvaluateNonCalibrated(teacherScored);
         double Agreement(ITransformer m) => m.Transform(test).GetColumn<bool>("PredictedLabel").Zip(teacherSpam).Count(p => p.First == p.Second) / (double)y.Length;
 
         var rows = ml.Data.CreateEnumerable<TokenRow>(test, reuseRowObject: false).ToList();
@@ -89,9 +91,8 @@ public static class TransformerDistillScenario
             Variants = new[] { "Transformer teacher", "FastTree labels only", "FastTree distilled", "FastTree + 2,000 unlabeled",
                 "LightGBM labels only", "LightGBM + 2,000 unlabeled", "SDCA labels only", "SDCA + 2,000 unlabeled" },
         };
-        result.Add("AUC (test)", "AUC", true, "F4", new double?[] { teacherAuc }.Concat(metrics.Select(m => (double?)m.AreaUnderRocCurve)).ToArray());
-        result.Add("accuracy (test)", "fraction", true, "F4", new double?[] { teacherSpam.Zip(y).Count(p => p.First == p.Second) / (double)y.Length }
-            .Concat(metrics.Select(m => (double?)m.Accuracy)).ToArray());
+        result.Add("AUC (test)", "AUC", true, "F4", new double?[] { teacherMetrics.AreaUnderRocCurve }.Concat(metrics.Select(m => (double?)m.AreaUnderRocCurve)).ToArray());
+        result.Add("accuracy (test)", "fraction", true, "F4", new double?[] { teacherMetrics.Accuracy }.Concat(metrics.Select(m => (double?)m.Accuracy)).ToArray());
         result.Add("agreement with teacher (test)", "fraction", true, "F4", new double?[] { 1.0 }.Concat(students.Select(m => (double?)Agreement(m))).ToArray());
         result.Add("saved zip", "bytes", false, "F0", new double?[] { teacherFigures.ZipBytes }.Concat(studentFigures.Select(f => (double?)f.ZipBytes)).ToArray());
         result.Add("batch Transform", "rows/s", true, "F0", new double?[] { teacherFigures.BatchRowsPerSecond }.Concat(studentFigures.Select(f => (double?)f.BatchRowsPerSecond)).ToArray());
@@ -136,21 +137,11 @@ public static class TransformerDistillScenario
         return new BinaryFigures(double.NaN, zipBytes, batch, engineRate, double.NaN);
     }
 
-    /// <summary>Rank AUC (ties averaged) of scores against labels.</summary>
-    private static double Auc(double[] score, bool[] label)
+    public sealed class TeacherScore
     {
-        var order = Enumerable.Range(0, score.Length).OrderBy(i => score[i]).ToArray();
-        var rank = new double[score.Length];
-        for (int i = 0; i < order.Length;)
-        {
-            int j = i;
-            while (j + 1 < order.Length && score[order[j + 1]] == score[order[i]]) j++;
-            for (int k = i; k <= j; k++) rank[order[k]] = (i + j) / 2.0 + 1;
-            i = j + 1;
-        }
-        double positives = label.Count(l => l), negatives = label.Length - positives;
-        double sum = Enumerable.Range(0, label.Length).Where(i => label[i]).Sum(i => rank[i]);
-        return (sum - positives * (positives + 1) / 2) / (positives * negatives);
+        public bool Label { get; set; }
+        public float Score { get; set; }
+        public bool PredictedLabel { get; set; }
     }
 
     public sealed class TokenRow
