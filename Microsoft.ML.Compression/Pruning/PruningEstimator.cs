@@ -39,6 +39,20 @@ public sealed class PruningEstimator : CompressionStageEstimator
 
     internal override ModelState Apply(ModelState input, IDataView data, out string description)
     {
+        string? why = null;
+        if (input is NativeState native && native.Parts != null)
+        {
+            // Tree ensembles and linear models stay ML.NET models; other predictors go through ONNX, and the report says why.
+            var edited = NativeCompression.TryPrune(Ml, native, data, _options, out description, out why);
+            if (edited != null) return edited;
+        }
+        var result = ApplyOnnx(input, data, out description);
+        if (why != null) description += $" The result is an ONNX graph run by ONNX Runtime because {why}.";
+        return result;
+    }
+
+    private ModelState ApplyOnnx(ModelState input, IDataView data, out string description)
+    {
         if (!_options.PruneFeaturizerVocabulary)
             return GraphStage.Apply(Ml, input, data, (graph, context) => GraphPruner.Prune(graph, _options, context), out description);
         if (input is NativeState native) input = native.Export(Ml, data);

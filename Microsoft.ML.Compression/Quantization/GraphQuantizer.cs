@@ -580,25 +580,7 @@ internal static class GraphQuantizer
 
     private static string QuantizeTrees(List<NodeProto> nodes, QuantizationOptions options)
     {
-        double worst = 0;
-        int leaves = 0;
-        foreach (var node in nodes)
-        {
-            var ensemble = new TreeEnsembleNode(node);
-            Func<float, float> round;
-            if (options.Precision == Precision.Float16)
-                round = v => (float)(Half)v;
-            else
-            {
-                float max = ensemble.LeafValues.Select(Math.Abs).DefaultIfEmpty(0f).Max();
-                float levels = options.Precision == Precision.Int4 ? 7f : 127f;
-                float scale = max > 0 ? max / levels : 1f;
-                round = v => MathF.Round(v / scale) * scale;
-            }
-            foreach (var v in ensemble.LeafValues) { worst = Math.Max(worst, Math.Abs(v - round(v))); leaves++; }
-            ensemble.RoundLeaves(round);
-            ensemble.WriteBack();
-        }
+        var (worst, leaves) = RoundTreeLeaves(nodes, options.Precision);
         var grid = options.Precision switch
         {
             Precision.Float16 => "FP16",
@@ -606,5 +588,33 @@ internal static class GraphQuantizer
             _ => "a symmetric INT8 grid (one scale per ensemble)",
         };
         return $"tree ensemble: {leaves} leaf values snapped to {grid}, split thresholds kept exact; ONNX Runtime's tree operators take float32 leaves only, so they stay float32 in the file, with few distinct values that the zip compresses (largest leaf error {worst:G3}).";
+    }
+
+    /// <summary>
+    /// Snaps the leaf values of each TreeEnsembleRegressor node to FP16, or to a symmetric INT8/INT4 grid with one
+    /// scale per node (split thresholds stay exact: rounding them would change decisions); written back to the nodes.
+    /// </summary>
+    internal static (double Worst, int Leaves) RoundTreeLeaves(IEnumerable<NodeProto> nodes, Precision precision)
+    {
+        double worst = 0;
+        int leaves = 0;
+        foreach (var node in nodes)
+        {
+            var ensemble = new TreeEnsembleNode(node);
+            Func<float, float> round;
+            if (precision == Precision.Float16)
+                round = v => (float)(Half)v;
+            else
+            {
+                float max = ensemble.LeafValues.Select(Math.Abs).DefaultIfEmpty(0f).Max();
+                float levels = precision == Precision.Int4 ? 7f : 127f;
+                float scale = max > 0 ? max / levels : 1f;
+                round = v => MathF.Round(v / scale) * scale;
+            }
+            foreach (var v in ensemble.LeafValues) { worst = Math.Max(worst, Math.Abs(v - round(v))); leaves++; }
+            ensemble.RoundLeaves(round);
+            ensemble.WriteBack();
+        }
+        return (worst, leaves);
     }
 }

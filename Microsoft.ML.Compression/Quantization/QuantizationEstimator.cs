@@ -22,5 +22,16 @@ public sealed class QuantizationEstimator : CompressionStageEstimator
     public override string StageName => "Quantize";
 
     internal override ModelState Apply(ModelState input, IDataView data, out string description)
-        => GraphStage.Apply(Ml, input, data, (graph, context) => GraphQuantizer.Quantize(graph, _options, context), out description);
+    {
+        string? why = null;
+        if (input is NativeState native && native.Parts != null)
+        {
+            // Tree ensembles and linear models stay ML.NET models; other predictors go through ONNX, and the report says why.
+            var edited = NativeCompression.TryQuantize(Ml, native, data, _options, out description, out why);
+            if (edited != null) return edited;
+        }
+        var result = GraphStage.Apply(Ml, input, data, (graph, context) => GraphQuantizer.Quantize(graph, _options, context), out description);
+        if (why != null) description += $" The result is an ONNX graph run by ONNX Runtime because {why}.";
+        return result;
+    }
 }
