@@ -152,7 +152,7 @@ public sealed class BadInputTests
     [TestMethod]
     public void AlreadyQuantizedModelIsNotQuantizedTwice()
     {
-        var e = Assert.ThrowsExactly<UnsupportedModelException>(() => _ml.Compression().Quantize(_linear)
+        var e = Assert.ThrowsExactly<UnsupportedModelException>(() => _ml.Compression().Quantize(_linear, new QuantizationOptions { Form = ModelForm.Onnx })
             .Append(_ml.Compression().Quantize()).Fit(_spam));
         StringAssert.Contains(e.Message, "already quantized");
     }

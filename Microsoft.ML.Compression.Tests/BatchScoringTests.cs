@@ -47,7 +47,7 @@ public sealed class BatchScoringTests
         // 7,043 churn rows: several batches of 1,024 and a partial last one; featurization upstream of the graph.
         var data = _ml.Data.Cache(TestData.Churn(_ml));
         var teacher = TestData.ChurnFeaturize(_ml).Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 40)).Fit(data);
-        using var compressed = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5 }).Fit(data);
+        using var compressed = _ml.Compression().Prune(teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }).Fit(data);
         Assert.AreEqual(1, compressed.Transformers.Count(t => t is OnnxTransformer));
         var batched = compressed.Transform(data);
         var rowByRow = compressed.Transformers.Transform(data);
@@ -68,7 +68,7 @@ public sealed class BatchScoringTests
         var (train, test) = TestData.Split(_ml, TestData.Letter(_ml));
         var teacher = _ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(_ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy()).Fit(train);
-        using var compressed = _ml.Compression().Quantize(teacher).Fit(train);
+        using var compressed = _ml.Compression().Quantize(teacher, new QuantizationOptions { Form = ModelForm.Onnx }).Fit(train);
         var batched = compressed.Transform(test);
         var rowByRow = compressed.Transformers.Transform(test);
         AssertSameVectors(batched, rowByRow, "Score");

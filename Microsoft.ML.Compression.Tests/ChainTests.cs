@@ -26,8 +26,8 @@ public sealed class ChainTests
 
     private static CompressionEstimator Chain() => _ml.Compression()
         .Distill(_teacher, Featurize(_ml).Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20, numberOfLeaves: 16)))
-        .Append(_ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 }))
-        .Append(_ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 }));
+        .Append(_ml.Compression().Prune(new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }))
+        .Append(_ml.Compression().Quantize(new QuantizationOptions { Form = ModelForm.Onnx, Precision = Precision.Int8 }));
 
     [TestMethod]
     public void DistillPruneQuantizeChainGivesOneSmallModelThatEvaluatesWithMlNetMetrics()
@@ -119,9 +119,9 @@ public sealed class ChainTests
         // An ONNX result (distilled and pruned) quantized in a second chain, and used as a teacher.
         using var pruned = _ml.Compression()
             .Distill(_teacher, Featurize(_ml).Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20, numberOfLeaves: 16)))
-            .Append(_ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 })).Fit(_train);
+            .Append(_ml.Compression().Prune(new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 })).Fit(_train);
         var before = TestData.Scores(pruned.Transform(_test));
-        using var quantized = _ml.Compression().Quantize(pruned, new QuantizationOptions { Precision = Precision.Int8 }).Fit(_train);
+        using var quantized = _ml.Compression().Quantize(pruned, new QuantizationOptions { Form = ModelForm.Onnx, Precision = Precision.Int8 }).Fit(_train);
         CollectionAssert.AreEqual(new[] { "Original", "Quantize" }, quantized.Report.Stages.Select(s => s.Stage).ToArray());
         Assert.IsTrue(quantized.Report.Final.OnnxBytes < quantized.Report.Original.OnnxBytes, quantized.Report.ToString());
         var prunedAuc = _ml.BinaryClassification.Evaluate(pruned.Transform(_test)).AreaUnderRocCurve;
@@ -135,7 +135,7 @@ public sealed class ChainTests
         Assert.IsTrue(student.Report.Stages[1].EvaluationAgreement is null && student.Report.Stages[1].Agreement > 0.9, student.Report.ToString());
 
         // A native result (a distilled student) pruned in a second chain.
-        using var repruned = _ml.Compression().Prune(student, new PruningOptions { TargetSparsity = 0.5 }).Fit(_train);
+        using var repruned = _ml.Compression().Prune(student, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }).Fit(_train);
         Assert.AreEqual(_ml.BinaryClassification.Evaluate(student.Transform(_test)).AreaUnderRocCurve,
             _ml.BinaryClassification.Evaluate(repruned.Transform(_test)).AreaUnderRocCurve, 0.03);
 
@@ -148,10 +148,10 @@ public sealed class ChainTests
     {
         using var pruned = _ml.Compression()
             .Distill(_teacher, Featurize(_ml).Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20, numberOfLeaves: 16)))
-            .Append(_ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 })).Fit(_train);
+            .Append(_ml.Compression().Prune(new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 })).Fit(_train);
         var loaded = SaveAndLoad(pruned, _train.Schema);
         var before = TestData.Scores(loaded.Transform(_test));
-        using var quantized = _ml.Compression().Quantize(loaded, new QuantizationOptions { Precision = Precision.Int8 }).WithEvaluationData(_test).Fit(_train);
+        using var quantized = _ml.Compression().Quantize(loaded, new QuantizationOptions { Form = ModelForm.Onnx, Precision = Precision.Int8 }).WithEvaluationData(_test).Fit(_train);
         double loadedAuc = _ml.BinaryClassification.Evaluate(loaded.Transform(_test)).AreaUnderRocCurve;
         Assert.AreEqual(loadedAuc, quantized.Report.Original.EvaluationMetric!.Value, 1e-6, "the report's first row is the loaded model");
         Assert.AreEqual(loadedAuc, _ml.BinaryClassification.Evaluate(quantized.Transform(_test)).AreaUnderRocCurve, 0.01);
@@ -162,9 +162,9 @@ public sealed class ChainTests
         var (train, test) = TestData.Split(_ml, TestData.Letter(_ml));
         var toKey = _ml.Transforms.Conversion.MapValueToKey("Label");
         var teacher = toKey.Append(_ml.MulticlassClassification.Trainers.LightGbm(numberOfLeaves: 8, numberOfIterations: 30)).Fit(train);
-        using var prunedLetter = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5 }).Fit(train);
+        using var prunedLetter = _ml.Compression().Prune(teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }).Fit(train);
         var loadedLetter = SaveAndLoad(prunedLetter, train.Schema);
-        using var quantizedLetter = _ml.Compression().Quantize(loadedLetter, new QuantizationOptions { Precision = Precision.Float16 }).Fit(train);
+        using var quantizedLetter = _ml.Compression().Quantize(loadedLetter, new QuantizationOptions { Form = ModelForm.Onnx, Precision = Precision.Float16 }).Fit(train);
         var expected = PredictedValues(loadedLetter.Transform(test));
         var actual = PredictedValues(quantizedLetter.Transform(test));
         Assert.IsTrue(expected.Zip(actual).Count(p => p.First == p.Second) >= 0.99 * expected.Length, "FP16 predicts the loaded model's classes, by value");

@@ -24,7 +24,7 @@ public sealed class DisposalTests
     [TestMethod]
     public void ModelDisposedByItsOwningPredictionEngineThrowsObjectDisposedExceptionWithTheRemedy()
     {
-        var pruned = _ml.Compression().Prune(_teacher, new PruningOptions { TargetSparsity = 0.5 }).Fit(_train);
+        var pruned = _ml.Compression().Prune(_teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }).Fit(_train);
         var row = _ml.Data.CreateEnumerable<TreeLeafPruningTests.SpamFeatures>(_train, reuseRowObject: false).First();
         using (var engine = _ml.Model.CreatePredictionEngine<TreeLeafPruningTests.SpamFeatures, TreeLeafPruningTests.ScoreOnly>(pruned, inputSchema: _train.Schema))
             engine.Predict(row);
@@ -39,7 +39,7 @@ public sealed class DisposalTests
     [TestMethod]
     public void EngineThatDoesNotOwnTheModelLeavesItUsable()
     {
-        using var pruned = _ml.Compression().Prune(_teacher, new PruningOptions { TargetSparsity = 0.5 }).Fit(_train);
+        using var pruned = _ml.Compression().Prune(_teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }).Fit(_train);
         var row = _ml.Data.CreateEnumerable<TreeLeafPruningTests.SpamFeatures>(_train, reuseRowObject: false).First();
         float viaEngine;
         using (var engine = _ml.Model.CreatePredictionEngine<TreeLeafPruningTests.SpamFeatures, TreeLeafPruningTests.ScoreOnly>(pruned,
@@ -53,7 +53,7 @@ public sealed class DisposalTests
     [TestMethod]
     public void DataViewOfADisposedModelThrowsWhenRead()
     {
-        var pruned = _ml.Compression().Prune(_teacher, new PruningOptions { TargetSparsity = 0.5 }).Fit(_train);
+        var pruned = _ml.Compression().Prune(_teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }).Fit(_train);
         var scored = pruned.Transform(_train);
         pruned.Dispose();
         // ML.NET's parallel cursors wrap what a worker throws.

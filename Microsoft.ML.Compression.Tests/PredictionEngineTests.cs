@@ -133,7 +133,7 @@ public sealed class PredictionEngineTests
     public void PrunedTreeEngineEqualsTheChainsEngineOnEveryRow()
     {
         var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 40, numberOfLeaves: 8).Fit(_spamTrain);
-        using var pruned = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5 }).Fit(_spamTrain);
+        using var pruned = _ml.Compression().Prune(teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }).Fit(_spamTrain);
         AssertEnginesAgree<SpamRow, BinaryOutput>(pruned, _spamTest, SameBinary);
     }
 
@@ -142,7 +142,7 @@ public sealed class PredictionEngineTests
     {
         var teacher = _ml.Transforms.NormalizeMinMax("Features")
             .Append(_ml.BinaryClassification.Trainers.LbfgsLogisticRegression()).Fit(_spamTrain);
-        using var quantized = _ml.Compression().Quantize(teacher).Fit(_spamTrain);
+        using var quantized = _ml.Compression().Quantize(teacher, new QuantizationOptions { Form = ModelForm.Onnx }).Fit(_spamTrain);
         AssertEnginesAgree<SpamRow, BinaryOutput>(quantized, _spamTest, SameBinary);
     }
 
@@ -152,7 +152,7 @@ public sealed class PredictionEngineTests
         var (train, test) = TestData.Split(_ml, TestData.Letter(_ml));
         var teacher = _ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(_ml.MulticlassClassification.Trainers.LightGbm(numberOfLeaves: 8, numberOfIterations: 10)).Fit(train);
-        using var pruned = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5 }).Fit(train);
+        using var pruned = _ml.Compression().Prune(teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }).Fit(train);
         Assert.IsInstanceOfType<KeyDataViewType>(pruned.GetRowToRowMapper(test.Schema).OutputSchema["PredictedLabel"].Type);
         AssertEnginesAgree<LetterRow, MulticlassOutput>(pruned, TestData.Head(_ml, test, 500), (e, a, row) =>
         {
@@ -172,7 +172,7 @@ public sealed class PredictionEngineTests
             })
             .Append(_ml.Transforms.Concatenate("Features", "education", "experience", "ethnicity", "smsa", "region", "parttime"));
         var teacher = featurize.Append(_ml.Regression.Trainers.FastTree(numberOfTrees: 40, numberOfLeaves: 8)).Fit(train);
-        using var pruned = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5 }).Fit(train);
+        using var pruned = _ml.Compression().Prune(teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }).Fit(train);
         AssertEnginesAgree<CpsRow, RegressionOutput>(pruned, TestData.Head(_ml, test, 500),
             (e, a, row) => AssertClose(e.Score, a.Score, $"Score, {row}"));
     }
@@ -189,7 +189,7 @@ public sealed class PredictionEngineTests
     public void EnginesOfOneModelKeepTheirOwnRows()
     {
         var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20, numberOfLeaves: 8).Fit(_spamTrain);
-        using var pruned = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5 }).Fit(_spamTrain);
+        using var pruned = _ml.Compression().Prune(teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }).Fit(_spamTrain);
         var rows = _ml.Data.CreateEnumerable<SpamRow>(_spamTest, reuseRowObject: false).Take(200).ToList();
         var expected = TestData.Scores(pruned.Transform(_ml.Data.TakeRows(_spamTest, 200)));
         using var a = _ml.Model.CreatePredictionEngine<SpamRow, BinaryOutput>(pruned, Shared);
@@ -224,7 +224,7 @@ public sealed class PredictionEngineTests
     public void EngineOfADisposedModelThrowsObjectDisposedException()
     {
         var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20, numberOfLeaves: 8).Fit(_spamTrain);
-        var pruned = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5 }).Fit(_spamTrain);
+        var pruned = _ml.Compression().Prune(teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }).Fit(_spamTrain);
         var row = _ml.Data.CreateEnumerable<SpamRow>(_spamTest, reuseRowObject: false).First();
         using var engine = _ml.Model.CreatePredictionEngine<SpamRow, BinaryOutput>(pruned, Shared);
         engine.Predict(row);

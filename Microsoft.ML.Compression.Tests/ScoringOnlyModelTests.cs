@@ -55,7 +55,8 @@ public sealed class ScoringOnlyModelTests
         Assert.IsTrue(row.EvaluationAgreement > 0.9, $"agreement {row.EvaluationAgreement}");
         // The tree student is an ordinary ML.NET model: it can be compressed further.
         using var quantized = _ml.Compression().Quantize(distilled).Fit(_train);
-        Assert.IsNotNull(quantized.OnnxModel);
+        Assert.IsNull(quantized.OnnxModel, "a quantized tree student stays a native ML.NET model");
+        StringAssert.Contains(quantized.Report.Final.Description, "native ML.NET model");
     }
 
     [TestMethod]

@@ -162,6 +162,48 @@ public sealed class CompressedModel : ITransformer, IDisposable
         }
     }
 
+    /// <summary>
+    /// Writes the whole model (featurization and compressed predictor) as one ONNX graph that ONNX Runtime runs in any
+    /// language. A native ML.NET result (a pruned or quantized tree ensemble or linear model) is converted by ML.NET's
+    /// own exporter, as <c>mlContext.Model.ConvertToOnnx(model.Transformers, data, stream)</c> would; a compressed ONNX
+    /// network is written as it is.
+    /// </summary>
+    /// <param name="mlContext">The context.</param>
+    /// <param name="inputData">Data with the model's input columns (their types and vector sizes define the graph's inputs).</param>
+    /// <param name="output">Receives the ONNX bytes (not closed).</param>
+    /// <exception cref="UnsupportedModelException">A part of the pipeline has no ONNX converter in ML.NET, or the
+    /// model is an ONNX predictor graph behind native featurization (export the featurization with ConvertToOnnx and
+    /// use <see cref="OnnxModel"/>).</exception>
+    /// <example>
+    /// <code>
+    /// using var file = File.Create("churn.onnx");
+    /// compressed.ExportToOnnx(ml, train, file);
+    /// </code>
+    /// </example>
+    public void ExportToOnnx(MLContext mlContext, IDataView inputData, Stream output)
+    {
+        if (mlContext == null) throw new ArgumentNullException(nameof(mlContext));
+        if (inputData == null) throw new ArgumentNullException(nameof(inputData));
+        if (output == null) throw new ArgumentNullException(nameof(output));
+        ThrowIfDisposed();
+        var transformers = _chain.ToArray();
+        if (_onnx != null)
+        {
+            if (transformers.Length == 1 && transformers[0] is OnnxTransformer) { output.Write(_onnx); return; }
+            throw new UnsupportedModelException(
+                "This model is an ONNX predictor graph behind ML.NET featurization, which has no one-file export. Its graph is in OnnxModel; " +
+                "or compress a tree ensemble or linear model, which stays a native ML.NET model that exports whole.");
+        }
+        try
+        {
+            mlContext.Model.ConvertToOnnx(_chain, inputData, output);
+        }
+        catch (Exception e) when (e is InvalidOperationException or NotSupportedException or ArgumentException && e is not CompressionException)
+        {
+            throw new UnsupportedModelException($"ML.NET cannot convert this model to ONNX ({e.Message}): every transform of the pipeline needs an ONNX converter.", e);
+        }
+    }
+
     // Saved as the inner chain of standard transformers, so loading needs nothing of this type.
     void ICanSaveModel.Save(ModelSaveContext ctx)
     {

@@ -37,7 +37,10 @@ internal static class NativeCompression
             return (null, trees, linear, $"{name} mixes trees and linear models");
         foreach (var (entry, file) in trees)
             if (NativeTreeEnsemble.Read(file, NativeTreeFormat.Of(file)!, $"'{entry}'").HasCategoricalSplits)
-                return (null, trees, linear, $"{name} has categorical splits, which the native writer does not edit yet");
+                // ML.NET's ONNX export cannot express them either (ONNX Runtime rejects its feature id -1): no form to fall back to.
+                throw new UnsupportedModelException(
+                    $"{name} has categorical splits (a split on a set of one-hot slots), which this library cannot compress yet. " +
+                    "Train the ensemble without them (e.g. LightGbmBinaryTrainer.Options.UseCategoricalSplit = false, or FastTree's CategoricalSplit = false) and compress that model.");
         return (zip, trees, linear, null);
     }
 

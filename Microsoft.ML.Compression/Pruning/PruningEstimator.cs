@@ -22,6 +22,7 @@ public sealed class PruningEstimator : CompressionStageEstimator
             MaxCalibrationRows = options.MaxCalibrationRows,
             TreeSelection = options.TreeSelection,
             TreeStorage = options.TreeStorage,
+            Form = options.Form,
             LeafPruningTolerance = options.LeafPruningTolerance,
             RefitLeaves = options.RefitLeaves,
             Reconstruct = options.Reconstruct,
@@ -40,7 +41,7 @@ public sealed class PruningEstimator : CompressionStageEstimator
     internal override ModelState Apply(ModelState input, IDataView data, out string description)
     {
         string? why = null;
-        if (input is NativeState native && native.Parts != null)
+        if (_options.Form == ModelForm.Native && input is NativeState native && native.Parts != null)
         {
             // Tree ensembles and linear models stay ML.NET models; other predictors go through ONNX, and the report says why.
             var edited = NativeCompression.TryPrune(Ml, native, data, _options, out description, out why);

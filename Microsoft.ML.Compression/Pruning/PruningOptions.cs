@@ -115,6 +115,13 @@ public sealed class PruningOptions
     /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, TreeSelection = TreeSelection.LeastVarying };</code></example>
     public TreeSelection TreeSelection { get; set; } = TreeSelection.LassoReweighting;
 
+    /// <summary>
+    /// Tree ensembles and linear models: stay native ML.NET models (<see cref="ModelForm.Native"/>, default) or become
+    /// an ONNX graph (<see cref="ModelForm.Onnx"/>).
+    /// </summary>
+    /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, Form = ModelForm.Native };</code></example>
+    public ModelForm Form { get; set; } = ModelForm.Native;
+
     /// <summary>How the pruned tree ensemble is stored in the ONNX graph (default <see cref="TreeStorage.Auto"/>: the smaller saved model).</summary>
     /// <example><code>new PruningOptions { TargetSparsity = 0.8, TreeStorage = TreeStorage.Compact }</code></example>
     public TreeStorage TreeStorage { get; set; } = TreeStorage.Auto;
@@ -174,6 +181,8 @@ public sealed class PruningOptions
 
     internal void Validate()
     {
+        if (!Enum.IsDefined(Form))
+            throw new ArgumentOutOfRangeException(nameof(Form), Form, "Form must be ModelForm.Native or ModelForm.Onnx.");
         if (double.IsNaN(LeafPruningTolerance) || LeafPruningTolerance < 0 || LeafPruningTolerance > 1)
             throw new ArgumentOutOfRangeException(nameof(LeafPruningTolerance), LeafPruningTolerance, "LeafPruningTolerance must be in [0, 1]: the largest RMS change of the score as a fraction of its standard deviation on the data (0 turns leaf pruning off).");
         if (double.IsNaN(TargetSparsity) || TargetSparsity < 0 || TargetSparsity >= 1)

@@ -24,7 +24,7 @@ public sealed class QuantizationEstimator : CompressionStageEstimator
     internal override ModelState Apply(ModelState input, IDataView data, out string description)
     {
         string? why = null;
-        if (input is NativeState native && native.Parts != null)
+        if (_options.Form == ModelForm.Native && input is NativeState native && native.Parts != null)
         {
             // Tree ensembles and linear models stay ML.NET models; other predictors go through ONNX, and the report says why.
             var edited = NativeCompression.TryQuantize(Ml, native, data, _options, out description, out why);

@@ -229,6 +229,13 @@ public sealed class QuantizationOptions
     public TreeStorage TreeStorage { get; set; } = TreeStorage.Auto;
 
     /// <summary>
+    /// Tree ensembles and linear models: stay native ML.NET models (<see cref="ModelForm.Native"/>, default) or become
+    /// an ONNX graph (<see cref="ModelForm.Onnx"/>).
+    /// </summary>
+    /// <example><code>var options = new QuantizationOptions { Precision = Precision.Int8, Form = ModelForm.Onnx };</code></example>
+    public ModelForm Form { get; set; } = ModelForm.Native;
+
+    /// <summary>
     /// Dynamic and static modes: a MatMul or Gemm layer with fewer multiply-adds than this per input row (measured on
     /// one row of the fit data) keeps float arithmetic, its weights stored INT8 and restored when ONNX Runtime loads the
     /// graph: quantizing its input at every call costs more than integer arithmetic saves. Default 16,384. Measured on
@@ -256,11 +263,13 @@ public sealed class QuantizationOptions
         RequireSpeedup = RequireSpeedup, QuantizeActivationMatMuls = QuantizeActivationMatMuls, KeepDequantizeLinear = KeepDequantizeLinear,
         Precision = Precision, PerChannel = PerChannel, ExcludedNodes = ExcludedNodes.ToArray(), Mode = Mode,
         Calibration = Calibration, Percentile = Percentile, MaxCalibrationRows = MaxCalibrationRows,
-        SymmetricActivations = SymmetricActivations, BlockSize = BlockSize, TreeStorage = TreeStorage, WeightFormat = WeightFormat,
+        SymmetricActivations = SymmetricActivations, BlockSize = BlockSize, TreeStorage = TreeStorage, Form = Form, WeightFormat = WeightFormat,
     };
 
     internal void Validate()
     {
+        if (!Enum.IsDefined(Form))
+            throw new ArgumentOutOfRangeException(nameof(Form), Form, "Form must be ModelForm.Native or ModelForm.Onnx.");
         if (!Enum.IsDefined(Precision))
             throw new ArgumentOutOfRangeException(nameof(Precision), Precision, "Precision must be Int8, Float16 or Int4.");
         if (ExcludedNodes == null)

@@ -120,7 +120,10 @@ internal sealed class NativeTreeEnsemble
             && t.LeafValues.Length == capacity + 1 && t.RawThresholds.Length == t.NumLeaves - 1
             && (t.MissingDefaults.Length == 0 || t.MissingDefaults.Length >= t.NumLeaves - 1), "a tree's arrays");
         for (int n = 0; n < t.NumNodes; n++)
-            r.Expect(t.Lte[n] < t.NumNodes && t.Gt[n] < t.NumNodes && ~t.Lte[n] < t.NumLeaves && ~t.Gt[n] < t.NumLeaves && t.SplitFeature[n] >= 0, "a tree's children");
+            r.Expect(t.Lte[n] < t.NumNodes && t.Gt[n] < t.NumNodes && ~t.Lte[n] < t.NumLeaves && ~t.Gt[n] < t.NumLeaves, "a tree's children");
+        // A categorical node tests a set of features instead of one (it is never edited: see HasCategoricalSplits).
+        for (int n = 0; n < t.NumNodes; n++)
+            r.Expect(t.SplitFeature[n] >= 0 || t.CategoricalNodes.Contains(n), "a split feature");
         return t;
     }
 
