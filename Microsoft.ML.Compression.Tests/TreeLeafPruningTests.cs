@@ -37,7 +37,7 @@ public sealed class TreeLeafPruningTests
     {
         const double tolerance = 0.05;
         // TargetSparsity 0: every tree stays, so only leaf pruning moves the score.
-        using var pruned = _ml.Compression().Prune(_teacher, new PruningOptions { TargetSparsity = 0, LeafPruningTolerance = tolerance, TreeStorage = storage }).Fit(_train);
+        using var pruned = _ml.Compression().Prune(_teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0, LeafPruningTolerance = tolerance, TreeStorage = storage }).Fit(_train);
         var teacher = TestData.Scores(_teacher.Transform(_train));
         var scores = TestData.Scores(pruned.Transform(_train));
         double mean = teacher.Average(v => (double)v);

@@ -141,19 +141,18 @@ $"{r.Original.ZipBytes / (double)r.Final.ZipBytes:F1}x smaller zip; test AUC {r.
     md('''
 ## Save, and load it back in the application
 
-The saved zip is an ordinary ML.NET model: `ml.Model.Load` reads it as a plain `TransformerChain` (call
-`ml.Compression()` first, so ML.NET finds the library's output-column mappings). `ml.Compression().LoadModel` reads
-the same zip back as a `CompressedModel`, with its report and its fast scoring paths (the ONNX graph scored on many
-rows per ONNX Runtime call, and called directly by a `PredictionEngine`).
+The compressed student is still a native ML.NET model (a tree ensemble with fewer trees, its leaves on the INT8
+grid), so the saved zip is an ordinary ML.NET model: the application loads it with `ml.Model.Load`, as it always did,
+without this library or ONNX Runtime (`examples/Consumer` does exactly that).
 '''),
     code('''
 string saved = Path.Combine(Path.GetTempPath(), $"nb-churn-{Guid.NewGuid():N}.zip");
 ml.Model.Save(compressed, train.Schema, saved);
 var app = new MLContext();
-CompressedModel deployed = app.Compression().LoadModel(saved, out var inputSchema);
+ITransformer deployed = app.Model.Load(saved, out var inputSchema);
 File.Delete(saved);
 var reloaded = app.BinaryClassification.Evaluate(deployed.Transform(test));
-$"loaded back: test AUC {reloaded.AreaUnderRocCurve:F4}, report with {deployed.Report.Stages.Count} stages"
+$"loaded back with ml.Model.Load: {deployed.GetType().Name}, test AUC {reloaded.AreaUnderRocCurve:F4}"
 '''),
 ])
 
