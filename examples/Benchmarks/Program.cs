@@ -72,6 +72,9 @@ static int Run(bool quick, string outFolder, string? only)
         ("distill letter_mlp", () => NetworkDistillScenario.Letter(settings)),
         ("distill spam_transformer", () => TransformerDistillScenario.Run(settings)),
     };
+    // "native models": pruned / quantized tree ensembles and linear models measured as plain ML.NET models loaded
+    // with ml.Model.Load (--only "native models" runs the group).
+    scenarios = scenarios.Concat(NativeModelsScenario.Entries(settings)).ToArray();
     // resnet18: the pretrained ResNet18 of the NuGet package (63 MB, minutes of CPU): full runs only.
     if (!quick) scenarios = scenarios.Append(("resnet18", () => ResNetScenario.Run(settings))).ToArray();
     if (!string.IsNullOrEmpty(only))
