@@ -35,7 +35,7 @@ internal sealed class NativeLinearModel
     {
         float bias = r.Float();
         int length = r.Int();
-        r.Expect(length > 0 && length <= r.Remaining * 8 + 1_000_000, "the feature count");
+        r.Expect(length > 0 && length <= 1 << 28, "the feature count");
         int indexCount = r.Int();
         r.Expect(indexCount >= 0 && indexCount < length, "the index count");
         var indices = r.Ints(indexCount);
@@ -55,7 +55,8 @@ internal sealed class NativeLinearModel
     private static NativeLinearModel ReadMulticlass(ModelBlockReader r, string signature)
     {
         int features = r.Int(), classes = r.Int();
-        r.Expect(features >= 1 && classes >= 1 && (long)features * classes <= r.Remaining / 4 + 1L * features * classes * (r.Remaining > 0 ? 1 : 0), "the model's size");
+        // The weights are held dense: bound them (a corrupt block could claim any size; 2^28 floats is 1 GB).
+        r.Expect(features >= 1 && classes >= 1 && (long)features * classes <= 1L << 28, "the model's size");
         var biases = r.Floats(classes);
         int starts = r.Int();
         var weights = new float[classes][];

@@ -15,8 +15,6 @@ internal sealed class SavedModelZip
 
     private SavedModelZip(List<(string, byte[])> entries) => _entries = entries;
 
-    public IEnumerable<string> Names => _entries.Select(e => e.Name);
-
     public static SavedModelZip Read(byte[] zip, string source)
     {
         try
@@ -73,8 +71,6 @@ internal sealed class SavedModelZip
         var prefix = folder.TrimEnd('/') + "/";
         return _entries.RemoveAll(e => e.Name.StartsWith(prefix, StringComparison.Ordinal));
     }
-
-    public SavedModelZip Clone() => new(_entries.Select(e => (e.Name, (byte[])e.Bytes.Clone())).ToList());
 
     public byte[] ToBytes()
     {

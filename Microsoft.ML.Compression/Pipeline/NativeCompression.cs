@@ -5,7 +5,6 @@ using Microsoft.ML.Compression.Pruning;
 using Microsoft.ML.Compression.Quantization;
 using Microsoft.ML.Compression.Trees;
 using Microsoft.ML.Data;
-using Onnx;
 
 namespace Microsoft.ML.Compression.Pipeline;
 
@@ -20,120 +19,136 @@ namespace Microsoft.ML.Compression.Pipeline;
 /// </summary>
 internal static class NativeCompression
 {
-    /// <summary>An edit of one native model: the streams of the predictor's zip it changes, and what it did.</summary>
-    private delegate string Edit(SavedModelZip zip, IReadOnlyList<(string Name, ModelFile File)> streams, Func<float[][]> sample, GraphEditContext context);
-
-    /// <summary>The predictor's native streams, or why it has none this library can write.</summary>
-    private static (SavedModelZip? Zip, List<(string, ModelFile)> Trees, List<(string, ModelFile)> Linear, string? Why) Streams(MLContext ml, MlNetModelParts parts)
+    /// <summary>A predictor's zip with its tree ensembles or linear models, each read once.</summary>
+    private sealed class Streams
     {
-        var zip = SavedModelZip.Save(ml, parts.Predictor, null);
-        var files = zip.ModelFiles().ToList();
-        var trees = files.Where(f => NativeTreeFormat.Of(f.File) != null).ToList();
-        var linear = files.Where(f => NativeLinearModel.IsLinear(f.File)).ToList();
-        string name = PredictorExporter.DescribePredictor(parts.Predictor);
-        if (trees.Count == 0 && linear.Count == 0)
-            return (null, trees, linear, $"the native form is written for ML.NET tree ensembles and linear models, not {name}");
-        if (trees.Count > 0 && linear.Count > 0)
-            return (null, trees, linear, $"{name} mixes trees and linear models");
-        foreach (var (entry, file) in trees)
-            if (NativeTreeEnsemble.Read(file, NativeTreeFormat.Of(file)!, $"'{entry}'").HasCategoricalSplits)
-                // ML.NET's ONNX export cannot express them either (ONNX Runtime rejects its feature id -1): no form to fall back to.
-                throw new UnsupportedModelException(
-                    $"{name} has categorical splits (a split on a set of one-hot slots), which this library cannot compress yet. " +
-                    "Train the ensemble without them (e.g. LightGbmBinaryTrainer.Options.UseCategoricalSplit = false, or FastTree's CategoricalSplit = false) and compress that model.");
-        return (zip, trees, linear, null);
+        public required SavedModelZip Zip { get; init; }
+        public required List<(string Name, ModelFile File, NativeTreeEnsemble Ensemble)> Trees { get; init; }
+        public required List<(string Name, ModelFile File, NativeLinearModel Model)> Linear { get; init; }
+        public required GraphEditContext Context { get; init; }
+        public required Func<float[][]> Sample { get; init; }
     }
 
-    public static NativeState? TryPrune(MLContext ml, NativeState input, IDataView data, PruningOptions options, out string description, out string? why)
+    /// <summary>
+    /// The stage's edit of the native model when <paramref name="form"/> asks for it and the predictor has a native
+    /// writer (<paramref name="notNative"/> is null: the options allow it); otherwise <paramref name="onnx"/>, with the
+    /// report line saying why the result is an ONNX graph.
+    /// </summary>
+    private static ModelState NativeOrOnnx(MLContext ml, ModelForm form, ModelState input, IDataView data, int maxRows,
+        string? notNative, Func<Streams, string> trees, Func<Streams, string> linear,
+        OnnxStage onnx, out string description)
     {
-        if (options.PruneFeaturizerVocabulary) { description = ""; why = "PruneFeaturizerVocabulary rewrites the featurizer as an ONNX graph"; return null; }
-        if (options.Granularity == PruningGranularity.Structured) { description = ""; why = "structured pruning removes whole outputs of a network layer"; return null; }
-        return Apply(ml, input, data, options.MaxCalibrationRows, out description, out why,
-            trees: (zip, streams, sample, _) => PruneTrees(zip, streams, sample(), options),
-            linear: (zip, streams, _, context) => PruneLinear(zip, streams, options, context));
-    }
-
-    public static NativeState? TryQuantize(MLContext ml, NativeState input, IDataView data, QuantizationOptions options, out string description, out string? why)
-    {
-        string note = options.Mode != QuantizationMode.WeightOnly
-            ? $" {options.Mode} mode quantizes a network's activations; a tree ensemble or linear model has none, so its weights were quantized weight-only." : "";
-        var result = Apply(ml, input, data, options.MaxCalibrationRows, out description, out why,
-            trees: (zip, streams, _, _) => QuantizeTrees(zip, streams, options.Precision),
-            linear: (zip, streams, _, _) => QuantizeLinear(zip, streams, options));
-        if (result != null) description += note;
+        string? why = null;
+        if (form == ModelForm.Native && input is NativeState { Parts: { } parts } native)
+        {
+            Streams? streams = null;
+            why = notNative ?? Open(ml, parts, data, maxRows, out streams);
+            if (streams != null)
+            {
+                description = streams.Trees.Count > 0 ? trees(streams) : linear(streams);
+                description += " The model stays a native ML.NET model (loads with mlContext.Model.Load, no ONNX Runtime needed).";
+                return Load(ml, native, streams);
+            }
+        }
+        var result = onnx(input, data, out description);
+        if (why != null) description += $" The result is an ONNX graph run by ONNX Runtime because {why}.";
         return result;
     }
 
-    private static NativeState? Apply(MLContext ml, NativeState input, IDataView data, int maxRows, out string description, out string? why, Edit trees, Edit linear)
+    public delegate ModelState OnnxStage(ModelState input, IDataView data, out string description);
+
+    public static ModelState Prune(MLContext ml, PruningOptions options, ModelState input, IDataView data, OnnxStage onnx, out string description)
+        => NativeOrOnnx(ml, options.Form, input, data, options.MaxCalibrationRows,
+            options.PruneFeaturizerVocabulary ? "PruneFeaturizerVocabulary rewrites the featurizer as an ONNX graph"
+                : options.Granularity == PruningGranularity.Structured ? "structured pruning removes whole outputs of a network layer" : null,
+            s => PruneTrees(s, options), s => PruneLinear(s, options), onnx, out description);
+
+    public static ModelState Quantize(MLContext ml, QuantizationOptions options, ModelState input, IDataView data, OnnxStage onnx, out string description)
     {
-        description = "";
-        var parts = input.Parts;
-        if (parts == null) { why = "the model has no ML.NET predictor"; return null; }
-        var (zip, treeStreams, linearStreams, reason) = Streams(ml, parts);
-        why = reason;
-        if (zip == null) return null;
+        var result = NativeOrOnnx(ml, options.Form, input, data, options.MaxCalibrationRows, null,
+            s => QuantizeTrees(s, options.Precision), s => QuantizeLinear(s, options), onnx, out description);
+        if (result is NativeState && options.Mode != QuantizationMode.WeightOnly)
+            description += $" {options.Mode} mode quantizes a network's activations; a tree ensemble or linear model has none, so its weights were quantized weight-only.";
+        return result;
+    }
+
+    /// <returns>Why the predictor has no native writer, or null with its streams.</returns>
+    private static string? Open(MLContext ml, MlNetModelParts parts, IDataView data, int maxRows, out Streams? streams)
+    {
+        streams = null;
+        var zip = SavedModelZip.Save(ml, parts.Predictor, null);
+        var files = zip.ModelFiles().ToList();
+        string name = PredictorExporter.DescribePredictor(parts.Predictor);
+        var trees = files.Where(f => NativeTreeFormat.Of(f.File) != null)
+            .Select(f => (f.Name, f.File, Ensemble: NativeTreeEnsemble.Read(f.File, NativeTreeFormat.Of(f.File)!, $"'{f.Name}'"))).ToList();
+        var linear = files.Where(f => NativeLinearModel.IsLinear(f.File)).Select(f => (f.Name, f.File, Model: NativeLinearModel.Read(f.File, $"'{f.Name}'"))).ToList();
+        if (trees.Count == 0 && linear.Count == 0) return $"the native form is written for ML.NET tree ensembles and linear models, not {name}";
+        if (trees.Count > 0 && linear.Count > 0) return $"{name} mixes trees and linear models";
+        if (trees.Any(t => t.Ensemble.HasCategoricalSplits))
+            // ML.NET's ONNX export cannot express them either (ONNX Runtime rejects its feature id -1): no form to fall back to.
+            throw new UnsupportedModelException(
+                $"{name} has categorical splits (a split on a set of one-hot slots), which this library cannot compress yet. " +
+                "Train the ensemble without them (e.g. LightGbmBinaryTrainer.Options.UseCategoricalSplit = false, or FastTree's CategoricalSplit = false) and compress that model.");
+
         var featurized = parts.TransformPrefix(data);
-        var context = new GraphEditContext
-        {
-            ML = ml, GraphInputData = featurized, GraphInputs = new[] { parts.FeatureColumn }, FeatureInput = parts.FeatureColumn,
-        };
         float[][]? rows = null;
-        float[][] Sample()
+        streams = new Streams
         {
-            rows ??= FeatureSample.Read(featurized, parts.FeatureColumn, maxRows);
-            if (rows.Length == 0) throw new DataMismatchException("Compressing the model needs rows of data, and the data view is empty.");
-            return rows;
-        }
-        description = treeStreams.Count > 0 ? trees(zip, treeStreams, Sample, context) : linear(zip, linearStreams, Sample, context);
+            Zip = zip, Trees = trees, Linear = linear,
+            Context = new GraphEditContext { ML = ml, GraphInputData = featurized, GraphInputs = new[] { parts.FeatureColumn }, FeatureInput = parts.FeatureColumn },
+            Sample = () =>
+            {
+                rows ??= FeatureSample.Read(featurized, parts.FeatureColumn, maxRows);
+                return rows.Length > 0 ? rows : throw new DataMismatchException("Compressing the model needs rows of data, and the data view is empty.");
+            },
+        };
+        return null;
+    }
+
+    /// <summary>The edited zip loaded by ML.NET, between the model's own featurization and post-processing.</summary>
+    private static NativeState Load(MLContext ml, NativeState input, Streams streams)
+    {
+        var parts = input.Parts!;
         ITransformer predictor;
         try
         {
-            predictor = zip.Load(ml, out _);
+            predictor = streams.Zip.Load(ml, out _);
         }
         catch (Exception e) when (e is not CompressionException)
         {
             // The writer's own fault, never the user's: say so rather than return a model ML.NET cannot read.
-            throw new InvalidModelException($"ML.NET could not load the compressed {PredictorExporter.DescribePredictor(parts.Predictor)} ({e.Message}). Please report this; the ONNX form is not affected.", e);
+            throw new InvalidModelException($"ML.NET could not load the compressed {PredictorExporter.DescribePredictor(parts.Predictor)} ({e.Message}). Please report this; ModelForm.Onnx is not affected.", e);
         }
         var chain = new TransformerChain<ITransformer>(parts.Prefix.Append(predictor).Concat(parts.Suffix).ToArray());
-        description += " The model stays a native ML.NET model (loads with mlContext.Model.Load, no ONNX Runtime needed).";
         return NativeState.Of(chain, input.Task, "model");
     }
 
-    private static string PruneTrees(SavedModelZip zip, IReadOnlyList<(string Name, ModelFile File)> streams, float[][] sample, PruningOptions options)
+    /// <summary>Runs <paramref name="edit"/> on the trees in the ONNX-ML node form it edits, then writes them back; returns its description.</summary>
+    private static T EditTrees<T>(Streams s, Func<List<global::Onnx.NodeProto>, T> edit)
     {
-        var ensembles = streams.Select(s => NativeTreeEnsemble.Read(s.File, NativeTreeFormat.Of(s.File)!, $"'{s.Name}'")).ToList();
-        var nodes = ensembles.Select((e, i) => NativeTreeNodes.ToNode(e, "Features", $"Score{i}", $"Ensemble{i}")).ToList();
-        string description = TreeEnsemblePruner.Prune(nodes, options, sample);
-        WriteTrees(zip, streams, ensembles, nodes);
-        return description;
+        var nodes = s.Trees.Select((t, i) => NativeTreeNodes.ToNode(t.Ensemble, "Features", $"Score{i}", $"Ensemble{i}")).ToList();
+        var result = edit(nodes);
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            var (name, file, ensemble) = s.Trees[i];
+            s.Zip[name] = file.WithModelBlock(NativeTreeNodes.FromNode(ensemble, nodes[i]).Write());
+        }
+        return result;
     }
 
-    private static string QuantizeTrees(SavedModelZip zip, IReadOnlyList<(string Name, ModelFile File)> streams, Precision precision)
+    private static string PruneTrees(Streams s, PruningOptions options)
+        => EditTrees(s, nodes => TreeEnsemblePruner.Prune(nodes, options, s.Sample()));
+
+    private static string QuantizeTrees(Streams s, Precision precision)
     {
-        var ensembles = streams.Select(s => NativeTreeEnsemble.Read(s.File, NativeTreeFormat.Of(s.File)!, $"'{s.Name}'")).ToList();
-        var nodes = ensembles.Select((e, i) => NativeTreeNodes.ToNode(e, "Features", $"Score{i}", $"Ensemble{i}")).ToList();
-        var (worst, leaves) = GraphQuantizer.RoundTreeLeaves(nodes, precision);
-        WriteTrees(zip, streams, ensembles, nodes);
-        var values = nodes.SelectMany(n => new TreeEnsembleNode(n).LeafValues).ToList();
-        string grid = precision switch
+        var (worst, leaves, values) = EditTrees(s, nodes =>
         {
-            Precision.Float16 => "FP16",
-            Precision.Int4 => "a symmetric INT4 grid (one scale per ensemble)",
-            _ => "a symmetric INT8 grid (one scale per ensemble)",
-        };
-        return $"tree ensemble: {leaves} leaf values snapped to {grid}, split thresholds kept exact (largest leaf error {worst:G3}). " +
+            var (w, n) = GraphQuantizer.RoundTreeLeaves(nodes, precision);
+            return (w, n, nodes.SelectMany(node => new TreeEnsembleNode(node).LeafValues).ToList());
+        });
+        return $"tree ensemble: {leaves} leaf values snapped to {GraphQuantizer.TreeGrid(precision)}, split thresholds kept exact (largest leaf error {worst:G3}). " +
                $"ML.NET stores leaves as float64, so the file keeps float64 storage on the grid: {values.Distinct().Count()} distinct leaf values " +
                $"({Entropy(values):F1} bits of entropy each), which the zip's compression stores in less space; scoring speed is unchanged.";
-    }
-
-    private static void WriteTrees(SavedModelZip zip, IReadOnlyList<(string Name, ModelFile File)> streams, List<NativeTreeEnsemble> ensembles, List<NodeProto> nodes)
-    {
-        for (int i = 0; i < streams.Count; i++)
-        {
-            var edited = NativeTreeNodes.FromNode(ensembles[i], nodes[i]);
-            zip[streams[i].Name] = streams[i].File.WithModelBlock(edited.Write());
-        }
     }
 
     /// <summary>
@@ -141,37 +156,33 @@ internal static class NativeCompression
     /// saliency (|w| × the feature's spread), the global threshold and the least-squares refit of the kept weights
     /// with bias correction are exactly the ONNX form's.
     /// </summary>
-    private static string PruneLinear(SavedModelZip zip, IReadOnlyList<(string Name, ModelFile File)> streams, PruningOptions options, GraphEditContext context)
+    private static string PruneLinear(Streams s, PruningOptions options)
     {
         var descriptions = new List<string>();
-        foreach (var (name, file) in streams)
+        foreach (var (name, file, model) in s.Linear)
         {
-            var model = NativeLinearModel.Read(file, $"'{name}'");
-            var graph = LinearLayer.ToGraph(model, context.FeatureInput!);
-            descriptions.Add(GraphPruner.Prune(graph, options, context));
+            var graph = LinearLayer.ToGraph(model, s.Context.FeatureInput!);
+            descriptions.Add(GraphPruner.Prune(graph, options, s.Context));
             var (weights, biases) = LinearLayer.FromGraph(graph, model);
             if (weights.Any(row => row.Any(v => !float.IsFinite(v))) || biases.Any(v => !float.IsFinite(v)))
                 throw new DataMismatchException(
                     $"Refitting the pruned weights of {name} on the data gave non-finite values: the model's features have NaN or infinite values in the rows given to Fit. " +
                     "Replace them (mlContext.Transforms.ReplaceMissingValues) or filter those rows (mlContext.Data.FilterRowsByMissingValues), or set PruningOptions.Reconstruct = false.");
-            zip[name] = file.WithModelBlock(model.With(weights, biases).Write());
-            RemoveStatistics(zip, name);
+            Replace(s.Zip, name, file, model.With(weights, biases));
         }
         return string.Join(" ", descriptions.Distinct());
     }
 
-    private static string QuantizeLinear(SavedModelZip zip, IReadOnlyList<(string Name, ModelFile File)> streams, QuantizationOptions options)
+    private static string QuantizeLinear(Streams s, QuantizationOptions options)
     {
         double worst = 0;
         int distinct = 0;
-        foreach (var (name, file) in streams)
+        foreach (var (name, file, model) in s.Linear)
         {
-            var model = NativeLinearModel.Read(file, $"'{name}'");
             var (weights, error) = LinearLayer.Round(model.Weights, options);
             worst = Math.Max(worst, error);
             distinct = Math.Max(distinct, weights.Max(row => row.Distinct().Count()));
-            zip[name] = file.WithModelBlock(model.With(weights, model.Biases).Write());
-            RemoveStatistics(zip, name);
+            Replace(s.Zip, name, file, model.With(weights, model.Biases));
         }
         string grid = options.Precision switch
         {
@@ -184,11 +195,14 @@ internal static class NativeCompression
     }
 
     /// <summary>
-    /// Standard errors and p-values (ML.NET's optional "ModelStats" sub-model) describe the weights as trained; after
-    /// an edit they would be wrong, so they go (ML.NET loads a linear model without them).
+    /// Writes an edited linear model. Its standard errors and p-values (ML.NET's optional "ModelStats" sub-model)
+    /// describe the weights as trained and would be wrong now, so they go (ML.NET loads a linear model without them).
     /// </summary>
-    private static void RemoveStatistics(SavedModelZip zip, string modelEntry)
-        => zip.RemoveFolder(modelEntry[..^"Model.key".Length] + "ModelStats");
+    private static void Replace(SavedModelZip zip, string name, ModelFile file, NativeLinearModel model)
+    {
+        zip[name] = file.WithModelBlock(model.Write());
+        zip.RemoveFolder(name[..^"Model.key".Length] + "ModelStats");
+    }
 
     private static double Entropy(IReadOnlyCollection<float> values)
     {

@@ -39,18 +39,7 @@ public sealed class PruningEstimator : CompressionStageEstimator
     public override string StageName => "Prune";
 
     internal override ModelState Apply(ModelState input, IDataView data, out string description)
-    {
-        string? why = null;
-        if (_options.Form == ModelForm.Native && input is NativeState native && native.Parts != null)
-        {
-            // Tree ensembles and linear models stay ML.NET models; other predictors go through ONNX, and the report says why.
-            var edited = NativeCompression.TryPrune(Ml, native, data, _options, out description, out why);
-            if (edited != null) return edited;
-        }
-        var result = ApplyOnnx(input, data, out description);
-        if (why != null) description += $" The result is an ONNX graph run by ONNX Runtime because {why}.";
-        return result;
-    }
+        => NativeCompression.Prune(Ml, _options, input, data, ApplyOnnx, out description);
 
     private ModelState ApplyOnnx(ModelState input, IDataView data, out string description)
     {

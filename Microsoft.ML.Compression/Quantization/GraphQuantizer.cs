@@ -581,14 +581,16 @@ internal static class GraphQuantizer
     private static string QuantizeTrees(List<NodeProto> nodes, QuantizationOptions options)
     {
         var (worst, leaves) = RoundTreeLeaves(nodes, options.Precision);
-        var grid = options.Precision switch
-        {
-            Precision.Float16 => "FP16",
-            Precision.Int4 => "a symmetric INT4 grid (one scale per ensemble)",
-            _ => "a symmetric INT8 grid (one scale per ensemble)",
-        };
-        return $"tree ensemble: {leaves} leaf values snapped to {grid}, split thresholds kept exact; ONNX Runtime's tree operators take float32 leaves only, so they stay float32 in the file, with few distinct values that the zip compresses (largest leaf error {worst:G3}).";
+        return $"tree ensemble: {leaves} leaf values snapped to {TreeGrid(options.Precision)}, split thresholds kept exact; ONNX Runtime's tree operators take float32 leaves only, so they stay float32 in the file, with few distinct values that the zip compresses (largest leaf error {worst:G3}).";
     }
+
+    /// <summary>The grid <see cref="RoundTreeLeaves"/> puts leaves on, for the report.</summary>
+    internal static string TreeGrid(Precision precision) => precision switch
+    {
+        Precision.Float16 => "FP16",
+        Precision.Int4 => "a symmetric INT4 grid (one scale per ensemble)",
+        _ => "a symmetric INT8 grid (one scale per ensemble)",
+    };
 
     /// <summary>
     /// Snaps the leaf values of each TreeEnsembleRegressor node to FP16, or to a symmetric INT8/INT4 grid with one

@@ -22,16 +22,7 @@ public sealed class QuantizationEstimator : CompressionStageEstimator
     public override string StageName => "Quantize";
 
     internal override ModelState Apply(ModelState input, IDataView data, out string description)
-    {
-        string? why = null;
-        if (_options.Form == ModelForm.Native && input is NativeState native && native.Parts != null)
-        {
-            // Tree ensembles and linear models stay ML.NET models; other predictors go through ONNX, and the report says why.
-            var edited = NativeCompression.TryQuantize(Ml, native, data, _options, out description, out why);
-            if (edited != null) return edited;
-        }
-        var result = GraphStage.Apply(Ml, input, data, (graph, context) => GraphQuantizer.Quantize(graph, _options, context), out description);
-        if (why != null) description += $" The result is an ONNX graph run by ONNX Runtime because {why}.";
-        return result;
-    }
+        => NativeCompression.Quantize(Ml, _options, input, data,
+            (ModelState state, IDataView d, out string text) => GraphStage.Apply(Ml, state, d, (graph, context) => GraphQuantizer.Quantize(graph, _options, context), out text),
+            out description);
 }

@@ -167,22 +167,4 @@ internal sealed class NativeTreeEnsemble
             w.Doubles(t.LabelWeights);
         }
     }
-
-    /// <summary>The ensemble's raw score on a dense row, as ML.NET computes it (for checks).</summary>
-    public double Score(float[] x)
-    {
-        double sum = 0;
-        foreach (var t in Trees)
-        {
-            int node = 0;
-            while (node >= 0)
-            {
-                float v = x[t.SplitFeature[node]];
-                if (float.IsNaN(v)) v = t.MissingValueAt(node);
-                node = v <= t.RawThresholds[node] ? t.Lte[node] : t.Gt[node];
-            }
-            sum += t.LeafValues[~node];
-        }
-        return Kind.Average ? sum / Trees.Count : sum;
-    }
 }
