@@ -152,24 +152,8 @@ public static class NativeModelsScenario
     {
         var ml = new MLContext(seed: 1);
         // TextVocabularyScenario's data and teacher (no L1 term, so that pruning is what removes coefficients).
-        var data = ml.Data.LoadFromTextFile(Settings.DataPath("spamassassin_3000.csv"), new TextLoader.Options
-        {
-            HasHeader = true, Separators = new[] { ',' }, AllowQuoting = true,
-            Columns = new[] { new TextLoader.Column("Label", DataKind.String, 0), new TextLoader.Column("subject", DataKind.String, 1), new TextLoader.Column("body", DataKind.String, 2) },
-        });
         int rows = s.Quick ? 600 : 3000;
-        var split = ml.Data.TrainTestSplit(ml.Data.TakeRows(data, rows), testFraction: 0.3, seed: 7);
-        IDataView train = ml.Data.Cache(split.TrainSet), test = ml.Data.Cache(split.TestSet);
-        var sw = Stopwatch.StartNew();
-        var text = new TextFeaturizingEstimator.Options { KeepDiacritics = true };
-        var teacher = ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["spam"] = true, ["ham"] = false }, "Label")
-            .Append(ml.Transforms.Text.FeaturizeText("SubjectFeatures", text, "subject"))
-            .Append(ml.Transforms.Text.FeaturizeText("BodyFeatures", text, "body"))
-            .Append(ml.Transforms.Concatenate("Features", "SubjectFeatures", "BodyFeatures"))
-            .Append(ml.BinaryClassification.Trainers.SdcaLogisticRegression(l1Regularization: 0))
-            .Fit(train);
-        double teacherSeconds = sw.Elapsed.TotalSeconds;
-        int width = ((VectorDataViewType)teacher.Transform(test).Schema["Features"].Type).Size;
+        var (train, test, teacher, teacherSeconds, width) = TextVocabularyScenario.SpamTextTeacher(ml, rows);
         var (pruned, quantized, seconds) = PruneAndQuantize(ml, teacher, train, TextSparsity);
         using var _p = pruned;
         using var _q = quantized;
