@@ -451,7 +451,7 @@ new[]
     md('''
 Distilling on the labelled rows alone gives the student nothing the labels did not: on its own training rows the
 teacher's probabilities are almost the labels. The unlabeled rows are what pay — the teacher's knowledge reaches the student through rows nobody
-labelled (benchmark: 0.9831 against 0.9806, and better than labels-only on five of five splits; see the README,
+labelled (benchmark: 0.9831 against 0.9806, and better than labels-only on five of five splits; see docs/benchmarks.md,
 "LETTER.p2", also for throughput and size).
 '''),
 ])
