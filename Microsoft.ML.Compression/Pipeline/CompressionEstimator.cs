@@ -124,15 +124,19 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
     }
 
     /// <summary>
-    /// The schema shape after the chain. ML.NET offers no public way to describe new columns in a
-    /// <see cref="SchemaShape"/>, so this is the student's output shape when the chain distills, and the input shape
-    /// otherwise; the compressed model's real columns are checked when it is fitted.
+    /// The schema shape after the chain: the input columns plus the columns the compressed model writes (a
+    /// compression stage keeps the columns of the model it acts on; a chain that distills writes the student's).
     /// </summary>
-    /// <example><code>var shape = chain.GetOutputSchema(inputShape);</code></example>
+    /// <example><code>var shape = chain.GetOutputSchema(inputShape); // lists Score, PredictedLabel, Probability, …</code></example>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         if (inputSchema == null) throw new ArgumentNullException(nameof(inputSchema));
         var distill = _stages.OfType<DistillationEstimator>().LastOrDefault();
-        return distill?.StudentOutputSchema(inputSchema) ?? inputSchema;
+        if (distill != null) return distill.StudentOutputSchema(inputSchema) ?? inputSchema;
+        var first = _stages[0];
+        if (first.Source == null)
+            throw new ArgumentException(
+                $"The first stage ({first.StageName}) has no model to act on. Give it one, e.g. ml.Compression().{first.StageName}(teacher, options), or start the chain with Distill.");
+        return OutputShape.Of(_ml, first.Source.Create(_ml), inputSchema);
     }
 }
