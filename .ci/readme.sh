@@ -27,3 +27,28 @@ out="$(dotnet run -c Release --no-build -- "$root/data/wa_churn.csv")"
 echo "$out" | tail -3
 if ! grep -q "^test AUC 0\.[6-9]" <<<"$out"; then echo "error: the README's quick start did not print a test AUC." >&2; exit 1; fi
 echo "readme quick start ok"
+
+# The package brings ONNX Runtime's managed API only: the app above compressed trees without the native runtime.
+if find bin -name 'libonnxruntime*' | grep -q .; then echo "error: the package brought ONNX Runtime's native library into a tree-only app." >&2; exit 1; fi
+# A network without the runtime: a typed error that names the package to add (OnnxRuntimeNotFoundException).
+mkdir "$work/network" && cd "$work/network"
+dotnet new console --framework net10.0 -n NoRuntime -o . >/dev/null
+dotnet add package Microsoft.ML.Compression --version "$version" --source "$work/feed" >/dev/null
+cat > Program.cs <<'CS'
+using Microsoft.ML;
+using Microsoft.ML.Compression;
+using Microsoft.ML.Data;
+var ml = new MLContext();
+var data = ml.Data.LoadFromTextFile(args[1], new TextLoader.Options
+{
+    HasHeader = true, Separators = new[] { ',' },
+    Columns = new[] { new TextLoader.Column("Features", DataKind.Single, 1, 16) },
+});
+try { ml.Compression().Quantize(args[0]).Fit(data); Console.WriteLine("no error"); }
+catch (OnnxRuntimeNotFoundException e) { Console.WriteLine("typed: " + e.Message); }
+CS
+dotnet build -c Release -v quiet -nologo 2>&1 | tail -1
+out="$(dotnet run -c Release --no-build -- "$root/data/models/letter_mlp.onnx" "$root/data/letter.csv" 2>&1 || true)"
+echo "$out" | cut -c1-200
+if ! grep -q "^typed: .*dotnet add package Microsoft.ML.OnnxRuntime" <<<"$out"; then echo "error: a network without ONNX Runtime did not give OnnxRuntimeNotFoundException." >&2; exit 1; fi
+echo "no-runtime check ok"

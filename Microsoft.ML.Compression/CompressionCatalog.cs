@@ -149,6 +149,7 @@ public sealed class CompressionCatalog
     {
         var model = OnnxModelIO.Load(CheckPath(onnxModelPath));
         if (data == null) throw new ArgumentNullException(nameof(data));
+        OnnxRuntimeNative.Require("A pruning sensitivity sweep of an ONNX network");
         using var dense = _ml.Transforms.ApplyOnnxModel(onnxModelPath).Fit(data);
         return PruningSensitivitySweep.Run(_ml, options => Prune(onnxModelPath, options), model, dense, data, metric, sparsities, reconstruct: true);
     }

@@ -68,6 +68,7 @@ internal sealed class ModelSource
 
     public static ModelSource FromOnnx(ModelProto model, string description)
     {
+        OnnxRuntimeNative.Require("Compressing an ONNX network");
         if (model.Graph.Input.Count == 0)
             throw new InvalidModelException($"The ONNX model {description} has no inputs.");
         return new ModelSource(_ => new NetworkState(model.Clone()), description);

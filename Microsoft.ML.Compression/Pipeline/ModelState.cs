@@ -97,6 +97,7 @@ internal sealed class PredictorState : ModelState
     /// </remarks>
     public PredictorState(MlNetModelParts parts, PredictorGraph predictor, Func<IReadOnlyList<ITransformer>>? freshPrefix = null)
     {
+        OnnxRuntimeNative.Require("The ONNX form of an ML.NET predictor (ModelForm.Onnx, or a featurizer vocabulary pruned into a graph)");
         Parts = parts;
         Predictor = predictor;
         _freshPrefix = freshPrefix;
@@ -119,6 +120,7 @@ internal sealed class NetworkState : ModelState
 {
     public NetworkState(ModelProto model, IReadOnlyList<ITransformer>? prefix = null)
     {
+        OnnxRuntimeNative.Require("Compressing an ONNX network");
         Model = model;
         Prefix = prefix ?? Array.Empty<ITransformer>();
         var initializers = new HashSet<string>(model.Graph.Initializer.Select(t => t.Name));
