@@ -41,6 +41,7 @@ public sealed class BatchScoringTests
             for (int j = 0; j < x[i].Length; j++) AssertClose(x[i][j], y[i][j], $"{column}, row {i}, slot {j}");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void BatchedBinaryScoresEqualTheOnnxTransformerChainAcrossBatchBoundaries()
     {
@@ -62,6 +63,7 @@ public sealed class BatchScoringTests
         Assert.AreEqual(_ml.BinaryClassification.Evaluate(rowByRow).AreaUnderRocCurve, metrics.AreaUnderRocCurve, 1e-6);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void BatchedMulticlassKeepsKeyLabelsAndScores()
     {

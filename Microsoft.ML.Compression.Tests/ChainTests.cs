@@ -29,6 +29,7 @@ public sealed class ChainTests
         .Append(_ml.Compression().Prune(new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }))
         .Append(_ml.Compression().Quantize(new QuantizationOptions { Form = ModelForm.Onnx, Precision = Precision.Int8 }));
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void DistillPruneQuantizeChainGivesOneSmallModelThatEvaluatesWithMlNetMetrics()
     {
@@ -45,6 +46,7 @@ public sealed class ChainTests
         StringAssert.Contains(report.ToString(), "Quantize");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void CompressedModelHoldsExactlyOneModelAndNoUncompressedCopy()
     {
@@ -63,6 +65,7 @@ public sealed class ChainTests
         finally { File.Delete(path); }
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void SavedZipLoadsAsStandardTransformersAndPredictsIdentically()
     {
@@ -104,6 +107,7 @@ public sealed class ChainTests
         Assert.AreEqual(reference.AreaUnderRocCurve, metrics.AreaUnderRocCurve, 0.005);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void TheInputModelIsNeverModified()
     {
@@ -113,6 +117,7 @@ public sealed class ChainTests
         CollectionAssert.AreEqual(before, after);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void ACompressedModelIsAcceptedAsTheModelOfANewChainAndStaysUnchanged()
     {
@@ -143,6 +148,7 @@ public sealed class ChainTests
         Assert.ThrowsExactly<ObjectDisposedException>(() => _ml.Compression().Quantize(pruned));
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void ASavedAndLoadedCompressedModelCanBeCompressedAgain()
     {
@@ -182,6 +188,7 @@ public sealed class ChainTests
         => _ml.Transforms.Conversion.MapKeyToValue("PredictedValue", "PredictedLabel").Fit(scored).Transform(scored)
             .GetColumn<ReadOnlyMemory<char>>("PredictedValue").Select(v => v.ToString()).ToArray();
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void LoadModelGivesBackACompressedModelWithItsReportAndFastPaths()
     {

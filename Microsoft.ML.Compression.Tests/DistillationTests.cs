@@ -13,6 +13,7 @@ public sealed class DistillationTests
     [ClassInitialize]
     public static void Init(TestContext _) => _ml = new MLContext(seed: 1);
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void MulticlassStudentWithWeightColumnLearnsTheTeachersDistribution()
     {
@@ -41,6 +42,7 @@ public sealed class DistillationTests
         => _ml.Transforms.Conversion.MapKeyToValue("PredictedValue", "PredictedLabel").Fit(scored).Transform(scored)
             .GetColumn<ReadOnlyMemory<char>>("PredictedValue").Select(v => v.ToString()).ToArray();
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void BinaryStudentWithoutWeightColumnGetsProportionalCopiesInTheDataLabelType()
     {
@@ -132,6 +134,7 @@ public sealed class DistillationTests
         Assert.IsNull(again.KlDivergence);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void MulticlassFidelityComparesClassValuesAlthoughStudentNumbersItsKeysDifferently()
     {
@@ -161,6 +164,7 @@ public sealed class DistillationTests
 
     // ---- Unlabeled transfer data ----
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void UnlabeledDataIsLabelledByTheTeacherForBinaryMulticlassAndRegression()
     {
@@ -304,6 +308,7 @@ public sealed class DistillationTests
         Assert.IsTrue(augmented > plain - 0.02, $"without {plain}, with {augmented}");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void UnlabeledRowsMakeTheDistilledStudentBeatTheLabelsOnlyStudentOnLetterP2()
     {

@@ -47,6 +47,7 @@ public sealed class FeaturizerVocabularyTests
         return zip.Length;
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void PruningTheVocabularyShrinksTheSavedModelAndKeepsAccuracyAfterSaveAndLoad()
     {

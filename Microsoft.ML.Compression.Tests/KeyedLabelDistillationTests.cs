@@ -42,6 +42,7 @@ public sealed class KeyedLabelDistillationTests
         return values.DenseValues().Select(v => v.ToString()).ToArray();
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void AnMlNetTeacherOnKeyedLabelsDistilsIntoABareStudentThatMlNetEvaluates()
     {
@@ -65,6 +66,7 @@ public sealed class KeyedLabelDistillationTests
         }
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void ANetworkTeacherOnKeyedLabelsIsMatchedToTheKeysByValueNotByKeyNumber()
     {
@@ -80,6 +82,7 @@ public sealed class KeyedLabelDistillationTests
         CollectionAssert.AreEqual(LabelValues(given.Transform(_test), "PredictedLabel"), LabelValues(sorted.Transform(_test), "PredictedLabel"));
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void PerClassRegressionOnKeyedLabelsKeepsTheKeyTypeAndSavesAndLoads()
     {

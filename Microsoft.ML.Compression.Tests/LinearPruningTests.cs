@@ -38,6 +38,7 @@ public sealed class LinearPruningTests
         Assert.AreEqual(0.7, rebuilt.Report.Final.Sparsity!.Value, 0.03);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void TextModelWithAHundredThousandFeaturesIsPrunedAndQuantizedWithoutDensifyingTheData()
     {

@@ -84,6 +84,7 @@ public sealed class NativeModelTests
         StringAssert.Contains(pruned.Report.Final.Description, "native ML.NET model");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void PrunedThenQuantizedLightGbmStaysNativeAndLeavesSitOnTheGrid()
     {
@@ -108,6 +109,7 @@ public sealed class NativeModelTests
         AssertNativeContract(pruned, teacher, test);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void MulticlassWithStringLabelsKeepsMapKeyToValueSoAPredictionClassBinds()
     {
@@ -126,6 +128,7 @@ public sealed class NativeModelTests
         Assert.IsTrue(accuracy >= teacherAccuracy - 0.03, $"teacher {teacherAccuracy}, pruned {accuracy}");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void LinearModelsOfEveryKindStayNative()
     {

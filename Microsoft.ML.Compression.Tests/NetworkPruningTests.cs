@@ -25,6 +25,7 @@ public sealed class NetworkPruningTests
 
     private static double Dense() => Accuracy(_ml.Transforms.ApplyOnnxModel(Mlp).Fit(_test));
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void EightyPercentUnstructuredWithReconstructionLosesAtMostOnePointAndBeatsPlainMagnitude()
     {
@@ -37,6 +38,7 @@ public sealed class NetworkPruningTests
         Assert.IsTrue(rebuilt.Report.Final.Sparsity > 0.78);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void NinetyPercentOfEveryLayerKeepsAccuracyWithinSevenPoints()
     {
@@ -48,6 +50,7 @@ public sealed class NetworkPruningTests
         Assert.IsTrue(acc >= dense - 0.07, $"dense {dense}, pruned {acc}");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void ConvLayersAreReconstructedFromImagePatches()
     {
@@ -62,6 +65,7 @@ public sealed class NetworkPruningTests
         Assert.IsTrue(a >= dense - 0.025, $"dense {dense}, reconstructed {a}");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void TwoFourSparsityKeepsExactlyTwoOfEveryFourWeightsAndAccuracyWithinOnePoint()
     {
@@ -87,6 +91,7 @@ public sealed class NetworkPruningTests
         Assert.IsTrue(pruned.Report.Final.OnnxBytes < 0.55 * pruned.Report.Original.OnnxBytes);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void StructuredPruningOfConvChannelsFollowsBatchNormAndFlatten()
     {
@@ -127,6 +132,7 @@ public sealed class NetworkPruningTests
         CollectionAssert.AreEqual(Weights(original, "5.weight"), Weights(model, "5.weight"));
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void GlobalScopeReachesTheOverallSparsityWithUnevenLayers()
     {
@@ -144,6 +150,7 @@ public sealed class NetworkPruningTests
         StringAssert.Contains(e.Message, "/1/Gemm");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void SensitivitySweepMeasuresEachLayerAloneAndSuggestsSparsities()
     {

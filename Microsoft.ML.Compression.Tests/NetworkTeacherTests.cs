@@ -59,6 +59,7 @@ public sealed class NetworkTeacherTests
         CollectionAssert.AreEqual(distilled.Transform(test).GetColumn<bool>("PredictedLabel").ToArray(), loaded.Transform(test).GetColumn<bool>("PredictedLabel").ToArray());
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void LetterMlpDistillsIntoLightGbmMulticlass()
     {

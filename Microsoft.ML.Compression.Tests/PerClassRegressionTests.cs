@@ -91,6 +91,7 @@ public sealed class PerClassRegressionTests
             for (int c = 0; c < 26; c++) Assert.AreEqual(scores[i][c], loadedScores[i][c], 1e-6);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void PerClassStudentWithItsOwnFeaturizationAndATemperatureFollowsTheTeacher()
     {

@@ -146,6 +146,7 @@ public sealed class PredictionEngineTests
         AssertEnginesAgree<SpamRow, BinaryOutput>(quantized, _spamTest, SameBinary);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void MulticlassEngineKeepsKeyPredictedLabelAndScores()
     {

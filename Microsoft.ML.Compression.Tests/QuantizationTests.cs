@@ -228,6 +228,7 @@ public sealed class QuantizationTests
         Assert.AreEqual(fp32, Accuracy(int8, _fashionTest), 0.02);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void StaticInt8FashionCnnLatencyAgainstFp32()
     {

@@ -25,6 +25,7 @@ public sealed class RoundTripTests
         finally { File.Delete(path); }
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void MulticlassRoundTripKeepsScoresAndKeyPredictedLabelValues()
     {

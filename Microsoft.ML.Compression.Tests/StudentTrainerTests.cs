@@ -95,6 +95,7 @@ public sealed class StudentTrainerTests
         }
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void MulticlassLinearAndOneVersusAllStudentsLearnTheTeachersDistribution()
     {

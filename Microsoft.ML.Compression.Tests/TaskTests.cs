@@ -38,6 +38,7 @@ public sealed class TaskTests
         Assert.IsTrue(t.Zip(c).Count(p => p.First == p.Second) >= 0.98 * t.Length);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void MulticlassLightGbmPruningHalvesTreesAndKeepsAccuracyWithinTwoPoints()
     {
@@ -90,6 +91,7 @@ public sealed class TaskTests
         Assert.AreEqual(32.0, fp16.Report.Final.BitsPerWeight!.Value, 0.01);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void BinaryFastTreePruningDropsLeastUsefulTreesAndKeepsAuc()
     {

@@ -24,6 +24,7 @@ public sealed class TextDistillationTests
         return _ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["spam"] = true, ["ham"] = false }, "Label").Fit(raw).Transform(raw);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void TextTeacherDistillsIntoASmallerTextStudentWithItsOwnVocabularyAndUnlabeledMails()
     {

@@ -43,6 +43,7 @@ public sealed class TransformerQuantizationTests
         Assert.AreEqual(0.972, _fp32, 0.0005, "recorded in data/models/README.md");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void StaticInt8KeepsAccuracyWithinAPointAtUnder027TimesTheBytes()
     {
@@ -69,6 +70,7 @@ public sealed class TransformerQuantizationTests
         }
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void DynamicInt8KeepsAccuracyWithinAPointAtUnder027TimesTheBytes()
     {
@@ -82,6 +84,7 @@ public sealed class TransformerQuantizationTests
         }
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void AttentionProductsFollowQuantizeActivationMatMulsAgainstTheModesDefault()
     {
@@ -100,6 +103,7 @@ public sealed class TransformerQuantizationTests
         }
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void WeightOnlyInt8IsAQuarterOfTheBytesAndRestoredAtLoad()
     {
@@ -116,6 +120,7 @@ public sealed class TransformerQuantizationTests
         }
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void Fp16IsUnderHalfTheBytesWithinATenthOfAPoint()
     {
@@ -127,6 +132,7 @@ public sealed class TransformerQuantizationTests
         }
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void Int4WithGatherBlockQuantizedEmbeddingRunsAtUnder016TimesTheBytes()
     {
@@ -141,6 +147,7 @@ public sealed class TransformerQuantizationTests
         }
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void MixedPrecisionLeavesTheWorstLayersFloatUntilTheOutputSqnrBudgetIsMet()
     {

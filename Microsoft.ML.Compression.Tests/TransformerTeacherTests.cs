@@ -20,6 +20,7 @@ public sealed class TransformerTeacherTests
         return _ml.Data.Cache(_ml.Transforms.Conversion.ConvertType("Label", outputKind: DataKind.Boolean).Fit(raw).Transform(raw));
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void ATransformerTeachesATreeStudentOverABagOfTokenNgramsBetterThanItsLabels()
     {
