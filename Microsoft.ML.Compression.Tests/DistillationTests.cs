@@ -231,7 +231,7 @@ public sealed class DistillationTests
         var teacher = featurize.Append(_ml.Regression.Trainers.FastTree(numberOfTrees: 10)).Fit(data);
         var student = featurize.Append(_ml.Regression.Trainers.FastTree(numberOfTrees: 5));
         var options = new DistillationOptions { AugmentationFactor = 3 };
-        var transfer = Distillation.TransferSetBuilder.Build(_ml, Pipeline.MlNetModelParts.Flatten(teacher).ToList(), data,
+        var transfer = Distillation.TransferSetBuilder.Build(_ml, MlNet.MlNetModelParts.Flatten(teacher).ToList(), data,
             Distillation.StudentTrainer.Of(student, "student"), options, out var summary);
         Console.WriteLine(summary);
         Assert.AreEqual(400L * 4, transfer.GetRowCount());
@@ -254,7 +254,7 @@ public sealed class DistillationTests
         CollectionAssert.AreEqual(teacherScores, labels);
 
         // With Alpha < 1 the original rows blend in their true label; synthetic rows have none and learn the teacher alone.
-        var blended = Distillation.TransferSetBuilder.Build(_ml, Pipeline.MlNetModelParts.Flatten(teacher).ToList(), data,
+        var blended = Distillation.TransferSetBuilder.Build(_ml, MlNet.MlNetModelParts.Flatten(teacher).ToList(), data,
             Distillation.StudentTrainer.Of(student, "student"), new DistillationOptions { AugmentationFactor = 3, Alpha = 0.5 }, out _);
         var blendedLabels = blended.GetColumn<float>("Label").ToArray();
         var truth = data.GetColumn<float>("Label").ToArray();
@@ -272,7 +272,7 @@ public sealed class DistillationTests
         var teacher = TestData.ChurnFeaturize(_ml).Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20)).Fit(data);
         var student = TestData.ChurnFeaturize(_ml).Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5));
         var options = new DistillationOptions { AugmentationFactor = 2, AugmentationSwapProbability = 0.5, SoftTargetResolution = 2 };
-        var transfer = Distillation.TransferSetBuilder.Build(_ml, Pipeline.MlNetModelParts.Flatten(teacher).ToList(), data,
+        var transfer = Distillation.TransferSetBuilder.Build(_ml, MlNet.MlNetModelParts.Flatten(teacher).ToList(), data,
             Distillation.StudentTrainer.Of(student, "student"), options, out var summary);
         Console.WriteLine(summary);
         Assert.AreEqual(600L * 3 * 2, transfer.GetRowCount(), "(1 + factor) rows per row, 2 label copies each");

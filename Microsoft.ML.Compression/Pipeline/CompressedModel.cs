@@ -34,7 +34,7 @@ public sealed class CompressedModel : ITransformer, IDisposable
         + "the model it was created from unless it was created with new PredictionEngineOptions { OwnsTransformer = false }: create engines that "
         + "way to keep using the model, or load it again with mlContext.Model.Load.";
 
-    internal CompressedModel(TransformerChain<ITransformer> chain, CompressionReport report, byte[]? onnx, Pipeline.ModelState? state = null)
+    internal CompressedModel(TransformerChain<ITransformer> chain, CompressionReport report, byte[]? onnx, ModelState? state = null)
     {
         _chain = chain;
         Report = report;
@@ -44,10 +44,10 @@ public sealed class CompressedModel : ITransformer, IDisposable
 
     // The last stage's model, so that this model can be compressed again (e.g. Prune(distilled)): its chain alone
     // ends in ML.NET's output-column mappers after the OnnxTransformer, which no stage could read back.
-    private readonly Pipeline.ModelState? _state;
+    private readonly ModelState? _state;
 
     /// <summary>The model as the last stage left it, for a new compression chain; throws once disposed.</summary>
-    internal Pipeline.ModelState? State
+    internal ModelState? State
     {
         get
         {
@@ -107,7 +107,7 @@ public sealed class CompressedModel : ITransformer, IDisposable
             mappers.Add(transformers[i].GetRowToRowMapper(schema));
             schema = mappers[^1].OutputSchema;
         }
-        return new Pipeline.ChainedRowMapper(inputSchema, mappers);
+        return new ChainedRowMapper(inputSchema, mappers);
     }
 
     /// <summary>Rows the ONNX graph scored one at a time through this library's mapper (PredictionEngines); for tests.</summary>

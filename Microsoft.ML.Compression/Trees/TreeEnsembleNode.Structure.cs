@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.Trees;
 
 /// <summary>
 /// The shape of each tree (root, children, leaves) and the one edit leaf pruning needs: a branch node turned into a

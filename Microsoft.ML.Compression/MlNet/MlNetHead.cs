@@ -2,7 +2,7 @@ using System.ComponentModel;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.MlNet;
 
 /// <summary>
 /// Turns a <see cref="PredictorGraph"/> into standard ML.NET transformers whose output columns are the ones

@@ -1,7 +1,7 @@
 using Microsoft.ML.Compression.Pipeline;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Compression.Reporting;
+namespace Microsoft.ML.Compression.Pipeline;
 
 /// <summary>Measures one model state: counts, sizes and the task metric, with ML.NET's own evaluators.</summary>
 internal static class ReportBuilder
@@ -78,7 +78,7 @@ internal static class ReportBuilder
 
     /// <summary>The model's predictions; label conversions are skipped on data without the label column.</summary>
     private static IDataView Score(ITransformer model, IDataView data, string label = "Label")
-        => Distillation.LabelFree.Transform(MlNetModelParts.Flatten(model), data, label);
+        => LabelFree.Transform(MlNetModelParts.Flatten(model), data, label);
 
     /// <summary>
     /// <see cref="Score"/> on the evaluation data: ML.NET binds a transformer to its input's schema when Transform is

@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Compression.Pipeline;
+namespace Microsoft.ML.Compression.Scoring;
 
 /// <summary>
 /// Streams float vector columns of a data view, densified, a batch of rows at a time, so that running a network

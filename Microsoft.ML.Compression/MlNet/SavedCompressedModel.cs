@@ -1,7 +1,7 @@
 using Microsoft.ML.Compression.Onnx;
 using Onnx;
 
-namespace Microsoft.ML.Compression.Pipeline;
+namespace Microsoft.ML.Compression.MlNet;
 
 /// <summary>
 /// Reads back a compressed ML.NET model that was saved with <c>mlContext.Model.Save</c> and loaded again: a plain

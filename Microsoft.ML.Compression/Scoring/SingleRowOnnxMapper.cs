@@ -1,7 +1,7 @@
 using System.Reflection;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.Scoring;
 
 /// <summary>
 /// The row mapper OnnxTransformer would give (same input and output schema: the input columns, then the graph's

@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Compression.Pipeline;
+namespace Microsoft.ML.Compression.MlNet;
 
 /// <summary>
 /// Row mappers applied one after the other, as <c>TransformerChain.GetRowToRowMapper</c> composes them (ML.NET's own

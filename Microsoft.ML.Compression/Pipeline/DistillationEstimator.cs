@@ -65,7 +65,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     private NativeState ScoringTeacher(ScoringTeacherState scoring, IDataView data)
     {
         DataViewSchema output;
-        try { output = Distillation.LabelFree.OutputSchema(scoring.Model, data.Schema, _options.LabelColumnName); }
+        try { output = LabelFree.OutputSchema(scoring.Model, data.Schema, _options.LabelColumnName); }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
             throw new DataMismatchException($"The teacher cannot read this data ({e.Message}). Give data with the columns the teacher was trained on.", _options.LabelColumnName);

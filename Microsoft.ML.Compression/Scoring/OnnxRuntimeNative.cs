@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.Scoring;
 
 /// <summary>
 /// Whether ONNX Runtime's native library loads. The package depends only on ONNX Runtime's managed API, so that an

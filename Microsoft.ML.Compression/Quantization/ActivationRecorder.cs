@@ -4,7 +4,7 @@ using Microsoft.ML.OnnxRuntime;
 using System.Numerics.Tensors;
 using Onnx;
 
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.Quantization;
 
 /// <summary>
 /// Streaming statistics of one float tensor: running min/max and a fixed-size histogram (2048 bins over a range

@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Compression.Pipeline;
+namespace Microsoft.ML.Compression.MlNet;
 
 /// <summary>
 /// A trained ML.NET model split into the featurization before its predictor, the predictor itself, and the
@@ -41,7 +41,7 @@ internal sealed class MlNetModelParts
     /// The featurization before the predictor, applied to <paramref name="data"/>; label conversions are skipped
     /// when the data has no "Label" column (unlabeled data).
     /// </summary>
-    public IDataView TransformPrefix(IDataView data) => Distillation.LabelFree.Transform(Prefix, data, "Label");
+    public IDataView TransformPrefix(IDataView data) => LabelFree.Transform(Prefix, data, "Label");
 
     public int FeatureCount(DataViewSchema prefixOutput)
     {

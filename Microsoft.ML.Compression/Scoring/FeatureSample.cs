@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Compression.Pipeline;
+namespace Microsoft.ML.Compression.Scoring;
 
 /// <summary>Reads the first rows of a float vector column, densified, to rank coefficients and trees.</summary>
 internal static class FeatureSample

@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.Scoring;
 
 /// <summary>
 /// Scores one row at a time on the session of a <see cref="BatchScorer"/>, for a PredictionEngine. Why: ML.NET's

@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Compression.Pipeline;
+namespace Microsoft.ML.Compression.MlNet;
 
 /// <summary>A data view with a schema and no rows: transformers are fitted on it only to propagate schemas.</summary>
 internal sealed class EmptyDataView : IDataView

@@ -1,7 +1,7 @@
 using Microsoft.ML.Data;
 using Onnx;
 
-namespace Microsoft.ML.Compression.Pipeline;
+namespace Microsoft.ML.Compression.MlNet;
 
 /// <summary>
 /// The <see cref="SchemaShape"/> a compressed model will write, worked out before anything is fitted (what

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Onnx;
 
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.Trees;
 
 /// <summary>
 /// Lossless, more compact storage of tree ensembles: every ai.onnx.ml TreeEnsembleRegressor (how ML.NET exports

@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.Scoring;
 
 /// <summary>
 /// The data view OnnxTransformer would return (same schema), computed a batch of rows at a time by

@@ -1,7 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.Scoring;
 
 /// <summary>ONNX Runtime tensors over .NET arrays of the element types the scorers feed and read (no copy on the way in).</summary>
 internal static class OrtTensors

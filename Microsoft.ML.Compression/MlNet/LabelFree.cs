@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Compression.Distillation;
+namespace Microsoft.ML.Compression.MlNet;
 
 /// <summary>
 /// Applies a fitted pipeline to data that may lack the label column. ML.NET pipelines often convert the label
@@ -19,7 +19,7 @@ internal static class LabelFree
     public static DataViewSchema OutputSchema(ITransformer model, DataViewSchema schema, string labelColumn)
     {
         bool unlabeled = schema.GetColumnOrNull(labelColumn) == null;
-        foreach (var t in Pipeline.MlNetModelParts.Flatten(model))
+        foreach (var t in MlNetModelParts.Flatten(model))
             if (!(unlabeled && Skipped(t, schema, labelColumn))) schema = t.GetOutputSchema(schema);
         return schema;
     }

@@ -2,7 +2,7 @@ using Microsoft.ML.Compression.Onnx;
 using Microsoft.ML.Data;
 using Onnx;
 
-namespace Microsoft.ML.Compression.Pipeline;
+namespace Microsoft.ML.Compression.MlNet;
 
 /// <summary>The model as it passes from stage to stage: native ML.NET, an exported predictor graph, or an ONNX network.</summary>
 internal abstract class ModelState

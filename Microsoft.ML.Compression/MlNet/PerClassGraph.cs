@@ -1,7 +1,7 @@
 using Microsoft.ML.Compression.Pipeline;
 using Onnx;
 
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.MlNet;
 
 /// <summary>
 /// Merges K exported regression graphs (one per class, each reading the same feature input and producing

@@ -2,7 +2,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.Scoring;
 
 /// <summary>
 /// Runs the compressed ONNX graph on many rows per ONNX Runtime call. Why: ML.NET's OnnxTransformer calls the

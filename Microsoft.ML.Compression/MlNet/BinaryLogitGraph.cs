@@ -1,7 +1,7 @@
 using Microsoft.ML.Compression.Pipeline;
 using Onnx;
 
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.MlNet;
 
 /// <summary>
 /// Turns an exported regression graph that learned the teacher's logit divided by the temperature into a binary

@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Compression.Pipeline;
+namespace Microsoft.ML.Compression.MlNet;
 
 /// <summary>
 /// Output schema definitions of one column of a given type, with the CustomMapping estimator that reports it:

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Onnx;
 
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.Trees;
 
 /// <summary>
 /// An ONNX-ML TreeEnsembleRegressor node (how ML.NET exports FastTree, LightGBM and FastForest) read into trees

@@ -2,7 +2,7 @@ using Microsoft.ML.Compression.Pipeline;
 using Microsoft.ML.Data;
 using Onnx;
 
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.MlNet;
 
 /// <summary>
 /// An ML.NET predictor as an ONNX graph with a fixed contract: one input (the feature column, float [batch, F])
