@@ -111,6 +111,23 @@ public sealed class CompressionCatalog
     public PruningEstimator Prune(Stream onnxModel, PruningOptions? options = null)
         => new(_ml, ModelSource.FromOnnx(OnnxModelIO.Load(onnxModel ?? throw new ArgumentNullException(nameof(onnxModel))), "from the stream"), options ?? new PruningOptions());
 
+    /// <summary>A pruning stage for a chain that removes <paramref name="targetSparsity"/> of the weights (or trees), the other options at their defaults.</summary>
+    /// <param name="targetSparsity">Fraction of weights (or trees) to remove, in [0, 1).</param>
+    /// <example><code>var chain = ml.Compression().Distill(teacher, student).Append(ml.Compression().Prune(0.5));</code></example>
+    public PruningEstimator Prune(double targetSparsity) => Prune(new PruningOptions { TargetSparsity = targetSparsity });
+
+    /// <summary>Prunes <paramref name="targetSparsity"/> of a trained ML.NET model's weights (or trees), or of an OnnxTransformer network's, the other options at their defaults.</summary>
+    /// <param name="model">The trained model.</param>
+    /// <param name="targetSparsity">Fraction of weights (or trees) to remove, in [0, 1).</param>
+    /// <example><code>var pruned = ml.Compression().Prune(teacher, 0.8).Fit(train); // 80 % of the trees go</code></example>
+    public PruningEstimator Prune(ITransformer model, double targetSparsity) => Prune(model, new PruningOptions { TargetSparsity = targetSparsity });
+
+    /// <summary>Prunes <paramref name="targetSparsity"/> of the weights of an ONNX network read from a file, the other options at their defaults.</summary>
+    /// <param name="onnxModelPath">The .onnx file (never changed).</param>
+    /// <param name="targetSparsity">Fraction of weights to remove, in [0, 1).</param>
+    /// <example><code>var pruned = ml.Compression().Prune("mlp.onnx", 0.5).Fit(data);</code></example>
+    public PruningEstimator Prune(string onnxModelPath, double targetSparsity) => Prune(onnxModelPath, new PruningOptions { TargetSparsity = targetSparsity });
+
     /// <summary>A quantization stage for a chain: it quantizes the model of the stage before it.</summary>
     /// <example><code>chain.Append(ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 }));</code></example>
     public QuantizationEstimator Quantize(QuantizationOptions? options = null) => new(_ml, null, options ?? new QuantizationOptions());
@@ -129,6 +146,23 @@ public sealed class CompressionCatalog
     /// <example><code>using var s = File.OpenRead("mlp.onnx"); var int8 = ml.Compression().Quantize(s).Fit(data);</code></example>
     public QuantizationEstimator Quantize(Stream onnxModel, QuantizationOptions? options = null)
         => new(_ml, ModelSource.FromOnnx(OnnxModelIO.Load(onnxModel ?? throw new ArgumentNullException(nameof(onnxModel))), "from the stream"), options ?? new QuantizationOptions());
+
+    /// <summary>A quantization stage for a chain to <paramref name="precision"/>, the other options at their defaults.</summary>
+    /// <param name="precision">The precision of the weights (Int8, Int4, Float16).</param>
+    /// <example><code>var chain = ml.Compression().Prune(teacher, 0.5).Append(ml.Compression().Quantize(Precision.Int8));</code></example>
+    public QuantizationEstimator Quantize(Precision precision) => Quantize(new QuantizationOptions { Precision = precision });
+
+    /// <summary>Quantizes a trained ML.NET model, or an OnnxTransformer network, to <paramref name="precision"/>, the other options at their defaults.</summary>
+    /// <param name="model">The trained model.</param>
+    /// <param name="precision">The precision of the weights (Int8, Int4, Float16).</param>
+    /// <example><code>var int8 = ml.Compression().Quantize(teacher, Precision.Int8).Fit(train);</code></example>
+    public QuantizationEstimator Quantize(ITransformer model, Precision precision) => Quantize(model, new QuantizationOptions { Precision = precision });
+
+    /// <summary>Quantizes an ONNX network read from a file to <paramref name="precision"/>, the other options at their defaults.</summary>
+    /// <param name="onnxModelPath">The .onnx file (never changed).</param>
+    /// <param name="precision">The precision of the weights (Int8, Int4, Float16).</param>
+    /// <example><code>var fp16 = ml.Compression().Quantize("mlp.onnx", Precision.Float16).Fit(data);</code></example>
+    public QuantizationEstimator Quantize(string onnxModelPath, Precision precision) => Quantize(onnxModelPath, new QuantizationOptions { Precision = precision });
 
     /// <summary>
     /// Prunes each MatMul/Gemm/Conv layer of an ONNX network alone at each of <paramref name="sparsities"/> (with

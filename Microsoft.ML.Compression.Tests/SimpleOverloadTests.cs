@@ -1,0 +1,34 @@
+using Microsoft.ML;
+
+namespace Microsoft.ML.Compression.Tests;
+
+/// <summary>The simple-argument overloads (as ML.NET catalogs offer) give the same models as their Options forms.</summary>
+[TestClass]
+public sealed class SimpleOverloadTests
+{
+    [TestMethod]
+    public void PruneAndQuantizeWithOneArgumentEqualTheOptionsForms()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Head(ml, TestData.SpamBool(ml), 600));
+        var teacher = ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20).Fit(data);
+        using var simple = ml.Compression().Prune(teacher, 0.5).Append(ml.Compression().Quantize(Precision.Int8)).Fit(data);
+        using var options = ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5 })
+            .Append(ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 })).Fit(data);
+        CollectionAssert.AreEqual(TestData.Scores(options.Transform(data)), TestData.Scores(simple.Transform(data)));
+        Assert.AreEqual(options.Report.Final.ZipBytes, simple.Report.Final.ZipBytes);
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.Compression().Prune(teacher, 1.5));
+    }
+
+    [TestMethod]
+    public void QuantizeAnOnnxFileWithOnlyAPrecision()
+    {
+        var ml = new MLContext(seed: 1);
+        var letter = ml.Data.Cache(TestData.Head(ml, TestData.Letter(ml), 500));
+        string model = TestData.Path(Path.Combine("models", "letter_mlp.onnx"));
+        using var fp16 = ml.Compression().Quantize(model, Precision.Float16).Fit(letter);
+        Assert.IsTrue(fp16.Report.Final.OnnxBytes < 0.55 * fp16.Report.Original.OnnxBytes);
+        using var pruned = ml.Compression().Prune(model, 0.3).Fit(letter);
+        Assert.IsTrue(pruned.Report.Final.Sparsity > 0.27);
+    }
+}
