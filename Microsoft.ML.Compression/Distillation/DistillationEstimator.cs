@@ -160,11 +160,11 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         }
         else validation = _options.ValidationData!;
         if (validation.Schema.GetColumnOrNull(label) == null)
-            throw new DataMismatchException($"DistillationOptions.ValidationData has no '{label}' column: the candidates are compared on true labels.", nameof(DistillationOptions.ValidationData));
+            throw new DataMismatchException($"DistillationOptions.ValidationData has no '{label}' column: the candidates are compared on true labels.", label);
         long rows = FeatureSample.RowCount(validation);
         if (rows < DistillationOptions.MinValidationRows)
             throw new DataMismatchException($"ChooseOnValidation has {rows} validation rows, too few to choose a student on (at least {DistillationOptions.MinValidationRows}): " +
-                (heldOut ? "give more training data, a larger ValidationFraction, or your own rows in DistillationOptions.ValidationData." : "give more rows in DistillationOptions.ValidationData."), nameof(DistillationOptions.ValidationData));
+                (heldOut ? "give more training data, a larger ValidationFraction, or your own rows in DistillationOptions.ValidationData." : "give more rows in DistillationOptions.ValidationData."));
         string metricName = ReportBuilder.MetricName(StudentTask);
         bool higherIsBetter = StudentTask != ModelTask.Regression;
 
@@ -172,7 +172,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         var labelOnly = FitOnLabels(fitPart);
         var labelOnlyMetric = ValidationMetric(NativeState.Of(labelOnly, StudentTask, "student"), fitPart, validation)
             ?? throw new DataMismatchException($"The validation rows give no {metricName} for the label-only student (a binary task needs both classes among them, and the label must be of the student's type): " +
-                "give other rows in DistillationOptions.ValidationData.", nameof(DistillationOptions.ValidationData));
+                "give other rows in DistillationOptions.ValidationData.", label);
         var candidates = new List<DistillationCandidate> { new() { Name = "labels only", LabelOnly = true, ValidationMetric = labelOnlyMetric } };
         var states = new List<ModelState?> { null };
         var summaries = new List<string> { "" };
