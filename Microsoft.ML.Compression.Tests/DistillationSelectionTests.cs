@@ -54,21 +54,27 @@ public sealed class DistillationSelectionTests
     }
 
     [TestMethod]
-    public void TheCandidateBestOnTheValidationDataIsReturnedAsItWasTrained()
+    public void TheCandidateBestOnTheValidationDataIsReturnedAsItWasTrainedWhenItBeatsTheMargin()
     {
         var teacher = _ml.BinaryClassification.Trainers.LightGbm(numberOfIterations: 100).Fit(_train);
-        var options = new DistillationOptions { ChooseOnValidation = true, ValidationData = _test, CandidateAlphas = new[] { 1.0, 0.7, 0.3 } };
-        using var chosen = _ml.Compression().Distill(teacher, Student(5), options).Fit(_train);
-        var s = chosen.Report.Stages[1].Selection!;
-        var metrics = s.Candidates.Select(c => c.ValidationMetric!.Value).ToArray();
-        Console.WriteLine(chosen.Report);
-        Assert.AreEqual(4, metrics.Length);
-        Assert.AreEqual(Array.IndexOf(metrics, metrics.Max()), s.ChosenIndex); // the first of the best: a tie goes to the label-only student
-        Assert.IsFalse(s.HeldOut || s.Refitted);
-        Assert.AreEqual(_test.GetColumn<bool>("Label").Count(), s.ValidationRows);
-        // Nothing was held out, so the returned student is the candidate that was measured.
-        Assert.AreEqual(metrics[s.ChosenIndex], Auc(chosen, _test), 1e-9);
-        Assert.AreEqual(chosen.Report.Stages[1].EvaluationMetric ?? Auc(chosen, _test), Auc(chosen, _test), 1e-9);
+        foreach (double margin in new[] { 0.0, 0.05 })
+        {
+            var options = new DistillationOptions { ChooseOnValidation = true, ValidationData = _test, CandidateAlphas = new[] { 1.0, 0.7, 0.3 }, MinimumErrorReduction = margin };
+            using var chosen = _ml.Compression().Distill(teacher, Student(5), options).Fit(_train);
+            var s = chosen.Report.Stages[1].Selection!;
+            var metrics = s.Candidates.Select(c => c.ValidationMetric!.Value).ToArray();
+            Console.WriteLine(chosen.Report);
+            Assert.AreEqual(4, metrics.Length);
+            Assert.AreEqual(margin, s.MinimumErrorReduction);
+            // The best distilled candidate (the first of equals), if it cuts the label-only error (1 - AUC) by the margin.
+            int best = 1 + Array.IndexOf(metrics[1..], metrics[1..].Max());
+            int expected = 1 - metrics[best] < (1 - metrics[0]) * (1 - margin) ? best : 0;
+            Assert.AreEqual(expected, s.ChosenIndex, string.Join(", ", metrics));
+            Assert.IsFalse(s.HeldOut || s.Refitted);
+            Assert.AreEqual(_test.GetColumn<bool>("Label").Count(), s.ValidationRows);
+            // Nothing was held out, so the returned student is the candidate that was measured.
+            Assert.AreEqual(metrics[s.ChosenIndex], Auc(chosen, _test), 1e-9);
+        }
     }
 
     [TestMethod]

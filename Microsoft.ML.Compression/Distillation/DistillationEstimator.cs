@@ -29,6 +29,15 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         options.Validate();
         _student = student ?? throw new ArgumentNullException(nameof(student));
         _trainer = StudentTrainer.Of(student, nameof(student), options.LabelColumnName);
+        if (options.StudentWeightColumnName is { } weight)
+        {
+            if (!_trainer.HidesColumns)
+                throw new ArgumentException(_trainer.WeightColumn == weight
+                    ? $"The student's trainer already reads its example weights from '{weight}': leave DistillationOptions.StudentWeightColumnName null."
+                    : $"DistillationOptions.StudentWeightColumnName is for one-versus-all and pairwise-coupling students, whose trainers hide their columns; this student's trainer " +
+                      (_trainer.WeightColumn == null ? $"has no example-weight column: create it with exampleWeightColumnName: \"{weight}\" instead." : $"reads its weights from '{_trainer.WeightColumn}'."), nameof(options));
+            _trainer = _trainer with { WeightColumn = weight };
+        }
         if (options.HardLabels && _trainer.Task == ModelTask.Regression)
             throw new ArgumentException("HardLabels applies to classification students; a regression student learns the teacher's score.", nameof(options));
         if (_trainer.Task == ModelTask.Regression && options.Temperature != 1)
@@ -185,10 +194,14 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             states.Add(state);
             summaries.Add(summary);
         }
-        int chosen = 0;
+        // The best distilled candidate replaces the label-only student only when it cuts the validation error by the
+        // margin: a few hundred validation rows cannot tell apart students closer than that.
+        double Error(double m) => higherIsBetter ? 1 - m : m;
+        int best = 0;
         for (int i = 1; i < candidates.Count; i++)
-            if (candidates[i].ValidationMetric is double m && (higherIsBetter ? m > candidates[chosen].ValidationMetric!.Value : m < candidates[chosen].ValidationMetric!.Value))
-                chosen = i;
+            if (candidates[i].ValidationMetric is double m && (best == 0 || Error(m) < Error(candidates[best].ValidationMetric!.Value)))
+                best = i;
+        int chosen = best > 0 && Error(candidates[best].ValidationMetric!.Value) < Error(labelOnlyMetric) * (1 - _options.MinimumErrorReduction) ? best : 0;
         double? teacherMetric = ReportBuilder.Metric(Ml, StudentTask, LabelFree.Transform(teacher, validation, label), label);
 
         bool refit = heldOut && _options.RefitChosenOnAllData;
@@ -200,7 +213,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             if (refit) Ml.LogInfo("Compression: training the chosen label-only student again on all the data.");
             baseline = refit ? FitOnLabels(data) : labelOnly;
             result = NativeState.Of(baseline, StudentTask, "student");
-            targets = "the student trained on the labels alone: no distilled candidate beat it on the validation rows";
+            targets = "the student trained on the labels alone: no distilled candidate beat it on the validation rows by the margin";
         }
         else
         {
@@ -221,6 +234,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             ChosenIndex = chosen,
             TeacherValidationMetric = teacherMetric,
             Refitted = refit,
+            MinimumErrorReduction = _options.MinimumErrorReduction,
         };
         description = $"{targets}; chosen among {candidates.Count} candidates on {rows} {(heldOut ? "held-out" : "validation")} rows" +
             (refit ? ", then trained again on all the training data." : heldOut ? ", as trained without the held-out rows." : ".");

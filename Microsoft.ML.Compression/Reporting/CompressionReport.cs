@@ -231,7 +231,9 @@ public sealed class CompressionReport
             if (c.NothingToDistil)
                 yield return c.TeacherValidationMetric is double tm && !c.Better(tm, c.Candidates[0].ValidationMetric ?? double.NaN)
                     ? "nothing to distil: the teacher is no better than the label-only student on the validation rows, so the label-only student was returned"
-                    : "nothing to distil: no distilled student beat the label-only student on the validation rows, so the label-only student was returned";
+                    : c.AnyDistilledBetter
+                        ? $"nothing to distil: no distilled student cut the label-only student's validation error by {c.MinimumErrorReduction:P0} (MinimumErrorReduction), so the label-only student was returned"
+                        : "nothing to distil: no distilled student beat the label-only student on the validation rows, so the label-only student was returned";
         }
         if (s.SmallerThanTeacher == false)
             yield return $"the student is not smaller than its teacher: {s.ZipBytes} bytes against {s.TeacherZipBytes} (give it fewer trees, leaves or features)";

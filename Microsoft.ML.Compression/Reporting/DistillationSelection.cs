@@ -59,9 +59,15 @@ public sealed class DistillationSelection
     /// <summary>Whether the returned student was trained again on all the training data after it was chosen.</summary>
     public bool Refitted { get; init; }
 
-    /// <summary>True when no distilled candidate beat the label-only student on the validation rows: the teacher had nothing to teach this student, and the label-only student was returned.</summary>
+    /// <summary>The <see cref="DistillationOptions.MinimumErrorReduction"/> the best distilled candidate had to beat the label-only student by.</summary>
+    public double MinimumErrorReduction { get; init; }
+
+    /// <summary>True when no distilled candidate beat the label-only student on the validation rows by <see cref="MinimumErrorReduction"/>: the teacher had nothing to teach this student, and the label-only student was returned.</summary>
     [System.Text.Json.Serialization.JsonIgnore] public bool NothingToDistil => Candidates.Count > 0 && Chosen.LabelOnly;
 
     /// <summary>Whether <paramref name="a"/> is strictly better than <paramref name="b"/> by this metric.</summary>
     internal bool Better(double a, double b) => HigherIsBetter ? a > b : a < b;
+
+    /// <summary>Whether some distilled candidate was better than the label-only student on validation (by any amount).</summary>
+    internal bool AnyDistilledBetter => Candidates.Skip(1).Any(c => c.ValidationMetric is double m && Candidates[0].ValidationMetric is double l && Better(m, l));
 }
