@@ -28,6 +28,7 @@ public sealed class DistillationSelectionTests
     private sealed class BoolLabel { public bool Label { get; set; } }
 
     [TestMethod]
+    [TestCategory("Slow")] // 9–18 s on the shared 2-core machine: 5 and 2 × 4 student fits
     public void ATeacherTrainedOnFlippedLabelsYieldsTheLabelOnlyStudent()
     {
         var flipped = _ml.Transforms.Conversion.MapValue("Label", new Dictionary<bool, bool> { [true] = false, [false] = true }, "Label").Fit(_train).Transform(_train);
@@ -54,6 +55,7 @@ public sealed class DistillationSelectionTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")] // 9–18 s on the shared 2-core machine: 5 and 2 × 4 student fits
     public void TheCandidateBestOnTheValidationDataIsReturnedAsItWasTrainedWhenItBeatsTheMargin()
     {
         var teacher = _ml.BinaryClassification.Trainers.LightGbm(numberOfIterations: 100).Fit(_train);
@@ -110,6 +112,26 @@ public sealed class DistillationSelectionTests
         Assert.AreEqual("Label", e.ColumnName);
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Distill(teacher, Student(5), new DistillationOptions { ChooseOnValidation = true, CandidateAlphas = new[] { 1.0, 0.8, 0.6, 0.4, 0.2 } }));
         Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Distill(teacher, Student(5), new DistillationOptions { ValidationData = _test }));
+    }
+
+    [TestMethod]
+    public void ALogitRegressionStudentIsMeasuredOnTheValidationRowsLikeAnyOther()
+    {
+        var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfLeaves: 16, numberOfTrees: 50).Fit(_train);
+        var options = new DistillationOptions
+        {
+            ChooseOnValidation = true, ValidationData = _test, CandidateAlphas = new[] { 1.0 }, MinimumErrorReduction = 0,
+            BinaryTargets = BinaryTargets.LogitRegression, RegressionStudent = _ml.Regression.Trainers.FastTree(numberOfLeaves: 8, numberOfTrees: 10),
+        };
+        using var chosen = _ml.Compression().Distill(teacher, _ml.BinaryClassification.Trainers.FastTree(numberOfLeaves: 8, numberOfTrees: 10), options).Fit(_train);
+        var s = chosen.Report.Stages[1].Selection!;
+        Console.WriteLine(chosen.Report);
+        Assert.AreEqual(2, s.Candidates.Count);
+        var metrics = s.Candidates.Select(c => c.ValidationMetric!.Value).ToArray(); // the ONNX logit student is scored too
+        Assert.AreEqual(metrics[1] > metrics[0] ? 1 : 0, s.ChosenIndex);
+        Assert.AreEqual(metrics[s.ChosenIndex], Auc(chosen, _test), 1e-6); // the ONNX graph scores in float: not bit for bit
+        var row = chosen.Report.Stages[1]; // the label-only candidate, not refitted, is also the baseline
+        Assert.AreEqual(s.ChosenIndex == 0, row.Metric == row.BaselineMetric);
     }
 
     [TestMethod]
