@@ -9,7 +9,9 @@ namespace Microsoft.ML.Compression;
 /// Estimator of the distillation stage: the teacher scores the training data and the student (any ML.NET
 /// estimator chain ending in a trainer) learns the teacher's soft targets, optionally blended with the true
 /// labels. The student stays a native ML.NET model (except with <see cref="MulticlassTargets.PerClassRegression"/> and
-/// <see cref="BinaryTargets.LogitRegression"/>, whose regressors become one ONNX graph). Create it with
+/// <see cref="BinaryTargets.LogitRegression"/>, whose regressors become one ONNX graph). With
+/// <see cref="DistillationOptions.ChooseOnValidation"/> it also trains the student on the labels alone and returns
+/// whichever is better on validation rows. Create it with
 /// <see cref="CompressionCatalog.Distill(ITransformer, IEstimator{ITransformer}, DistillationOptions)"/>.
 /// </summary>
 /// <example>
