@@ -56,12 +56,15 @@ public sealed class CompressionCatalog
     /// OnnxTransformer (an ONNX network teacher, read as <see cref="DistillationOptions.NetworkTeacher"/> says), or a
     /// <see cref="CompressedModel"/>; any other transformer that writes a <c>Score</c> column of the student's task
     /// (a field-aware factorization machine, a scoring CustomMapping) teaches through that column.</param>
-    /// <param name="student">The student pipeline, with its own featurization if it wants one; it receives the training data's columns.</param>
-    /// <param name="options">Soft-target options; defaults when null.</param>
+    /// <param name="student">The student pipeline, with its own featurization if it wants one; it receives the training data's columns.
+    /// Give its trainer an example-weight column (<c>exampleWeightColumnName: "Weight"</c>; Distill adds the column) for exact soft targets.</param>
+    /// <param name="options">Soft-target options; defaults when null. <see cref="DistillationOptions.ChooseOnValidation"/> returns the
+    /// student trained on the labels alone when no distilled student beats it on validation rows.</param>
     /// <example>
     /// <code>
     /// var distill = ml.Compression().Distill(teacher,
-    ///     ml.Transforms.Concatenate("Features", cols).Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20)));
+    ///     ml.Transforms.Concatenate("Features", cols).Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20, exampleWeightColumnName: "Weight")),
+    ///     new DistillationOptions { ChooseOnValidation = true });
     /// </code>
     /// </example>
     public DistillationEstimator Distill(ITransformer teacher, IEstimator<ITransformer> student, DistillationOptions? options = null)

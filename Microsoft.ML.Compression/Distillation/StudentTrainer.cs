@@ -11,6 +11,12 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
     public IEstimator<ITransformer>? Trainer { get; init; }
 
     /// <summary>
+    /// Whether the trainer hides its label and weight columns (one-versus-all, pairwise coupling, field-aware
+    /// factorization machines): its weight column can only be named by <see cref="DistillationOptions.StudentWeightColumnName"/>.
+    /// </summary>
+    public bool HidesColumns { get; init; }
+
+    /// <summary>
     /// Whether the trainer learns from the rows one at a time (SDCA, SGD, the perceptron, linear and LD-SVM), so
     /// that their order matters: those trainers shuffle their data, and get a shuffled transfer set.
     /// </summary>
@@ -81,7 +87,7 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
         // Field-aware factorization machines are binary trainers outside TrainerEstimatorBase that hide their columns
         // too: like the meta trainers they read the distillation's label column and get copies (SGD-like: shuffled).
         if (last is FieldAwareFactorizationMachineTrainer ffm)
-            return new StudentTrainer(ModelTask.BinaryClassification, metaLabelColumn, null) { Trainer = ffm, OrderSensitive = true };
+            return new StudentTrainer(ModelTask.BinaryClassification, metaLabelColumn, null) { Trainer = ffm, OrderSensitive = true, HidesColumns = true };
         for (var type = last?.GetType(); type != null; type = type.BaseType)
         {
             if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(MetaMulticlassTrainer<,>))
@@ -89,6 +95,7 @@ internal sealed record StudentTrainer(ModelTask Task, string LabelColumn, string
                 {
                     Trainer = last as IEstimator<ITransformer>,
                     OrderSensitive = true, // its binary trainer is hidden: it may be an online one
+                    HidesColumns = true,
                 };
             if (!type.IsGenericType || type.GetGenericTypeDefinition() != typeof(TrainerEstimatorBase<,>)) continue;
             var transformerType = type.GetGenericArguments()[0];

@@ -75,10 +75,17 @@ internal static class TransferSetBuilder
                 ? $"{scored.RowsText} expanded to {entryClass.Count} weighted rows (one per likely class, weight column '{student.WeightColumn}')"
                 : copies == 1
                     ? $"{scored.RowsText}, one row each with the teacher's predicted label"
-                    : $"{scored.RowsText} expanded to {entryClass.Count} rows ({copies} copies each, {targets})";
+                    : $"{scored.RowsText} expanded to {entryClass.Count} rows ({copies} copies each, {targets}){CopiesHint(student)}";
         return new TransferSet(scored.Source, o.LabelColumnName, scored.LabelType, scored.ClassValues, regression,
             regression ? null : student.WeightColumn, rowStart.ToArray(), entryClass.ToArray(), entryValue.ToArray(), scored.Keyed?.Annotations);
     }
+
+    /// <summary>What to add for exact soft targets, after a student was taught through copies.</summary>
+    internal static string CopiesHint(StudentTrainer student) => student.Task == ModelTask.Regression ? "" : student.HidesColumns
+        ? student.Task == ModelTask.MulticlassClassification
+            ? "; for exact soft targets create its binary trainer with exampleWeightColumnName: \"Weight\" and set DistillationOptions.StudentWeightColumnName = \"Weight\""
+            : ""
+        : "; for exact soft targets create the student's trainer with exampleWeightColumnName: \"Weight\"";
 
     /// <summary>
     /// Scores the transfer rows (the data, followed row by row by its MUNGE rows when augmenting) and hands each

@@ -146,5 +146,5 @@ internal sealed class NetworkState : ModelState
     }
 }
 
-/// <summary>What the report needs to judge a distilled student: the teacher and the labels-only baseline (or null).</summary>
-internal sealed record DistillationInfo(ModelState Teacher, ITransformer? Baseline, string LabelColumn);
+/// <summary>What the report needs to judge a distilled student: the teacher, the labels-only baseline (or null) and how it was chosen on validation (or null).</summary>
+internal sealed record DistillationInfo(ModelState Teacher, ITransformer? Baseline, string LabelColumn, DistillationSelection? Selection = null);

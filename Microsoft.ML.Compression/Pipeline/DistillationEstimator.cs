@@ -9,7 +9,9 @@ namespace Microsoft.ML.Compression;
 /// Estimator of the distillation stage: the teacher scores the training data and the student (any ML.NET
 /// estimator chain ending in a trainer) learns the teacher's soft targets, optionally blended with the true
 /// labels. The student stays a native ML.NET model (except with <see cref="MulticlassTargets.PerClassRegression"/> and
-/// <see cref="BinaryTargets.LogitRegression"/>, whose regressors become one ONNX graph). Create it with
+/// <see cref="BinaryTargets.LogitRegression"/>, whose regressors become one ONNX graph). With
+/// <see cref="DistillationOptions.ChooseOnValidation"/> it also trains the student on the labels alone and returns
+/// whichever is better on validation rows. Create it with
 /// <see cref="CompressionCatalog.Distill(ITransformer, IEstimator{ITransformer}, DistillationOptions)"/>.
 /// </summary>
 /// <example>
@@ -29,8 +31,20 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         options.Validate();
         _student = student ?? throw new ArgumentNullException(nameof(student));
         _trainer = StudentTrainer.Of(student, nameof(student), options.LabelColumnName);
+        if (options.StudentWeightColumnName is { } weight)
+        {
+            if (!_trainer.HidesColumns)
+                throw new ArgumentException(_trainer.WeightColumn == weight
+                    ? $"The student's trainer already reads its example weights from '{weight}': leave DistillationOptions.StudentWeightColumnName null."
+                    : $"DistillationOptions.StudentWeightColumnName is for one-versus-all and pairwise-coupling students, whose trainers hide their columns; this student's trainer " +
+                      (_trainer.WeightColumn == null ? $"has no example-weight column: create it with exampleWeightColumnName: \"{weight}\" instead." : $"reads its weights from '{_trainer.WeightColumn}'."), nameof(options));
+            _trainer = _trainer with { WeightColumn = weight };
+        }
         if (options.HardLabels && _trainer.Task == ModelTask.Regression)
             throw new ArgumentException("HardLabels applies to classification students; a regression student learns the teacher's score.", nameof(options));
+        if (_trainer.Task == ModelTask.Regression && options.Temperature != 1)
+            throw new ArgumentOutOfRangeException(nameof(DistillationOptions.Temperature), options.Temperature,
+                "Temperature softens class probabilities and does not apply to a regression student, which learns the teacher's predictions blended with the labels by Alpha: leave Temperature at 1.");
         // With a regression student, the student given here is the labels-only baseline and must be of the teacher's task.
         var (mode, needed) = options.MulticlassTargets == MulticlassTargets.PerClassRegression ? ("MulticlassTargets PerClassRegression", ModelTask.MulticlassClassification)
             : options.BinaryTargets == BinaryTargets.LogitRegression ? ("BinaryTargets LogitRegression", ModelTask.BinaryClassification) : ("", _trainer.Task);
@@ -95,34 +109,161 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         CheckBeforeFit(input);
         using var teacher = new TransformerChain<ITransformer>(input.BuildTransformers(Ml, data).ToArray());
         var classes = input is NetworkTeacherState network ? (network.ClassValues, network.ClassType) : ((object[], DataViewType)?)null;
+        if (_options.ChooseOnValidation) return ApplyChoosing(input, teacher, classes, data, out description);
+        var student = TrainDistilled(teacher, classes, data, _options, out var summary);
+        var baseline = TrainBaseline(data, out var baselineNote);
+        description = $"{Targets(_options)}: {summary}{baselineNote}.";
+        return WithInfo(student, new DistillationInfo(input, baseline, _options.LabelColumnName));
+    }
+
+    /// <summary>The student trained on the teacher's targets (blended with the labels by <paramref name="o"/>'s Alpha) over <paramref name="data"/>.</summary>
+    private ModelState TrainDistilled(TransformerChain<ITransformer> teacher, (object[], DataViewType)? classes, IDataView data, DistillationOptions o, out string summary)
+    {
         var (transferData, labelledRows) = WithUnlabeledRows(data);
-        if (_options.UsesRegressionStudent)
+        if (o.UsesRegressionStudent)
         {
             // One regressor per class, or one on the binary logit: exported and merged into an ONNX graph of the teacher's task.
             Ml.LogInfo(PerClass ? "Compression: distilling into one regression student per class." : "Compression: distilling into a regression student on the teacher's logit.");
-            var regressed = PerClass
-                ? PerClassStudent.Train(Ml, teacher.ToList(), transferData, _options, classes, out var regressionSummary, labelledRows)
-                : LogitRegressionStudent.Train(Ml, teacher.ToList(), transferData, _options, classes, out regressionSummary, labelledRows);
-            var regressionBaseline = TrainBaseline(data, out var regressionNote);
-            description = $"{Targets()}: {regressionSummary}{regressionNote}.";
-            return new PredictorState(regressed.Parts, regressed.Predictor) { Distillation = new DistillationInfo(input, regressionBaseline, _options.LabelColumnName) };
+            return PerClass
+                ? PerClassStudent.Train(Ml, teacher.ToList(), transferData, o, classes, out summary, labelledRows)
+                : LogitRegressionStudent.Train(Ml, teacher.ToList(), transferData, o, classes, out summary, labelledRows);
         }
-        var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), transferData, _trainer, _options, out var summary, classes, labelledRows);
+        var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), transferData, _trainer, o, out summary, classes, labelledRows);
         Ml.LogInfo($"Compression: distilling into the student on {summary}.");
         ITransformer student;
         try { student = _student.Fit(_trainer.Feed(Ml, transfer)); }
         catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException && e is not CompressionException)
         {
             // ML.NET estimators check their input schema before they train: a label type the student does not take lands here.
-            var labelType = transfer.Schema[_options.LabelColumnName].Type;
+            var labelType = transfer.Schema[o.LabelColumnName].Type;
             throw new CompressionException($"The student could not be trained on the transfer set ({e.Message}). It receives the training data's columns with '{_trainer.LabelColumn}' holding the teacher's targets as {labelType}" +
-                (data.Schema.GetColumnOrNull(_options.LabelColumnName) == null
+                (data.Schema.GetColumnOrNull(o.LabelColumnName) == null
                     ? "; the data has no label column, so a binary student gets a Boolean label and a multiclass student the teacher's class values: start the student's pipeline from a label of that type."
                     : "."), e);
         }
-        var baseline = TrainBaseline(data, out var baselineNote);
-        description = $"{Targets()}: {summary}{baselineNote}.";
-        return NativeState.Of(student, StudentTask, "student", new DistillationInfo(input, baseline, _options.LabelColumnName));
+        return NativeState.Of(student, StudentTask, "student");
+    }
+
+    /// <summary>The same state with what the report needs to judge it.</summary>
+    private ModelState WithInfo(ModelState student, DistillationInfo info) => student switch
+    {
+        NativeState native => NativeState.Of(native.Model, StudentTask, "student", info),
+        PredictorState predictor => new PredictorState(predictor.Parts, predictor.Predictor) { Distillation = info },
+        _ => throw new InvalidOperationException($"A distilled student is native or a predictor graph, not {student.GetType().Name}."),
+    };
+
+    /// <summary>
+    /// <see cref="DistillationOptions.ChooseOnValidation"/>: the label-only student and one distilled student per
+    /// candidate Alpha, trained on the training part and compared on the validation rows; the best is returned
+    /// (a tie goes to the label-only student), trained again on all the data when the rows were held out.
+    /// </summary>
+    private ModelState ApplyChoosing(ModelState input, TransformerChain<ITransformer> teacher, (object[], DataViewType)? classes, IDataView data, out string description)
+    {
+        string label = _options.LabelColumnName;
+        if (data.Schema.GetColumnOrNull(label) == null)
+            throw new DataMismatchException($"ChooseOnValidation compares the students on true labels, but the data has no '{label}' column. Give labelled training data, or set ChooseOnValidation = false.", label);
+        bool heldOut = _options.ValidationData == null;
+        IDataView fitPart = data, validation;
+        if (heldOut)
+        {
+            var split = Ml.Data.TrainTestSplit(data, _options.ValidationFraction, seed: _options.ValidationSeed);
+            (fitPart, validation) = (split.TrainSet, split.TestSet);
+        }
+        else validation = _options.ValidationData!;
+        if (validation.Schema.GetColumnOrNull(label) == null)
+            throw new DataMismatchException($"DistillationOptions.ValidationData has no '{label}' column: the candidates are compared on true labels.", label);
+        long rows = FeatureSample.RowCount(validation);
+        if (rows < DistillationOptions.MinValidationRows)
+            throw new DataMismatchException($"ChooseOnValidation has {rows} validation rows, too few to choose a student on (at least {DistillationOptions.MinValidationRows}): " +
+                (heldOut ? "give more training data, a larger ValidationFraction, or your own rows in DistillationOptions.ValidationData." : "give more rows in DistillationOptions.ValidationData."));
+        string metricName = ReportBuilder.MetricName(StudentTask);
+        bool higherIsBetter = StudentTask != ModelTask.Regression;
+
+        Ml.LogInfo("Compression: training the label-only candidate student.");
+        var labelOnly = FitOnLabels(fitPart);
+        var labelOnlyMetric = ValidationMetric(NativeState.Of(labelOnly, StudentTask, "student"), fitPart, validation)
+            ?? throw new DataMismatchException($"The validation rows give no {metricName} for the label-only student (a binary task needs both classes among them, and the label must be of the student's type): " +
+                "give other rows in DistillationOptions.ValidationData.", label);
+        var candidates = new List<DistillationCandidate> { new() { Name = "labels only", LabelOnly = true, ValidationMetric = labelOnlyMetric } };
+        var states = new List<ModelState?> { null };
+        var summaries = new List<string> { "" };
+        foreach (double alpha in _options.AlphasToTry())
+        {
+            var o = WithAlpha(alpha);
+            Ml.LogInfo($"Compression: training the distilled candidate student with alpha {alpha:G3}.");
+            var state = TrainDistilled(teacher, classes, fitPart, o, out var summary);
+            candidates.Add(new DistillationCandidate { Name = $"distilled, alpha {alpha:G3}", Alpha = alpha, ValidationMetric = ValidationMetric(state, fitPart, validation) });
+            states.Add(state);
+            summaries.Add(summary);
+        }
+        // The best distilled candidate replaces the label-only student only when it cuts the validation error by the
+        // margin: a few hundred validation rows cannot tell apart students closer than that.
+        double Error(double m) => higherIsBetter ? 1 - m : m;
+        int best = 0;
+        for (int i = 1; i < candidates.Count; i++)
+            if (candidates[i].ValidationMetric is double m && (best == 0 || Error(m) < Error(candidates[best].ValidationMetric!.Value)))
+                best = i;
+        int chosen = best > 0 && Error(candidates[best].ValidationMetric!.Value) < Error(labelOnlyMetric) * (1 - _options.MinimumErrorReduction) ? best : 0;
+        double? teacherMetric = ReportBuilder.Metric(Ml, StudentTask, LabelFree.Transform(teacher, validation, label), label);
+
+        bool refit = heldOut && _options.RefitChosenOnAllData;
+        ModelState result;
+        ITransformer? baseline;
+        string targets;
+        if (chosen == 0)
+        {
+            if (refit) Ml.LogInfo("Compression: training the chosen label-only student again on all the data.");
+            baseline = refit ? FitOnLabels(data) : labelOnly;
+            result = NativeState.Of(baseline, StudentTask, "student");
+            targets = "the student trained on the labels alone: no distilled candidate beat it on the validation rows by the margin";
+        }
+        else
+        {
+            var o = WithAlpha(candidates[chosen].Alpha!.Value);
+            string summary = summaries[chosen];
+            if (refit) Ml.LogInfo("Compression: training the chosen distilled student again on all the data.");
+            result = refit ? TrainDistilled(teacher, classes, data, o, out summary) : states[chosen]!;
+            baseline = !refit ? labelOnly : _options.TrainLabelOnlyBaseline ? FitOnLabels(data) : null;
+            targets = $"{Targets(o)}: {summary}";
+        }
+        var selection = new DistillationSelection
+        {
+            MetricName = metricName,
+            HigherIsBetter = higherIsBetter,
+            ValidationRows = rows,
+            HeldOut = heldOut,
+            Candidates = candidates,
+            ChosenIndex = chosen,
+            TeacherValidationMetric = teacherMetric,
+            Refitted = refit,
+            MinimumErrorReduction = _options.MinimumErrorReduction,
+        };
+        description = $"{targets}; chosen among {candidates.Count} candidates on {rows} {(heldOut ? "held-out" : "validation")} rows" +
+            (refit ? ", then trained again on all the training data." : heldOut ? ", as trained without the held-out rows." : ".");
+        return WithInfo(result, new DistillationInfo(input, baseline, label, selection));
+    }
+
+    private DistillationOptions WithAlpha(double alpha)
+    {
+        var o = _options.Clone();
+        o.Alpha = alpha;
+        return o;
+    }
+
+    /// <summary>The task metric of a candidate on the validation rows; null when it cannot be measured there.</summary>
+    private double? ValidationMetric(ModelState candidate, IDataView fitData, IDataView validation)
+    {
+        var transformers = candidate.BuildTransformers(Ml, fitData);
+        try
+        {
+            var flat = transformers.SelectMany(MlNetModelParts.Flatten);
+            return ReportBuilder.Metric(Ml, StudentTask, LabelFree.Transform(flat, validation, _options.LabelColumnName), _options.LabelColumnName);
+        }
+        finally
+        {
+            if (candidate is not NativeState)
+                foreach (var t in transformers) (t as IDisposable)?.Dispose(); // ONNX sessions of a merged regression student
+        }
     }
 
     /// <summary>The training data, followed by <see cref="DistillationOptions.UnlabeledData"/> when given, and how many rows hold true labels.</summary>
@@ -135,11 +276,13 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         return (appended, FeatureSample.RowCount(data));
     }
 
-    private string Targets() => _options.HardLabels
-        ? $"student trained on the teacher's predicted labels (hard labels, alpha {_options.Alpha:G3})"
-        : _options.BinaryTargets == BinaryTargets.LogitRegression
-            ? $"regression student trained on the teacher's logit (alpha {_options.Alpha:G3}, temperature {_options.Temperature:G3})"
-            : $"student trained on the teacher's soft targets (alpha {_options.Alpha:G3}, temperature {_options.Temperature:G3})";
+    private string Targets(DistillationOptions o) => o.HardLabels
+        ? $"student trained on the teacher's predicted labels (hard labels, alpha {o.Alpha:G3})"
+        : o.BinaryTargets == BinaryTargets.LogitRegression
+            ? $"regression student trained on the teacher's logit (alpha {o.Alpha:G3}, temperature {o.Temperature:G3})"
+            : StudentTask == ModelTask.Regression
+                ? $"student trained on the teacher's predictions blended with the labels (alpha {o.Alpha:G3}; temperature does not apply to regression)"
+                : $"student trained on the teacher's soft targets (alpha {o.Alpha:G3}, temperature {o.Temperature:G3})";
 
     /// <summary>The same student estimator trained on the true labels alone, or null (option off, no labels, or it failed).</summary>
     private ITransformer? TrainBaseline(IDataView data, out string note)
@@ -151,13 +294,10 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             note = "; no labels-only baseline (the data has no label column)";
             return null;
         }
-        var labeled = _trainer.WeightColumn != null && data.Schema.GetColumnOrNull(_trainer.WeightColumn) == null
-            ? new UnitWeightView(data, _trainer.WeightColumn)
-            : data;
         try
         {
             Ml.LogInfo("Compression: training the labels-only baseline student.");
-            var model = _student.Fit(labeled);
+            var model = FitOnLabels(data);
             note = "; baseline: the same student trained on the labels alone";
             return model;
         }
@@ -166,5 +306,14 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             note = $"; the labels-only baseline could not be trained ({e.Message})";
             return null;
         }
+    }
+
+    /// <summary>The student estimator trained on the true labels alone (a weight column it reads is all ones).</summary>
+    private ITransformer FitOnLabels(IDataView data)
+    {
+        var labeled = _trainer.WeightColumn != null && data.Schema.GetColumnOrNull(_trainer.WeightColumn) == null
+            ? new UnitWeightView(data, _trainer.WeightColumn)
+            : data;
+        return _student.Fit(labeled);
     }
 }

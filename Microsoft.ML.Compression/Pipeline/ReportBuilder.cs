@@ -25,11 +25,15 @@ internal static class ReportBuilder
         var distilled = state.Distillation;
         var baseline = distilled?.Baseline;
         FidelityResult? fit = null, eval = null;
+        long? teacherZipBytes = null;
         if (distilled != null)
         {
             var teacher = new TransformerChain<ITransformer>(distilled.Teacher.BuildTransformers(ml, data).ToArray());
             try
             {
+                // A scoring-only teacher (e.g. an unregistered CustomMapping) may not save: its size is then not compared.
+                try { teacherZipBytes = ZipBytes(ml, teacher, data); }
+                catch (Exception e) when (e is InvalidOperationException or ArgumentException or NotSupportedException) { teacherZipBytes = null; }
                 fit = Compare(state.Task, teacher, scorer, data, distilled.LabelColumn);
                 if (evaluation != null) eval = Fidelity.Measure(state.Task, ScoreEvaluation(teacher, evaluation, distilled.LabelColumn), ScoreEvaluation(scorer, evaluation, distilled.LabelColumn));
             }
@@ -40,12 +44,7 @@ internal static class ReportBuilder
         }
         try
         {
-            long zipBytes;
-            using (var zip = new CountingStream())
-            {
-                ml.Model.Save(chain, data.Schema, zip);
-                zipBytes = zip.Length;
-            }
+            long zipBytes = ZipBytes(ml, chain, data);
             return new StageReport
             {
                 Stage = stage,
@@ -66,6 +65,8 @@ internal static class ReportBuilder
                 BaselineMetric = baseline == null ? null : Metric(ml, state.Task, Score(baseline, data)),
                 BaselineEvaluationMetric = baseline == null || evaluation == null ? null : Metric(ml, state.Task, ScoreEvaluation(baseline, evaluation)),
                 TensorErrors = state.TensorErrors,
+                Selection = distilled?.Selection,
+                TeacherZipBytes = teacherZipBytes,
             };
         }
         finally
@@ -74,6 +75,14 @@ internal static class ReportBuilder
             if (batched != null) batched.Dispose();
             else if (state is not NativeState) chain.Dispose();
         }
+    }
+
+    /// <summary>The bytes of the model saved with <c>mlContext.Model.Save</c>.</summary>
+    private static long ZipBytes(MLContext ml, ITransformer model, IDataView data)
+    {
+        using var zip = new CountingStream();
+        ml.Model.Save(model, data.Schema, zip);
+        return zip.Length;
     }
 
     /// <summary>The model's predictions; label conversions are skipped on data without the label column.</summary>
@@ -113,27 +122,27 @@ internal static class ReportBuilder
     };
 
     /// <summary>The task metric, or null when the scored data has no label of the type the evaluator needs.</summary>
-    public static double? Metric(MLContext ml, ModelTask task, IDataView scored)
+    public static double? Metric(MLContext ml, ModelTask task, IDataView scored, string labelColumn = "Label")
     {
-        try { return TaskMetric(ml, task, scored); }
+        try { return TaskMetric(ml, task, scored, labelColumn); }
         catch (ArgumentOutOfRangeException) { return null; } // e.g. AUC of data with one class only
     }
 
-    private static double? TaskMetric(MLContext ml, ModelTask task, IDataView scored)
+    private static double? TaskMetric(MLContext ml, ModelTask task, IDataView scored, string labelColumn)
     {
-        var label = scored.Schema.GetColumnOrNull("Label");
+        var label = scored.Schema.GetColumnOrNull(labelColumn);
         if (label == null) return null;
         var type = label.Value.Type;
         switch (task)
         {
             case ModelTask.BinaryClassification when type is BooleanDataViewType:
                 return scored.Schema.GetColumnOrNull("Probability") != null
-                    ? ml.BinaryClassification.Evaluate(scored).AreaUnderRocCurve
-                    : ml.BinaryClassification.EvaluateNonCalibrated(scored).AreaUnderRocCurve;
+                    ? ml.BinaryClassification.Evaluate(scored, labelColumn).AreaUnderRocCurve
+                    : ml.BinaryClassification.EvaluateNonCalibrated(scored, labelColumn).AreaUnderRocCurve;
             case ModelTask.MulticlassClassification when type is KeyDataViewType:
-                return ml.MulticlassClassification.Evaluate(scored).MicroAccuracy;
+                return ml.MulticlassClassification.Evaluate(scored, labelColumn).MicroAccuracy;
             case ModelTask.Regression when type == NumberDataViewType.Single:
-                return ml.Regression.Evaluate(scored).RootMeanSquaredError;
+                return ml.Regression.Evaluate(scored, labelColumn).RootMeanSquaredError;
             default:
                 return null;
         }

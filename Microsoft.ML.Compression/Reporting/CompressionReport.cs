@@ -106,6 +106,22 @@ public sealed class StageReport
     /// </example>
     public double? BaselineEvaluationMetric { get; init; }
     /// <summary>
+    /// Distill rows with <see cref="DistillationOptions.ChooseOnValidation"/>: every candidate's validation metric,
+    /// the teacher's, and which candidate was returned; null otherwise.
+    /// </summary>
+    /// <example><code>bool nothingToDistil = row.Selection?.NothingToDistil == true; // the label-only student was returned</code></example>
+    public DistillationSelection? Selection { get; init; }
+    /// <summary>
+    /// Distill rows: the teacher's size saved with <c>mlContext.Model.Save</c>, to compare with <see cref="ZipBytes"/>
+    /// (null when the teacher cannot be saved); see <see cref="SmallerThanTeacher"/>.
+    /// </summary>
+    /// <example><code>Console.WriteLine($"student {row.ZipBytes} bytes, teacher {row.TeacherZipBytes} bytes");</code></example>
+    public long? TeacherZipBytes { get; init; }
+    /// <summary>Distill rows: whether the student's saved zip is smaller than the teacher's; null when not known.</summary>
+    /// <example><code>if (row.SmallerThanTeacher == false) Console.WriteLine("give the student fewer trees or leaves");</code></example>
+    [JsonIgnore]
+    public bool? SmallerThanTeacher => TeacherZipBytes is long t ? ZipBytes < t : null;
+    /// <summary>
     /// Quantize rows of networks: the SQNR (dB) between the float and the quantized network, on the calibration rows,
     /// of each quantized operator's input (as that operator sees it) and of each graph output; null for other stages.
     /// <see cref="CompressionReport.ToString"/> prints the worst five.
@@ -203,6 +219,26 @@ public sealed class CompressionReport
         return null;
     }
 
+    /// <summary>What a Distill row says besides its numbers: how its student was chosen, and its size against the teacher's.</summary>
+    private static IEnumerable<string> DistillationLines(StageReport s)
+    {
+        if (s.Selection is { Candidates.Count: > 0 } c)
+        {
+            var each = c.Candidates.Select((k, i) => $"{k.Name} {Fmt(k.ValidationMetric)}{(i == c.ChosenIndex ? " (returned)" : "")}");
+            yield return $"chosen on {c.ValidationRows} {(c.HeldOut ? "held-out" : "validation")} rows by {c.MetricName}: {string.Join(", ", each)}" +
+                (c.TeacherValidationMetric is double t ? $"; teacher {t:F4}{(c.HeldOut ? " (it may have trained on these rows)" : "")}" : "") +
+                (c.Refitted ? "; the returned student was trained again on all the training data" : "");
+            if (c.NothingToDistil)
+                yield return c.TeacherValidationMetric is double tm && !c.Better(tm, c.Candidates[0].ValidationMetric ?? double.NaN)
+                    ? "nothing to distil: the teacher is no better than the label-only student on the validation rows, so the label-only student was returned"
+                    : c.AnyDistilledBetter
+                        ? $"nothing to distil: no distilled student cut the label-only student's validation error by {c.MinimumErrorReduction:P0} (MinimumErrorReduction), so the label-only student was returned"
+                        : "nothing to distil: no distilled student beat the label-only student on the validation rows, so the label-only student was returned";
+        }
+        if (s.SmallerThanTeacher == false)
+            yield return $"the student is not smaller than its teacher: {s.ZipBytes} bytes against {s.TeacherZipBytes} (give it fewer trees, leaves or features)";
+    }
+
     /// <summary>A fixed-width table: one row per stage.</summary>
     /// <example><code>Console.WriteLine(compressed.Report); // the table, then each stage's description, fidelity and worst tensors</code></example>
     public override string ToString()
@@ -223,6 +259,7 @@ public sealed class CompressionReport
             if (fidelity.Count > 0) sb.AppendLine($"    fidelity to the teacher (fit / eval): {string.Join(", ", fidelity)}");
             if (s.BaselineMetric != null || s.BaselineEvaluationMetric != null)
                 sb.AppendLine($"    same student on the labels alone: {metric} {Pair(s.BaselineMetric, s.BaselineEvaluationMetric)} (distilled {Pair(s.Metric, s.EvaluationMetric)})");
+            foreach (var line in DistillationLines(s)) sb.AppendLine($"    {line}");
             if (s.TensorErrors is { Count: > 0 }) sb.AppendLine(WorstTensors(s.TensorErrors));
         }
         return sb.ToString();
@@ -277,6 +314,7 @@ public sealed class CompressionReport
                 if (extra.Count > 0) sb.Append("<br/>fidelity to the teacher (fit / eval): ").Append(E(string.Join(", ", extra)));
                 if (s.BaselineMetric != null || s.BaselineEvaluationMetric != null)
                     sb.Append("<br/>").Append(E($"same student on the labels alone: {metric} {Pair(s.BaselineMetric, s.BaselineEvaluationMetric)} (distilled {Pair(s.Metric, s.EvaluationMetric)})"));
+                foreach (var line in DistillationLines(s)) sb.Append("<br/>").Append(E(line));
                 sb.Append("</li>");
             }
             sb.Append("</ul>");

@@ -1,0 +1,73 @@
+namespace Microsoft.ML.Compression;
+
+/// <summary>
+/// One student Distill trained to choose from (<see cref="DistillationOptions.ChooseOnValidation"/>): the student on
+/// the labels alone, or a distilled student with one Alpha.
+/// </summary>
+/// <example><code>foreach (var c in row.Selection!.Candidates) Console.WriteLine($"{c.Name}: {c.ValidationMetric:F4}");</code></example>
+public sealed class DistillationCandidate
+{
+    /// <summary>"labels only", or "distilled, alpha 0.5" and the like.</summary>
+    public string Name { get; init; } = "";
+
+    /// <summary>Whether this is the student trained on the true labels alone.</summary>
+    public bool LabelOnly { get; init; }
+
+    /// <summary>The Alpha of a distilled candidate; null for the label-only student.</summary>
+    public double? Alpha { get; init; }
+
+    /// <summary>The task metric (<see cref="DistillationSelection.MetricName"/>) on the validation rows; null when it could not be measured there (never chosen then).</summary>
+    public double? ValidationMetric { get; init; }
+}
+
+/// <summary>How Distill chose its student on validation rows (<see cref="DistillationOptions.ChooseOnValidation"/>).</summary>
+/// <example>
+/// <code>
+/// var s = distilled.Report.Stages[1].Selection!;
+/// if (s.NothingToDistil) Console.WriteLine("the teacher taught nothing the labels did not: the label-only student was returned");
+/// </code>
+/// </example>
+public sealed class DistillationSelection
+{
+    /// <summary>The metric the candidates were compared on (AUC, MicroAccuracy or RMSE), with ML.NET's evaluator.</summary>
+    public string MetricName { get; init; } = "";
+
+    /// <summary>Whether a higher <see cref="MetricName"/> is better (false for RMSE).</summary>
+    public bool HigherIsBetter { get; init; } = true;
+
+    /// <summary>Rows the candidates were compared on.</summary>
+    public long ValidationRows { get; init; }
+
+    /// <summary>True when the rows were held out of the training data (<see cref="DistillationOptions.ValidationFraction"/>); false when they were <see cref="DistillationOptions.ValidationData"/>.</summary>
+    public bool HeldOut { get; init; }
+
+    /// <summary>Every candidate, label-only first, in the order they were trained.</summary>
+    public IReadOnlyList<DistillationCandidate> Candidates { get; init; } = Array.Empty<DistillationCandidate>();
+
+    /// <summary>Index in <see cref="Candidates"/> of the student returned.</summary>
+    public int ChosenIndex { get; init; }
+
+    /// <summary>The candidate returned.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public DistillationCandidate Chosen => Candidates[ChosenIndex];
+
+    /// <summary>
+    /// The teacher's metric on the validation rows. With held-out rows the teacher was usually trained on them, so
+    /// this number flatters it; it is a bound, not a fair comparison.
+    /// </summary>
+    public double? TeacherValidationMetric { get; init; }
+
+    /// <summary>Whether the returned student was trained again on all the training data after it was chosen.</summary>
+    public bool Refitted { get; init; }
+
+    /// <summary>The <see cref="DistillationOptions.MinimumErrorReduction"/> the best distilled candidate had to beat the label-only student by.</summary>
+    public double MinimumErrorReduction { get; init; }
+
+    /// <summary>True when no distilled candidate beat the label-only student on the validation rows by <see cref="MinimumErrorReduction"/>: the teacher had nothing to teach this student, and the label-only student was returned.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public bool NothingToDistil => Candidates.Count > 0 && Chosen.LabelOnly;
+
+    /// <summary>Whether <paramref name="a"/> is strictly better than <paramref name="b"/> by this metric.</summary>
+    internal bool Better(double a, double b) => HigherIsBetter ? a > b : a < b;
+
+    /// <summary>Whether some distilled candidate was better than the label-only student on validation (by any amount).</summary>
+    internal bool AnyDistilledBetter => Candidates.Skip(1).Any(c => c.ValidationMetric is double m && Candidates[0].ValidationMetric is double l && Better(m, l));
+}
