@@ -103,7 +103,7 @@ ITransformer teacher = Featurize().Append(ml.BinaryClassification.Trainers.FastT
 '''),
     code('''
 var compress = ml.Compression()
-    .Distill(teacher, Featurize().Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20)))
+    .Distill(teacher, Featurize().Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20, exampleWeightColumnName: "Weight")))
     .Append(ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 }))
     .Append(ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 }))
     .WithEvaluationData(test);

@@ -108,7 +108,7 @@ public sealed class DistillationOptions
     public bool TrainLabelOnlyBaseline { get; set; } = true;
 
     /// <summary>
-    /// Never worse than the labels alone (default false): Distill keeps a validation split, trains on the rest the
+    /// Never worse than the labels alone (default true): Distill keeps a validation split, trains on the rest the
     /// student on the labels alone and one distilled student per value of <see cref="CandidateAlphas"/>, scores them
     /// on the split with ML.NET's evaluator of the task (AUC for binary, micro-accuracy for multiclass, RMSE for
     /// regression) and returns the best distilled candidate when it cuts the label-only student's validation error by
@@ -117,7 +117,9 @@ public sealed class DistillationOptions
     /// Fits: 1 + the number of alphas on the split's training part, then 1 refit and, when a distilled candidate
     /// wins and <see cref="TrainLabelOnlyBaseline"/> is on, the labels-only baseline on all the data (default 5 fits
     /// in all). The report's distill row lists every candidate's validation metric, the teacher's, and which one was
-    /// returned (<see cref="StageReport.Selection"/>). Needs a label column.
+    /// returned (<see cref="StageReport.Selection"/>). Data without a label column, or too few rows to hold out
+    /// 50 of them, is distilled as with false, and the stage's description says why; set false
+    /// to skip the extra fits (e.g. to study the distilled student itself).
     /// </summary>
     /// <example>
     /// <code>
@@ -126,7 +128,7 @@ public sealed class DistillationOptions
     /// Console.WriteLine(distilled.Report.Stages[1].Selection!.Chosen.Name);
     /// </code>
     /// </example>
-    public bool ChooseOnValidation { get; set; }
+    public bool ChooseOnValidation { get; set; } = true;
 
     /// <summary>
     /// The Alpha values tried with <see cref="ChooseOnValidation"/> (1 to 4 values in [0, 1]); null (default) tries

@@ -109,11 +109,39 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         CheckBeforeFit(input);
         using var teacher = new TransformerChain<ITransformer>(input.BuildTransformers(Ml, data).ToArray());
         var classes = input is NetworkTeacherState network ? (network.ClassValues, network.ClassType) : ((object[], DataViewType)?)null;
-        if (_options.ChooseOnValidation) return ApplyChoosing(input, teacher, classes, data, out description);
+        string? notChosen = null;
+        if (_options.ChooseOnValidation)
+        {
+            notChosen = WhyNotChoose(data);
+            if (notChosen == null)
+            {
+                try { return ApplyChoosing(input, teacher, classes, data, out description); }
+                catch (DataMismatchException e) when (_options.ValidationData == null)
+                {
+                    notChosen = e.Message; // e.g. the held-out rows have one class only: distil as without the choice
+                }
+            }
+        }
         var student = TrainDistilled(teacher, classes, data, _options, out var summary);
         var baseline = TrainBaseline(data, out var baselineNote);
-        description = $"{Targets(_options)}: {summary}{baselineNote}.";
+        description = $"{Targets(_options)}: {summary}{baselineNote}." + (notChosen == null ? "" : $" Not chosen on validation rows: {notChosen}");
         return WithInfo(student, new DistillationInfo(input, baseline, _options.LabelColumnName));
+    }
+
+    /// <summary>
+    /// Why the default choice on held-out rows cannot be made on <paramref name="data"/> (no label column, too few rows
+    /// to hold out), or null when it can. With the user's own <see cref="DistillationOptions.ValidationData"/> the
+    /// choice is always made, and a problem with those rows is an error.
+    /// </summary>
+    private string? WhyNotChoose(IDataView data)
+    {
+        if (_options.ValidationData != null) return null;
+        if (data.Schema.GetColumnOrNull(_options.LabelColumnName) == null)
+            return $"the data has no '{_options.LabelColumnName}' column to compare the students on (distilled from the teacher alone).";
+        long rows = FeatureSample.RowCount(data);
+        if (rows * _options.ValidationFraction < DistillationOptions.MinValidationRows)
+            return $"{rows} rows hold out fewer than {DistillationOptions.MinValidationRows} at ValidationFraction {_options.ValidationFraction:G3}; give more rows or DistillationOptions.ValidationData.";
+        return null;
     }
 
     /// <summary>The student trained on the teacher's targets (blended with the labels by <paramref name="o"/>'s Alpha) over <paramref name="data"/>.</summary>
