@@ -1,0 +1,42 @@
+using Microsoft.ML.Transforms.Onnx;
+
+namespace Microsoft.ML.Compression.Onnx;
+
+/// <summary>
+/// Builds an OnnxTransformer for graph bytes held in memory whose copy on disk goes away with it. Why not
+/// <c>ApplyOnnxModel(stream)</c>: ML.NET 5 copies the stream into <see cref="MLContext.TempFilePath"/> without
+/// taking ownership of the copy (<c>OnnxModel.CreateFromStream</c> passes <c>ownModelFile: false</c>), so every such
+/// transformer left a file behind, disposed or not. <c>ApplyOnnxModel(path)</c> reads the file again whenever the
+/// transformer is saved, so that file cannot go early either. The transformer ML.NET's model loader creates does own
+/// its copy (opened delete-on-close: removed when it is disposed, or when its handle is finalized), so the graph is
+/// run once from a private file that is deleted at once, saved, and loaded back.
+/// </summary>
+internal static class OwnedOnnxTransformer
+{
+    /// <summary>The OnnxTransformer of <paramref name="model"/>, checked against <paramref name="view"/>'s schema.</summary>
+    /// <param name="ml">The context; its <see cref="MLContext.TempFilePath"/> holds the transformer's copy of the graph.</param>
+    /// <param name="outputs">Graph outputs to expose as columns.</param>
+    /// <param name="inputs">Graph inputs, read from the columns of the same names.</param>
+    /// <param name="model">The serialized ONNX graph.</param>
+    /// <param name="view">Data with the input columns (only its schema is read).</param>
+    public static OnnxTransformer Create(MLContext ml, string[] outputs, string[] inputs, byte[] model, IDataView view)
+    {
+        using var zip = new MemoryStream();
+        var path = Path.Combine(ml.TempFilePath, $"mlcompression-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            File.WriteAllBytes(path, model);
+            using var fitted = ml.Transforms.ApplyOnnxModel(outputs, inputs, path).Fit(view);
+            ml.Model.Save(fitted, view.Schema, zip);
+        }
+        finally
+        {
+            File.Delete(path); // after the using above closed ML.NET's handle on it
+        }
+        zip.Position = 0;
+        var loaded = ml.Model.Load(zip, out _);
+        if (loaded is OnnxTransformer onnx) return onnx;
+        (loaded as IDisposable)?.Dispose();
+        throw new InvalidOperationException($"ML.NET loaded a saved OnnxTransformer back as {loaded.GetType().Name}.");
+    }
+}
