@@ -29,20 +29,27 @@ internal static class OnnxModelIO
         return model;
     }
 
-    /// <summary>Reads an ONNX file.</summary>
+    /// <summary>Reads an ONNX file, with the tensors it keeps in files of its folder (see <see cref="ExternalData"/>).</summary>
     public static ModelProto Load(string path)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"The ONNX model file '{path}' does not exist. Check the path.", path);
-        return Parse(File.ReadAllBytes(path), $"'{path}'");
+        var model = Parse(File.ReadAllBytes(path), $"'{path}'");
+        ExternalData.Inline(model, Path.GetDirectoryName(Path.GetFullPath(path)), $"'{path}'");
+        return model;
     }
 
-    /// <summary>Reads an ONNX model from a stream (the stream is read to its end, not closed).</summary>
+    /// <summary>
+    /// Reads an ONNX model from a stream (read to its end, not closed). Its external data, if any, is read from the
+    /// folder of the file a <see cref="FileStream"/> is open on; any other stream has no folder, so external data is refused.
+    /// </summary>
     public static ModelProto Load(Stream stream)
     {
         using var copy = new MemoryStream();
         stream.CopyTo(copy);
-        return Parse(copy.ToArray(), "the stream");
+        var model = Parse(copy.ToArray(), "from the stream");
+        ExternalData.Inline(model, stream is FileStream file ? Path.GetDirectoryName(Path.GetFullPath(file.Name)) : null, "from the stream");
+        return model;
     }
 
     public static byte[] ToBytes(ModelProto model) => model.ToByteArray();
