@@ -34,9 +34,7 @@ internal static class OnnxModelIO
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"The ONNX model file '{path}' does not exist. Check the path.", path);
-        var model = Parse(File.ReadAllBytes(path), $"'{path}'");
-        ExternalData.Inline(model, Path.GetDirectoryName(Path.GetFullPath(path)), $"'{path}'");
-        return model;
+        return Untrusted(File.ReadAllBytes(path), Path.GetDirectoryName(Path.GetFullPath(path)), $"'{path}'");
     }
 
     /// <summary>
@@ -47,8 +45,20 @@ internal static class OnnxModelIO
     {
         using var copy = new MemoryStream();
         stream.CopyTo(copy);
-        var model = Parse(copy.ToArray(), "from the stream");
-        ExternalData.Inline(model, stream is FileStream file ? Path.GetDirectoryName(Path.GetFullPath(file.Name)) : null, "from the stream");
+        return Untrusted(copy.ToArray(), stream is FileStream file ? Path.GetDirectoryName(Path.GetFullPath(file.Name)) : null, "from the stream");
+    }
+
+    /// <summary>
+    /// A model from a user's file or stream: parsed, its external data read from <paramref name="folder"/>, every
+    /// tensor checked and the graph loaded once in ONNX Runtime, so that a bad file fails here with a typed error.
+    /// </summary>
+    private static ModelProto Untrusted(byte[] bytes, string? folder, string source)
+    {
+        var model = Parse(bytes, source);
+        bool external = ExternalData.Any(model);
+        ExternalData.Inline(model, folder, source);
+        ModelValidation.CheckTensors(model, source);
+        ModelValidation.CheckRuns(external ? model.ToByteArray() : bytes, source);
         return model;
     }
 

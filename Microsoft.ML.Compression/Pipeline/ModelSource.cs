@@ -85,6 +85,7 @@ internal sealed class ModelSource
         var model = SavedOnnxModels.Read(zip).FirstOrDefault()
             ?? throw new UnsupportedModelException($"Could not read the ONNX graph out of the OnnxTransformer given as '{paramName}'.");
         ExternalData.Refuse(model, $"of the OnnxTransformer given as '{paramName}'");
+        ModelValidation.CheckTensors(model, $"of the OnnxTransformer given as '{paramName}'");
         return model;
     }
 }
