@@ -15,7 +15,7 @@ namespace Microsoft.ML.Compression.Tests;
 [TestClass]
 public sealed class FuzzTests
 {
-    private const int Seed = 20261206, OnnxTrials = 240, ZipTrials = 120;
+    private const int Seed = 20261206, OnnxTrials = 600, ZipTrials = 300;
     private static MLContext _ml = null!;
     private static IDataView _data = null!;
     private static byte[] _spam = null!, _spamZip = null!;
@@ -45,7 +45,8 @@ public sealed class FuzzTests
             catch (Exception e)
             {
                 outcome = "UNTYPED " + e.GetType().Name;
-                Untyped.Add($"{trial}: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
+                var at = (e.StackTrace ?? "").Split('\n').FirstOrDefault(l => l.Contains("Microsoft.ML.Compression.") && !l.Contains(".Tests."))?.Trim();
+                Untyped.Add($"{trial}: {e.GetType().Name}: {e.Message.Split('\n')[0]} [{at}]");
             }
             Counts[outcome] = Counts.GetValueOrDefault(outcome) + 1;
         }
@@ -61,14 +62,15 @@ public sealed class FuzzTests
         for (int i = 0; i < OnnxTrials; i++)
         {
             var (bytes, what) = MutatedOnnx(random, _spam);
-            int stage = i % 3;
-            tally.Run($"#{i} {what} → {(stage == 0 ? "Quantize" : stage == 1 ? "static Quantize" : "Prune")}", () =>
+            int stage = i % 10 == 9 ? 3 : i % 3;
+            tally.Run($"#{i} {what} → {new[] { "Quantize", "static Quantize", "Prune", "Distill" }[stage]}", () =>
             {
                 using var model = stage switch
                 {
                     0 => _ml.Compression().Quantize(new MemoryStream(bytes)).Fit(_data),
                     1 => _ml.Compression().Quantize(new MemoryStream(bytes), new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = 32 }).Fit(_data),
-                    _ => _ml.Compression().Prune(new MemoryStream(bytes), new PruningOptions { TargetSparsity = 0.5 }).Fit(_data),
+                    2 => _ml.Compression().Prune(new MemoryStream(bytes), new PruningOptions { TargetSparsity = 0.5 }).Fit(_data),
+                    _ => _ml.Compression().Distill(new MemoryStream(bytes), Student(), new DistillationOptions { TrainLabelOnlyBaseline = false }).Fit(_data),
                 };
                 TestData.Scores(model.Transform(_data));
             });
@@ -97,6 +99,10 @@ public sealed class FuzzTests
         foreach (var u in tally.Untyped) Console.WriteLine(u);
         Assert.AreEqual(0, tally.Untyped.Count, string.Join("\n", tally.Untyped.Take(20)));
     }
+
+    private static IEstimator<ITransformer> Student()
+        => _ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["spam"] = true, ["nonspam"] = false }, "Label")
+            .Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 3, numberOfLeaves: 4, minimumExampleCountPerLeaf: 2));
 
     // ---- ONNX mutations ----
 

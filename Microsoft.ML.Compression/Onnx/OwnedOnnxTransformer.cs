@@ -27,7 +27,14 @@ internal static class OwnedOnnxTransformer
         {
             File.WriteAllBytes(path, model);
             using var fitted = ml.Transforms.ApplyOnnxModel(outputs, inputs, path).Fit(view);
+            fitted.GetOutputSchema(view.Schema); // ML.NET checks the input shapes only here
             ml.Model.Save(fitted, view.Schema, zip);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException && e is not CompressionException && e.InnerException is not Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+        {
+            throw new DataMismatchException(
+                $"ML.NET cannot run the graph on this data ({e.Message}). Give data whose columns have the names, types and sizes of the graph's inputs ({string.Join(", ", inputs)}); " +
+                "a graph whose batch dimension is fixed must be re-exported with a free one.", e);
         }
         finally
         {
