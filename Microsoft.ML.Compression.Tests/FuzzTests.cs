@@ -49,6 +49,7 @@ public sealed class FuzzTests
                 Untyped.Add($"{trial}: {e.GetType().Name}: {e.Message.Split('\n')[0]} [{at}]");
             }
             Counts[outcome] = Counts.GetValueOrDefault(outcome) + 1;
+            if (Environment.GetEnvironmentVariable("MLCOMPRESSION_FUZZ_TRACE") == "1") Console.WriteLine($"trace {trial}: {outcome}");
         }
         public override string ToString() => string.Join(", ", Counts.Select(c => $"{c.Key} {c.Value}"));
     }
