@@ -136,7 +136,7 @@ public sealed class FuzzTests
         var inits = g.Initializer;
         TensorProto? T() => inits.Count == 0 ? null : Pick(r, inits);
         NodeProto? N() => g.Node.Count == 0 ? null : Pick(r, g.Node);
-        switch (r.Next(20))
+        switch (r.Next(21))
         {
             case 0 when T() is { } t && t.Dims.Count > 0:
                 t.Dims[r.Next(t.Dims.Count)] = Pick(r, new long[] { 0, -1, 1, 3, 1L << 40, long.MaxValue });
@@ -208,6 +208,9 @@ public sealed class FuzzTests
             case 18:
                 g.Node.Clear();
                 return "no nodes";
+            case 19 when g.Output.Count > 0 && g.Output[0].Type?.TensorType != null:
+                if (r.Next(2) == 0) g.Output[0].Type.TensorType.Shape = null; else g.Output[0].Type = null;
+                return "output type";
             default:
                 if (T() is { } any) any.Name = inits.Count > 1 ? inits[0].Name : "";
                 return "initializer name";

@@ -36,6 +36,13 @@ internal static class OwnedOnnxTransformer
                 $"ML.NET cannot run the graph on this data ({e.Message}). Give data whose columns have the names, types and sizes of the graph's inputs ({string.Join(", ", inputs)}); " +
                 "a graph whose batch dimension is fixed must be re-exported with a free one.", e);
         }
+        catch (Exception e) when (e is NullReferenceException or KeyNotFoundException or IndexOutOfRangeException or InvalidCastException)
+        {
+            // ML.NET's reading of the graph's declared types (e.g. an output declared without a shape) fails this way.
+            throw new UnsupportedModelException(
+                $"ML.NET's OnnxTransformer cannot read the declared inputs and outputs of the graph ({e.GetType().Name}: {e.Message}). Declare every graph input and output " +
+                "as a tensor with an element type and a shape (re-export the model), then compress it again.", e);
+        }
         finally
         {
             File.Delete(path); // after the using above closed ML.NET's handle on it
