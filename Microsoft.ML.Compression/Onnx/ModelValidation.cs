@@ -6,7 +6,7 @@ namespace Microsoft.ML.Compression.Onnx;
 /// Checks an untrusted ONNX model before any stage edits it, so a corrupt file fails with one typed error that says
 /// what is wrong, instead of an index error deep in a pruner or a quantized tensor of the wrong size: every stored
 /// tensor holds exactly the values its type and dimensions declare, in one storage field; initializer names are
-/// unique; the inputs' fixed dimensions are positive; and ONNX Runtime itself accepts the graph.
+/// unique; the inputs' fixed dimensions are positive (or -1, free); and ONNX Runtime itself accepts the graph.
 /// </summary>
 internal static class ModelValidation
 {
@@ -27,8 +27,9 @@ internal static class ModelValidation
             var dims = input.Type?.TensorType?.Shape?.Dim;
             if (dims == null) continue;
             foreach (var d in dims)
-                if (d.HasDimValue && d.DimValue <= 0)
-                    throw new InvalidModelException(Fix($"input '{input.Name}' has a dimension of {d.DimValue} ({string.Join("x", dims.Select(x => x.HasDimValue ? x.DimValue.ToString() : x.DimParam))}); fixed dimensions must be positive, a free one is named (e.g. 'batch')"));
+                // -1 is how ML.NET's own exporter (and older tools) write a free dimension; 0 and other negatives are not.
+                if (d.HasDimValue && (d.DimValue == 0 || d.DimValue < -1))
+                    throw new InvalidModelException(Fix($"input '{input.Name}' has a dimension of {d.DimValue} ({string.Join("x", dims.Select(x => x.HasDimValue ? x.DimValue.ToString() : x.DimParam))}); fixed dimensions must be positive, a free one is named (e.g. 'batch') or -1"));
         }
     }
 

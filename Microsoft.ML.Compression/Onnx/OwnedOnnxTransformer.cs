@@ -1,4 +1,6 @@
 using Microsoft.ML.Transforms.Onnx;
+using Google.Protobuf;
+using Onnx;
 
 namespace Microsoft.ML.Compression.Onnx;
 
@@ -9,7 +11,7 @@ namespace Microsoft.ML.Compression.Onnx;
 /// transformer left a file behind, disposed or not. <c>ApplyOnnxModel(path)</c> reads the file again whenever the
 /// transformer is saved, so that file cannot go early either. The transformer ML.NET's model loader creates does own
 /// its copy (opened delete-on-close: removed when it is disposed, or when its handle is finalized), so the graph is
-/// run once from a private file that is deleted at once, saved, and loaded back.
+/// run once from a private file, saved, and loaded back; both private files are deleted before this returns.
 /// </summary>
 internal static class OwnedOnnxTransformer
 {
@@ -17,18 +19,29 @@ internal static class OwnedOnnxTransformer
     /// <param name="ml">The context; its <see cref="MLContext.TempFilePath"/> holds the transformer's copy of the graph.</param>
     /// <param name="outputs">Graph outputs to expose as columns.</param>
     /// <param name="inputs">Graph inputs, read from the columns of the same names.</param>
-    /// <param name="model">The serialized ONNX graph.</param>
+    /// <param name="model">The ONNX graph.</param>
     /// <param name="view">Data with the input columns (only its schema is read).</param>
-    public static OnnxTransformer Create(MLContext ml, string[] outputs, string[] inputs, byte[] model, IDataView view)
+    public static OnnxTransformer Create(MLContext ml, string[] outputs, string[] inputs, ModelProto model, IDataView view)
     {
-        using var zip = new MemoryStream();
-        var path = Path.Combine(ml.TempFilePath, $"mlcompression-{Guid.NewGuid():N}.onnx");
+        // Files, not memory: the graph is written straight from the proto and the zip streamed to disk, so a large
+        // network is not held as extra byte arrays on top of the model and ML.NET's own copies.
+        var stem = Path.Combine(ml.TempFilePath, $"mlcompression-{Guid.NewGuid():N}");
+        string path = stem + ".onnx", zipPath = stem + ".zip";
         try
         {
-            File.WriteAllBytes(path, model);
-            using var fitted = ml.Transforms.ApplyOnnxModel(outputs, inputs, path).Fit(view);
-            fitted.GetOutputSchema(view.Schema); // ML.NET checks the input shapes only here
-            ml.Model.Save(fitted, view.Schema, zip);
+            using (var file = File.Create(path)) model.WriteTo(file);
+            using (var fitted = ml.Transforms.ApplyOnnxModel(outputs, inputs, path).Fit(view))
+            {
+                fitted.GetOutputSchema(view.Schema); // ML.NET checks the input shapes only here
+                using var zip = File.Create(zipPath);
+                ml.Model.Save(fitted, view.Schema, zip);
+            }
+            File.Delete(path); // ML.NET's handle on it is closed
+            ITransformer loaded;
+            using (var zip = File.OpenRead(zipPath)) loaded = ml.Model.Load(zip, out _);
+            if (loaded is OnnxTransformer onnx) return onnx;
+            (loaded as IDisposable)?.Dispose();
+            throw new InvalidOperationException($"ML.NET loaded a saved OnnxTransformer back as {loaded.GetType().Name}.");
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException && e is not CompressionException && e.InnerException is not Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
         {
@@ -45,12 +58,8 @@ internal static class OwnedOnnxTransformer
         }
         finally
         {
-            File.Delete(path); // after the using above closed ML.NET's handle on it
+            File.Delete(path);
+            File.Delete(zipPath);
         }
-        zip.Position = 0;
-        var loaded = ml.Model.Load(zip, out _);
-        if (loaded is OnnxTransformer onnx) return onnx;
-        (loaded as IDisposable)?.Dispose();
-        throw new InvalidOperationException($"ML.NET loaded a saved OnnxTransformer back as {loaded.GetType().Name}.");
     }
 }

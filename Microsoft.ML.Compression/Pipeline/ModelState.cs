@@ -139,7 +139,7 @@ internal sealed class NetworkState : ModelState
         foreach (var name in Inputs)
             if (input.Schema.GetColumnOrNull(name) == null)
                 throw new DataMismatchException($"The network reads an input '{name}', but the data has no such column. Rename the data column or the graph input.", name);
-        var onnx = OwnedOnnxTransformer.Create(ml, Outputs, Inputs, OnnxModelIO.ToBytes(Model), input);
+        var onnx = OwnedOnnxTransformer.Create(ml, Outputs, Inputs, Model, input);
         return Prefix.Append(onnx).ToList();
     }
 }
