@@ -74,4 +74,15 @@ public sealed class NonFiniteDataTests
         Assert.AreEqual("Features", e.ColumnName);
         Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Prune(SpamMlp, new PruningOptions { TargetSparsity = 0.5 }).Fit(allNaN));
     }
+
+    [TestMethod]
+    public void ConstantCalibrationRowsGiveAFiniteModel()
+    {
+        // All-zero inputs give zero ranges to every activation: scales must not divide by zero.
+        var zeros = _ml.Data.LoadFromEnumerable(_clean.Take(20).Select(r => new SpamRow { Label = r.Label, Features = new float[57] }));
+        using var quantized = _ml.Compression().Quantize(SpamMlp, new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(zeros);
+        using var pruned = _ml.Compression().Prune(SpamMlp, new PruningOptions { TargetSparsity = 0.5 }).Fit(zeros);
+        Assert.IsTrue(TestData.Scores(quantized.Transform(Clean())).All(float.IsFinite));
+        Assert.IsTrue(TestData.Scores(pruned.Transform(Clean())).All(float.IsFinite));
+    }
 }
