@@ -73,10 +73,12 @@ public sealed class InvalidModelException : CompressionException
 }
 
 /// <summary>
-/// The data handed to a stage does not fit the model: a missing column, a column of the wrong type, or no rows.
+/// The data handed to a stage does not fit the model: a missing column, a column of the wrong type, no rows, or
+/// values (NaN, infinities) a stage cannot learn from. A <see cref="CompressionException"/> like every error of
+/// this library (it derived from <see cref="ArgumentException"/> before version 1.1).
 /// </summary>
 /// <example><code>catch (DataMismatchException e) { Console.WriteLine(e.ColumnName); }</code></example>
-public sealed class DataMismatchException : ArgumentException
+public sealed class DataMismatchException : CompressionException
 {
     /// <summary>The column at fault, or null when the problem is not one column (for example an empty data view).</summary>
     /// <example>
@@ -104,4 +106,20 @@ public sealed class DataMismatchException : ArgumentException
     /// </code>
     /// </example>
     public DataMismatchException(string message, Exception inner) : base(message, inner) { }
+}
+
+/// <summary>
+/// A zip given to <c>LoadModel</c> is not a model saved from a <see cref="CompressedModel"/>: not a zip, truncated,
+/// altered, or written by another program. The inner exception is what ML.NET's loader or the zip reader said.
+/// </summary>
+/// <example><code>catch (CorruptSavedModelException e) { /* save the model again with mlContext.Model.Save */ }</code></example>
+public sealed class CorruptSavedModelException : CompressionException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <example><code>throw new CorruptSavedModelException("The zip has no model in it. Save the model again.");</code></example>
+    public CorruptSavedModelException(string message) : base(message) { }
+
+    /// <summary>Creates the exception with the error that revealed the damage.</summary>
+    /// <example><code>catch (CorruptSavedModelException e) when (e.InnerException is System.IO.InvalidDataException) { /* not a zip at all */ }</code></example>
+    public CorruptSavedModelException(string message, Exception inner) : base(message, inner) { }
 }

@@ -18,9 +18,8 @@ internal static class MlNetHead
 
     public static IReadOnlyList<ITransformer> Build(MLContext ml, PredictorGraph graph)
     {
-        var bytes = OnnxModelIO.ToBytes(graph.Model);
         var view = PredictorExporter.FeatureOnlyView(ml, graph.FeatureColumn, graph.FeatureCount);
-        var onnx = ml.Transforms.ApplyOnnxModel(graph.OutputNames, new[] { graph.FeatureColumn }, new MemoryStream(bytes)).Fit(view);
+        var onnx = OwnedOnnxTransformer.Create(ml, graph.OutputNames, new[] { graph.FeatureColumn }, graph.Model, view);
         var transformers = new List<ITransformer> { onnx };
         var current = onnx.Transform(view);
         ITransformer Add(IEstimator<ITransformer> e)

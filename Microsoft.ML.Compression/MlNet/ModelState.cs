@@ -141,7 +141,7 @@ internal sealed class NetworkState : ModelState
         foreach (var name in Inputs)
             if (input.Schema.GetColumnOrNull(name) == null)
                 throw new DataMismatchException($"The network reads an input '{name}', but the data has no such column. Rename the data column or the graph input.", name);
-        var onnx = ml.Transforms.ApplyOnnxModel(Outputs, Inputs, new MemoryStream(OnnxModelIO.ToBytes(Model))).Fit(input);
+        var onnx = OwnedOnnxTransformer.Create(ml, Outputs, Inputs, Model, input);
         return Prefix.Append(onnx).ToList();
     }
 }

@@ -29,20 +29,37 @@ internal static class OnnxModelIO
         return model;
     }
 
-    /// <summary>Reads an ONNX file.</summary>
+    /// <summary>Reads an ONNX file, with the tensors it keeps in files of its folder (see <see cref="ExternalData"/>).</summary>
     public static ModelProto Load(string path)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"The ONNX model file '{path}' does not exist. Check the path.", path);
-        return Parse(File.ReadAllBytes(path), $"'{path}'");
+        return Untrusted(File.ReadAllBytes(path), Path.GetDirectoryName(Path.GetFullPath(path)), $"'{path}'");
     }
 
-    /// <summary>Reads an ONNX model from a stream (the stream is read to its end, not closed).</summary>
+    /// <summary>
+    /// Reads an ONNX model from a stream (read to its end, not closed). Its external data, if any, is read from the
+    /// folder of the file a <see cref="FileStream"/> is open on; any other stream has no folder, so external data is refused.
+    /// </summary>
     public static ModelProto Load(Stream stream)
     {
         using var copy = new MemoryStream();
         stream.CopyTo(copy);
-        return Parse(copy.ToArray(), "the stream");
+        return Untrusted(copy.ToArray(), stream is FileStream file ? Path.GetDirectoryName(Path.GetFullPath(file.Name)) : null, "from the stream");
+    }
+
+    /// <summary>
+    /// A model from a user's file or stream: parsed, its external data read from <paramref name="folder"/>, every
+    /// tensor checked and the graph loaded once in ONNX Runtime, so that a bad file fails here with a typed error.
+    /// </summary>
+    private static ModelProto Untrusted(byte[] bytes, string? folder, string source)
+    {
+        var model = Parse(bytes, source);
+        bool external = ExternalData.Any(model);
+        ExternalData.Inline(model, folder, source);
+        ModelValidation.CheckTensors(model, source);
+        ModelValidation.CheckRuns(external ? model.ToByteArray() : bytes, source);
+        return model;
     }
 
     public static byte[] ToBytes(ModelProto model) => model.ToByteArray();

@@ -17,6 +17,22 @@ internal static class OnnxType
         Int4 => 4,
         _ => 32,
     };
+
+    /// <summary>
+    /// Bytes that <paramref name="count"/> elements of <paramref name="dataType"/> take in raw_data (4-bit types
+    /// packed two per byte), or null for strings and codes ONNX does not define.
+    /// </summary>
+    public static long? RawBytes(int dataType, long count) => dataType switch
+    {
+        1 or 6 or 12 => count * 4,       // float, int32, uint32
+        2 or 3 or 9 => count,            // uint8, int8, bool
+        4 or 5 or 10 or 16 => count * 2, // uint16, int16, float16, bfloat16
+        7 or 11 or 13 or 14 => count * 8, // int64, double, uint64, complex64
+        15 => count * 16,                // complex128
+        >= 17 and <= 20 => count,        // float8 variants
+        >= 21 and <= 23 => (count + 1) / 2, // uint4, int4, float4e2m1
+        _ => null,
+    };
 }
 
 /// <summary>Conversions between <see cref="TensorProto"/> and .NET arrays; raw and typed storage both handled.</summary>

@@ -17,7 +17,13 @@ internal static class CompressedModelLoader
         using var copy = new MemoryStream();
         zip.CopyTo(copy);
         var bytes = copy.ToArray();
-        var model = ml.Model.Load(new MemoryStream(bytes), out inputSchema);
+        ITransformer model;
+        try { model = ml.Model.Load(new MemoryStream(bytes), out inputSchema); }
+        catch (Exception e) when (IsDamage(e))
+        {
+            throw new CorruptSavedModelException(
+                $"The model {description} is not a model zip written by mlContext.Model.Save, or it is damaged ({e.GetType().Name}: {e.Message}). Save the model again from its CompressedModel.", e);
+        }
         try
         {
             var flat = MlNetModelParts.Flatten(model).ToList();
@@ -34,10 +40,22 @@ internal static class CompressedModelLoader
             var state = (ModelState?)SavedCompressedModel.TryRead(ml, flat, at, graph); // null for a network: a new chain reads the chain itself
             return new CompressedModel(new TransformerChain<ITransformer>(flat.ToArray()), report, onnx, state);
         }
-        catch
+        catch (Exception e) when (IsDamage(e))
         {
             (model as IDisposable)?.Dispose(); // its ONNX Runtime sessions
+            throw new CorruptSavedModelException(
+                $"The model {description} loads in ML.NET, but its compressed graph or report is damaged ({e.GetType().Name}: {e.Message}). Save the model again from its CompressedModel, or load it with mlContext.Model.Load.", e);
+        }
+        catch
+        {
+            (model as IDisposable)?.Dispose();
             throw;
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="e"/> is what a damaged or foreign zip makes ML.NET, the zip reader or the graph code
+    /// throw. Not the library's own typed errors, and not failures of the process itself.
+    /// </summary>
+    private static bool IsDamage(Exception e) => e is not (CompressionException or OutOfMemoryException or OperationCanceledException or ObjectDisposedException);
 }

@@ -82,7 +82,30 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
 
     /// <summary>Runs every stage on <paramref name="input"/> and returns the compressed model with its report.</summary>
     /// <example><code>CompressedModel compressed = chain.Fit(train);</code></example>
+    /// <exception cref="CompressionException">The model or data cannot be compressed; the message says what to do. ONNX Runtime's own errors are its inner exception.</exception>
     public CompressedModel Fit(IDataView input)
+    {
+        try { return FitStages(input); }
+        catch (Exception e) when (e is not CompressionException && OnnxRuntimeError(e) is { } ort)
+        {
+            throw new UnsupportedModelException(
+                $"ONNX Runtime failed while the model was scored during compression ({ort.Message.Split('\n')[0].Trim()}). Check that the data's columns have the sizes and types " +
+                "the graph's inputs declare; if they do, the graph uses something this library cannot compress: exclude those nodes (QuantizationOptions.ExcludedNodes) or try another stage.", e);
+        }
+    }
+
+    /// <summary>ONNX Runtime's exception inside <paramref name="e"/> (ML.NET wraps it), or null.</summary>
+    private static Exception? OnnxRuntimeError(Exception e)
+    {
+        for (Exception? x = e; x != null; x = x.InnerException)
+            if (x is Microsoft.ML.OnnxRuntime.OnnxRuntimeException) return x;
+        if (e is AggregateException a)
+            foreach (var inner in a.InnerExceptions)
+                if (OnnxRuntimeError(inner) is { } found) return found;
+        return null;
+    }
+
+    private CompressedModel FitStages(IDataView input)
     {
         if (input == null) throw new ArgumentNullException(nameof(input));
         if (!FeatureSample.HasRows(input))

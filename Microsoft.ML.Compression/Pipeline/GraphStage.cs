@@ -20,7 +20,7 @@ internal static class GraphStage
                     ML = ml, GraphInputData = p.Parts.TransformPrefix(data),
                     GraphInputs = new[] { p.Predictor.FeatureColumn }, FeatureInput = p.Predictor.FeatureColumn,
                 };
-                description = edit(graph, context);
+                description = edit(graph, context) + Skipped(context);
                 var result = p.With(graph);
                 result.TensorErrors = context.TensorErrors;
                 return result;
@@ -31,11 +31,14 @@ internal static class GraphStage
                 var featurized = data;
                 foreach (var t in network.Prefix) featurized = t.Transform(featurized);
                 var context = new GraphEditContext { ML = ml, GraphInputData = featurized, GraphInputs = network.Inputs };
-                description = edit(graph, context);
+                description = edit(graph, context) + Skipped(context);
                 return new NetworkState(graph, network.Prefix) { TensorErrors = context.TensorErrors };
             }
             default:
                 throw new UnsupportedModelException($"A {input.GetType().Name} cannot be edited as a graph.");
         }
     }
+
+    private static string Skipped(GraphEditContext context)
+        => context.SkippedRows > 0 ? $" ({context.SkippedRows} calibration row(s) with NaN or infinite inputs left out)" : "";
 }

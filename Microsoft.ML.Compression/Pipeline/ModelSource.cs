@@ -83,7 +83,10 @@ internal sealed class ModelSource
         using var zip = new MemoryStream();
         ml.Model.Save(onnx, null, zip);
         zip.Position = 0;
-        return SavedOnnxModels.Read(zip).FirstOrDefault()
+        var model = SavedOnnxModels.Read(zip).FirstOrDefault()
             ?? throw new UnsupportedModelException($"Could not read the ONNX graph out of the OnnxTransformer given as '{paramName}'.");
+        ExternalData.Refuse(model, $"of the OnnxTransformer given as '{paramName}'");
+        ModelValidation.CheckTensors(model, $"of the OnnxTransformer given as '{paramName}'");
+        return model;
     }
 }

@@ -13,7 +13,7 @@ internal static class ReportBuilder
         else if (state is NativeState native)
         {
             try { stats = ModelStatistics.Of(native.Export(ml, data).Graph); }
-            catch (CompressionException) { stats = null; } // a predictor ONNX cannot export: sizes still come from the zip
+            catch (CompressionException e) when (e is not DataMismatchException) { stats = null; } // a predictor ONNX cannot export: sizes still come from the zip
         }
 
         var transformers = state.BuildTransformers(ml, data);
@@ -96,7 +96,7 @@ internal static class ReportBuilder
     private static IDataView ScoreEvaluation(ITransformer model, IDataView evaluation, string label = "Label")
     {
         try { return Score(model, evaluation, label); }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException && e is not (CompressionException or DataMismatchException))
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException && e is not CompressionException)
         {
             throw new DataMismatchException($"The evaluation data given to WithEvaluationData does not fit the model ({e.Message}). Give it the columns of the training data (its label may be missing).", e);
         }

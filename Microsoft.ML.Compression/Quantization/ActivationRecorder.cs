@@ -321,11 +321,12 @@ internal static class ActivationRecorder
         var inputNames = inputs.Select(i => i.Name).ToArray();
         var outputNames = tensors.ToArray();
 
-        using var batches = new FeatureBatches(context.GraphInputData, inputNames); // checks that the data has each input column
+        using var batches = new FeatureBatches(context.GraphInputData, inputNames, context.SkipsNonFiniteRows); // checks that the data has each input column
         // A graph exported with a fixed batch size (CNTK's ResNet18: [1, 3, 224, 224]) is run that many rows at a time.
         int fixedBatch = dims.Select(d => d.Length > 1 && d[0] > 0 ? (int)d[0] : BatchSize).Min();
         bool adaptive = fixedBatch == BatchSize;
         int count = batches.Read(Math.Min(adaptive ? 1 : fixedBatch, maxRows), out var flat);
+        context.NoteSkipped(batches.Skipped, count, string.Join(", ", inputNames));
         if (count == 0)
             throw new DataMismatchException("The calibration data has no rows. Give the stage data to record the activations on.");
 
@@ -365,6 +366,7 @@ internal static class ActivationRecorder
             int next = adaptive ? (int)Math.Clamp(Math.Min(BatchFloats, maxFloats - total) / perRow, 1, BatchSize) : fixedBatch;
             count = n < maxRows && total < maxFloats ? batches.Read(Math.Min(next, maxRows - n), out flat) : 0;
         }
+        context.NoteSkipped(batches.Skipped, n, string.Join(", ", inputNames));
         return n;
     }
 

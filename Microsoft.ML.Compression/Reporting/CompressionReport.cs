@@ -192,9 +192,37 @@ public sealed class CompressionReport
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
     /// <summary>Reads a report written by <see cref="ToJson"/>.</summary>
+    /// <exception cref="CorruptSavedModelException">The text is not a report written by <see cref="ToJson"/> (malformed JSON, no stages, negative counts).</exception>
     /// <example><code>var r = CompressionReport.FromJson(File.ReadAllText("report.json"));</code></example>
     public static CompressionReport FromJson(string json)
-        => JsonSerializer.Deserialize<CompressionReport>(json, JsonOptions) ?? throw new ArgumentException("The JSON holds no compression report.", nameof(json));
+    {
+        if (json == null) throw new ArgumentNullException(nameof(json));
+        CompressionReport? report;
+        try { report = JsonSerializer.Deserialize<CompressionReport>(json, JsonOptions); }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or InvalidOperationException)
+        {
+            throw new CorruptSavedModelException($"The compression report is not valid JSON of a report ({e.Message}). Compress the model again, or read it with mlContext.Model.Load.", e);
+        }
+        return Checked(report);
+    }
+
+    /// <summary>A parsed report that every property and method can use, or a typed error saying what is wrong.</summary>
+    private static CompressionReport Checked(CompressionReport? report)
+    {
+        static CorruptSavedModelException Bad(string what) => new($"The compression report is damaged: {what}. Compress the model again, or read it with mlContext.Model.Load.");
+        if (report == null) throw Bad("it is empty");
+        if (!Enum.IsDefined(report.Task)) throw Bad($"its task {(int)report.Task} is unknown");
+        if (report.MetricName == null) throw Bad("it has no metric name");
+        if (report.Stages == null || report.Stages.Count == 0) throw Bad("it has no stages");
+        foreach (var s in report.Stages)
+        {
+            if (s == null || s.Stage == null || s.Description == null) throw Bad("a stage has no name or description");
+            if (s.ParameterCount < 0 || s.NonZeroCount < 0 || s.OnnxBytes < 0 || s.ZipBytes < 0 || s.NonZeroCount > s.ParameterCount)
+                throw Bad($"stage '{s.Stage}' has negative or inconsistent counts");
+            if (s.TensorErrors != null && s.TensorErrors.Any(t => t == null)) throw Bad($"stage '{s.Stage}' lists an empty tensor error");
+        }
+        return report;
+    }
 
     /// <summary>
     /// Reads the report stored in a model zip written by <c>mlContext.Model.Save</c>; null when the zip holds no
@@ -209,9 +237,17 @@ public sealed class CompressionReport
 
     /// <summary>Reads the report stored in a model zip given as a stream.</summary>
     /// <example><code>using var s = File.OpenRead("compressed.zip"); var report = CompressionReport.ReadFrom(s);</code></example>
+    /// <exception cref="CorruptSavedModelException">The stream is not a zip, or the report in it is damaged.</exception>
     public static CompressionReport? ReadFrom(Stream zip)
     {
-        foreach (var onnx in SavedOnnxModels.Read(zip))
+        if (zip == null) throw new ArgumentNullException(nameof(zip));
+        List<global::Onnx.ModelProto> graphs;
+        try { graphs = SavedOnnxModels.Read(zip).ToList(); }
+        catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException)
+        {
+            throw new CorruptSavedModelException($"The stream is not a model zip written by mlContext.Model.Save, or it is damaged ({e.Message}). Save the model again.", e);
+        }
+        foreach (var onnx in graphs)
         {
             var entry = onnx.MetadataProps.FirstOrDefault(p => p.Key == MetadataKey);
             if (entry != null) return FromJson(entry.Value);
@@ -335,6 +371,8 @@ public sealed class CompressionReport
     {
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, // most rows have no fidelity or baseline numbers
-        Converters = { new JsonStringEnumConverter() },
+        Converters = { new JsonStringEnumConverter(allowIntegerValues: false) },
+        // One weight of 1e38 makes a tensor's error infinite: written as "Infinity" (and read back) instead of failing.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 }

@@ -14,12 +14,20 @@ internal sealed class FeatureBatches : IDisposable
     private readonly float[][] _blocks;
     private VBuffer<float> _buffer;
     private bool _ended;
+    private readonly bool _skipNonFinite;
+
+    /// <summary>Rows passed over because a value was NaN or infinite (only when asked to skip them).</summary>
+    public long Skipped { get; private set; }
 
     /// <summary>Width of each column's rows: the vector size, or the first row's length for variable-size vectors.</summary>
     public int[] Widths { get; }
 
-    public FeatureBatches(IDataView data, IReadOnlyList<string> columns)
+    /// <param name="data">The rows.</param>
+    /// <param name="columns">Float vector columns to read.</param>
+    /// <param name="skipNonFinite">Pass over rows with a NaN or infinite value in any column, counting them in <see cref="Skipped"/>.</param>
+    public FeatureBatches(IDataView data, IReadOnlyList<string> columns, bool skipNonFinite = false)
     {
+        _skipNonFinite = skipNonFinite;
         _columns = columns.ToArray();
         var cols = _columns.Select(name => data.Schema.GetColumnOrNull(name)
             ?? throw new DataMismatchException($"The data has no column '{name}'. Give data with the columns the model was trained on.", name)).ToArray();
@@ -50,10 +58,19 @@ internal sealed class FeatureBatches : IDisposable
                 if (_blocks[c].Length < count * Widths[c]) _blocks[c] = new float[count * Widths[c]];
                 _buffer.CopyTo(_blocks[c].AsSpan(read * Widths[c], Widths[c]));
             }
+            // The row's slot is reused by the next row when it is skipped.
+            if (_skipNonFinite && !IsFinite(read)) { Skipped++; continue; }
             read++;
         }
         batch = _blocks.Select((b, c) => new Memory<float>(b, 0, read * Widths[c])).ToArray();
         return read;
+    }
+
+    private bool IsFinite(int row)
+    {
+        for (int c = 0; c < _columns.Length; c++)
+            if (!FeatureSample.AllFinite(_blocks[c].AsSpan(row * Widths[c], Widths[c]))) return false;
+        return true;
     }
 
     public void Dispose() => _cursor.Dispose();

@@ -7,8 +7,15 @@ internal static class FeatureSample
 {
     private const long MaxDenseFloats = 32_000_000;
 
-    public static float[][] Read(IDataView data, string column, int maxRows)
+    public static float[][] Read(IDataView data, string column, int maxRows) => Read(data, column, maxRows, skipNonFinite: false, out _);
+
+    /// <summary>
+    /// The first <paramref name="maxRows"/> rows; with <paramref name="skipNonFinite"/>, rows holding a NaN or an
+    /// infinity are passed over (and counted in <paramref name="skipped"/>) instead of being returned.
+    /// </summary>
+    public static float[][] Read(IDataView data, string column, int maxRows, bool skipNonFinite, out long skipped)
     {
+        skipped = 0;
         var col = data.Schema.GetColumnOrNull(column)
             ?? throw new DataMismatchException($"The data has no column '{column}'. Give data with the columns the model was trained on.", column);
         // Never hold more than about 128 MB of densified rows, however wide the column (text n-grams can be 10⁵+).
@@ -20,6 +27,7 @@ internal static class FeatureSample
         while (rows.Count < maxRows && cursor.MoveNext())
         {
             getter(ref buffer);
+            if (skipNonFinite && !AllFinite(buffer.GetValues())) { skipped++; continue; }
             rows.Add(buffer.DenseValues().ToArray());
         }
         return rows.ToArray();
@@ -29,8 +37,12 @@ internal static class FeatureSample
     /// Standard deviation of every slot of a float vector column over the first <paramref name="maxRows"/> rows,
     /// streamed (sparse vectors stay sparse), for inputs too wide to hold as rows (e.g. text n-grams).
     /// </summary>
-    public static float[] Spread(IDataView data, string column, int maxRows)
+    public static float[] Spread(IDataView data, string column, int maxRows) => Spread(data, column, maxRows, skipNonFinite: false, out _, out _);
+
+    /// <summary><see cref="Spread(IDataView, string, int)"/>, optionally passing over (and counting) rows with NaN or infinite values.</summary>
+    public static float[] Spread(IDataView data, string column, int maxRows, bool skipNonFinite, out long skipped, out long kept)
     {
+        skipped = 0;
         var col = data.Schema.GetColumnOrNull(column)
             ?? throw new DataMismatchException($"The data has no column '{column}'. Give data with the columns the model was trained on.", column);
         int width = Width(col);
@@ -44,6 +56,7 @@ internal static class FeatureSample
         {
             getter(ref buffer);
             var values = buffer.GetValues();
+            if (skipNonFinite && !AllFinite(values)) { skipped++; continue; }
             var indices = buffer.GetIndices();
             for (int i = 0; i < values.Length; i++)
             {
@@ -59,7 +72,16 @@ internal static class FeatureSample
             double mean = sum[j] / rows;
             std[j] = (float)Math.Sqrt(Math.Max(0, sumSq[j] / rows - mean * mean));
         }
+        kept = rows;
         return std;
+    }
+
+    /// <summary>Whether no value is NaN or infinite.</summary>
+    public static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (var v in values)
+            if (!float.IsFinite(v)) return false;
+        return true;
     }
 
     private static int Width(DataViewSchema.Column col) => col.Type is VectorDataViewType v ? Math.Max(1, v.Size) : 1;

@@ -16,9 +16,38 @@ internal sealed class GraphEditContext
     /// <summary>Set by an edit that measured per-tensor errors of its result (quantization); copied to the new state.</summary>
     public IReadOnlyList<TensorError>? TensorErrors { get; set; }
 
-    /// <summary>The first <paramref name="maxRows"/> rows of a float vector input, densified.</summary>
-    public float[][] ReadInput(string input, int maxRows) => FeatureSample.Read(GraphInputData, input, maxRows);
+    /// <summary>
+    /// Whether rows with a NaN or infinite input value are left out of calibration: for networks, where such a value
+    /// would poison every statistic (ranges, saliencies, reconstructions). An exported ML.NET predictor keeps them:
+    /// ML.NET trees read NaN as a missing value, and so does their ONNX graph.
+    /// </summary>
+    public bool SkipsNonFiniteRows => FeatureInput == null;
+
+    /// <summary>Calibration rows left out for a NaN or infinite value (the most any one read of the data met).</summary>
+    public long SkippedRows { get; private set; }
+
+    /// <summary>The first <paramref name="maxRows"/> rows of a float vector input, densified (see <see cref="SkipsNonFiniteRows"/>).</summary>
+    public float[][] ReadInput(string input, int maxRows)
+    {
+        var rows = FeatureSample.Read(GraphInputData, input, maxRows, SkipsNonFiniteRows, out long skipped);
+        NoteSkipped(skipped, rows.Length, input);
+        return rows;
+    }
 
     /// <summary>Per-slot standard deviation of a float vector input over the first <paramref name="maxRows"/> rows, streamed.</summary>
-    public float[] InputSpread(string input, int maxRows) => FeatureSample.Spread(GraphInputData, input, maxRows);
+    public float[] InputSpread(string input, int maxRows)
+    {
+        var spread = FeatureSample.Spread(GraphInputData, input, maxRows, SkipsNonFiniteRows, out long skipped, out long kept);
+        NoteSkipped(skipped, kept, input);
+        return spread;
+    }
+
+    /// <summary>Records rows a read left out; throws when it left out every row.</summary>
+    public void NoteSkipped(long skipped, long kept, string input)
+    {
+        SkippedRows = Math.Max(SkippedRows, skipped);
+        if (skipped > 0 && kept == 0)
+            throw new DataMismatchException(
+                $"Every calibration row has a NaN or infinite value in '{input}' ({skipped} row(s)), so nothing is left to calibrate on. Give rows with finite values (impute or drop missing ones first).", input);
+    }
 }

@@ -120,8 +120,7 @@ internal static class FeaturizerPruning
         void Add(ITransformer t) { result.Add(t); view = t.Transform(view); }
         foreach (var (input, source, caseMode) in exported.Normalizers)
             Add(ml.Transforms.Text.NormalizeText(input, source, caseMode, keepDiacritics: true, keepPunctuations: true, keepNumbers: true).Fit(view));
-        var bytes = OnnxModelIO.ToBytes(exported.Model);
-        Add(ml.Transforms.ApplyOnnxModel(new[] { column }, exported.Inputs.ToArray(), new MemoryStream(bytes)).Fit(view));
+        Add(OwnedOnnxTransformer.Create(ml, new[] { column }, exported.Inputs.ToArray(), exported.Model, view));
         if (exported.Normalizers.Count > 0)
             Add(ml.Transforms.DropColumns(exported.Normalizers.Select(n => n.Input).ToArray()).Fit(view));
         var schema = view.Schema;

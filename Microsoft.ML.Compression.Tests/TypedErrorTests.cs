@@ -1,0 +1,130 @@
+using System.IO.Compression;
+using Google.Protobuf;
+using Microsoft.ML;
+using Onnx;
+
+namespace Microsoft.ML.Compression.Tests;
+
+/// <summary>
+/// Every bad model, zip or report ends in one exception under <see cref="CompressionException"/>, with the
+/// underlying error (ONNX Runtime's, the zip reader's, the JSON parser's) as its inner exception.
+/// </summary>
+[TestClass]
+public sealed class TypedErrorTests
+{
+    private static MLContext _ml = null!;
+    private static IDataView _data = null!;
+    private static byte[] _spamZip = null!;
+    private static string SpamMlp => TestData.Path(Path.Combine("models", "spam_mlp.onnx"));
+
+    [ClassInitialize]
+    public static void Init(TestContext _)
+    {
+        _ml = new MLContext(seed: 1);
+        _data = TestData.Head(_ml, _ml.Data.ShuffleRows(TestData.Spam(_ml), seed: 1), 200);
+        using var model = _ml.Compression().Quantize(SpamMlp).Fit(_data);
+        using var zip = new MemoryStream();
+        _ml.Model.Save(model, _data.Schema, zip);
+        _spamZip = zip.ToArray();
+    }
+
+    private static ModelProto Spam() => ModelProto.Parser.ParseFrom(File.ReadAllBytes(SpamMlp));
+
+    private static InvalidModelException Rejected(ModelProto model)
+        => Assert.ThrowsExactly<InvalidModelException>(() => _ml.Compression().Quantize(new MemoryStream(model.ToByteArray())));
+
+    [TestMethod]
+    public void DataMismatchIsACompressionException()
+    {
+        var wrong = _ml.Transforms.DropColumns("Features").Fit(_data).Transform(_data);
+        var e = Assert.Throws<CompressionException>(() => _ml.Compression().Prune(SpamMlp).Fit(wrong));
+        Assert.IsInstanceOfType<DataMismatchException>(e);
+        Assert.AreEqual("Features", ((DataMismatchException)e).ColumnName);
+    }
+
+    [TestMethod]
+    public void TensorsWhoseStorageDoesNotMatchTheirDeclarationAreRejectedBeforeEditing()
+    {
+        var weight = Spam().Graph.Initializer.First(t => t.Dims.Count == 2).Name;
+        ModelProto With(Action<ModelProto> change) { var m = Spam(); change(m); return m; }
+        TensorProto W(ModelProto m) => m.Graph.Initializer.First(t => t.Name == weight);
+
+        Rejected(With(m => W(m).FloatData.Add(1f)));                                                    // raw_data and float_data
+        Rejected(With(m => W(m).RawData = ByteString.CopyFrom(W(m).RawData.Span[..^4])));                 // one value short
+        Rejected(With(m => W(m).Dims[0] = -W(m).Dims[0]));                                              // negative dimension
+        Rejected(With(m => W(m).DataType = 99));                                                        // no such type
+        Rejected(With(m => W(m).DataType = 7));                                                         // int64 of a float's bytes
+        Rejected(With(m => m.Graph.Initializer.Add(W(m).Clone())));                                     // duplicate name
+        Rejected(With(m => { W(m).RawData = ByteString.Empty; }));                                       // no values at all
+        Rejected(With(m => m.Graph.Input[0].Type.TensorType.Shape.Dim[1].DimValue = 0));                // input of width 0
+        Rejected(With(m => m.Graph.Input[0].Type.TensorType.Shape.Dim[1].DimValue = -3));               // negative width
+    }
+
+    [TestMethod]
+    public void GraphsOnnxRuntimeRejectsKeepItsErrorAsTheInnerException()
+    {
+        var model = Spam();
+        model.Graph.Node[0].OpType = "NoSuchOperator";
+        var e = Rejected(model);
+        Assert.IsInstanceOfType<Microsoft.ML.OnnxRuntime.OnnxRuntimeException>(e.InnerException);
+    }
+
+    [TestMethod]
+    public void CorruptOrForeignZipsGivenToLoadModelAreTypedErrors()
+    {
+        var random = new byte[4096];
+        new Random(7).NextBytes(random);
+        var foreign = new MemoryStream();
+        using (var zip = new ZipArchive(foreign, ZipArchiveMode.Create, leaveOpen: true))
+        using (var w = new StreamWriter(zip.CreateEntry("hello.txt").Open()))
+            w.Write("not a model");
+        var damaged = (byte[])_spamZip.Clone();
+        for (int i = damaged.Length / 3; i < damaged.Length / 3 + 64; i++) damaged[i] ^= 0x5A;
+
+        foreach (var (name, bytes) in new[] { ("random bytes", random), ("truncated", _spamZip[..(_spamZip.Length / 2)]), ("foreign zip", foreign.ToArray()), ("damaged", damaged), ("empty", Array.Empty<byte>()) })
+        {
+            var e = Assert.Throws<CompressionException>(() => _ml.Compression().LoadModel(new MemoryStream(bytes), out _), name);
+            Assert.IsTrue(e is CorruptSavedModelException or InvalidModelException, $"{name}: {e.GetType().Name}");
+        }
+        // The intact zip still loads.
+        using var loaded = _ml.Compression().LoadModel(new MemoryStream(_spamZip), out _);
+        Assert.AreEqual(200, TestData.Scores(loaded.Transform(_data)).Length);
+    }
+
+    [TestMethod]
+    public void ReportsRoundTripInfinitiesAndNaN()
+    {
+        var report = new CompressionReport
+        {
+            Task = ModelTask.Network,
+            Stages = new[]
+            {
+                new StageReport { Stage = "Original", Description = "x", ZipBytes = 10, Metric = double.PositiveInfinity },
+                new StageReport
+                {
+                    Stage = "Quantize", Description = "y", ZipBytes = 5, ScoreMse = double.NaN, Metric = double.NegativeInfinity,
+                    TensorErrors = new[] { new TensorError { Name = "w", SqnrDb = double.NegativeInfinity } },
+                },
+            },
+        };
+        var back = CompressionReport.FromJson(report.ToJson());
+        Assert.AreEqual(double.PositiveInfinity, back.Original.Metric);
+        Assert.AreEqual(double.NegativeInfinity, back.Final.Metric);
+        Assert.IsTrue(double.IsNaN(back.Final.ScoreMse!.Value));
+        Assert.AreEqual(double.NegativeInfinity, back.Final.TensorErrors![0].SqnrDb);
+    }
+
+    [TestMethod]
+    public void MalformedReportsAreTypedErrors()
+    {
+        var good = new CompressionReport { Task = ModelTask.Regression, Stages = new[] { new StageReport { Stage = "Original", Description = "d", ZipBytes = 3, ParameterCount = 4, NonZeroCount = 2 } } }.ToJson();
+        foreach (var json in new[]
+        {
+            "", "null", "[1,2]", "{", "{}", """{"Stages":[]}""", """{"Stages":[null]}""",
+            good.Replace("\"ZipBytes\": 3", "\"ZipBytes\": -3"), good.Replace("\"NonZeroCount\": 2", "\"NonZeroCount\": 9"),
+            good.Replace("\"Regression\"", "\"NoSuchTask\""), good.Replace("\"Regression\"", "77"),
+        })
+            Assert.ThrowsExactly<CorruptSavedModelException>(() => CompressionReport.FromJson(json), json);
+        Assert.AreEqual(2, CompressionReport.FromJson(good).Original.NonZeroCount);
+    }
+}
