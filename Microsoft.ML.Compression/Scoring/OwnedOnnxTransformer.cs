@@ -2,7 +2,7 @@ using Microsoft.ML.Transforms.Onnx;
 using Google.Protobuf;
 using Onnx;
 
-namespace Microsoft.ML.Compression.Onnx;
+namespace Microsoft.ML.Compression.Scoring;
 
 /// <summary>
 /// Builds an OnnxTransformer for graph bytes held in memory whose copy on disk goes away with it. Why not
