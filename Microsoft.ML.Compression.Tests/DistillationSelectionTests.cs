@@ -107,11 +107,16 @@ public sealed class DistillationSelectionTests
         var oneClass = new DistillationOptions { ChooseOnValidation = true, ValidationData = spamOnly };
         e = Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Distill(teacher, Student(5), oneClass).Fit(_train));
         Assert.AreEqual("Label", e.ColumnName);
-        var unlabeled = new DistillationOptions { ChooseOnValidation = true };
-        e = Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Distill(teacher, Student(5), unlabeled).Fit(TestData.DropLabel(_ml, _train)));
-        Assert.AreEqual("Label", e.ColumnName);
+        // Held-out rows that cannot be had (no label column, too few rows): distilled as without the choice, and said so.
+        using (var unlabeled = _ml.Compression().Distill(teacher, Student(5)).Fit(TestData.DropLabel(_ml, _train)))
+        {
+            Assert.IsNull(unlabeled.Report.Stages[1].Selection);
+            StringAssert.Contains(unlabeled.Report.Stages[1].Description, "Not chosen on validation rows");
+        }
+        using (var small = _ml.Compression().Distill(teacher, Student(5)).Fit(TestData.Head(_ml, _train, 200)))
+            Assert.IsNull(small.Report.Stages[1].Selection, "200 rows hold out 40, fewer than 50");
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Distill(teacher, Student(5), new DistillationOptions { ChooseOnValidation = true, CandidateAlphas = new[] { 1.0, 0.8, 0.6, 0.4, 0.2 } }));
-        Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Distill(teacher, Student(5), new DistillationOptions { ValidationData = _test }));
+        Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Distill(teacher, Student(5), new DistillationOptions { ChooseOnValidation = false, ValidationData = _test }));
     }
 
     [TestMethod]

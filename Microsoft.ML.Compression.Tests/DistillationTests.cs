@@ -22,7 +22,7 @@ public sealed class DistillationTests
             .Append(_ml.MulticlassClassification.Trainers.LightGbm(numberOfLeaves: 16, numberOfIterations: 100)).Fit(train);
         var student = _ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(_ml.MulticlassClassification.Trainers.LightGbm(exampleWeightColumnName: "Weight", numberOfLeaves: 16, numberOfIterations: 10));
-        using var distilled = _ml.Compression().Distill(teacher, student).Fit(train);
+        using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { ChooseOnValidation = false }).Fit(train);
         var labelsOnly = _ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(_ml.MulticlassClassification.Trainers.LightGbm(numberOfLeaves: 16, numberOfIterations: 10)).Fit(train);
         double teacherAcc = _ml.MulticlassClassification.Evaluate(teacher.Transform(test)).MicroAccuracy;
@@ -50,7 +50,7 @@ public sealed class DistillationTests
         var toBool = _ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["spam"] = true, ["nonspam"] = false }, "Label");
         var teacher = toBool.Append(_ml.BinaryClassification.Trainers.LightGbm(numberOfIterations: 200)).Fit(train);
         using var distilled = _ml.Compression().Distill(teacher, toBool.Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20)),
-            new DistillationOptions { Alpha = 0.7, SoftTargetResolution = 8 }).Fit(train);
+            new DistillationOptions { ChooseOnValidation = false, Alpha = 0.7, SoftTargetResolution = 8 }).Fit(train);
         StringAssert.Contains(distilled.Report.Stages[1].Description, "8 copies");
         double teacherAuc = _ml.BinaryClassification.Evaluate(teacher.Transform(test)).AreaUnderRocCurve;
         double auc = _ml.BinaryClassification.Evaluate(distilled.Transform(test)).AreaUnderRocCurve;
@@ -144,7 +144,7 @@ public sealed class DistillationTests
         // Keys sorted by value: the teacher numbers classes in order of appearance, so the numberings differ.
         var student = _ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
             .Append(Lgbm(8, 10, "Weight"));
-        using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { TrainLabelOnlyBaseline = false })
+        using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false })
             .WithEvaluationData(test).Fit(train);
         var row = distilled.Report.Stages[1];
         Console.WriteLine(distilled.Report);
@@ -230,7 +230,7 @@ public sealed class DistillationTests
         var featurize = _ml.Transforms.Categorical.OneHotEncoding("region").Append(_ml.Transforms.Concatenate("Features", "education", "experience", "region"));
         var teacher = featurize.Append(_ml.Regression.Trainers.FastTree(numberOfTrees: 10)).Fit(data);
         var student = featurize.Append(_ml.Regression.Trainers.FastTree(numberOfTrees: 5));
-        var options = new DistillationOptions { AugmentationFactor = 3 };
+        var options = new DistillationOptions { ChooseOnValidation = false, AugmentationFactor = 3 };
         var transfer = Distillation.TransferSetBuilder.Build(_ml, MlNet.MlNetModelParts.Flatten(teacher).ToList(), data,
             Distillation.StudentTrainer.Of(student, "student"), options, out var summary);
         Console.WriteLine(summary);
@@ -255,7 +255,7 @@ public sealed class DistillationTests
 
         // With Alpha < 1 the original rows blend in their true label; synthetic rows have none and learn the teacher alone.
         var blended = Distillation.TransferSetBuilder.Build(_ml, MlNet.MlNetModelParts.Flatten(teacher).ToList(), data,
-            Distillation.StudentTrainer.Of(student, "student"), new DistillationOptions { AugmentationFactor = 3, Alpha = 0.5 }, out _);
+            Distillation.StudentTrainer.Of(student, "student"), new DistillationOptions { ChooseOnValidation = false, AugmentationFactor = 3, Alpha = 0.5 }, out _);
         var blendedLabels = blended.GetColumn<float>("Label").ToArray();
         var truth = data.GetColumn<float>("Label").ToArray();
         for (int i = 0; i < blendedLabels.Length; i++)
@@ -331,7 +331,7 @@ public sealed class DistillationTests
             NumberOfIterations = 50, NumberOfLeaves = 16, LearningRate = 0.8, MinimumExampleCountPerLeaf = 20, NumberOfThreads = 1, Seed = 1, ExampleWeightColumnName = weight,
         });
         var labelsOnly = Student(null).Fit(train);
-        using var distilled = _ml.Compression().Distill(teacher, Student("Weight"), new DistillationOptions { TrainLabelOnlyBaseline = false }).Fit(transfer);
+        using var distilled = _ml.Compression().Distill(teacher, Student("Weight"), new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false }).Fit(transfer);
         double Auc(ITransformer m) => _ml.BinaryClassification.Evaluate(m.Transform(test)).AreaUnderRocCurve;
         double teacherAuc = Auc(teacher), labelsAuc = Auc(labelsOnly), distilledAuc = Auc(distilled);
         Console.WriteLine($"LETTER.p2, {features.Count} transfer rows: teacher {teacherAuc:F4}, labels only {labelsAuc:F4}, distilled {distilledAuc:F4}");
@@ -344,7 +344,7 @@ public sealed class DistillationTests
         var unlabeledRows = new[] { extra.TrainSet, TestData.LetterP2(_ml, "letter_unlabeled.csv") }
             .SelectMany(d => d.GetColumn<float[]>("Features")).Select(f => new FeaturesOnly { Features = f }).ToList();
         var unlabeled = _ml.Data.Cache(_ml.Data.LoadFromEnumerable(unlabeledRows, schema));
-        using var viaOption = _ml.Compression().Distill(teacher, Student("Weight"), new DistillationOptions { UnlabeledData = unlabeled })
+        using var viaOption = _ml.Compression().Distill(teacher, Student("Weight"), new DistillationOptions { ChooseOnValidation = false, UnlabeledData = unlabeled })
             .WithEvaluationData(test).Fit(train);
         Assert.AreEqual(distilledAuc, Auc(viaOption), 1e-9);
         var row = viaOption.Report.Stages[1];
@@ -359,7 +359,7 @@ public sealed class DistillationTests
         var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 50).Fit(train);
         var student = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5, exampleWeightColumnName: "Weight");
         var unlabeled = TestData.Split(_ml, TestData.Spam(_ml)).test; // the test rows as loaded: a text Label, which is ignored
-        using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { Alpha = 0, UnlabeledData = unlabeled }).Fit(train);
+        using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { ChooseOnValidation = false, Alpha = 0, UnlabeledData = unlabeled }).Fit(train);
         // Alpha 0: a training row is its one true class (one weighted row); an unlabeled row gets the teacher's two
         // likely classes (two weighted rows) unless the teacher is all but certain.
         long trainRows = train.GetColumn<bool>("Label").LongCount(), unlabeledRows = unlabeled.GetColumn<float[]>("Features").LongCount();
@@ -377,7 +377,7 @@ public sealed class DistillationTests
         var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20).Fit(train);
         var student = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5, exampleWeightColumnName: "Weight");
         using var distilled = _ml.Compression().Distill(teacher, student,
-            new DistillationOptions { UnlabeledData = TestData.DropLabel(_ml, test), AugmentationFactor = 2, TrainLabelOnlyBaseline = false }).Fit(train);
+            new DistillationOptions { ChooseOnValidation = false, UnlabeledData = TestData.DropLabel(_ml, test), AugmentationFactor = 2, TrainLabelOnlyBaseline = false }).Fit(train);
         long trainRows = train.GetColumn<bool>("Label").LongCount(), unlabeledRows = test.GetColumn<bool>("Label").LongCount();
         StringAssert.Contains(distilled.Report.Stages[1].Description, $"{3 * (trainRows + unlabeledRows)} rows ({trainRows + unlabeledRows} original");
         StringAssert.Contains(distilled.Report.Stages[1].Description, $"({trainRows} training rows + {unlabeledRows} from UnlabeledData, before augmentation)");

@@ -69,7 +69,7 @@ public sealed class NetworkTeacherTests
             {
                 NumberOfIterations = 60, NumberOfLeaves = 16, NumberOfThreads = 1, ExampleWeightColumnName = "Weight",
             }));
-        using var distilled = _ml.Compression().Distill(LetterModel, student, new DistillationOptions { TrainLabelOnlyBaseline = false })
+        using var distilled = _ml.Compression().Distill(LetterModel, student, new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false })
             .WithEvaluationData(test).Fit(train);
         var row = distilled.Report.Stages[1];
         Console.WriteLine(distilled.Report);

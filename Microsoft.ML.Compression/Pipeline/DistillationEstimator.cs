@@ -207,14 +207,10 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         string metricName = ReportBuilder.MetricName(StudentTask);
         bool higherIsBetter = StudentTask != ModelTask.Regression;
 
-        Ml.LogInfo("Compression: training the label-only candidate student.");
-        var labelOnly = FitOnLabels(fitPart);
-        var labelOnlyMetric = ValidationMetric(NativeState.Of(labelOnly, StudentTask, "student"), fitPart, validation)
-            ?? throw new DataMismatchException($"The validation rows give no {metricName} for the label-only student (a binary task needs both classes among them, and the label must be of the student's type): " +
-                "give other rows in DistillationOptions.ValidationData.", label);
-        var candidates = new List<DistillationCandidate> { new() { Name = "labels only", LabelOnly = true, ValidationMetric = labelOnlyMetric } };
-        var states = new List<ModelState?> { null };
-        var summaries = new List<string> { "" };
+        // The distilled candidates first: a teacher that cannot score the data fails here with what to do about it.
+        var candidates = new List<DistillationCandidate>();
+        var states = new List<ModelState?>();
+        var summaries = new List<string>();
         foreach (double alpha in _options.AlphasToTry())
         {
             var o = WithAlpha(alpha);
@@ -224,6 +220,14 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             states.Add(state);
             summaries.Add(summary);
         }
+        Ml.LogInfo("Compression: training the label-only candidate student.");
+        var labelOnly = FitOnLabels(fitPart);
+        var labelOnlyMetric = ValidationMetric(NativeState.Of(labelOnly, StudentTask, "student"), fitPart, validation)
+            ?? throw new DataMismatchException($"The validation rows give no {metricName} for the label-only student (a binary task needs both classes among them, and the label must be of the student's type): " +
+                "give other rows in DistillationOptions.ValidationData.", label);
+        candidates.Insert(0, new DistillationCandidate { Name = "labels only", LabelOnly = true, ValidationMetric = labelOnlyMetric });
+        states.Insert(0, null);
+        summaries.Insert(0, "");
         // The best distilled candidate replaces the label-only student only when it cuts the validation error by the
         // margin: a few hundred validation rows cannot tell apart students closer than that.
         double Error(double m) => higherIsBetter ? 1 - m : m;

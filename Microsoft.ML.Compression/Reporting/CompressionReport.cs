@@ -112,6 +112,14 @@ public sealed class StageReport
     /// <example><code>bool nothingToDistil = row.Selection?.NothingToDistil == true; // the label-only student was returned</code></example>
     public DistillationSelection? Selection { get; init; }
     /// <summary>
+    /// Rows per second of the model's batch <c>Transform</c> over (up to 2,000 of) the fit rows, read while
+    /// compressing: the best of three short passes, on the machine and load of the moment. Meant to compare the rows
+    /// of one report with each other (a stage that makes the model slower says so in the text); measure deployment
+    /// speed with the benchmark app. Null when the model writes no float column to read.
+    /// </summary>
+    /// <example><code>double? speedup = report.Final.RowsPerSecond / report.Original.RowsPerSecond; // e.g. 20 for a distilled tree model</code></example>
+    public double? RowsPerSecond { get; init; }
+    /// <summary>
     /// Distill rows: the teacher's size saved with <c>mlContext.Model.Save</c>, to compare with <see cref="ZipBytes"/>
     /// (null when the teacher cannot be saved); see <see cref="SmallerThanTeacher"/>.
     /// </summary>
@@ -255,6 +263,15 @@ public sealed class CompressionReport
         return null;
     }
 
+    /// <summary>Below this fraction of the previous row's rows/s a stage says it made the model slower (the reading is a quick one: ±10–20 % is noise).</summary>
+    internal const double SlowerFraction = 0.8;
+
+    /// <summary>The line of a stage that made the model slower than the model it came from, or null.</summary>
+    private static string? SlowerLine(StageReport previous, StageReport s)
+        => s.RowsPerSecond is double now && previous.RowsPerSecond is double before && now < SlowerFraction * before
+            ? $"slower than the model it came from: {now:F0} rows/s against {before:F0} in batch Transform ({now / before:F2}x, read while compressing)"
+            : null;
+
     /// <summary>What a Distill row says besides its numbers: how its student was chosen, and its size against the teacher's.</summary>
     private static IEnumerable<string> DistillationLines(StageReport s)
     {
@@ -282,12 +299,14 @@ public sealed class CompressionReport
         var sb = new StringBuilder();
         string metric = string.IsNullOrEmpty(MetricName) ? "metric" : MetricName;
         sb.AppendLine($"Compression report ({Task})");
-        sb.AppendLine($"{"stage",-10} {"params",10} {"non-zero",10} {"bits/w",6} {"onnx bytes",11} {"zip bytes",10} {metric + " (fit)",14} {metric + " (eval)",15}");
+        sb.AppendLine($"{"stage",-10} {"params",10} {"non-zero",10} {"bits/w",6} {"onnx bytes",11} {"zip bytes",10} {metric + " (fit)",14} {metric + " (eval)",15} {"rows/s",9}");
         foreach (var s in Stages)
-            sb.AppendLine($"{s.Stage,-10} {Fmt(s.ParameterCount),10} {Fmt(s.NonZeroCount),10} {(s.BitsPerWeight is double b ? b.ToString("F1") : "-"),6} {Fmt(s.OnnxBytes),11} {s.ZipBytes,10} {Fmt(s.Metric),14} {Fmt(s.EvaluationMetric),15}");
-        foreach (var s in Stages.Skip(1))
+            sb.AppendLine($"{s.Stage,-10} {Fmt(s.ParameterCount),10} {Fmt(s.NonZeroCount),10} {(s.BitsPerWeight is double b ? b.ToString("F1") : "-"),6} {Fmt(s.OnnxBytes),11} {s.ZipBytes,10} {Fmt(s.Metric),14} {Fmt(s.EvaluationMetric),15} {(s.RowsPerSecond is double r ? r.ToString("F0") : "-"),9}");
+        for (int i = 1; i < Stages.Count; i++)
         {
+            var s = Stages[i];
             sb.AppendLine($"  {s.Stage}: {s.Description}");
+            if (SlowerLine(Stages[i - 1], s) is { } slower) sb.AppendLine($"    {slower}");
             var fidelity = new List<string>();
             if (s.Agreement != null || s.EvaluationAgreement != null) fidelity.Add($"agreement {Pair(s.Agreement, s.EvaluationAgreement)}");
             if (s.ScoreMse != null || s.EvaluationScoreMse != null) fidelity.Add($"score MSE {Pair(s.ScoreMse, s.EvaluationScoreMse)}");
@@ -321,7 +340,7 @@ public sealed class CompressionReport
         sb.Append("<div class=\"ml-compression-report\">");
         sb.Append("<p><strong>Compression report</strong> (").Append(E(Task.ToString())).Append(")</p>");
         sb.Append("<table><thead><tr>");
-        foreach (var h in new[] { "stage", "params", "non-zero", "sparsity", "bits/w", "onnx bytes", "zip bytes", metric + " (fit)", metric + " (eval)" })
+        foreach (var h in new[] { "stage", "params", "non-zero", "sparsity", "bits/w", "onnx bytes", "zip bytes", metric + " (fit)", metric + " (eval)", "rows/s" })
             sb.Append("<th>").Append(E(h)).Append("</th>");
         sb.Append("</tr></thead><tbody>");
         foreach (var s in Stages)
@@ -331,7 +350,7 @@ public sealed class CompressionReport
             {
                 Fmt(s.ParameterCount), Fmt(s.NonZeroCount), s.Sparsity is double sp ? sp.ToString("P1", CultureInfo.InvariantCulture) : "-",
                 s.BitsPerWeight is double b ? b.ToString("F1", CultureInfo.InvariantCulture) : "-", Fmt(s.OnnxBytes), Fmt(s.ZipBytes),
-                Fmt(s.Metric), Fmt(s.EvaluationMetric),
+                Fmt(s.Metric), Fmt(s.EvaluationMetric), s.RowsPerSecond is double r ? r.ToString("F0", CultureInfo.InvariantCulture) : "-",
             })
                 sb.Append("<td style=\"text-align:right\">").Append(E(cell)).Append("</td>");
             sb.Append("</tr>");
@@ -340,9 +359,11 @@ public sealed class CompressionReport
         if (Stages.Count > 1)
         {
             sb.Append("<ul>");
-            foreach (var s in Stages.Skip(1))
+            for (int i = 1; i < Stages.Count; i++)
             {
+                var s = Stages[i];
                 sb.Append("<li><strong>").Append(E(s.Stage)).Append("</strong>: ").Append(E(s.Description));
+                if (SlowerLine(Stages[i - 1], s) is { } slower) sb.Append("<br/>").Append(E(slower));
                 var extra = new List<string>();
                 if (s.Agreement != null || s.EvaluationAgreement != null) extra.Add($"agreement {Pair(s.Agreement, s.EvaluationAgreement)}");
                 if (s.ScoreMse != null || s.EvaluationScoreMse != null) extra.Add($"score MSE {Pair(s.ScoreMse, s.EvaluationScoreMse)}");
