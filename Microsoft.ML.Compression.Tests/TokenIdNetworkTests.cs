@@ -65,14 +65,14 @@ public sealed class TokenIdNetworkTests
     }
 
     /// <summary>Held-out accuracy of the FP32 fixture, as recorded in data/models/README.md.</summary>
-    private const double FixtureAccuracy = 0.0;
+    private const double FixtureAccuracy = 0.976;
 
     [TestMethod]
-    [DataRow(QuantizationMode.WeightOnly, Precision.Int8, 0.005, 0.99, 0.999)]
-    [DataRow(QuantizationMode.WeightOnly, Precision.Float16, 0.001, 1.0, 0.9999)]
-    [DataRow(QuantizationMode.WeightOnly, Precision.Int4, 0.01, 0.98, 0.99)]
-    [DataRow(QuantizationMode.Dynamic, Precision.Int8, 0.005, 0.99, 0.999)]
-    [DataRow(QuantizationMode.Static, Precision.Int8, 0.01, 0.98, 0.99)]
+    [DataRow(QuantizationMode.WeightOnly, Precision.Int8, 0.002, 0.998, 0.9995)]   // measured: 97.6 %, agreement 100 %, correlation 1.0000
+    [DataRow(QuantizationMode.WeightOnly, Precision.Float16, 0.001, 0.999, 0.9999)] // measured: 97.6 %, 100 %, 1.0000
+    [DataRow(QuantizationMode.WeightOnly, Precision.Int4, 0.006, 0.994, 0.998)]     // measured: 97.3 %, 99.7 %, 0.9992
+    [DataRow(QuantizationMode.Dynamic, Precision.Int8, 0.002, 0.998, 0.9995)]      // measured: 97.6 %, 100 %, 1.0000
+    [DataRow(QuantizationMode.Static, Precision.Int8, 0.003, 0.997, 0.999)]        // measured: 97.6 %, 100 %, 1.0000
     public void EveryQuantizationModeTakesInt64TokenIds(QuantizationMode mode, Precision precision, double maxLoss, double minAgreement, double minCorrelation)
     {
         using var model = _ml.Compression().Quantize(Model, new QuantizationOptions { Mode = mode, Precision = precision }).Fit(_calib);
@@ -86,11 +86,12 @@ public sealed class TokenIdNetworkTests
     }
 
     [TestMethod]
-    [DataRow(PruningGranularity.Unstructured, PruningScope.Global, true, 0.5, 0.01, 0.98)]
-    [DataRow(PruningGranularity.Unstructured, PruningScope.Layer, true, 0.8, 0.02, 0.96)]
-    [DataRow(PruningGranularity.Unstructured, PruningScope.Layer, false, 0.5, 0.02, 0.96)]
-    [DataRow(PruningGranularity.SemiStructured, PruningScope.Layer, true, 0.5, 0.02, 0.96)]
-    [DataRow(PruningGranularity.Structured, PruningScope.Layer, true, 0.5, 0.02, 0.96)]
+    [TestCategory("Slow")] // 6–36 s a row on 2 shared cores (reconstruction records every layer)
+    [DataRow(PruningGranularity.Unstructured, PruningScope.Global, true, 0.5, 0.008, 0.99)]   // measured: 97.2 %, agreement 99.4 %
+    [DataRow(PruningGranularity.Unstructured, PruningScope.Layer, true, 0.8, 0.025, 0.975)]   // measured: 95.7 %, 98.1 %
+    [DataRow(PruningGranularity.Unstructured, PruningScope.Layer, false, 0.5, 0.005, 0.993)]  // measured: 97.6 %, 99.6 %
+    [DataRow(PruningGranularity.SemiStructured, PruningScope.Layer, true, 0.5, 0.01, 0.987)]   // measured: 97.0 %, 99.2 %
+    [DataRow(PruningGranularity.Structured, PruningScope.Layer, true, 0.5, 0.005, 0.995)]     // measured: 97.6 %, 100 % (FFN 128 → 64)
     public void EveryPruningMethodTakesInt64TokenIds(PruningGranularity granularity, PruningScope scope, bool reconstruct, double sparsity, double maxLoss, double minAgreement)
     {
         var options = new PruningOptions { Granularity = granularity, Scope = scope, Reconstruct = reconstruct, TargetSparsity = sparsity };
@@ -99,6 +100,24 @@ public sealed class TokenIdNetworkTests
         var (accuracy, agreement, _) = Compare(model);
         Assert.IsTrue(accuracy >= _fp32 - maxLoss, $"{accuracy} vs {_fp32}");
         Assert.IsTrue(agreement >= minAgreement, $"agreement {agreement}");
+    }
+
+    [TestMethod]
+    [TestCategory("Slow")] // about 40 s on 2 shared cores
+    public void DefaultGlobalPruningCapsEveryLayerAndStillReachesTheTarget()
+    {
+        using var model = _ml.Compression().Prune(Model, new PruningOptions { TargetSparsity = 0.8 }).Fit(_calib);
+        var g = Microsoft.ML.Compression.Onnx.OnnxModelIO.Parse(model.OnnxModel!, "test").Graph;
+        var layers = g.Node.Where(n => n.OpType is "MatMul" or "Gemm")
+            .Select(n => g.Initializer.FirstOrDefault(t => t.Name == n.Input[1])).Where(t => t != null)
+            .Select(t => Microsoft.ML.Compression.Onnx.OnnxTensors.ReadFloats(t!)).ToList();
+        long size = layers.Sum(l => (long)l.Length), zeros = layers.Sum(l => (long)l.Count(v => v == 0f));
+        double worst = layers.Max(l => l.Count(v => v == 0f) / (double)l.Length);
+        Console.WriteLine($"{zeros} of {size} zero ({zeros / (double)size:P1}), most in one layer {worst:P1}");
+        Assert.IsTrue(worst <= 0.95 + 1e-9, $"a layer lost {worst:P1}");
+        Assert.AreEqual(0.8, zeros / (double)size, 0.01, "the capped layers' weights are taken from the others");
+        var (accuracy, _, _) = Compare(model);
+        Assert.IsTrue(accuracy >= _fp32 - 0.02, $"{accuracy} vs {_fp32}"); // measured 95.9 % (FP32 97.6 %)
     }
 
     [TestMethod]
@@ -112,7 +131,7 @@ public sealed class TokenIdNetworkTests
         Console.WriteLine(distilled.Report);
         var agreement = distilled.Report.Stages[1].EvaluationAgreement;
         Assert.IsNotNull(agreement);
-        Assert.IsTrue(agreement > 0.0, $"agreement {agreement}");
+        Assert.IsTrue(agreement > 0.74, $"agreement {agreement}"); // measured 0.764 on the held-out rows (a 20-tree student on raw ids)
     }
 
     [TestMethod]

@@ -390,7 +390,7 @@ internal static class ActivationRecorder
     /// The data column must hold the input's element type: ONNX Runtime takes no conversion, and converting here
     /// (float ids rounded to int64) would hide a pipeline that feeds the wrong column.
     /// </summary>
-    private static void CheckItemType(ValueInfoProto input, Type columnItemType)
+    internal static void CheckItemType(ValueInfoProto input, Type columnItemType)
     {
         int elemType = input.Type.TensorType.ElemType;
         var expected = ItemTypeOf(elemType)
