@@ -294,6 +294,7 @@ public sealed class QuantizationOptions
         Precision = Precision, PerChannel = PerChannel, ExcludedNodes = ExcludedNodes.ToArray(), Mode = Mode,
         Calibration = Calibration, Percentile = Percentile, MaxCalibrationRows = MaxCalibrationRows,
         SymmetricActivations = SymmetricActivations, BlockSize = BlockSize, TreeStorage = TreeStorage, Form = Form, WeightFormat = WeightFormat,
+        DynamicWeightFormat = DynamicWeightFormat,
     };
 
     internal void Validate()
