@@ -49,6 +49,29 @@ internal static class TestData
         Columns = new[] { new TextLoader.Column("Label", DataKind.Single, 0), new TextLoader.Column("Features", DataKind.Single, 1, 128) },
     });
 
+    /// <summary>One tokenized e-mail as a token-id network takes it: Int64 ids and attention mask, padded to 128.</summary>
+    public sealed class TokenRow
+    {
+        public float Label { get; set; }
+        [VectorType(128), ColumnName("input_ids")] public long[] InputIds { get; set; } = Array.Empty<long>();
+        [VectorType(128), ColumnName("attention_mask")] public long[] AttentionMask { get; set; } = Array.Empty<long>();
+    }
+
+    /// <summary>
+    /// The SpamAssassin token-id rows as Int64 columns <c>input_ids</c> and <c>attention_mask</c> (1 where the id is
+    /// not &lt;pad&gt; = 0), the inputs of models/spam_token_transformer.onnx; Label 0 = ham, 1 = spam.
+    /// </summary>
+    public static IDataView SpamTokenIds(MLContext ml, string file, int maxRows = int.MaxValue)
+    {
+        var rows = File.ReadLines(Path(file)).Skip(1).Take(maxRows).Select(line =>
+        {
+            var fields = line.Split(',');
+            var ids = fields.Skip(1).Select(long.Parse).ToArray();
+            return new TokenRow { Label = float.Parse(fields[0], System.Globalization.CultureInfo.InvariantCulture), InputIds = ids, AttentionMask = ids.Select(id => id != 0 ? 1L : 0L).ToArray() };
+        }).ToList();
+        return ml.Data.LoadFromEnumerable(rows);
+    }
+
     /// <summary>CPS 1988 wages: Label (wage), education, experience, and categorical ethnicity, smsa, region, parttime.</summary>
     public static IDataView Cps(MLContext ml) => ml.Data.LoadFromTextFile(Path("cps1988.csv"), new TextLoader.Options
     {

@@ -35,15 +35,20 @@ internal sealed class NetworkTeacherState : ModelState
     public string Description { get; }
 
     public override IReadOnlyList<ITransformer> BuildTransformers(MLContext ml, IDataView input)
-        => _prefix.Concat(MlNetHead.Build(ml, _head)).ToList();
+    {
+        if (_head.Model.Graph.Input.Count(i => !_head.Model.Graph.Initializer.Any(t => t.Name == i.Name)) == 1)
+            return _prefix.Concat(MlNetHead.Build(ml, _head)).ToList();
+        // Several inputs (token ids, attention mask, …): the OnnxTransformer is fitted on the data as the prefix leaves it.
+        var prefixed = input;
+        foreach (var p in _prefix) prefixed = p.Transform(prefixed);
+        return _prefix.Concat(MlNetHead.Build(ml, _head, prefixed)).ToList();
+    }
 
     public static NetworkTeacherState Create(MLContext ml, NetworkState network, ModelTask task, NetworkTeacher? how, IDataView data, string labelColumn, double alpha)
     {
         how ??= new NetworkTeacher();
         if (task is not (ModelTask.BinaryClassification or ModelTask.MulticlassClassification or ModelTask.Regression))
             throw new ArgumentException($"A network teacher needs a binary, multiclass or regression student; the student is {task}.", "student");
-        if (network.Inputs.Length != 1)
-            throw new UnsupportedModelException($"A network teacher must read one feature vector; this network has {network.Inputs.Length} inputs ({string.Join(", ", network.Inputs)}).");
         var model = network.Model.Clone();
         var g = model.Graph;
         string output = how.OutputColumn
@@ -58,10 +63,19 @@ internal sealed class NetworkTeacherState : ModelState
         var prefixed = data;
         foreach (var p in network.Prefix) prefixed = p.Transform(prefixed);
         string featureColumn = network.Inputs[0];
-        var feature = prefixed.Schema.GetColumnOrNull(featureColumn)
-            ?? throw new DataMismatchException($"The network reads an input '{featureColumn}', but the data has no such column. Rename the data column or the graph input.", featureColumn);
-        if (feature.Type is not VectorDataViewType { ItemType: var it, Size: > 0 } vt || it != NumberDataViewType.Single)
-            throw new DataMismatchException($"A network teacher must read a known-size Single vector; '{featureColumn}' is {feature.Type}.", featureColumn);
+        VectorDataViewType? vt = null;
+        foreach (var name in network.Inputs)
+        {
+            var column = prefixed.Schema.GetColumnOrNull(name)
+                ?? throw new DataMismatchException($"The network reads an input '{name}', but the data has no such column. Rename the data column or the graph input.", name);
+            // One input: a Single feature vector, as ML.NET features are. Several (token ids, attention mask, float
+            // features): known-size vectors of each input's own element type.
+            var input = g.Input.First(i => i.Name == name);
+            var expected = network.Inputs.Length == 1 ? typeof(float) : ActivationRecorder.ItemTypeOf(input.Type?.TensorType?.ElemType ?? 0);
+            if (column.Type is not VectorDataViewType { Size: > 0 } vector || vector.ItemType.RawType != expected)
+                throw new DataMismatchException($"A network teacher must read known-size {(expected?.Name ?? "numeric")} vectors; '{name}' is {column.Type}.", name);
+            if (name == featureColumn) vt = vector;
+        }
 
         object[] classValues = Array.Empty<object>();
         DataViewType classType = NumberDataViewType.Single;
@@ -93,7 +107,7 @@ internal sealed class NetworkTeacherState : ModelState
         }
         var head = new PredictorGraph
         {
-            Model = model, Task = task, FeatureColumn = featureColumn, FeatureCount = vt.Size,
+            Model = model, Task = task, FeatureColumn = featureColumn, FeatureCount = vt!.Size,
             HasProbability = task == ModelTask.BinaryClassification, ClassLabels = labels, ClassLabelType = labels == null ? null : classType,
         };
         string kind = how.Output == NetworkOutputKind.Logits ? "logits" : "probabilities";

@@ -16,10 +16,18 @@ internal static class MlNetHead
     /// <summary>Transformers <see cref="Build"/> adds after the OnnxTransformer: the custom mapping, the drop (and the key mapping for multiclass).</summary>
     public static int HeadTransformerCount(ModelTask task) => task == ModelTask.MulticlassClassification ? 3 : 2;
 
-    public static IReadOnlyList<ITransformer> Build(MLContext ml, PredictorGraph graph)
+    /// <param name="ml">The context.</param>
+    /// <param name="graph">The graph with its head outputs.</param>
+    /// <param name="inputs">
+    /// For a graph with several inputs (a network teacher reading token ids and an attention mask): data whose
+    /// schema holds every graph input by name, in its own type; null for the single Single-vector feature column.
+    /// </param>
+    public static IReadOnlyList<ITransformer> Build(MLContext ml, PredictorGraph graph, IDataView? inputs = null)
     {
-        var view = PredictorExporter.FeatureOnlyView(ml, graph.FeatureColumn, graph.FeatureCount);
-        var onnx = OwnedOnnxTransformer.Create(ml, graph.OutputNames, new[] { graph.FeatureColumn }, graph.Model, view);
+        var view = inputs ?? PredictorExporter.FeatureOnlyView(ml, graph.FeatureColumn, graph.FeatureCount);
+        var inputNames = inputs == null ? new[] { graph.FeatureColumn }
+            : graph.Model.Graph.Input.Select(i => i.Name).Except(graph.Model.Graph.Initializer.Select(t => t.Name)).ToArray();
+        var onnx = OwnedOnnxTransformer.Create(ml, graph.OutputNames, inputNames, graph.Model, view);
         var transformers = new List<ITransformer> { onnx };
         var current = onnx.Transform(view);
         ITransformer Add(IEstimator<ITransformer> e)

@@ -139,8 +139,15 @@ internal sealed class NetworkState : ModelState
     {
         foreach (var p in Prefix) input = p.Transform(input);
         foreach (var name in Inputs)
-            if (input.Schema.GetColumnOrNull(name) == null)
-                throw new DataMismatchException($"The network reads an input '{name}', but the data has no such column. Rename the data column or the graph input.", name);
+        {
+            var column = input.Schema.GetColumnOrNull(name)
+                ?? throw new DataMismatchException($"The network reads an input '{name}', but the data has no such column. Rename the data column or the graph input.", name);
+            // Numeric inputs are checked here, so a Single column for int64 ids fails naming the conversion to add
+            // (OnnxTransformer's own message names neither); other element types are left to OnnxTransformer.
+            var graphInput = Model.Graph.Input.First(i => i.Name == name);
+            if (ActivationRecorder.ItemTypeOf(graphInput.Type?.TensorType?.ElemType ?? 0) != null)
+                ActivationRecorder.CheckItemType(graphInput, column.Type is VectorDataViewType v ? v.ItemType.RawType : column.Type.RawType);
+        }
         var onnx = OwnedOnnxTransformer.Create(ml, Outputs, Inputs, Model, input);
         return Prefix.Append(onnx).ToList();
     }

@@ -6,7 +6,7 @@ namespace Microsoft.ML.Compression.Onnx;
 /// <summary>ONNX element type codes (TensorProto.DataType) used here.</summary>
 internal static class OnnxType
 {
-    public const int Float = 1, UInt8 = 2, Int8 = 3, Int32 = 6, Int64 = 7, String = 8, Bool = 9, Float16 = 10, Double = 11, UInt32 = 12, Int4 = 22;
+    public const int Float = 1, UInt8 = 2, Int8 = 3, UInt16 = 4, Int16 = 5, Int32 = 6, Int64 = 7, String = 8, Bool = 9, Float16 = 10, Double = 11, UInt32 = 12, UInt64 = 13, Int4 = 22;
 
     public static int BitsOf(int dataType) => dataType switch
     {

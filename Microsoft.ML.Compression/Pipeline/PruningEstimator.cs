@@ -29,6 +29,7 @@ public sealed class PruningEstimator : CompressionStageEstimator
             Granularity = options.Granularity,
             LayerSparsity = new Dictionary<string, double>(options.LayerSparsity),
             Scope = options.Scope,
+            MaxLayerSparsity = options.MaxLayerSparsity,
             SemiStructuredN = options.SemiStructuredN,
             SemiStructuredM = options.SemiStructuredM,
             PruneFeaturizerVocabulary = options.PruneFeaturizerVocabulary,

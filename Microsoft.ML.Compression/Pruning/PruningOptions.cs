@@ -111,6 +111,16 @@ public sealed class PruningOptions
     /// <example><code>var options = new PruningOptions { TargetSparsity = 0.9, Scope = PruningScope.Layer };</code></example>
     public PruningScope Scope { get; set; } = PruningScope.Global;
 
+    /// <summary>
+    /// With <see cref="PruningScope.Global"/>: the most any one layer may lose (default 0.95). One threshold over all
+    /// layers can otherwise zero a whole layer whose weights are small (a Transformer's attention projection: 100 %
+    /// at 80 % overall, 32 accuracy points lost); the weights a capped layer keeps are taken from the other layers,
+    /// so <see cref="TargetSparsity"/> is still reached overall. A value below <see cref="TargetSparsity"/> acts as
+    /// <see cref="TargetSparsity"/>; 1 turns the cap off.
+    /// </summary>
+    /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, MaxLayerSparsity = 0.95 };</code></example>
+    public double MaxLayerSparsity { get; set; } = 0.95;
+
     /// <summary>How a tree ensemble chooses the trees it keeps (default <see cref="TreeSelection.LassoReweighting"/>).</summary>
     /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, TreeSelection = TreeSelection.LeastVarying };</code></example>
     public TreeSelection TreeSelection { get; set; } = TreeSelection.LassoReweighting;
@@ -185,6 +195,8 @@ public sealed class PruningOptions
             throw new ArgumentOutOfRangeException(nameof(Form), Form, "Form must be ModelForm.Native or ModelForm.Onnx.");
         if (double.IsNaN(LeafPruningTolerance) || LeafPruningTolerance < 0 || LeafPruningTolerance > 1)
             throw new ArgumentOutOfRangeException(nameof(LeafPruningTolerance), LeafPruningTolerance, "LeafPruningTolerance must be in [0, 1]: the largest RMS change of the score as a fraction of its standard deviation on the data (0 turns leaf pruning off).");
+        if (double.IsNaN(MaxLayerSparsity) || MaxLayerSparsity <= 0 || MaxLayerSparsity > 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxLayerSparsity), MaxLayerSparsity, "MaxLayerSparsity must be in (0, 1]: the most one layer may lose under a global threshold (1 = no cap).");
         if (double.IsNaN(TargetSparsity) || TargetSparsity < 0 || TargetSparsity >= 1)
             throw new ArgumentOutOfRangeException(nameof(TargetSparsity), TargetSparsity, "TargetSparsity must be in [0, 1): 0 keeps everything, 0.9 removes 90%.");
         if (MaxCalibrationRows < 1)

@@ -56,6 +56,13 @@ internal static class StructuredPruner
                 originalInputs = ActivationRecorder.Capture(original, consumerInput, context, rows)[consumerInput[0]];
                 imageShape = shapes.GetValueOrDefault(consumerInput[0]);
                 if (patches != null && imageShape?.Length != 3) refit = false;
+                // A sequence ([batch, positions, features], a Transformer's FFN): each position is a row of the MatMul.
+                int width = (int)plan.Consumer.Weight.Dims[plan.Consumer.InAxis];
+                if (patches == null && currentInputs.Length > 0 && currentInputs[0].Length != width && currentInputs[0].Length % width == 0)
+                {
+                    currentInputs = GraphPruner.TokenRows(currentInputs, width);
+                    originalInputs = GraphPruner.TokenRows(originalInputs, width);
+                }
             }
             // Activations of a channel: SpatialBlock values before a Flatten, a whole H×W map before a Conv.
             int block = patches != null && imageShape is { Length: 3 } ? (int)(imageShape[1] * imageShape[2]) : plan.SpatialBlock;
@@ -108,12 +115,14 @@ internal static class StructuredPruner
                 var users = g.Node.Where(n => n.Input.Contains(value)).ToList();
                 if (users.Count != 1) { ok = false; break; }
                 var next = users[0];
-                if (next.Input[0] != value) { ok = false; break; }
+                // A bias Add is commutative, and exporters write it either way round (PyTorch's Linear on a sequence: Add(bias, MatMul)).
+                bool biasFirst = next.OpType == "Add" && next.Input.Count == 2 && next.Input[1] == value && OnnxGraphEditor.Initializer(g, next.Input[0]) != null;
+                if (next.Input[0] != value && !biasFirst) { ok = false; break; }
                 if (AsLayer(g, next) is { } layer) { consumer = layer; break; }
                 switch (next.OpType)
                 {
-                    case "Add" when node.OpType == "MatMul" && plan.ProducerBias == null && next.Input.Count == 2 && OnnxGraphEditor.Initializer(g, next.Input[1]) is { } b && OnnxTensors.ElementCount(b) == producer.Weight.Dims[producer.OutAxis]:
-                        plan.ProducerBias = next.Input[1];
+                    case "Add" when node.OpType == "MatMul" && plan.ProducerBias == null && next.Input.Count == 2 && OnnxGraphEditor.Initializer(g, next.Input[biasFirst ? 0 : 1]) is { } b && OnnxTensors.ElementCount(b) == producer.Weight.Dims[producer.OutAxis]:
+                        plan.ProducerBias = next.Input[biasFirst ? 0 : 1];
                         break;
                     case "BatchNormalization" when next.Input.Skip(1).All(i => OnnxGraphEditor.Initializer(g, i) != null):
                         plan.BatchNorms.Add(next);

@@ -421,6 +421,8 @@ internal static class GraphQuantizer
         var dynamicInputs = new Dictionary<string, (string Q, string Scale, string Zero)>();
         double worst = 0;
         int dynamic = 0;
+        bool signedWeights = options.DynamicWeightFormat == DynamicWeightFormat.EightBit
+            || options.DynamicWeightFormat == DynamicWeightFormat.Auto && CpuInt8.ExactSignedProducts;
         foreach (var w in weights)
         {
             var node = w.Consumer;
@@ -448,15 +450,24 @@ internal static class GraphQuantizer
             g.Initializer.Remove(tensor);
             var (q, scales, err) = SymmetricInt8(values, new[] { rows, cols }, 1, options.PerChannel);
             worst = Math.Max(worst, err);
-            // Stored as uint8 with zero point 128: the same 255 symmetric levels, but ONNX Runtime then uses its u8×u8
-            // kernel; its u8×s8 kernel sums pairs in int16 on AVX2 CPUs without VNNI and can saturate (measured:
-            // letter_mlp lost 1.7 points with int8 weights, none with these).
+            // Without VNNI: stored as uint8 with zero point 128, the same 255 symmetric levels, but ONNX Runtime then
+            // uses its u8×u8 kernel; its u8×s8 kernel sums pairs in int16 on AVX2 CPUs without VNNI and can saturate
+            // (measured: letter_mlp lost 1.7 points with int8 weights, none with these). With VNNI: int8, whose u8×s8
+            // kernel is exact there and faster than u8×u8 (see docs/stages.md for the measurements).
             var qName = OnnxGraphEditor.UniqueName(g, w.Name + "_quantized");
             var sName = OnnxGraphEditor.UniqueName(g, w.Name + "_scale");
             var zName = OnnxGraphEditor.UniqueName(g, w.Name + "_zero_point");
-            g.Initializer.Add(OnnxTensors.UInt8(qName, q.Select(v => (byte)(v + 128)).ToArray(), rows, cols));
+            if (signedWeights)
+            {
+                g.Initializer.Add(OnnxTensors.Int8(qName, q, rows, cols));
+                g.Initializer.Add(OnnxTensors.Int8(zName, new sbyte[1]));
+            }
+            else
+            {
+                g.Initializer.Add(OnnxTensors.UInt8(qName, q.Select(v => (byte)(v + 128)).ToArray(), rows, cols));
+                g.Initializer.Add(OnnxTensors.UInt8(zName, new byte[] { 128 }));
+            }
             g.Initializer.Add(scales.Length == 1 ? OnnxTensors.Float(sName, scales) : OnnxTensors.Float(sName, scales, scales.Length));
-            g.Initializer.Add(OnnxTensors.UInt8(zName, new byte[] { 128 }));
 
             var nodes = new List<NodeProto>();
             var a = node.Input[0];
@@ -481,8 +492,10 @@ internal static class GraphQuantizer
         foreach (var n in g.Node) ordered.AddRange(replacements.TryGetValue(n, out var r) ? r : new List<NodeProto> { n });
         g.Node.Clear();
         g.Node.Add(ordered);
+        string format = signedWeights ? "stored int8 (u8×s8 kernels" : "stored uint8 around 128 (u8×u8 kernels";
+        string why = options.DynamicWeightFormat == DynamicWeightFormat.Auto ? $", chosen for this CPU: {CpuInt8.Feature})" : ")";
         return $"dynamic INT8: {dynamic} MatMul/Gemm as DynamicQuantizeLinear (uint8 activations, range per batch) + MatMulInteger with 8-bit symmetric " +
-               $"{(options.PerChannel ? "per-channel" : "per-tensor")} weights; {weights.Count - dynamic} other weight tensor(s) INT8 weight-only; largest weight error {worst:G3}.";
+               $"{(options.PerChannel ? "per-channel" : "per-tensor")} weights {format}{why}; {weights.Count - dynamic} other weight tensor(s) INT8 weight-only; largest weight error {worst:G3}.";
     }
 
     // ---------------------------------------------------------------- INT4 weight-only

