@@ -71,7 +71,7 @@ internal sealed class NetworkTeacherState : ModelState
             // One input: a Single feature vector, as ML.NET features are. Several (token ids, attention mask, float
             // features): known-size vectors of each input's own element type.
             var input = g.Input.First(i => i.Name == name);
-            var expected = network.Inputs.Length == 1 ? typeof(float) : ActivationRecorder.ItemTypeOf(input.Type?.TensorType?.ElemType ?? 0);
+            var expected = network.Inputs.Length == 1 ? typeof(float) : GraphInputTypes.ItemTypeOf(input.Type?.TensorType?.ElemType ?? 0);
             if (column.Type is not VectorDataViewType { Size: > 0 } vector || vector.ItemType.RawType != expected)
                 throw new DataMismatchException($"A network teacher must read known-size {(expected?.Name ?? "numeric")} vectors; '{name}' is {column.Type}.", name);
             if (name == featureColumn) vt = vector;

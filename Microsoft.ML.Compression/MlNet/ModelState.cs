@@ -145,8 +145,8 @@ internal sealed class NetworkState : ModelState
             // Numeric inputs are checked here, so a Single column for int64 ids fails naming the conversion to add
             // (OnnxTransformer's own message names neither); other element types are left to OnnxTransformer.
             var graphInput = Model.Graph.Input.First(i => i.Name == name);
-            if (ActivationRecorder.ItemTypeOf(graphInput.Type?.TensorType?.ElemType ?? 0) != null)
-                ActivationRecorder.CheckItemType(graphInput, column.Type is VectorDataViewType v ? v.ItemType.RawType : column.Type.RawType);
+            if (GraphInputTypes.ItemTypeOf(graphInput.Type?.TensorType?.ElemType ?? 0) != null)
+                GraphInputTypes.Check(graphInput, column.Type is VectorDataViewType v ? v.ItemType.RawType : column.Type.RawType);
         }
         var onnx = OwnedOnnxTransformer.Create(ml, Outputs, Inputs, Model, input);
         return Prefix.Append(onnx).ToList();

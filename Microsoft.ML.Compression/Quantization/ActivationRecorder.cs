@@ -322,7 +322,7 @@ internal static class ActivationRecorder
 
         using var batches = new FeatureBatches(context.GraphInputData, inputNames, context.SkipsNonFiniteRows); // checks that the data has each input column
         for (int i = 0; i < inputs.Count; i++)
-            CheckItemType(inputs[i], batches.ItemTypes[i]);
+            GraphInputTypes.Check(inputs[i], batches.ItemTypes[i]);
         // A graph exported with a fixed batch size (CNTK's ResNet18: [1, 3, 224, 224]) is run that many rows at a time.
         int fixedBatch = dims.Select(d => d.Length > 1 && d[0] > 0 ? (int)d[0] : BatchSize).Min();
         bool adaptive = fixedBatch == BatchSize;
@@ -370,42 +370,6 @@ internal static class ActivationRecorder
         context.NoteSkipped(batches.Skipped, n, string.Join(", ", inputNames));
         return n;
     }
-
-    /// <summary>The .NET item type that feeds an ONNX tensor element type (int64 token ids: long, …); null for none.</summary>
-    internal static Type? ItemTypeOf(int onnxElementType) => onnxElementType switch
-    {
-        OnnxType.Float => typeof(float),
-        OnnxType.Double => typeof(double),
-        OnnxType.Int64 => typeof(long),
-        OnnxType.Int32 => typeof(int),
-        OnnxType.UInt32 => typeof(uint),
-        OnnxType.UInt64 => typeof(ulong),
-        OnnxType.Int16 => typeof(short),
-        OnnxType.UInt16 => typeof(ushort),
-        OnnxType.Int8 => typeof(sbyte),
-        OnnxType.UInt8 => typeof(byte),
-        OnnxType.Bool => typeof(bool),
-        _ => null,
-    };
-
-    /// <summary>
-    /// The data column must hold the input's element type: ONNX Runtime takes no conversion, and converting here
-    /// (float ids rounded to int64) would hide a pipeline that feeds the wrong column.
-    /// </summary>
-    internal static void CheckItemType(ValueInfoProto input, Type columnItemType)
-    {
-        int elemType = input.Type.TensorType.ElemType;
-        var expected = ItemTypeOf(elemType)
-            ?? throw new UnsupportedModelException($"The graph input '{input.Name}' has ONNX element type {elemType}, which calibration data cannot feed (numeric and bool tensors can).");
-        if (expected != columnItemType)
-            throw new DataMismatchException(
-                $"The graph input '{input.Name}' takes {expected.Name} values but the data column '{input.Name}' holds {columnItemType.Name}. " +
-                $"Give a vector column of {expected.Name} (e.g. ml.Transforms.Conversion.ConvertType(\"{input.Name}\", outputKind: DataKind.{DataKindName(expected)})).", input.Name);
-    }
-
-    private static string DataKindName(Type t) =>
-        t == typeof(float) ? "Single" : t == typeof(long) ? "Int64" : t == typeof(int) ? "Int32" : t == typeof(double) ? "Double"
-        : t == typeof(bool) ? "Boolean" : t.Name;
 
     /// <summary>
     /// A session over the model with <paramref name="tensors"/> added as graph outputs; the model itself is left as
