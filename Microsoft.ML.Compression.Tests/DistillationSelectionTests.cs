@@ -146,6 +146,7 @@ public sealed class DistillationSelectionTests
         Assert.AreEqual(nameof(DistillationOptions.Temperature), e.ParamName);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void TheDistillRowComparesTheStudentsSizeWithTheTeachers()
     {

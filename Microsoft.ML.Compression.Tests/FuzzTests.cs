@@ -215,7 +215,6 @@ public sealed class FuzzTests
                 if (T() is { } any) any.Name = inits.Count > 1 ? inits[0].Name : "";
                 return "initializer name";
         }
-        return "unchanged";
     }
 
     // ---- zip mutations ----

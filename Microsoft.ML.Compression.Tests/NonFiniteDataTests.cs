@@ -47,6 +47,7 @@ public sealed class NonFiniteDataTests
 
     private static IDataView Clean() => _ml.Data.LoadFromEnumerable(_clean);
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void RowsWithNaNOrInfinityAreLeftOutOfCalibration()
     {

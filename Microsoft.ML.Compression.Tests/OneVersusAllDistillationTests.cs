@@ -21,6 +21,7 @@ public sealed class OneVersusAllDistillationTests
 
     private sealed class LetterLabel { public string Label { get; set; } = ""; }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void EachBinaryLearnerReadsTheClassWeights()
     {

@@ -44,6 +44,7 @@ public sealed class OutputSchemaTests
         AssertShapeContract(chain, _spam);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void MulticlassWithStringLabelsListsTheMappedBackPredictedLabel()
     {

@@ -52,6 +52,7 @@ public sealed class PerClassRegressionTests
         }
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void PerClassStudentIsOneOnnxMulticlassModelThatMlNetEvaluatesSavesAndLoads()
     {

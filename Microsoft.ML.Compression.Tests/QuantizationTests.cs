@@ -68,6 +68,7 @@ public sealed class QuantizationTests
         Assert.IsTrue(int4.Report.Final.OnnxBytes <= 0.16 * int4.Report.Original.OnnxBytes, int4.Report.ToString()); // 0.152× measured with blocks of 64
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void StaticInt8FashionCnnRunsAndKeepsAccuracyWithinTwoPoints()
     {

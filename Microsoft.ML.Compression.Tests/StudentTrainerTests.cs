@@ -74,6 +74,7 @@ public sealed class StudentTrainerTests
         Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Distill(_teacher, _ml.Regression.Trainers.Gam(exampleWeightColumnName: "W")));
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void RegressionGamAndFastForestStudentsFollowTheTeachersScore()
     {

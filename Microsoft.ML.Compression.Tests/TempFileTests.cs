@@ -65,6 +65,7 @@ public sealed class TempFileTests
 
     private static IEstimator<ITransformer> Student(MLContext ml) => ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5, numberOfLeaves: 4);
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void TreeModelStagesLeaveNoTemporaryFiles() => InPrivateFolder((ml, folder) =>
     {

@@ -68,6 +68,7 @@ public sealed class TokenIdNetworkTests
     /// <summary>Held-out accuracy of the FP32 fixture, as recorded in data/models/README.md.</summary>
     private const double FixtureAccuracy = 0.976;
 
+    [TestCategory("Slow")]
     [TestMethod]
     [DataRow(QuantizationMode.WeightOnly, Precision.Int8, 0.002, 0.998, 0.9995)]   // measured: 97.6 %, agreement 100 %, correlation 1.0000
     [DataRow(QuantizationMode.WeightOnly, Precision.Float16, 0.001, 0.999, 0.9999)] // measured: 97.6 %, 100 %, 1.0000
@@ -121,6 +122,7 @@ public sealed class TokenIdNetworkTests
         Assert.IsTrue(accuracy >= _fp32 - 0.02, $"{accuracy} vs {_fp32}"); // measured 95.9 % (FP32 97.6 %)
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void TokenIdTransformerTeachesATreeStudent()
     {
@@ -135,6 +137,7 @@ public sealed class TokenIdNetworkTests
         Assert.IsTrue(agreement > 0.74, $"agreement {agreement}"); // measured 0.764 on the held-out rows (a 20-tree student on raw ids)
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     [DataRow(DynamicWeightFormat.EightBit, OnnxType.Int8)]
     [DataRow(DynamicWeightFormat.EightBitUnsigned, OnnxType.UInt8)]

@@ -246,6 +246,7 @@ public sealed class TreeCompactionTests
         StringAssert.Contains(compressed.Report.Final.Description, compact ? "Stored as ai.onnx.ml opset-5 TreeEnsemble" : "Trees kept as TreeEnsembleRegressor");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void MulticlassPrunedCompactScoresAsClassic()
     {

@@ -54,7 +54,7 @@ internal static class ReportBuilder
                 BitsPerWeight = stats?.BitsPerWeight,
                 OnnxBytes = stats?.OnnxBytes,
                 ZipBytes = zipBytes,
-                RowsPerSecond = Throughput.Measure(ml, scorer, data),
+                RowsPerSecond = Throughput.Measure(ml, rows => Score(scorer, rows), data),
                 Metric = Metric(ml, state.Task, Score(scorer, data)),
                 EvaluationMetric = evaluation == null ? null : Metric(ml, state.Task, ScoreEvaluation(scorer, evaluation)),
                 Agreement = fit?.Agreement,

@@ -13,25 +13,36 @@ internal static class Throughput
     private const int MaxRows = 2000;
     private static readonly TimeSpan PassBudget = TimeSpan.FromSeconds(0.4);
 
-    /// <summary>Rows per second of <paramref name="model"/>'s batch <c>Transform</c> over the first rows of <paramref name="data"/> (best of three passes); null when the model writes no float column to read.</summary>
-    public static double? Measure(MLContext ml, ITransformer model, IDataView data)
+    /// <summary>
+    /// Rows per second of <paramref name="score"/> (the model's batch <c>Transform</c>, as the report scores it) over
+    /// the first rows of <paramref name="data"/>, best of three passes; null when the model writes no float column
+    /// to read, or when scoring fails (a reading for the report never fails the stage: the metric measures it).
+    /// </summary>
+    public static double? Measure(MLContext ml, Func<IDataView, IDataView> score, IDataView data)
     {
-        var sample = ml.Data.Cache(ml.Data.TakeRows(data, MaxRows));
-        Pass(model, sample, TimeSpan.FromSeconds(0.2), out _); // warm-up: the cache, the model's first call
-        double? best = null;
-        for (int i = 0; i < 3; i++)
+        try
         {
-            var rate = Pass(model, sample, PassBudget, out bool none);
-            if (none) return null;
-            if (rate is double r && (best == null || r > best)) best = r;
+            var sample = ml.Data.Cache(ml.Data.TakeRows(data, MaxRows));
+            Pass(score, sample, TimeSpan.FromSeconds(0.2), out _); // warm-up: the cache, the model's first call
+            double? best = null;
+            for (int i = 0; i < 3; i++)
+            {
+                var rate = Pass(score, sample, PassBudget, out bool none);
+                if (none) return null;
+                if (rate is double r && (best == null || r > best)) best = r;
+            }
+            return best;
         }
-        return best;
+        catch (Exception e) when (e is not (OutOfMemoryException or CompressionException))
+        {
+            return null;
+        }
     }
 
     /// <summary>One pass reading the model's output (Score, or its last float column) until the rows or the budget run out.</summary>
-    private static double? Pass(ITransformer model, IDataView sample, TimeSpan budget, out bool noColumn)
+    private static double? Pass(Func<IDataView, IDataView> score, IDataView sample, TimeSpan budget, out bool noColumn)
     {
-        var scored = model.Transform(sample);
+        var scored = score(sample);
         DataViewSchema.Column? found = scored.Schema.GetColumnOrNull("Score");
         if (found == null || !IsFloat(found.Value.Type))
             found = scored.Schema.Where(c => !c.IsHidden && IsFloat(c.Type) && sample.Schema.GetColumnOrNull(c.Name) == null).Select(c => (DataViewSchema.Column?)c).LastOrDefault();
