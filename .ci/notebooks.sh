@@ -4,7 +4,7 @@
 # Executed copies, with outputs, go to NOTEBOOK_OUT (default: a temporary folder); the committed notebooks stay
 # without outputs. Then the package check: a notebook that only restores the packed Microsoft.ML.Compression from a
 # local feed (no #r of a dll, no Register call) must show a report and a model as the HTML table of the package's
-# .NET Interactive extension (interactive-extensions/dotnet/); see .ci/package-notebook.py.
+# .NET Interactive extension (interactive-extensions/dotnet/), and a sweep as its plot; see .ci/package-notebook.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -59,7 +59,7 @@ rc=0
 checked=0
 python3 .ci/package-notebook.py check "$out/package-extension.out.ipynb" || checked=$?
 if [ "$rc" -eq 0 ] && [ "$checked" -eq 0 ]; then
-  echo "package extension ok: #r \"nuget: Microsoft.ML.Compression, $version\" alone shows reports and models as HTML tables ($((SECONDS - start)) s)"
+  echo "package extension ok: #r \"nuget: Microsoft.ML.Compression, $version\" alone shows reports and models as HTML tables, sweeps as a plot ($((SECONDS - start)) s)"
 else
   echo "package extension FAILED (dotnet-repl exited $rc, $((SECONDS - start)) s); log and output in $out:" >&2
   tail -n 30 "$out/package-extension.log" >&2 || true

@@ -2,8 +2,9 @@
 
   package-notebook.py write NOTEBOOK FEED VERSION CSV   writes the notebook (no outputs)
   package-notebook.py check EXECUTED_NOTEBOOK           exits 1, naming the cell, unless the kernel loaded the
-                                                         package's extension and a report and a model came out as
-                                                         its HTML table
+                                                         package's extension, a report and a model came out as its
+                                                         HTML table and a sweep as its plot (one SVG marker per
+                                                         measured model) and table
 
 The notebook restores Microsoft.ML.Compression from FEED (an absolute folder: a relative one fails with "Invalid
 URI", see docs/notebooks.md), never #r's a dll and never calls CompressionFormatters.Register(): the HTML must come
@@ -53,6 +54,9 @@ def write(notebook, feed, version, csv):
         code(f'#i "nuget:{feed}"\n#r "nuget: Microsoft.ML.Compression, {version}"'),
         code(COMPRESS.format(csv=csv)),
         code("compressed"),
+        # 2 sparsities x 2 precisions = 4 points (the teacher is the one with neither stage).
+        code("new CompressionSweep(ml, model) { Sparsities = new[] { 0.0, 0.5 }, Precisions = new Precision?[] { null, Precision.Int8 } }\n"
+             "    .Run(split.TrainSet, split.TestSet)"),
     ]
     document = {"cells": cells, "nbformat": 4, "nbformat_minor": 5, "metadata": {
         "kernelspec": {"display_name": ".NET (C#)", "language": "C#", "name": ".net-csharp"},
@@ -75,6 +79,12 @@ def check(executed):
     for i, what in ((1, "CompressionReport"), (2, "CompressedModel")):
         if not any('class="ml-compression-report"' in h and "<table>" in h for h in texts(i, "text/html")):
             problems.append(f"cell {i}: the {what} was not displayed as the extension's HTML table")
+    sweeps = [h for h in texts(3, "text/html") if 'class="ml-compression-sweep"' in h]
+    if not sweeps:
+        problems.append("cell 3: the SweepResult was not displayed as the extension's plot and table")
+    elif sweeps[0].count("<circle") != 4 or "<svg" not in sweeps[0] or sweeps[0].count("<tr>") != 5:
+        problems.append(f"cell 3: the sweep's plot has {sweeps[0].count('<circle')} markers and its table "
+                        f"{sweeps[0].count('<tr>') - 1} rows, not 4 models each")
     for p in problems:
         print(p, file=sys.stderr)
     return 1 if problems else 0
