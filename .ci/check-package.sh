@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Packs the library (from the Release build that build.sh made) and checks the .nupkg: nuspec metadata, the packed
-# README, and the dll + XML docs for every target framework. Takes a few seconds; run after build.sh.
+# README, the dll + XML docs for every target framework, and the .NET Interactive extension (the only dll outside
+# lib/: interactive-extensions/dotnet/Microsoft.ML.Compression.Interactive.dll, which notebook kernels load).
+# Takes a few seconds; run after build.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +25,13 @@ for tfm in net8.0 net10.0; do
   need "lib/$tfm/Microsoft.ML.Compression.xml"
 done
 need "README.md"
+need "interactive-extensions/dotnet/Microsoft.ML.Compression.Interactive.dll"
+# Nothing else in the extension folder: the kernel loads every dll there, and a second copy of the library (or of
+# .NET Interactive, which the kernel brings) would clash with the one it already has.
+extra="$(grep '^interactive-extensions/' <<<"$files" | grep -vxF "interactive-extensions/dotnet/Microsoft.ML.Compression.Interactive.dll" || true)"
+if [ -n "$extra" ]; then echo "error: the extension folder holds more than the extension: $extra" >&2; fail=1; fi
+# The library itself never depends on .NET Interactive (only the extension, which the kernel loads, does).
+if grep -qi 'Microsoft.DotNet.Interactive' <<<"$nuspec"; then echo "error: the package depends on .NET Interactive" >&2; fail=1; fi
 for tag in '<readme>README.md</readme>' '<license type="expression">MIT</license>' '<repository type="git"' '<description>'; do
   if ! grep -qF "$tag" <<<"$nuspec"; then echo "error: nuspec lacks $tag" >&2; fail=1; fi
 done

@@ -4,7 +4,10 @@ namespace Microsoft.ML.Compression.Interactive;
 
 /// <summary>
 /// Registers HTML formatters for the compression types with .NET Interactive, so that a cell ending in a
-/// <see cref="CompressionReport"/> (or a <see cref="CompressedModel"/>) shows the report as a table.
+/// <see cref="CompressionReport"/> (or a <see cref="CompressedModel"/>) shows the report as a table, and one ending
+/// in a <see cref="SweepResult"/> shows its size/metric scatter with the Pareto front, then its table. A notebook
+/// that restores the package with <c>#r "nuget: Microsoft.ML.Compression"</c> gets this without calling anything
+/// (<see cref="CompressionKernelExtension"/>); <see cref="Register"/> is for a notebook that #r's the dlls instead.
 /// </summary>
 /// <example>
 /// <code>
@@ -17,7 +20,7 @@ public static class CompressionFormatters
 {
     private static int _registered;
 
-    /// <summary>Registers the formatters (text/html for reports and compressed models, text/plain for reports); calling it again does nothing.</summary>
+    /// <summary>Registers the formatters (text/html for reports, compressed models and sweep results, text/plain for reports); calling it again does nothing.</summary>
     /// <example><code>CompressionFormatters.Register();</code></example>
     public static void Register()
     {
@@ -25,5 +28,6 @@ public static class CompressionFormatters
         Formatter.Register<CompressionReport>((report, writer) => writer.Write(report.ToHtml()), HtmlFormatter.MimeType);
         Formatter.Register<CompressionReport>((report, writer) => writer.Write(report.ToString()), PlainTextFormatter.MimeType);
         Formatter.Register<CompressedModel>((model, writer) => writer.Write(model.Report.ToHtml()), HtmlFormatter.MimeType);
+        Formatter.Register<SweepResult>((sweep, writer) => writer.Write(SweepHtml.Format(sweep)), HtmlFormatter.MimeType);
     }
 }
