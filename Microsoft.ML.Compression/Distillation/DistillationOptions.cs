@@ -172,6 +172,15 @@ public sealed class DistillationOptions
     /// <example><code>var options = new DistillationOptions { ChooseOnValidation = true, MinimumErrorReduction = 0.1 }; // distil only for a clear gain</code></example>
     public double MinimumErrorReduction { get; set; } = 0.05;
 
+    /// <summary>
+    /// Seed of the shuffle that an order-sensitive student (SDCA, SGD, the perceptron, linear and LD-SVM, and
+    /// one-versus-all or pairwise-coupling students, whose binary trainer is hidden) reads its transfer rows through
+    /// (default 1). Fixed, so that the same options give the same student whatever the <c>MLContext</c> ran before:
+    /// alone, in a chain, or after another Fit. The student's own trainer may still draw from the context.
+    /// </summary>
+    /// <example><code>var options = new DistillationOptions { ShuffleSeed = 7 }; // another order of the transfer rows</code></example>
+    public int ShuffleSeed { get; set; } = 1;
+
     /// <summary>The smallest validation split that <see cref="ChooseOnValidation"/> chooses on.</summary>
     internal const int MinValidationRows = 50;
 

@@ -159,7 +159,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), transferData, _trainer, o, out summary, classes, labelledRows);
         Ml.LogInfo($"Compression: distilling into the student on {summary}.");
         ITransformer student;
-        try { student = _student.Fit(_trainer.Feed(Ml, transfer)); }
+        try { student = _student.Fit(_trainer.Feed(Ml, transfer, o.ShuffleSeed)); }
         catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException && e is not CompressionException)
         {
             // ML.NET estimators check their input schema before they train: a label type the student does not take lands here.
