@@ -181,6 +181,19 @@ public sealed class DistillationOptions
     /// <example><code>var options = new DistillationOptions { ShuffleSeed = 7 }; // another order of the transfer rows</code></example>
     public int ShuffleSeed { get; set; } = 1;
 
+    /// <summary>
+    /// Sizes a tree student relative to its teacher (null, the default: no limit): the returned student keeps at most
+    /// this fraction (0–1] of the teacher's trees, counted over all its ensembles (one per class for one-versus-all
+    /// and LightGBM multiclass). ML.NET trainers are built by the user, so the student is trained as given and, when it
+    /// has more trees than the budget, the Prune stage's tree selection (lasso re-weighting of the trees to reproduce
+    /// the student's own score) keeps the budget; the Distill row's description says so, with the
+    /// <c>numberOfTrees</c> to give the trainer to fit that size directly. Applies to native FastTree, LightGBM and
+    /// FastForest students (binary, multiclass, regression) whose teacher is a native tree ensemble; for any other
+    /// teacher or student it is refused when the stage runs.
+    /// </summary>
+    /// <example><code>var options = new DistillationOptions { StudentTreeFraction = 0.5 }; // at most half the teacher's trees</code></example>
+    public double? StudentTreeFraction { get; set; }
+
     /// <summary>The smallest validation split that <see cref="ChooseOnValidation"/> chooses on.</summary>
     internal const int MinValidationRows = 50;
 
@@ -312,6 +325,10 @@ public sealed class DistillationOptions
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be between 0.05 and 0.5.");
         if (!ChooseOnValidation && (ValidationData != null || CandidateAlphas != null))
             throw new ArgumentException("ValidationData and CandidateAlphas are used only with ChooseOnValidation = true: set it too, or leave them null.", ValidationData != null ? nameof(ValidationData) : nameof(CandidateAlphas));
+        if (StudentTreeFraction is double f && (double.IsNaN(f) || f <= 0 || f > 1))
+            throw new ArgumentOutOfRangeException(nameof(StudentTreeFraction), f, "StudentTreeFraction must be in (0, 1] (a fraction of the teacher's trees), or null for no limit.");
+        if (StudentTreeFraction != null && UsesRegressionStudent)
+            throw new ArgumentException("StudentTreeFraction sizes a native tree student; the per-class and logit regression students become one ONNX graph: leave it null, or size RegressionStudent with its numberOfTrees.", nameof(StudentTreeFraction));
         if (string.IsNullOrWhiteSpace(LabelColumnName))
             throw new ArgumentException("LabelColumnName must name a column.", nameof(LabelColumnName));
     }

@@ -106,6 +106,38 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     internal override ModelState Apply(ModelState input, IDataView data, out string description)
     {
         input = PrepareSource(input, data);
+        var student = Distil(input, data, out description);
+        return _options.StudentTreeFraction is double fraction ? WithinTreeBudget(input, student, data, fraction, ref description) : student;
+    }
+
+    /// <summary>
+    /// <see cref="DistillationOptions.StudentTreeFraction"/>: a student with more trees than the fraction of the
+    /// teacher's keeps the budget through the Prune stage's tree selection, fitted to its own score on the data.
+    /// </summary>
+    private ModelState WithinTreeBudget(ModelState teacher, ModelState student, IDataView data, double fraction, ref string description)
+    {
+        var teacherTrees = NativeCompression.TreeCounts(Ml, teacher)
+            ?? throw new UnsupportedModelException("DistillationOptions.StudentTreeFraction sizes the student by the teacher's trees, and the teacher is not a native ML.NET tree ensemble: leave it null and size the student with its trainer's options.");
+        var studentTrees = NativeCompression.TreeCounts(Ml, student)
+            ?? throw new UnsupportedModelException("DistillationOptions.StudentTreeFraction applies to tree students (FastTree, LightGBM, FastForest), and the trained student is not a native ML.NET tree ensemble: leave it null.");
+        int budget = Math.Max(studentTrees.Count, (int)Math.Floor(fraction * teacherTrees.Sum()));
+        int trees = studentTrees.Sum();
+        if (trees <= budget)
+        {
+            description += $" Tree budget {budget} ({fraction:G3} of the teacher's {teacherTrees.Sum()} trees): the student's {trees} trees fit it.";
+            return student;
+        }
+        Ml.LogInfo($"Compression: the student has {trees} trees, more than its budget of {budget}: selecting trees.");
+        var pruned = NativeCompression.PruneToTreeBudget(Ml, student, data, studentTrees, budget, out var pruning);
+        // The number of boosting iterations that gives the budget directly: per ensemble (per class for one-vs-all).
+        int perEnsemble = Math.Max(1, budget / studentTrees.Count);
+        description += $" Tree budget {budget} ({fraction:G3} of the teacher's {teacherTrees.Sum()} trees): the student had {trees}, so the Prune stage's {pruning}" +
+            $" To train a student of that size directly, give its trainer numberOfTrees (LightGBM: numberOfIterations): {perEnsemble}.";
+        return WithInfo(pruned, student.Distillation!);
+    }
+
+    private ModelState Distil(ModelState input, IDataView data, out string description)
+    {
         CheckBeforeFit(input);
         using var teacher = new TransformerChain<ITransformer>(input.BuildTransformers(Ml, data).ToArray());
         var classes = input is NetworkTeacherState network ? (network.ClassValues, network.ClassType) : ((object[], DataViewType)?)null;
