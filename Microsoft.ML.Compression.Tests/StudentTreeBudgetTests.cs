@@ -39,6 +39,7 @@ public sealed class StudentTreeBudgetTests
         CollectionAssert.AreEqual(new[] { 150 }, NativeCompression.TreeCounts(_ml, free.State!)!.ToArray());
         CollectionAssert.AreEqual(new[] { 30 }, NativeCompression.TreeCounts(_ml, budgeted.State!)!.ToArray());
         Assert.AreEqual(budgeted.Report.Stages[0].RowsPerSecond, b.TeacherRowsPerSecond);
+        Assert.AreEqual(b.TeacherRowsPerSecond, CompressionReport.FromJson(budgeted.Report.ToJson()).Stages[1].TeacherRowsPerSecond); // kept in the saved report
         Assert.IsFalse(f.SmallerThanTeacher!.Value, $"150 trees against 60: {f.ZipBytes} vs {f.TeacherZipBytes}");
         Assert.IsTrue(b.SmallerThanTeacher!.Value, $"30 trees against 60: {b.ZipBytes} vs {b.TeacherZipBytes}");
         Assert.IsTrue(b.ZipBytes < 0.6 * f.ZipBytes);
