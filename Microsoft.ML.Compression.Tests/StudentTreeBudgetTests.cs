@@ -92,4 +92,30 @@ public sealed class StudentTreeBudgetTests
         Assert.IsTrue(kept.Sum() <= 130 && kept.All(n => n >= 1), string.Join(",", kept));
         Assert.IsTrue(b.ZipBytes < f.ZipBytes);
     }
+
+    [TestMethod]
+    public void CandidateTreeCountsAreChosenOnValidationLikeAlphas()
+    {
+        var options = new DistillationOptions { CandidateAlphas = new[] { 1.0 }, CandidateTreeCounts = new[] { 10, 40, 500 }, MinimumErrorReduction = 0 };
+        using var chosen = _ml.Compression().Distill(_teacher, _ml.BinaryClassification.Trainers.FastTree(exampleWeightColumnName: "Weight", numberOfTrees: 100, numberOfLeaves: 16), options)
+            .WithEvaluationData(_test).Fit(_train);
+        var row = chosen.Report.Stages[1];
+        var selection = row.Selection!;
+        foreach (var c in selection.Candidates) Console.WriteLine($"{c.Name}: {c.ValidationMetric:F4}");
+        Console.WriteLine($"returned {selection.Chosen.Name}: test AUC {row.EvaluationMetric:F4}, zip {row.ZipBytes} (teacher {row.TeacherZipBytes})");
+        // Labels only, the 100-tree distilled student, and its cuts to 40 and 10 trees (500 is not a cut of 100).
+        CollectionAssert.AreEqual(new int?[] { null, null, 40, 10 }, selection.Candidates.Select(c => c.Trees).ToArray());
+        Assert.IsTrue(selection.Candidates.All(c => c.ValidationMetric is > 0.5));
+        int returned = NativeCompression.TreeCounts(_ml, chosen.State!)!.Sum();
+        Assert.AreEqual(selection.Chosen.Trees ?? 100, returned);
+        // The 10-tree cut scores below the 40-tree one on validation: a real size/accuracy trade-off, not a copy.
+        Assert.AreNotEqual(selection.Candidates[2].ValidationMetric, selection.Candidates[3].ValidationMetric);
+
+        Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Distill(_teacher, _ml.BinaryClassification.Trainers.FastTree(),
+            new DistillationOptions { ChooseOnValidation = false, CandidateTreeCounts = new[] { 10 } }));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Distill(_teacher, _ml.BinaryClassification.Trainers.FastTree(),
+            new DistillationOptions { CandidateTreeCounts = new[] { 0 } }));
+        Assert.ThrowsExactly<UnsupportedModelException>(() => _ml.Compression().Distill(_teacher, _ml.BinaryClassification.Trainers.LbfgsLogisticRegression(),
+            new DistillationOptions { CandidateTreeCounts = new[] { 10 } }).Fit(_train));
+    }
 }

@@ -118,8 +118,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     {
         var teacherTrees = NativeCompression.TreeCounts(Ml, teacher)
             ?? throw new UnsupportedModelException("DistillationOptions.StudentTreeFraction sizes the student by the teacher's trees, and the teacher is not a native ML.NET tree ensemble: leave it null and size the student with its trainer's options.");
-        var studentTrees = NativeCompression.TreeCounts(Ml, student)
-            ?? throw new UnsupportedModelException("DistillationOptions.StudentTreeFraction applies to tree students (FastTree, LightGBM, FastForest), and the trained student is not a native ML.NET tree ensemble: leave it null.");
+        var studentTrees = StudentTrees(student, nameof(DistillationOptions.StudentTreeFraction));
         int budget = Math.Max(studentTrees.Count, (int)Math.Floor(fraction * teacherTrees.Sum()));
         int trees = studentTrees.Sum();
         if (trees <= budget)
@@ -251,6 +250,16 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             candidates.Add(new DistillationCandidate { Name = $"distilled, alpha {alpha:G3}", Alpha = alpha, ValidationMetric = ValidationMetric(state, fitPart, validation) });
             states.Add(state);
             summaries.Add(summary);
+            if (_options.CandidateTreeCounts is not { } sizes) continue;
+            var trees = StudentTrees(state, nameof(DistillationOptions.CandidateTreeCounts));
+            foreach (int size in sizes.Distinct().Where(n => n < trees.Sum()).OrderByDescending(n => n))
+            {
+                Ml.LogInfo($"Compression: cutting the candidate with alpha {alpha:G3} to {size} trees.");
+                var cut = NativeCompression.PruneToTreeBudget(Ml, state, fitPart, trees, size, out var pruning);
+                candidates.Add(new DistillationCandidate { Name = $"distilled, alpha {alpha:G3}, {size} trees", Alpha = alpha, Trees = size, ValidationMetric = ValidationMetric(cut, fitPart, validation) });
+                states.Add(cut);
+                summaries.Add($"{summary}; cut to {size} trees by the Prune stage's {pruning}");
+            }
         }
         Ml.LogInfo("Compression: training the label-only candidate student.");
         var labelOnly = FitOnLabels(fitPart);
@@ -287,6 +296,15 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             string summary = summaries[chosen];
             if (refit) Ml.LogInfo("Compression: training the chosen distilled student again on all the data.");
             result = refit ? TrainDistilled(teacher, classes, data, o, out summary) : states[chosen]!;
+            if (refit && candidates[chosen].Trees is int size)
+            {
+                var trees = StudentTrees(result, nameof(DistillationOptions.CandidateTreeCounts));
+                if (size < trees.Sum())
+                {
+                    result = NativeCompression.PruneToTreeBudget(Ml, result, data, trees, size, out var pruning);
+                    summary += $"; cut to {size} trees by the Prune stage's {pruning}";
+                }
+            }
             baseline = !refit ? labelOnly : _options.TrainLabelOnlyBaseline ? FitOnLabels(data) : null;
             targets = $"{Targets(o)}: {summary}";
         }
@@ -306,6 +324,11 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             (refit ? ", then trained again on all the training data." : heldOut ? ", as trained without the held-out rows." : ".");
         return WithInfo(result, new DistillationInfo(input, baseline, label, selection));
     }
+
+    /// <summary>The tree count of each of a student's ensembles; a student that is not a native tree ensemble is refused, naming <paramref name="option"/>.</summary>
+    private IReadOnlyList<int> StudentTrees(ModelState student, string option)
+        => NativeCompression.TreeCounts(Ml, student)
+           ?? throw new UnsupportedModelException($"DistillationOptions.{option} applies to tree students (FastTree, LightGBM, FastForest), and the trained student is not a native ML.NET tree ensemble: leave it null.");
 
     private DistillationOptions WithAlpha(double alpha)
     {
