@@ -118,4 +118,26 @@ public sealed class StudentTreeBudgetTests
         Assert.ThrowsExactly<UnsupportedModelException>(() => _ml.Compression().Distill(_teacher, _ml.BinaryClassification.Trainers.LbfgsLogisticRegression(),
             new DistillationOptions { CandidateTreeCounts = new[] { 10 } }).Fit(_train));
     }
+
+    [TestMethod]
+    public void ALightGbmRegressionStudentIsCutToAFractionOfAFastTreeTeacher()
+    {
+        var (train, test) = TestData.Split(_ml, _ml.Data.Cache(TestData.Cps(_ml)));
+        var featurize = _ml.Transforms.Categorical.OneHotEncoding("region").Append(_ml.Transforms.Concatenate("Features", "education", "experience", "region"));
+        var teacher = featurize.Append(_ml.Regression.Trainers.FastTree(numberOfTrees: 40, numberOfLeaves: 16)).Fit(train);
+        CompressedModel Run(double? fraction) => _ml.Compression()
+            .Distill(teacher, featurize.Append(_ml.Regression.Trainers.LightGbm(numberOfLeaves: 16, numberOfIterations: 100)),
+                new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false, StudentTreeFraction = fraction })
+            .WithEvaluationData(test).Fit(train);
+        using var free = Run(null);
+        using var budgeted = Run(0.25);
+        var (f, b) = (free.Report.Stages[1], budgeted.Report.Stages[1]);
+        Console.WriteLine($"teacher RMSE {budgeted.Report.Stages[0].EvaluationMetric:F4} zip {b.TeacherZipBytes} rows/s {b.TeacherRowsPerSecond:F0}");
+        Console.WriteLine($"student 100 trees: RMSE {f.EvaluationMetric:F4} zip {f.ZipBytes} rows/s {f.RowsPerSecond:F0}");
+        Console.WriteLine($"budget 0.25: RMSE {b.EvaluationMetric:F4} zip {b.ZipBytes} rows/s {b.RowsPerSecond:F0}");
+        Assert.AreEqual(100, NativeCompression.TreeCounts(_ml, free.State!)!.Sum());
+        Assert.AreEqual(10, NativeCompression.TreeCounts(_ml, budgeted.State!)!.Sum());
+        Assert.IsTrue(b.ZipBytes < b.TeacherZipBytes);
+        Assert.IsTrue(b.EvaluationMetric < 1.1 * f.EvaluationMetric, $"RMSE budgeted {b.EvaluationMetric}, free {f.EvaluationMetric}");
+    }
 }
