@@ -172,6 +172,43 @@ public sealed class DistillationOptions
     /// <example><code>var options = new DistillationOptions { ChooseOnValidation = true, MinimumErrorReduction = 0.1 }; // distil only for a clear gain</code></example>
     public double MinimumErrorReduction { get; set; } = 0.05;
 
+    /// <summary>
+    /// Seed of the shuffle that an order-sensitive student (SDCA, SGD, the perceptron, linear and LD-SVM, and
+    /// one-versus-all or pairwise-coupling students, whose binary trainer is hidden) reads its transfer rows through
+    /// (default 1). Fixed, so that the same options give the same student whatever the <c>MLContext</c> ran before:
+    /// alone, in a chain, or after another Fit. The student's own trainer may still draw from the context.
+    /// </summary>
+    /// <example><code>var options = new DistillationOptions { ShuffleSeed = 7 }; // another order of the transfer rows</code></example>
+    public int ShuffleSeed { get; set; } = 1;
+
+    /// <summary>
+    /// Sizes a tree student relative to its teacher (null, the default: no limit): the returned student keeps at most
+    /// this fraction (0–1] of the teacher's trees, counted over all its ensembles (one per class for one-versus-all
+    /// and LightGBM multiclass). ML.NET trainers are built by the user, so the student is trained as given and, when it
+    /// has more trees than the budget, the Prune stage's tree selection (lasso re-weighting of the trees to reproduce
+    /// the student's own score) keeps the budget; the Distill row's description says so, with the
+    /// <c>numberOfTrees</c> to give the trainer to fit that size directly. Applies to native FastTree, LightGBM and
+    /// FastForest students (binary, multiclass, regression) whose teacher is a native tree ensemble; for any other
+    /// teacher or student it is refused when the stage runs.
+    /// </summary>
+    /// <example><code>var options = new DistillationOptions { StudentTreeFraction = 0.5 }; // at most half the teacher's trees</code></example>
+    public double? StudentTreeFraction { get; set; }
+
+    /// <summary>
+    /// A bounded grid over the student's size with <see cref="ChooseOnValidation"/> (null, the default: its own size
+    /// only): 1 to 4 tree counts (over all the student's ensembles), each tried for every distilled candidate by
+    /// cutting its trees to that count with the Prune stage's tree selection (lasso re-weighting to the candidate's own
+    /// score). A cut costs no student fit, so the fits stay those of <see cref="ChooseOnValidation"/>; counts at or
+    /// above the student's trees are skipped. Each cut is one more candidate in the report
+    /// (<see cref="DistillationCandidate.Trees"/>); when one is chosen, the chosen Alpha is trained again on all the
+    /// data (with <see cref="RefitChosenOnAllData"/>) and cut to the chosen count. Native tree students only.
+    /// </summary>
+    /// <example><code>var options = new DistillationOptions { CandidateTreeCounts = new[] { 25, 50 } }; // also try the student at 25 and 50 trees</code></example>
+    public IReadOnlyList<int>? CandidateTreeCounts { get; set; }
+
+    /// <summary>The most sizes <see cref="CandidateTreeCounts"/> tries.</summary>
+    internal const int MaxCandidateTreeCounts = 4;
+
     /// <summary>The smallest validation split that <see cref="ChooseOnValidation"/> chooses on.</summary>
     internal const int MinValidationRows = 50;
 
@@ -253,6 +290,7 @@ public sealed class DistillationOptions
         var c = (DistillationOptions)MemberwiseClone();
         c.NetworkTeacher = NetworkTeacher?.Clone();
         c.CandidateAlphas = CandidateAlphas?.ToArray(); // later changes to the caller's list do not change the stage
+        c.CandidateTreeCounts = CandidateTreeCounts?.ToArray();
         return c;
     }
 
@@ -301,8 +339,17 @@ public sealed class DistillationOptions
             throw new ArgumentOutOfRangeException(nameof(MinimumErrorReduction), MinimumErrorReduction, "MinimumErrorReduction must be between 0 and 0.5 (a fraction of the label-only student's validation error).");
         if (double.IsNaN(ValidationFraction) || ValidationFraction < 0.05 || ValidationFraction > 0.5)
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be between 0.05 and 0.5.");
-        if (!ChooseOnValidation && (ValidationData != null || CandidateAlphas != null))
-            throw new ArgumentException("ValidationData and CandidateAlphas are used only with ChooseOnValidation = true: set it too, or leave them null.", ValidationData != null ? nameof(ValidationData) : nameof(CandidateAlphas));
+        if (!ChooseOnValidation && (ValidationData != null || CandidateAlphas != null || CandidateTreeCounts != null))
+            throw new ArgumentException("ValidationData, CandidateAlphas and CandidateTreeCounts are used only with ChooseOnValidation = true: set it too, or leave them null.",
+                ValidationData != null ? nameof(ValidationData) : CandidateAlphas != null ? nameof(CandidateAlphas) : nameof(CandidateTreeCounts));
+        if (CandidateTreeCounts != null && (CandidateTreeCounts.Count == 0 || CandidateTreeCounts.Count > MaxCandidateTreeCounts || CandidateTreeCounts.Any(n => n < 1)))
+            throw new ArgumentOutOfRangeException(nameof(CandidateTreeCounts), $"CandidateTreeCounts must hold 1 to {MaxCandidateTreeCounts} tree counts of at least 1, or be null for the student's own size.");
+        if (CandidateTreeCounts != null && UsesRegressionStudent)
+            throw new ArgumentException("CandidateTreeCounts sizes a native tree student; the per-class and logit regression students become one ONNX graph: leave it null.", nameof(CandidateTreeCounts));
+        if (StudentTreeFraction is double f && (double.IsNaN(f) || f <= 0 || f > 1))
+            throw new ArgumentOutOfRangeException(nameof(StudentTreeFraction), f, "StudentTreeFraction must be in (0, 1] (a fraction of the teacher's trees), or null for no limit.");
+        if (StudentTreeFraction != null && UsesRegressionStudent)
+            throw new ArgumentException("StudentTreeFraction sizes a native tree student; the per-class and logit regression students become one ONNX graph: leave it null, or size RegressionStudent with its numberOfTrees.", nameof(StudentTreeFraction));
         if (string.IsNullOrWhiteSpace(LabelColumnName))
             throw new ArgumentException("LabelColumnName must name a column.", nameof(LabelColumnName));
     }

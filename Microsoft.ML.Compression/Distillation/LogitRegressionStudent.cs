@@ -31,7 +31,7 @@ internal static class LogitRegressionStudent
         var values = targets.Where(t => !float.IsNaN(t)).ToArray();
         var view = new TransferSet(scored.Source, o.LabelColumnName, NumberDataViewType.Single, Array.Empty<object>(), isRegression: true,
             weightColumn: null, TransferSet.OneEntryPerRow(targets.Select(t => !float.IsNaN(t)).ToList()), new int[values.Length], values);
-        var fitted = StudentTrainer.FitRegression(regression, trainer.Feed(ml, view), o.LabelColumnName, "the teacher's logits");
+        var fitted = StudentTrainer.FitRegression(regression, trainer.Feed(ml, view, o.ShuffleSeed), o.LabelColumnName, "the teacher's logits");
         var parts = MlNetModelParts.Decompose(fitted, nameof(DistillationOptions.RegressionStudent));
         if (parts.Suffix.Count > 0)
             throw new UnsupportedModelException("RegressionStudent has transforms after its trainer; logit regression needs the trainer to be the chain's last estimator.");

@@ -48,7 +48,7 @@ internal static class PerClassStudent
             ITransformer predictor;
             if (c == 0)
             {
-                var parts = MlNetModelParts.Decompose(StudentTrainer.FitRegression(regression, trainer.Feed(ml, view), o.LabelColumnName, "the per-class targets"), nameof(DistillationOptions.RegressionStudent));
+                var parts = MlNetModelParts.Decompose(StudentTrainer.FitRegression(regression, trainer.Feed(ml, view, o.ShuffleSeed), o.LabelColumnName, "the per-class targets"), nameof(DistillationOptions.RegressionStudent));
                 if (parts.Suffix.Count > 0)
                     throw new UnsupportedModelException("RegressionStudent has transforms after its trainer; per-class regression needs the trainer to be the chain's last estimator.");
                 prefix = parts.Prefix;
@@ -59,7 +59,7 @@ internal static class PerClassStudent
             {
                 IDataView featurized = view;
                 foreach (var t in prefix) featurized = t.Transform(featurized);
-                predictor = StudentTrainer.FitRegression(trainer.Trainer!, trainer.Feed(ml, featurized), o.LabelColumnName, "the per-class targets");
+                predictor = StudentTrainer.FitRegression(trainer.Trainer!, trainer.Feed(ml, featurized, o.ShuffleSeed), o.LabelColumnName, "the per-class targets");
             }
             var classParts = MlNetModelParts.Decompose(predictor, nameof(DistillationOptions.RegressionStudent));
             graphs.Add(PredictorExporter.Export(ml, new MlNetModelParts

@@ -129,6 +129,7 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
             _progress?.Report(new CompressionProgress(stage.StageName, i, _stages.Count, false, "started"));
             state = stage.Apply(state, input, out var description);
             var row = ReportBuilder.Measure(_ml, state, input, _evaluationData, stage.StageName, description);
+            if (i == 0 && stage is DistillationEstimator) row.TeacherRowsPerSecond = rows[0].RowsPerSecond; // read once, on the teacher's row
             rows.Add(row);
             string done = $"done: {description}" + (row.Metric is double m ? $" {ReportBuilder.MetricName(state.Task)} (fit) {m:F4}." : "");
             _ml.LogInfo($"Compression: stage {stage.StageName} {done}");

@@ -106,6 +106,37 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     internal override ModelState Apply(ModelState input, IDataView data, out string description)
     {
         input = PrepareSource(input, data);
+        var student = Distil(input, data, out description);
+        return _options.StudentTreeFraction is double fraction ? WithinTreeBudget(input, student, data, fraction, ref description) : student;
+    }
+
+    /// <summary>
+    /// <see cref="DistillationOptions.StudentTreeFraction"/>: a student with more trees than the fraction of the
+    /// teacher's keeps the budget through the Prune stage's tree selection, fitted to its own score on the data.
+    /// </summary>
+    private ModelState WithinTreeBudget(ModelState teacher, ModelState student, IDataView data, double fraction, ref string description)
+    {
+        var teacherTrees = NativeCompression.TreeCounts(Ml, teacher)
+            ?? throw new UnsupportedModelException("DistillationOptions.StudentTreeFraction sizes the student by the teacher's trees, and the teacher is not a native ML.NET tree ensemble: leave it null and size the student with its trainer's options.");
+        var studentTrees = StudentTrees(student, nameof(DistillationOptions.StudentTreeFraction));
+        int budget = Math.Max(studentTrees.Count, (int)Math.Floor(fraction * teacherTrees.Sum()));
+        int trees = studentTrees.Sum();
+        if (trees <= budget)
+        {
+            description += $" Tree budget {budget} ({fraction:G3} of the teacher's {teacherTrees.Sum()} trees): the student's {trees} trees fit it.";
+            return student;
+        }
+        Ml.LogInfo($"Compression: the student has {trees} trees, more than its budget of {budget}: selecting trees.");
+        var pruned = NativeCompression.PruneToTreeBudget(Ml, student, data, studentTrees, budget, out var pruning);
+        // The number of boosting iterations that gives the budget directly: per ensemble (per class for one-vs-all).
+        int perEnsemble = Math.Max(1, budget / studentTrees.Count);
+        description += $" Tree budget {budget} ({fraction:G3} of the teacher's {teacherTrees.Sum()} trees): the student had {trees}, so the Prune stage's {pruning}" +
+            $" To train a student of that size directly, give its trainer numberOfTrees (LightGBM: numberOfIterations): {perEnsemble}.";
+        return WithInfo(pruned, student.Distillation!);
+    }
+
+    private ModelState Distil(ModelState input, IDataView data, out string description)
+    {
         CheckBeforeFit(input);
         using var teacher = new TransformerChain<ITransformer>(input.BuildTransformers(Ml, data).ToArray());
         var classes = input is NetworkTeacherState network ? (network.ClassValues, network.ClassType) : ((object[], DataViewType)?)null;
@@ -159,7 +190,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), transferData, _trainer, o, out summary, classes, labelledRows);
         Ml.LogInfo($"Compression: distilling into the student on {summary}.");
         ITransformer student;
-        try { student = _student.Fit(_trainer.Feed(Ml, transfer)); }
+        try { student = _student.Fit(_trainer.Feed(Ml, transfer, o.ShuffleSeed)); }
         catch (Exception e) when (e is ArgumentOutOfRangeException or InvalidOperationException && e is not CompressionException)
         {
             // ML.NET estimators check their input schema before they train: a label type the student does not take lands here.
@@ -219,6 +250,16 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             candidates.Add(new DistillationCandidate { Name = $"distilled, alpha {alpha:G3}", Alpha = alpha, ValidationMetric = ValidationMetric(state, fitPart, validation) });
             states.Add(state);
             summaries.Add(summary);
+            if (_options.CandidateTreeCounts is not { } sizes) continue;
+            var trees = StudentTrees(state, nameof(DistillationOptions.CandidateTreeCounts));
+            foreach (int size in sizes.Distinct().Where(n => n < trees.Sum()).OrderByDescending(n => n))
+            {
+                Ml.LogInfo($"Compression: cutting the candidate with alpha {alpha:G3} to {size} trees.");
+                var cut = NativeCompression.PruneToTreeBudget(Ml, state, fitPart, trees, size, out var pruning);
+                candidates.Add(new DistillationCandidate { Name = $"distilled, alpha {alpha:G3}, {size} trees", Alpha = alpha, Trees = size, ValidationMetric = ValidationMetric(cut, fitPart, validation) });
+                states.Add(cut);
+                summaries.Add($"{summary}; cut to {size} trees by the Prune stage's {pruning}");
+            }
         }
         Ml.LogInfo("Compression: training the label-only candidate student.");
         var labelOnly = FitOnLabels(fitPart);
@@ -255,6 +296,15 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             string summary = summaries[chosen];
             if (refit) Ml.LogInfo("Compression: training the chosen distilled student again on all the data.");
             result = refit ? TrainDistilled(teacher, classes, data, o, out summary) : states[chosen]!;
+            if (refit && candidates[chosen].Trees is int size)
+            {
+                var trees = StudentTrees(result, nameof(DistillationOptions.CandidateTreeCounts));
+                if (size < trees.Sum())
+                {
+                    result = NativeCompression.PruneToTreeBudget(Ml, result, data, trees, size, out var pruning);
+                    summary += $"; cut to {size} trees by the Prune stage's {pruning}";
+                }
+            }
             baseline = !refit ? labelOnly : _options.TrainLabelOnlyBaseline ? FitOnLabels(data) : null;
             targets = $"{Targets(o)}: {summary}";
         }
@@ -274,6 +324,11 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             (refit ? ", then trained again on all the training data." : heldOut ? ", as trained without the held-out rows." : ".");
         return WithInfo(result, new DistillationInfo(input, baseline, label, selection));
     }
+
+    /// <summary>The tree count of each of a student's ensembles; a student that is not a native tree ensemble is refused, naming <paramref name="option"/>.</summary>
+    private IReadOnlyList<int> StudentTrees(ModelState student, string option)
+        => NativeCompression.TreeCounts(Ml, student)
+           ?? throw new UnsupportedModelException($"DistillationOptions.{option} applies to tree students (FastTree, LightGBM, FastForest), and the trained student is not a native ML.NET tree ensemble: leave it null.");
 
     private DistillationOptions WithAlpha(double alpha)
     {

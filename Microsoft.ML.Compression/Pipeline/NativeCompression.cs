@@ -72,6 +72,37 @@ internal static class NativeCompression
         return result;
     }
 
+    /// <summary>
+    /// The tree count of each ensemble of a native tree model (one per class for one-versus-all), or null when the
+    /// state is not a native ML.NET tree ensemble.
+    /// </summary>
+    public static IReadOnlyList<int>? TreeCounts(MLContext ml, ModelState state)
+    {
+        if (state is not NativeState { Parts: { } parts }) return null;
+        var zip = SavedModelZip.Save(ml, parts.Predictor, null);
+        var counts = zip.ModelFiles().Where(f => NativeTreeFormat.Of(f.File) != null)
+            .Select(f => NativeTreeEnsemble.Read(f.File, NativeTreeFormat.Of(f.File)!, $"'{f.Name}'").Trees.Count).ToList();
+        return counts.Count > 0 ? counts : null;
+    }
+
+    /// <summary>
+    /// The Prune stage's tree selection on a native tree model, keeping at most <paramref name="budget"/> trees in all:
+    /// the largest sparsity whose per-ensemble rounding (at least one tree each) fits the budget.
+    /// </summary>
+    public static ModelState PruneToTreeBudget(MLContext ml, ModelState input, IDataView data, IReadOnlyList<int> counts, int budget, out string description)
+    {
+        static int Kept(IReadOnlyList<int> counts, double sparsity) => counts.Sum(n => Math.Max(1, n - (int)Math.Floor(sparsity * n)));
+        double low = 0, high = 1;
+        for (int step = 0; step < 50; step++)
+        {
+            double mid = (low + high) / 2;
+            if (Kept(counts, mid) <= budget) high = mid; else low = mid;
+        }
+        var options = new PruningOptions { TargetSparsity = Math.Min(high, 0.999999) /* TargetSparsity < 1; every ensemble keeps a tree anyway */ };
+        return Prune(ml, options, input, data,
+            (ModelState _, IDataView _, out string _) => throw new InvalidOperationException("A native tree ensemble is pruned natively."), out description);
+    }
+
     /// <returns>Why the predictor has no native writer, or null with its streams.</returns>
     private static string? Open(MLContext ml, MlNetModelParts parts, IDataView data, int maxRows, out Streams? streams)
     {

@@ -16,6 +16,12 @@ public sealed class DistillationCandidate
     /// <summary>The Alpha of a distilled candidate; null for the label-only student.</summary>
     public double? Alpha { get; init; }
 
+    /// <summary>
+    /// The trees a distilled candidate was cut to (<see cref="DistillationOptions.CandidateTreeCounts"/>, counted over
+    /// all its ensembles); null for a candidate of the student's own size.
+    /// </summary>
+    public int? Trees { get; init; }
+
     /// <summary>The task metric (<see cref="DistillationSelection.MetricName"/>) on the validation rows; null when it could not be measured there (never chosen then).</summary>
     public double? ValidationMetric { get; init; }
 }

@@ -87,7 +87,8 @@ internal static class ReportFormatter
 
     /// <summary>The line of a stage that made the model slower than the model it came from, or null.</summary>
     private static string? SlowerLine(StageReport previous, StageReport s)
-        => s.RowsPerSecond is double now && previous.RowsPerSecond is double before && now < SlowerFraction * before
+        => s.TeacherRowsPerSecond == null // a Distill row compares itself with its teacher (DistillationLines)
+           && s.RowsPerSecond is double now && previous.RowsPerSecond is double before && now < SlowerFraction * before
             ? $"slower than the model it came from: {now:F0} rows/s against {before:F0} in batch Transform ({now / before:F2}x, read while compressing)"
             : null;
 
@@ -109,6 +110,8 @@ internal static class ReportFormatter
         }
         if (s.SmallerThanTeacher == false)
             yield return $"the student is not smaller than its teacher: {s.ZipBytes} bytes against {s.TeacherZipBytes} (give it fewer trees, leaves or features)";
+        if (s.FasterThanTeacher == false)
+            yield return $"the student is not faster than its teacher: {s.RowsPerSecond:F0} rows/s against {s.TeacherRowsPerSecond:F0} in batch Transform (give it fewer trees, e.g. DistillationOptions.StudentTreeFraction)";
     }
 
     /// <summary>The five tensors with the lowest SQNR, worst first.</summary>

@@ -125,6 +125,20 @@ public sealed class StageReport
     [JsonIgnore]
     public bool? SmallerThanTeacher => TeacherZipBytes is long t ? ZipBytes < t : null;
     /// <summary>
+    /// Distill rows: the teacher's <see cref="RowsPerSecond"/> (its report row's reading), to compare with this row's;
+    /// see <see cref="FasterThanTeacher"/>. Null when the teacher was not read or this is not a Distill row.
+    /// </summary>
+    /// <example><code>Console.WriteLine($"student {row.RowsPerSecond:F0} rows/s, teacher {row.TeacherRowsPerSecond:F0}");</code></example>
+    [JsonInclude]
+    public double? TeacherRowsPerSecond { get; internal set; }
+    /// <summary>
+    /// Distill rows: whether the student scores more rows per second than the teacher (batch <c>Transform</c>, read
+    /// while compressing); null when not known.
+    /// </summary>
+    /// <example><code>if (row.FasterThanTeacher == false) Console.WriteLine("give the student fewer trees (DistillationOptions.StudentTreeFraction)");</code></example>
+    [JsonIgnore]
+    public bool? FasterThanTeacher => TeacherRowsPerSecond is double t && RowsPerSecond is double r ? r > t : null;
+    /// <summary>
     /// Quantize rows of networks: the SQNR (dB) between the float and the quantized network, on the calibration rows,
     /// of each quantized operator's input (as that operator sees it) and of each graph output; null for other stages.
     /// <see cref="CompressionReport.ToString"/> prints the worst five.
