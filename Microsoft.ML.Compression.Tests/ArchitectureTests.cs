@@ -18,6 +18,7 @@ public sealed class ArchitectureTests
         "Errors", "Model", "Onnx", "Native", "Reporting", "Scoring", "Trees", "MlNet", "Quantization", "Pruning", "Linear", "Distillation", "Pipeline", "", "Sweeps",
     };
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void EachFolderUsesOnlyItselfAndTheFoldersBelowIt()
     {

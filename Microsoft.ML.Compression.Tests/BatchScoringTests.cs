@@ -78,6 +78,7 @@ public sealed class BatchScoringTests
         Assert.AreEqual(_ml.MulticlassClassification.Evaluate(rowByRow).MicroAccuracy, _ml.MulticlassClassification.Evaluate(batched).MicroAccuracy, 1e-9);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void BatchedNetworkLogitsEqualRowByRowLogits()
     {

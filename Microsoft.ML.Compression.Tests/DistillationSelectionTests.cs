@@ -79,6 +79,7 @@ public sealed class DistillationSelectionTests
         }
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void TheHeldOutSplitIsSeeded()
     {
@@ -96,6 +97,7 @@ public sealed class DistillationSelectionTests
         Assert.IsFalse(sa.ValidationRows == sc.ValidationRows && sa.Candidates[0].ValidationMetric == sc.Candidates[0].ValidationMetric, "another seed holds out other rows");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void ValidationRowsTooFewOrOfOneClassAreRefused()
     {
@@ -119,6 +121,7 @@ public sealed class DistillationSelectionTests
         Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Distill(teacher, Student(5), new DistillationOptions { ChooseOnValidation = false, ValidationData = _test }));
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void ALogitRegressionStudentIsMeasuredOnTheValidationRowsLikeAnyOther()
     {

@@ -63,6 +63,7 @@ public sealed class DistillationTargetTests
         Assert.IsTrue(soft.GetRowCount() > predicted.Length, "soft targets give some rows two weighted rows");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void MulticlassHardLabelsAreTheTeachersPredictedClassesAndTheStudentFollowsThem()
     {

@@ -58,6 +58,7 @@ public sealed class DistillationTests
         Assert.IsTrue(auc > teacherAuc - 0.02, $"teacher {teacherAuc}, student {auc}");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void RegressionStudentRegressesOnTheTeachersScore()
     {
@@ -98,6 +99,7 @@ public sealed class DistillationTests
 
     // ---- Fidelity and labels-only baseline in the report ----
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void BinaryDistillRowReportsAgreementScoreMseAndLabelsOnlyBaselineOnFitAndEvaluationData()
     {
@@ -265,6 +267,7 @@ public sealed class DistillationTests
         StringAssert.Contains(distilled.Report.Stages[1].Description, "MUNGE");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void AugmentationSwapsCategoricalValuesAndRunsOnChurnWithMissingValues()
     {
@@ -289,6 +292,7 @@ public sealed class DistillationTests
         Assert.IsNotNull(distilled.Report.Stages[1].Agreement);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void AugmentationHelpsASmallStudentDistilledFromFewRows()
     {
@@ -370,6 +374,7 @@ public sealed class DistillationTests
         Assert.IsTrue(expanded <= trainRows + 2 * unlabeledRows, $"{expanded} weighted rows: the labelled rows must keep one class each");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void UnlabeledDataIsAugmentedWithTheTrainingRows()
     {

@@ -62,6 +62,7 @@ public sealed class ExternalDataTests
     private static bool HasExternal(byte[] onnx)
         => ModelProto.Parser.ParseFrom(onnx).Graph.Initializer.Any(t => t.DataLocation == TensorProto.Types.DataLocation.External);
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void WeightsBesideTheModelArePrunedAndQuantizedLikeInlineOnesAndTheOutputShipsThem()
     {

@@ -83,6 +83,7 @@ public sealed class FeaturizerVocabularyTests
     /// The exported, vocabulary-cut featurization gives exactly ML.NET's features on the kept slots, re-normalized over
     /// them (each block, character and word n-grams, has its own L2 norm), on rows it was not fitted on.
     /// </summary>
+    [TestCategory("Slow")]
     [TestMethod]
     public void CutFeaturizationReproducesMlNetFeaturesOnTheKeptNgrams()
     {

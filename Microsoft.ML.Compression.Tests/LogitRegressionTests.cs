@@ -46,6 +46,7 @@ public sealed class LogitRegressionTests
         Assert.AreEqual(-bound, LogitRegressionStudent.LogitTarget(0), 1e-5);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void LogitStudentIsOneOnnxBinaryModelWhoseScoreFollowsTheTeachersLogit()
     {
@@ -98,6 +99,7 @@ public sealed class LogitRegressionTests
         Assert.AreEqual(metrics.AreaUnderRocCurve, _ml.BinaryClassification.Evaluate(quantized.Transform(_test)).AreaUnderRocCurve, 0.005);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void LogitStudentWithItsOwnFeaturizationAndATemperatureEstimatesTheUnsoftenedLogit()
     {
@@ -145,6 +147,7 @@ public sealed class LogitRegressionTests
         Assert.AreEqual(report.Final.EvaluationMetric!.Value, _ml.BinaryClassification.Evaluate(compressed.Transform(_test)).AreaUnderRocCurve, 1e-9);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void ChurnPipelinesWithCategoricalFeaturizationDistillIntoALogitStudentWithItsOwnFeaturization()
     {
@@ -167,6 +170,7 @@ public sealed class LogitRegressionTests
         Assert.IsTrue(distilled.Transformers.Any(t => t.GetType().Name.Contains("OneHot")), "the student's own featurization runs before its graph");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void OnnxNetworkTeacherDistillsIntoALogitStudentThatFollowsItsLogitDifference()
     {

@@ -114,6 +114,7 @@ public sealed class NetworkPruningTests
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Prune(new PruningOptions { SemiStructuredM = 1 }));
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void LayerSparsityPrunesOnlyTheNamedLayerAndLeavesTheOthersExactlyAsTheyWere()
     {

@@ -17,6 +17,7 @@ public sealed class NetworkTeacherTests
 
     private static IEstimator<ITransformer> ToBool => _ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["spam"] = true, ["nonspam"] = false }, "Label");
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void SpamMlpFromAnOnnxTransformerDistillsIntoFastTree()
     {

@@ -118,6 +118,7 @@ public sealed class PerClassRegressionTests
         Assert.IsTrue(maxDiff < 1e-3, $"largest difference {maxDiff}");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void PerClassStudentIsAGraphLaterStagesEdit()
     {

@@ -217,6 +217,7 @@ public sealed class QuantizationTests
         Assert.IsFalse(graph.Node.Any(n => n.OpType == "BatchNormalization"));
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void RequireSpeedupTimesTheVariantsAndSaysWhichItKept()
     {

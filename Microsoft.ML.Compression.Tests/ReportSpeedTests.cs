@@ -6,6 +6,7 @@ namespace Microsoft.ML.Compression.Tests;
 [TestClass]
 public sealed class ReportSpeedTests
 {
+    [TestCategory("Slow")]
     [TestMethod]
     public void EveryRowReadsItsThroughputAndADistilledStudentIsFasterThanItsTeacher()
     {

@@ -59,6 +59,7 @@ public sealed class RoundTripTests
         Assert.AreEqual(NumberDataViewType.Single, loaded.Transform(test).Schema["Score"].Type);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void DistilledStudentStaysANativeModelAndRoundTripsWithoutAnyOnnx()
     {

@@ -41,6 +41,7 @@ public sealed class ScoringOnlyModelTests
         Assert.IsTrue(auc > row.BaselineEvaluationMetric, $"distilled {auc} vs labels only {row.BaselineEvaluationMetric}");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void AFactorizationMachineTeachesThroughItsScoreColumn()
     {
@@ -59,6 +60,7 @@ public sealed class ScoringOnlyModelTests
         StringAssert.Contains(quantized.Report.Final.Description, "native ML.NET model");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void PruningOrQuantizingAScoringOnlyModelSaysToDistilItFirst()
     {

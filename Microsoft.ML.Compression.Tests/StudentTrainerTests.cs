@@ -121,6 +121,7 @@ public sealed class StudentTrainerTests
         }
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void OnlineRegressionStudentsFollowTheTeachersScore()
     {

@@ -25,6 +25,7 @@ public sealed class StudentTreeBudgetTests
             new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false, StudentTreeFraction = fraction })
         .WithEvaluationData(_test).Fit(_train);
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void AStudentWithMoreTreesThanItsBudgetKeepsTheBudget()
     {
@@ -48,6 +49,7 @@ public sealed class StudentTreeBudgetTests
         StringAssert.Contains(b.Description, "numberOfTrees");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void AStudentWithinItsBudgetIsReturnedAsTrained()
     {
@@ -93,6 +95,7 @@ public sealed class StudentTreeBudgetTests
         Assert.IsTrue(b.ZipBytes < f.ZipBytes);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void CandidateTreeCountsAreChosenOnValidationLikeAlphas()
     {

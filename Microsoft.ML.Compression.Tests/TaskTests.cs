@@ -104,6 +104,7 @@ public sealed class TaskTests
         Assert.IsTrue(pruned.Report.Final.ZipBytes < 0.7 * pruned.Report.Original.ZipBytes);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void FastForestBinaryWithoutCalibratorIsSupported()
     {

@@ -78,6 +78,7 @@ public sealed class TempFileTests
         AssertCycleLeavesNothing(ml, folder, "Distill + Quantize", ml.Compression().Distill(teacher, Student(ml)).Append(ml.Compression().Quantize(new QuantizationOptions { Form = ModelForm.Onnx })), train);
     });
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void NetworkStagesLeaveNoTemporaryFiles() => InPrivateFolder((ml, folder) =>
     {

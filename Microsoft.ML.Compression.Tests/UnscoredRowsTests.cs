@@ -37,6 +37,7 @@ public sealed class UnscoredRowsTests
         return _ml.Data.Cache(_ml.Data.LoadFromEnumerable(rows, schema));
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void RowsTheTeacherScoresNaNAreLeftOutAndCounted()
     {
