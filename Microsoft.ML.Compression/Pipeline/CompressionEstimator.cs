@@ -118,6 +118,7 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
         var state = first.PrepareSource(first.Source.Create(_ml), input);
         foreach (var stage in _stages) stage.CheckBeforeFit(state); // e.g. a student of another task: fail before the teacher is measured
         var sourceDescription = state is Distillation.NetworkTeacherState network ? $"{first.Source.Description}: {network.Description}" : first.Source.Description;
+        var states = new List<ModelState> { state };
         var rows = new List<StageReport>
         {
             ReportBuilder.Measure(_ml, state, input, _evaluationData, first is DistillationEstimator ? "Teacher" : "Original", sourceDescription),
@@ -129,12 +130,14 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
             _progress?.Report(new CompressionProgress(stage.StageName, i, _stages.Count, false, "started"));
             state = stage.Apply(state, input, out var description);
             var row = ReportBuilder.Measure(_ml, state, input, _evaluationData, stage.StageName, description);
-            if (i == 0 && stage is DistillationEstimator) row.TeacherRowsPerSecond = rows[0].RowsPerSecond; // read once, on the teacher's row
             rows.Add(row);
+            states.Add(state);
             string done = $"done: {description}" + (row.Metric is double m ? $" {ReportBuilder.MetricName(state.Task)} (fit) {m:F4}." : "");
             _ml.LogInfo($"Compression: stage {stage.StageName} {done}");
             _progress?.Report(new CompressionProgress(stage.StageName, i, _stages.Count, true, done));
         }
+        ReportBuilder.MeasureThroughput(_ml, states, rows, input);
+        if (_stages[0] is DistillationEstimator) rows[1].TeacherRowsPerSecond = rows[0].RowsPerSecond; // the student against its teacher, read side by side
         var report = ReportBuilder.Create(state.Task, rows);
         if (state.Graph != null)
         {

@@ -107,13 +107,14 @@ public sealed class StageReport
     /// <example><code>bool nothingToDistil = row.Selection?.NothingToDistil == true; // the label-only student was returned</code></example>
     public DistillationSelection? Selection { get; init; }
     /// <summary>
-    /// Rows per second of the model's batch <c>Transform</c> over (up to 2,000 of) the fit rows, read while
-    /// compressing: the best of three short passes, on the machine and load of the moment. Meant to compare the rows
+    /// Rows per second of the model's batch <c>Transform</c> over (up to 2,000 of) the fit rows, read once all stages
+    /// ran, every stage's model side by side: the best of three short passes each, on the machine and load of the moment. Meant to compare the rows
     /// of one report with each other (a stage that makes the model slower says so in the text); measure deployment
     /// speed with the benchmark app. Null when the model writes no float column to read.
     /// </summary>
     /// <example><code>double? speedup = report.Final.RowsPerSecond / report.Original.RowsPerSecond; // e.g. 20 for a distilled tree model</code></example>
-    public double? RowsPerSecond { get; init; }
+    [JsonInclude]
+    public double? RowsPerSecond { get; internal set; }
     /// <summary>
     /// Distill rows: the teacher's size saved with <c>mlContext.Model.Save</c>, to compare with <see cref="ZipBytes"/>
     /// (null when the teacher cannot be saved); see <see cref="SmallerThanTeacher"/>.
