@@ -33,24 +33,6 @@ internal static class ModelValidation
         }
     }
 
-    /// <summary>
-    /// Creates an ONNX Runtime session of <paramref name="bytes"/> and disposes it: a graph ONNX Runtime rejects
-    /// cannot be scored, so no stage could measure or check its result.
-    /// </summary>
-    public static void CheckRuns(byte[] bytes, string source)
-    {
-        try
-        {
-            using var options = new Microsoft.ML.OnnxRuntime.SessionOptions { GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_DISABLE_ALL };
-            using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(bytes, options);
-        }
-        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
-        {
-            throw new InvalidModelException(
-                $"ONNX Runtime cannot load the ONNX model {source} ({e.Message.Split('\n')[0]}). Check that it runs in ONNX Runtime 1.31 (for example with onnx.checker.check_model and a test run), then re-export it.", e);
-        }
-    }
-
     private static void CheckNames(GraphProto g, Func<string, string> fix)
     {
         var names = new HashSet<string>();

@@ -50,15 +50,14 @@ internal static class OnnxModelIO
 
     /// <summary>
     /// A model from a user's file or stream: parsed, its external data read from <paramref name="folder"/>, every
-    /// tensor checked and the graph loaded once in ONNX Runtime, so that a bad file fails here with a typed error.
+    /// tensor checked, so that a bad file fails here with a typed error (ModelSource.FromOnnx then loads it once in
+    /// ONNX Runtime: running a graph is Scoring's business).
     /// </summary>
     private static ModelProto Untrusted(byte[] bytes, string? folder, string source)
     {
         var model = Parse(bytes, source);
-        bool external = ExternalData.Any(model);
         ExternalData.Inline(model, folder, source);
         ModelValidation.CheckTensors(model, source);
-        ModelValidation.CheckRuns(external ? model.ToByteArray() : bytes, source);
         return model;
     }
 

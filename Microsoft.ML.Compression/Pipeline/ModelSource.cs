@@ -71,6 +71,7 @@ internal sealed class ModelSource
         OnnxRuntimeNative.Require("Compressing an ONNX network");
         if (model.Graph.Input.Count == 0)
             throw new InvalidModelException($"The ONNX model {description} has no inputs.");
+        GraphLoadCheck.Run(model, description);
         return new ModelSource(_ => new NetworkState(model.Clone()), description);
     }
 
