@@ -82,15 +82,18 @@ internal static class OutputShape
         return size is > 0 and <= int.MaxValue ? (int)size : null;
     }
 
-    private static PrimitiveDataViewType? OnnxItemType(ValueInfoProto input) => (input.Type?.TensorType?.ElemType ?? 0) switch
+    /// <summary>The ML.NET item type of a graph input, through the .NET type <see cref="GraphInputTypes"/> feeds it with.</summary>
+    private static PrimitiveDataViewType? OnnxItemType(ValueInfoProto input)
+        => GraphInputTypes.ItemTypeOf(input.Type?.TensorType?.ElemType ?? 0) is { } raw && ItemTypes.TryGetValue(raw, out var item) ? item : null;
+
+    private static readonly Dictionary<Type, PrimitiveDataViewType> ItemTypes = new()
     {
-        (int)TensorProto.Types.DataType.Float => NumberDataViewType.Single,
-        (int)TensorProto.Types.DataType.Double => NumberDataViewType.Double,
-        (int)TensorProto.Types.DataType.Int64 => NumberDataViewType.Int64,
-        (int)TensorProto.Types.DataType.Int32 => NumberDataViewType.Int32,
-        (int)TensorProto.Types.DataType.Bool => BooleanDataViewType.Instance,
-        (int)TensorProto.Types.DataType.String => TextDataViewType.Instance,
-        _ => null,
+        [typeof(float)] = NumberDataViewType.Single, [typeof(double)] = NumberDataViewType.Double,
+        [typeof(long)] = NumberDataViewType.Int64, [typeof(int)] = NumberDataViewType.Int32,
+        [typeof(uint)] = NumberDataViewType.UInt32, [typeof(ulong)] = NumberDataViewType.UInt64,
+        [typeof(short)] = NumberDataViewType.Int16, [typeof(ushort)] = NumberDataViewType.UInt16,
+        [typeof(sbyte)] = NumberDataViewType.SByte, [typeof(byte)] = NumberDataViewType.Byte,
+        [typeof(bool)] = BooleanDataViewType.Instance,
     };
 
     /// <summary>A schema with the shape's columns: scalars as they are, vectors sized by the hints (else 1), keys of count 10 as ML.NET's own fake schemas.</summary>

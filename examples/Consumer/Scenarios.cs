@@ -189,31 +189,6 @@ public sealed class RegressionPrediction : IPrediction
     public string GetLabel() => "";
 }
 
-/// <summary>One customer of wa_churn.csv.</summary>
-public sealed class ChurnRow
-{
-    public string Label { get; set; } = "";
-    public float female { get; set; }
-    public float senior_citizen { get; set; }
-    public float partner { get; set; }
-    public float dependents { get; set; }
-    public float tenure { get; set; }
-    public float phone_service { get; set; }
-    public string multiple_lines { get; set; } = "";
-    public string internet_service { get; set; } = "";
-    public string online_security { get; set; } = "";
-    public string online_backup { get; set; } = "";
-    public string device_protection { get; set; } = "";
-    public string tech_support { get; set; } = "";
-    public string streaming_tv { get; set; } = "";
-    public string streaming_movies { get; set; } = "";
-    public string contract { get; set; } = "";
-    public float paperless_billing { get; set; }
-    public string payment_method { get; set; } = "";
-    public float monthly_charges { get; set; }
-    public float total_charges { get; set; }
-}
-
 /// <summary>One row of letter.csv.</summary>
 public sealed class LetterRow
 {

@@ -1,4 +1,4 @@
-// One customer of data/wa_churn.csv; also compiled into examples/Benchmarks (linked), so both read the same row type.
+// One customer of data/wa_churn.csv; also compiled into examples/Benchmarks, CompressedModels and Consumer (linked), so all read the same row type.
 /// <summary>One customer, as loaded from the CSV.</summary>
 public sealed class ChurnRow
 {
