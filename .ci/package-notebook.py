@@ -3,8 +3,9 @@
   package-notebook.py write NOTEBOOK FEED VERSION CSV   writes the notebook (no outputs)
   package-notebook.py check EXECUTED_NOTEBOOK           exits 1, naming the cell, unless the kernel loaded the
                                                          package's extension, a report and a model came out as its
-                                                         HTML table and a sweep as its plot (one SVG marker per
-                                                         measured model) and table
+                                                         HTML table with its size plot, a sweep as its plot (one
+                                                         SVG marker per measured model) and table, and a pruning
+                                                         sensitivity sweep as its line plot
 
 The notebook restores Microsoft.ML.Compression from FEED (an absolute folder: a relative one fails with "Invalid
 URI", see docs/notebooks.md), never #r's a dll and never calls CompressionFormatters.Register(): the HTML must come
@@ -57,6 +58,11 @@ def write(notebook, feed, version, csv):
         # 2 sparsities x 2 precisions = 4 points (the teacher is the one with neither stage).
         code("new CompressionSweep(ml, model) { Sparsities = new[] { 0.0, 0.5 }, Precisions = new Precision?[] { null, Precision.Int8 } }\n"
              "    .Run(split.TrainSet, split.TestSet)"),
+        # The shape PruningSensitivity returns (List<LayerSensitivity>): two layers at two sparsities.
+        code("new List<LayerSensitivity>\n{\n"
+             "    new() { Layer = \"fc1\", Weights = 1024, Baseline = 0.90, Metric = new Dictionary<double, double> { [0.5] = 0.90, [0.9] = 0.70 } },\n"
+             "    new() { Layer = \"fc2\", Weights = 256, Baseline = 0.90, Metric = new Dictionary<double, double> { [0.5] = 0.88, [0.9] = 0.50 } },\n"
+             "}"),
     ]
     document = {"cells": cells, "nbformat": 4, "nbformat_minor": 5, "metadata": {
         "kernelspec": {"display_name": ".NET (C#)", "language": "C#", "name": ".net-csharp"},
@@ -77,14 +83,18 @@ def check(executed):
     if not any(EXTENSION in t for t in texts(0, "text/plain")):
         problems.append(f"cell 0: the kernel did not load the package's extension ({EXTENSION})")
     for i, what in ((1, "CompressionReport"), (2, "CompressedModel")):
-        if not any('class="ml-compression-report"' in h and "<table>" in h for h in texts(i, "text/html")):
-            problems.append(f"cell {i}: the {what} was not displayed as the extension's HTML table")
+        if not any('class="ml-compression-report"' in h and "<table>" in h and '<rect class="bar"' in h for h in texts(i, "text/html")):
+            problems.append(f"cell {i}: the {what} was not displayed as the extension's HTML table with its size plot")
     sweeps = [h for h in texts(3, "text/html") if 'class="ml-compression-sweep"' in h]
     if not sweeps:
         problems.append("cell 3: the SweepResult was not displayed as the extension's plot and table")
     elif sweeps[0].count("<circle") != 4 or "<svg" not in sweeps[0] or sweeps[0].count("<tr>") != 5:
         problems.append(f"cell 3: the sweep's plot has {sweeps[0].count('<circle')} markers and its table "
                         f"{sweeps[0].count('<tr>') - 1} rows, not 4 models each")
+    curves = [h for h in texts(4, "text/html") if 'class="ml-compression-sensitivity"' in h]
+    if not curves or curves[0].count('<polyline class="series"') != 3:
+        problems.append("cell 4: the pruning sensitivity sweep was not displayed as the extension's plot "
+                        "(one line per layer and the unpruned line)")
     for p in problems:
         print(p, file=sys.stderr)
     return 1 if problems else 0
