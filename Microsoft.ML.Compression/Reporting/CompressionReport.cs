@@ -83,6 +83,9 @@ public sealed class CompressionReport
             if (s.ParameterCount < 0 || s.NonZeroCount < 0 || s.OnnxBytes < 0 || s.ZipBytes < 0 || s.NonZeroCount > s.ParameterCount)
                 throw Bad($"stage '{s.Stage}' has negative or inconsistent counts");
             if (s.TensorErrors != null && s.TensorErrors.Any(t => t == null)) throw Bad($"stage '{s.Stage}' lists an empty tensor error");
+            if (s.Layers != null && s.Layers.Any(l => l == null || l.Layer == null || l.Tensor == null || l.OpType == null || !Enum.IsDefined(l.Storage)
+                    || l.Weights < 0 || l.StoredWeights < 0 || l.NonZero < 0 || l.BytesBefore < 0 || l.BytesAfter < 0))
+                throw Bad($"stage '{s.Stage}' lists a layer with no name, an unknown storage or negative counts");
         }
         return report;
     }

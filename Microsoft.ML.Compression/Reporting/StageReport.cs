@@ -151,6 +151,17 @@ public sealed class StageReport
     /// </code>
     /// </example>
     public IReadOnlyList<TensorError>? TensorErrors { get; init; }
+    /// <summary>
+    /// Prune and Quantize rows of networks and exported models: what the stage did to each layer (storage, weights
+    /// kept and non-zero, bytes before and after), read off the graphs before and after it; null for other stages.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var layers = quantized.Report.Final.Layers!;
+    /// Console.WriteLine($"{layers.Count(l =&gt; l.Storage == LayerStorage.Float32)} of {layers.Count} layers kept float");
+    /// </code>
+    /// </example>
+    public IReadOnlyList<LayerEdit>? Layers { get; init; }
     /// <summary>Fraction of learned numbers that are zero.</summary>
     /// <example>
     /// <code>
