@@ -53,6 +53,16 @@ public static class ResultWriter
             sb.AppendLine(s.Description);
             sb.AppendLine();
         }
+        if (s.Rows.Count > 0) AppendTable(sb, s);
+        if (s.Memory is { } m)
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Memory: peak working set {m.PeakWorkingSetMB:F0} MB (since {m.PeakSince}), managed allocations {m.ManagedAllocatedMB:F0} MB, managed heap at the last GC {m.ManagedHeapAtLastGcMB:F0} MB. Scenario time {s.Seconds:F1} s."));
+        foreach (var note in s.Notes) sb.AppendLine($"- {note}");
+        AppendSensitivity(sb, s);
+        AppendTensorErrors(sb, s);
+    }
+
+    private static void AppendTable(StringBuilder sb, ScenarioResult s)
+    {
         int ratios = s.Ratios ? s.Variants.Length : 1;
         var header = new List<string> { "metric" };
         header.AddRange(s.Variants);
@@ -68,11 +78,6 @@ public static class ResultWriter
             sb.AppendLine("| " + string.Join(" | ", cells) + " |");
         }
         sb.AppendLine();
-        if (s.Memory is { } m)
-            sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Memory: peak working set {m.PeakWorkingSetMB:F0} MB (since {m.PeakSince}), managed allocations {m.ManagedAllocatedMB:F0} MB, managed heap at the last GC {m.ManagedHeapAtLastGcMB:F0} MB. Scenario time {s.Seconds:F1} s."));
-        foreach (var note in s.Notes) sb.AppendLine($"- {note}");
-        AppendSensitivity(sb, s);
-        AppendTensorErrors(sb, s);
     }
 
     /// <summary>One row per layer: its metric with only that layer pruned, at each sparsity of the sweep.</summary>

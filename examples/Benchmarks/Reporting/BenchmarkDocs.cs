@@ -51,7 +51,7 @@ public static partial class BenchmarkDocs
         return Normalize(sb.ToString()).TrimEnd('\n');
     }
 
-    /// <summary>"Measured 2026-11-29 on AMD EPYC (AVX2), 2 cores (idle) · .NET 10.0.12 · ONNX Runtime 1.31.1 · full run".</summary>
+    /// <summary>"Measured 2026-11-29 on AMD EPYC (AVX2, no VNNI), 2 cores (idle) · .NET 10.0.12 · ONNX Runtime 1.31.1", then how, where not a full run of the app.</summary>
     public static string RunLine(RunInfo run)
     {
         var parts = new List<string>
@@ -60,7 +60,7 @@ public static partial class BenchmarkDocs
         };
         if (run.DotNet.Length > 0) parts.Add($".NET {run.DotNet}");
         if (run.OnnxRuntime.Length > 0) parts.Add($"ONNX Runtime {run.OnnxRuntime}");
-        parts.Add(run.Quick ? "--quick run (small models, short timing windows: a smoke test)" : "full run");
+        if (run.Quick) parts.Add("--quick run (small models, short timing windows: a smoke test, not figures)");
         if (!string.IsNullOrEmpty(run.Source)) parts.Add(run.Source);
         return string.Join(" · ", parts);
     }
