@@ -46,7 +46,15 @@ static int RenderDocs()
         return 2;
     }
     string docs = Path.Combine(dir.FullName, "docs"), page = Path.Combine(docs, "benchmarks.md");
-    BenchmarkDocs.RenderFile(Path.Combine(docs, "benchmarks.template.md"), Path.Combine(docs, "benchmark-results"), page);
+    try
+    {
+        BenchmarkDocs.RenderFile(Path.Combine(docs, "benchmarks.template.md"), Path.Combine(docs, "benchmark-results"), page);
+    }
+    catch (InvalidDataException e)
+    {
+        Console.Error.WriteLine($"--render-docs: {e.Message}");
+        return 1;
+    }
     Console.WriteLine($"Wrote {page}.");
     return 0;
 }
@@ -54,6 +62,7 @@ static int RenderDocs()
 static int Run(bool quick, string outFolder, string? only, string? saveTo)
 {
     var settings = quick ? Settings.QuickRun : Settings.Full;
+    if (saveTo != null) Directory.CreateDirectory(saveTo); // an unwritable folder fails now, not after the scenarios ran
     var total = Stopwatch.StartNew();
     var report = new BenchmarkReport
     {
