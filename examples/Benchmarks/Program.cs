@@ -1,6 +1,7 @@
 // Benchmarks: the one place the project's speed, size and accuracy claims come from. Every scenario measures its
 // variants side by side in this process (warm-up, repeated runs, median) and reports ratios to the baseline.
-//   dotnet run --project examples/Benchmarks -c Release -- [--quick] [--out DIR] [--only NAME] [--onnx-out DIR]
+//   dotnet run --project examples/Benchmarks -c Release -- [--quick] [--out DIR] [--only NAME] [--onnx-out DIR] [--save-to DIR]
+//   dotnet run --project examples/Benchmarks -c Release -- --render-docs      (docs/benchmarks.md from its template and result files)
 using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -15,23 +16,53 @@ var quickOption = new Option<bool>("--quick") { Description = "Small models and 
 var onlyOption = new Option<string?>("--only") { Description = "Run only these scenarios: comma-separated exact names, or text that names contain (e.g. distill, resnet18, letter_mlp,transformer)." };
 var outOption = new Option<string>("--out") { Description = "Folder for results.json, results.md and the plots (PNG and SVG).", DefaultValueFactory = _ => "benchmark-results" };
 var onnxOutOption = new Option<string?>("--onnx-out") { Description = "Also write every network variant's ONNX graph and its test inputs to this folder, for examples/GpuBenchmarks (ONNX Runtime's CUDA provider)." };
+var saveToOption = new Option<string?>("--save-to") { Description = "Also write one result file per scenario run (<scenario>.json) to this folder, replacing only those scenarios' files: docs/benchmark-results, from which --render-docs generates docs/benchmarks.md." };
+var renderDocsOption = new Option<bool>("--render-docs") { Description = "Run nothing: generate docs/benchmarks.md from docs/benchmarks.template.md and the result files in docs/benchmark-results." };
 var root = new RootCommand("Side-by-side benchmarks of Microsoft.ML.Compression: tree models and ONNX networks, before and after compression.")
 {
     quickOption,
     onlyOption,
     outOption,
     onnxOutOption,
+    saveToOption,
+    renderDocsOption,
 };
 root.SetAction(parse =>
 {
+    if (parse.GetValue(renderDocsOption)) return RenderDocs();
     OnnxExport.Folder = parse.GetValue(onnxOutOption);
-    return Run(parse.GetValue(quickOption), parse.GetValue(outOption) ?? "benchmark-results", parse.GetValue(onlyOption));
+    return Run(parse.GetValue(quickOption), parse.GetValue(outOption) ?? "benchmark-results", parse.GetValue(onlyOption), parse.GetValue(saveToOption));
 });
 return root.Parse(args).Invoke();
 
-static int Run(bool quick, string outFolder, string? only)
+// The repository's docs folder, found from the working directory upwards (the app may run from anywhere inside the clone).
+static int RenderDocs()
+{
+    var dir = new DirectoryInfo(Environment.CurrentDirectory);
+    while (dir != null && !File.Exists(Path.Combine(dir.FullName, "ML.Compression.sln"))) dir = dir.Parent;
+    if (dir == null)
+    {
+        Console.Error.WriteLine("--render-docs: run it inside the repository (no ML.Compression.sln in this folder or above).");
+        return 2;
+    }
+    string docs = Path.Combine(dir.FullName, "docs"), page = Path.Combine(docs, "benchmarks.md");
+    try
+    {
+        BenchmarkDocs.RenderFile(Path.Combine(docs, "benchmarks.template.md"), Path.Combine(docs, "benchmark-results"), page);
+    }
+    catch (InvalidDataException e)
+    {
+        Console.Error.WriteLine($"--render-docs: {e.Message}");
+        return 1;
+    }
+    Console.WriteLine($"Wrote {page}.");
+    return 0;
+}
+
+static int Run(bool quick, string outFolder, string? only, string? saveTo)
 {
     var settings = quick ? Settings.QuickRun : Settings.Full;
+    if (saveTo != null) Directory.CreateDirectory(saveTo); // an unwritable folder fails now, not after the scenarios ran
     var total = Stopwatch.StartNew();
     var report = new BenchmarkReport
     {
@@ -97,6 +128,7 @@ static int Run(bool quick, string outFolder, string? only)
         scenarios = scenarios.Where(x => items.Any(item => Picked(x.Name, item))).ToArray();
     }
     int failures = 0;
+    var saved = new List<string>();
     for (int i = 0; i < scenarios.Length; i++)
     {
         Console.WriteLine($"[{i + 1}/{scenarios.Length}] {scenarios[i].Name} ...");
@@ -109,6 +141,9 @@ static int Run(bool quick, string outFolder, string? only)
             result.Memory = memory.Stop();
             report.Scenarios.Add(result);
             Console.WriteLine($"      done in {result.Seconds:F1} s");
+            // A failed scenario keeps its previous result file.
+            if (saveTo != null)
+                saved.Add(ResultFiles.Save(saveTo, new ScenarioRecord { Scenario = scenarios[i].Name, Run = ThisMachine.Describe(quick, report.StartedAt), Result = result }));
         }
         catch (Exception e)
         {
@@ -133,5 +168,7 @@ static int Run(bool quick, string outFolder, string? only)
     Console.WriteLine();
     Console.WriteLine(ResultWriter.ToMarkdown(report));
     Console.WriteLine($"Wrote {Path.GetFullPath(json)} and {Path.GetFullPath(md)}.");
+    if (saveTo != null)
+        Console.WriteLine($"Wrote {saved.Count} result file(s) to {Path.GetFullPath(saveTo)}; regenerate docs/benchmarks.md with --render-docs.");
     return failures == 0 ? 0 : 1;
 }

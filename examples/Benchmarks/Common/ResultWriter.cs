@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -8,9 +9,15 @@ namespace Benchmarks.Common;
 /// <summary>Writes a <see cref="BenchmarkReport"/> as JSON and as Markdown tables (one per scenario, ratios beside the values).</summary>
 public static class ResultWriter
 {
-    private static readonly JsonSerializerOptions Json = new()
+    /// <summary>
+    /// The JSON form of results.json and of the per-scenario result files: indented, text unescaped (÷, µ and × stay
+    /// readable in a diff), and collections without a setter filled on reading.
+    /// </summary>
+    public static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        PreferredObjectCreationHandling = JsonObjectCreationHandling.Populate,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
@@ -30,29 +37,47 @@ public static class ResultWriter
             sb.AppendLine();
             sb.AppendLine($"## {s.Name}");
             sb.AppendLine();
-            sb.AppendLine(s.Description);
-            sb.AppendLine();
-            var header = new List<string> { "metric" };
-            header.AddRange(s.Variants);
-            for (int v = 1; v < s.Variants.Length; v++) header.Add($"{s.Variants[v]} ÷ {s.Variants[0]}");
-            sb.AppendLine("| " + string.Join(" | ", header) + " |");
-            sb.AppendLine("|" + string.Concat(header.Select((_, i) => i == 0 ? "---|" : "---:|")));
-            foreach (var row in s.Rows)
-            {
-                var cells = new List<string> { $"{row.Metric} ({row.Unit}, {(row.HigherIsBetter ? "higher" : "lower")} is better)" };
-                cells.AddRange(row.Values.Select(v => v is double d ? d.ToString(row.Format, CultureInfo.InvariantCulture) : "–"));
-                for (int v = 1; v < s.Variants.Length; v++)
-                    cells.Add(ScenarioResult.Ratio(row, v) is double r ? r.ToString("F2", CultureInfo.InvariantCulture) + "×" : "–");
-                sb.AppendLine("| " + string.Join(" | ", cells) + " |");
-            }
-            sb.AppendLine();
-            if (s.Memory is { } m)
-                sb.AppendLine($"Memory: peak working set {m.PeakWorkingSetMB:F0} MB (since {m.PeakSince}), managed allocations {m.ManagedAllocatedMB:F0} MB, managed heap at the last GC {m.ManagedHeapAtLastGcMB:F0} MB. Scenario time {s.Seconds:F1} s.");
-            foreach (var note in s.Notes) sb.AppendLine($"- {note}");
-            AppendSensitivity(sb, s);
-            AppendTensorErrors(sb, s);
+            AppendScenario(sb, s);
         }
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// One scenario without its heading: description, the table (ratios beside the values unless the scenario turns
+    /// them off), memory, notes, and the sensitivity and tensor-error tables. results.md and docs/benchmarks.md both use it.
+    /// </summary>
+    public static void AppendScenario(StringBuilder sb, ScenarioResult s)
+    {
+        if (s.Description.Length > 0)
+        {
+            sb.AppendLine(s.Description);
+            sb.AppendLine();
+        }
+        if (s.Rows.Count > 0) AppendTable(sb, s);
+        if (s.Memory is { } m)
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Memory: peak working set {m.PeakWorkingSetMB:F0} MB (since {m.PeakSince}), managed allocations {m.ManagedAllocatedMB:F0} MB, managed heap at the last GC {m.ManagedHeapAtLastGcMB:F0} MB. Scenario time {s.Seconds:F1} s."));
+        foreach (var note in s.Notes) sb.AppendLine($"- {note}");
+        AppendSensitivity(sb, s);
+        AppendTensorErrors(sb, s);
+    }
+
+    private static void AppendTable(StringBuilder sb, ScenarioResult s)
+    {
+        int ratios = s.Ratios ? s.Variants.Length : 1;
+        var header = new List<string> { "metric" };
+        header.AddRange(s.Variants);
+        for (int v = 1; v < ratios; v++) header.Add($"{s.Variants[v]} ÷ {s.Variants[0]}");
+        sb.AppendLine("| " + string.Join(" | ", header) + " |");
+        sb.AppendLine("|" + string.Concat(header.Select((_, i) => i == 0 ? "---|" : "---:|")));
+        foreach (var row in s.Rows)
+        {
+            var cells = new List<string> { $"{row.Metric} ({row.Unit}, {(row.HigherIsBetter ? "higher" : "lower")} is better)" };
+            cells.AddRange(row.Values.Select(v => v is double d ? d.ToString(row.Format, CultureInfo.InvariantCulture) : "–"));
+            for (int v = 1; v < ratios; v++)
+                cells.Add(ScenarioResult.Ratio(row, v) is double r ? r.ToString("F2", CultureInfo.InvariantCulture) + "×" : "–");
+            sb.AppendLine("| " + string.Join(" | ", cells) + " |");
+        }
+        sb.AppendLine();
     }
 
     /// <summary>One row per layer: its metric with only that layer pruned, at each sparsity of the sweep.</summary>

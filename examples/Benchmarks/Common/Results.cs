@@ -11,6 +11,8 @@ public sealed class ScenarioResult
     public string Name { get; init; } = "";
     public string Description { get; init; } = "";
     public string[] Variants { get; init; } = Array.Empty<string>();
+    /// <summary>Whether tables add a "variant ÷ baseline" column per variant (off for wide summary tables whose first column is no baseline).</summary>
+    public bool Ratios { get; init; } = true;
     public List<MetricRow> Rows { get; } = new();
     public MemoryFigures? Memory { get; set; }
     public double Seconds { get; set; }
