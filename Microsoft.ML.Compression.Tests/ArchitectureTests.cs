@@ -15,7 +15,7 @@ public sealed class ArchitectureTests
     /// <summary>The library's folders, lowest first ("" is the root folder: the catalog, the public entry point).</summary>
     internal static readonly string[] Layers =
     {
-        "Errors", "Model", "Onnx", "Native", "Reporting", "Scoring", "Trees", "MlNet", "Quantization", "Pruning", "Linear", "Distillation", "Pipeline", "", "Sweeps",
+        "Errors", "Model", "Tokenization", "Onnx", "Native", "Reporting", "Scoring", "Trees", "MlNet", "Quantization", "Pruning", "Linear", "Distillation", "Pipeline", "", "Sweeps",
     };
 
     [TestCategory("Slow")]

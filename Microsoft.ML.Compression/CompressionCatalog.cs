@@ -168,6 +168,37 @@ public sealed class CompressionCatalog
     public QuantizationEstimator Quantize(string onnxModelPath, Precision precision) => Quantize(onnxModelPath, new QuantizationOptions { Precision = precision });
 
     /// <summary>
+    /// The common tokenized-text case of a Transformer encoder: <paramref name="data"/> with the int64
+    /// <c>input_ids</c>, <c>attention_mask</c> and <c>token_type_ids</c> vector columns of <paramref name="maxTokens"/>
+    /// each, made from a text column by a Microsoft.ML.Tokenizers tokenizer (a <see cref="Microsoft.ML.Tokenizers.BertTokenizer"/>
+    /// made from the model's vocab.txt adds [CLS] and [SEP]); longer texts are cut, shorter ones padded with
+    /// <see cref="TokenizedTextOptions.PaddingId"/> and mask 0. The columns are computed as rows are read: give the
+    /// result to <c>Fit</c> (calibration) and to <c>Transform</c> (scoring) of a network with those inputs.
+    /// </summary>
+    /// <param name="data">Rows with a text column; not changed.</param>
+    /// <param name="textColumnName">The text column.</param>
+    /// <param name="tokenizer">The model's own tokenizer (its vocabulary decides the ids).</param>
+    /// <param name="maxTokens">Tokens per row, special tokens included: the sequence length of the graph's inputs.</param>
+    /// <param name="options">Column names, padding id and special tokens; null for BERT's.</param>
+    /// <example>
+    /// <code>
+    /// var tokenizer = BertTokenizer.Create("vocab.txt", new BertOptions { LowerCaseBeforeTokenization = true });
+    /// var tokens = ml.Compression().TokenizeText(data, "Text", tokenizer, maxTokens: 64);
+    /// using var int8 = ml.Compression().Quantize("encoder.onnx", new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(tokens);
+    /// </code>
+    /// </example>
+    public IDataView TokenizeText(IDataView data, string textColumnName, Microsoft.ML.Tokenizers.Tokenizer tokenizer, int maxTokens, TokenizedTextOptions? options = null)
+    {
+        if (data == null) throw new ArgumentNullException(nameof(data));
+        if (string.IsNullOrEmpty(textColumnName)) throw new ArgumentException("Name the text column.", nameof(textColumnName));
+        if (tokenizer == null) throw new ArgumentNullException(nameof(tokenizer));
+        if (maxTokens < 1) throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "Give the sequence length of the network's inputs (at least 1).");
+        options ??= new TokenizedTextOptions();
+        if (string.IsNullOrEmpty(options.InputIdsColumnName)) throw new ArgumentException("TokenizedTextOptions.InputIdsColumnName must name a column.", nameof(options));
+        return Tokenization.TokenizedText.Apply(_ml, data, textColumnName, tokenizer, maxTokens, options);
+    }
+
+    /// <summary>
     /// Prunes each MatMul/Gemm/Conv layer of an ONNX network alone at each of <paramref name="sparsities"/> (with
     /// reconstruction) and measures <paramref name="metric"/>, so per-layer sparsities can be chosen from data and
     /// given to <see cref="PruningOptions.LayerSparsity"/>.
