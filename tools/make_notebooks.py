@@ -301,7 +301,7 @@ $"teacher trained in {clock.Elapsed.TotalSeconds:F1} s"
 
 The student trainer reads an example-weight column (`Weight`): the library then gives it the teacher's exact soft
 targets as weighted rows. Without a weight column it would get 4 copies of each row with labels in proportion to
-the teacher's probability. `TrainLabelOnlyBaseline` (on by default) also trains the same student on the true
+the teacher's probability. `Selection.TrainLabelOnlyBaseline` (on by default) also trains the same student on the true
 labels, for the report's baseline line.
 '''),
     code('''
