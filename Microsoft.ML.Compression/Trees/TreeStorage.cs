@@ -15,7 +15,7 @@ public enum TreeStorage
     Auto,
     /// <summary>
     /// ai.onnx.ml opset-5 <c>TreeEnsemble</c>: branch nodes only, one byte per comparison mode, leaf values in a
-    /// table shared by equal leaves. The .onnx file is 2.6–4× smaller than the export; its zip can be larger, since the
+    /// table shared by equal leaves. The .onnx file is several times smaller than the export (docs/stages.md); its zip can be larger, since the
     /// export's per-tree node numbering compresses better. For shipping the .onnx file itself.
     /// </summary>
     /// <example>
