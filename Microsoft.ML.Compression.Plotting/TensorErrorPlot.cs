@@ -15,7 +15,7 @@ public static partial class CompressionPlots
     /// <param name="title">The plot's title (default: "Quantization error per tensor (SQNR)").</param>
     /// <example>
     /// <code>
-    /// var quantized = ml.Compression().Quantize("mlp.onnx", new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(calibration);
+    /// var quantized = ml.Compression().Quantize("mlp.onnx", new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(calibration);
     /// var errors = quantized.Report.Final.TensorErrors!;
     /// CompressionPlots.Save(CompressionPlots.TensorErrors(errors), "sqnr", height: CompressionPlots.TensorErrorsHeight(errors.Count));
     /// </code>

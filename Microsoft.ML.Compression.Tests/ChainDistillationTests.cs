@@ -23,7 +23,7 @@ public sealed class ChainDistillationTests
         var ml = new MLContext(seed: 1);
         var (train, test) = TestData.Split(ml, ml.Data.Cache(TestData.Letter(ml)));
         var teacher = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.LightGbm(numberOfIterations: 30)).Fit(train);
-        var options = new DistillationOptions { StudentWeightColumnName = "Weight", ChooseOnValidation = choose };
+        var options = new DistillationOptions { StudentWeightColumnName = "Weight", Selection = { ChooseOnValidation = choose } };
 
         var clock = Stopwatch.StartNew();
         using var alone = ml.Compression().Distill(teacher, Ova(ml), options).WithEvaluationData(test).Fit(train);

@@ -5,7 +5,7 @@ using Microsoft.ML.Data;
 namespace Microsoft.ML.Compression.Tests;
 
 /// <summary>
-/// DistillationOptions.ChooseOnValidation: the label-only student and the distilled candidates compared on validation
+/// DistillationOptions.Selection.ChooseOnValidation: the label-only student and the distilled candidates compared on validation
 /// rows, the best returned; and what the distill row says of the student's size against the teacher's.
 /// </summary>
 [TestClass]
@@ -33,7 +33,7 @@ public sealed class DistillationSelectionTests
     {
         var flipped = _ml.Transforms.Conversion.MapValue("Label", new Dictionary<bool, bool> { [true] = false, [false] = true }, "Label").Fit(_train).Transform(_train);
         var badTeacher = _ml.BinaryClassification.Trainers.LightGbm(numberOfIterations: 50).Fit(flipped);
-        using var chosen = _ml.Compression().Distill(badTeacher, Student(), new DistillationOptions { ChooseOnValidation = true }).Fit(_train);
+        using var chosen = _ml.Compression().Distill(badTeacher, Student(), new DistillationOptions { Selection = { ChooseOnValidation = true } }).Fit(_train);
         var row = chosen.Report.Stages[1];
         var s = row.Selection!;
         Console.WriteLine(chosen.Report);
@@ -61,7 +61,7 @@ public sealed class DistillationSelectionTests
         var teacher = _ml.BinaryClassification.Trainers.LightGbm(numberOfIterations: 100).Fit(_train);
         foreach (double margin in new[] { 0.0, 0.05 })
         {
-            var options = new DistillationOptions { ChooseOnValidation = true, ValidationData = _test, CandidateAlphas = new[] { 1.0, 0.7, 0.3 }, MinimumErrorReduction = margin };
+            var options = new DistillationOptions { Selection = { ChooseOnValidation = true, ValidationData = _test, CandidateAlphas = new[] { 1.0, 0.7, 0.3 }, MinimumErrorReduction = margin } };
             using var chosen = _ml.Compression().Distill(teacher, Student(5), options).Fit(_train);
             var s = chosen.Report.Stages[1].Selection!;
             var metrics = s.Candidates.Select(c => c.ValidationMetric!.Value).ToArray();
@@ -84,10 +84,10 @@ public sealed class DistillationSelectionTests
     public void TheHeldOutSplitIsSeeded()
     {
         var teacher = _ml.BinaryClassification.Trainers.LightGbm(numberOfIterations: 50).Fit(_train);
-        var options = new DistillationOptions { ChooseOnValidation = true, CandidateAlphas = new[] { 1.0 }, TrainLabelOnlyBaseline = false };
+        var options = new DistillationOptions { Selection = { ChooseOnValidation = true, CandidateAlphas = new[] { 1.0 }, TrainLabelOnlyBaseline = false } };
         using var a = _ml.Compression().Distill(teacher, Student(5), options).Fit(_train);
         using var b = _ml.Compression().Distill(teacher, Student(5), options).Fit(_train);
-        options.ValidationSeed = 2;
+        options.Selection.ValidationSeed = 2;
         using var c = _ml.Compression().Distill(teacher, Student(5), options).Fit(_train);
         long rows = _train.GetColumn<bool>("Label").Count();
         var (sa, sb, sc) = (a.Report.Stages[1].Selection!, b.Report.Stages[1].Selection!, c.Report.Stages[1].Selection!);
@@ -102,11 +102,11 @@ public sealed class DistillationSelectionTests
     public void ValidationRowsTooFewOrOfOneClassAreRefused()
     {
         var teacher = _ml.BinaryClassification.Trainers.LightGbm(numberOfIterations: 20).Fit(_train);
-        var few = new DistillationOptions { ChooseOnValidation = true, ValidationData = TestData.Head(_ml, _test, 30) };
+        var few = new DistillationOptions { Selection = { ChooseOnValidation = true, ValidationData = TestData.Head(_ml, _test, 30) } };
         var e = Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Distill(teacher, Student(5), few).Fit(_train));
         Assert.IsNull(e.ColumnName);
         var spamOnly = _ml.Data.FilterByCustomPredicate<BoolLabel>(_test, r => !r.Label); // the predicate says which rows to drop
-        var oneClass = new DistillationOptions { ChooseOnValidation = true, ValidationData = spamOnly };
+        var oneClass = new DistillationOptions { Selection = { ChooseOnValidation = true, ValidationData = spamOnly } };
         e = Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Distill(teacher, Student(5), oneClass).Fit(_train));
         Assert.AreEqual("Label", e.ColumnName);
         // Held-out rows that cannot be had (no label column, too few rows): distilled as without the choice, and said so.
@@ -117,8 +117,8 @@ public sealed class DistillationSelectionTests
         }
         using (var small = _ml.Compression().Distill(teacher, Student(5)).Fit(TestData.Head(_ml, _train, 200)))
             Assert.IsNull(small.Report.Stages[1].Selection, "200 rows hold out 40, fewer than 50");
-        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Distill(teacher, Student(5), new DistillationOptions { ChooseOnValidation = true, CandidateAlphas = new[] { 1.0, 0.8, 0.6, 0.4, 0.2 } }));
-        Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Distill(teacher, Student(5), new DistillationOptions { ChooseOnValidation = false, ValidationData = _test }));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Distill(teacher, Student(5), new DistillationOptions { Selection = { ChooseOnValidation = true, CandidateAlphas = new[] { 1.0, 0.8, 0.6, 0.4, 0.2 } } }));
+        Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Distill(teacher, Student(5), new DistillationOptions { Selection = { ChooseOnValidation = false, ValidationData = _test } }));
     }
 
     [TestCategory("Slow")]
@@ -128,8 +128,8 @@ public sealed class DistillationSelectionTests
         var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfLeaves: 16, numberOfTrees: 50).Fit(_train);
         var options = new DistillationOptions
         {
-            ChooseOnValidation = true, ValidationData = _test, CandidateAlphas = new[] { 1.0 }, MinimumErrorReduction = 0,
             BinaryTargets = BinaryTargets.LogitRegression, RegressionStudent = _ml.Regression.Trainers.FastTree(numberOfLeaves: 8, numberOfTrees: 10),
+            Selection = { ChooseOnValidation = true, ValidationData = _test, CandidateAlphas = new[] { 1.0 }, MinimumErrorReduction = 0 },
         };
         using var chosen = _ml.Compression().Distill(teacher, _ml.BinaryClassification.Trainers.FastTree(numberOfLeaves: 8, numberOfTrees: 10), options).Fit(_train);
         var s = chosen.Report.Stages[1].Selection!;
@@ -153,7 +153,7 @@ public sealed class DistillationSelectionTests
     [TestMethod]
     public void TheDistillRowComparesTheStudentsSizeWithTheTeachers()
     {
-        var options = new DistillationOptions { TrainLabelOnlyBaseline = false };
+        var options = new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false } };
         var big = _ml.BinaryClassification.Trainers.LightGbm(numberOfIterations: 200).Fit(_train);
         using var smaller = _ml.Compression().Distill(big, Student(5), options).Fit(_train);
         var row = smaller.Report.Stages[1];

@@ -70,12 +70,12 @@ public sealed class DistillationTargetTests
         var (train, test) = TestData.Split(_ml, TestData.Head(_ml, TestData.Letter(_ml), 600));
         var teacher = _ml.Transforms.Conversion.MapValueToKey("Label").Append(Multiclass(8, 10)).Fit(train);
         var student = _ml.Transforms.Conversion.MapValueToKey("Label").Append(Multiclass(8, 5, "Weight"));
-        var transfer = Transfer(teacher, train, student, new DistillationOptions { ChooseOnValidation = false, HardLabels = true, Temperature = 5 }, out _);
+        var transfer = Transfer(teacher, train, student, new DistillationOptions { HardLabels = true, Temperature = 5, Selection = { ChooseOnValidation = false } }, out _);
         var labels = transfer.GetColumn<ReadOnlyMemory<char>>("Label").Select(l => l.ToString()).ToArray();
         CollectionAssert.AreEqual(PredictedValues(teacher.Transform(train)), labels);
         Assert.IsTrue(transfer.GetColumn<float>("Weight").All(w => w == 1f));
 
-        using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { ChooseOnValidation = false, HardLabels = true, TrainLabelOnlyBaseline = false })
+        using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { HardLabels = true, Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } })
             .WithEvaluationData(test).Fit(train);
         StringAssert.Contains(distilled.Report.Stages[1].Description, "predicted labels (hard labels");
         Assert.IsTrue(distilled.Report.Stages[1].EvaluationAgreement > 0.6, $"agreement {distilled.Report.Stages[1].EvaluationAgreement}");

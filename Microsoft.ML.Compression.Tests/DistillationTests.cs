@@ -22,7 +22,7 @@ public sealed class DistillationTests
             .Append(_ml.MulticlassClassification.Trainers.LightGbm(numberOfLeaves: 16, numberOfIterations: 100)).Fit(train);
         var student = _ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(_ml.MulticlassClassification.Trainers.LightGbm(exampleWeightColumnName: "Weight", numberOfLeaves: 16, numberOfIterations: 10));
-        using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { ChooseOnValidation = false }).Fit(train);
+        using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { Selection = { ChooseOnValidation = false } }).Fit(train);
         var labelsOnly = _ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(_ml.MulticlassClassification.Trainers.LightGbm(numberOfLeaves: 16, numberOfIterations: 10)).Fit(train);
         double teacherAcc = _ml.MulticlassClassification.Evaluate(teacher.Transform(test)).MicroAccuracy;
@@ -50,7 +50,7 @@ public sealed class DistillationTests
         var toBool = _ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["spam"] = true, ["nonspam"] = false }, "Label");
         var teacher = toBool.Append(_ml.BinaryClassification.Trainers.LightGbm(numberOfIterations: 200)).Fit(train);
         using var distilled = _ml.Compression().Distill(teacher, toBool.Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20)),
-            new DistillationOptions { ChooseOnValidation = false, Alpha = 0.7, SoftTargetResolution = 8 }).Fit(train);
+            new DistillationOptions { Alpha = 0.7, SoftTargetResolution = 8, Selection = { ChooseOnValidation = false } }).Fit(train);
         StringAssert.Contains(distilled.Report.Stages[1].Description, "8 copies");
         double teacherAuc = _ml.BinaryClassification.Evaluate(teacher.Transform(test)).AreaUnderRocCurve;
         double auc = _ml.BinaryClassification.Evaluate(distilled.Transform(test)).AreaUnderRocCurve;
@@ -146,7 +146,7 @@ public sealed class DistillationTests
         // Keys sorted by value: the teacher numbers classes in order of appearance, so the numberings differ.
         var student = _ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
             .Append(Lgbm(8, 10, "Weight"));
-        using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false })
+        using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } })
             .WithEvaluationData(test).Fit(train);
         var row = distilled.Report.Stages[1];
         Console.WriteLine(distilled.Report);
@@ -232,7 +232,7 @@ public sealed class DistillationTests
         var featurize = _ml.Transforms.Categorical.OneHotEncoding("region").Append(_ml.Transforms.Concatenate("Features", "education", "experience", "region"));
         var teacher = featurize.Append(_ml.Regression.Trainers.FastTree(numberOfTrees: 10)).Fit(data);
         var student = featurize.Append(_ml.Regression.Trainers.FastTree(numberOfTrees: 5));
-        var options = new DistillationOptions { ChooseOnValidation = false, AugmentationFactor = 3 };
+        var options = new DistillationOptions { Selection = { ChooseOnValidation = false }, Augmentation = { Factor = 3 } };
         var transfer = Distillation.TransferSetBuilder.Build(_ml, MlNet.MlNetModelParts.Flatten(teacher).ToList(), data,
             Distillation.StudentTrainer.Of(student, "student"), options, out var summary);
         Console.WriteLine(summary);
@@ -257,7 +257,7 @@ public sealed class DistillationTests
 
         // With Alpha < 1 the original rows blend in their true label; synthetic rows have none and learn the teacher alone.
         var blended = Distillation.TransferSetBuilder.Build(_ml, MlNet.MlNetModelParts.Flatten(teacher).ToList(), data,
-            Distillation.StudentTrainer.Of(student, "student"), new DistillationOptions { ChooseOnValidation = false, AugmentationFactor = 3, Alpha = 0.5 }, out _);
+            Distillation.StudentTrainer.Of(student, "student"), new DistillationOptions { Alpha = 0.5, Selection = { ChooseOnValidation = false }, Augmentation = { Factor = 3 } }, out _);
         var blendedLabels = blended.GetColumn<float>("Label").ToArray();
         var truth = data.GetColumn<float>("Label").ToArray();
         for (int i = 0; i < blendedLabels.Length; i++)
@@ -274,7 +274,7 @@ public sealed class DistillationTests
         var data = TestData.Head(_ml, TestData.Churn(_ml), 600);
         var teacher = TestData.ChurnFeaturize(_ml).Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20)).Fit(data);
         var student = TestData.ChurnFeaturize(_ml).Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5));
-        var options = new DistillationOptions { AugmentationFactor = 2, AugmentationSwapProbability = 0.5, SoftTargetResolution = 2 };
+        var options = new DistillationOptions { SoftTargetResolution = 2, Augmentation = { Factor = 2, SwapProbability = 0.5 } };
         var transfer = Distillation.TransferSetBuilder.Build(_ml, MlNet.MlNetModelParts.Flatten(teacher).ToList(), data,
             Distillation.StudentTrainer.Of(student, "student"), options, out var summary);
         Console.WriteLine(summary);
@@ -303,7 +303,7 @@ public sealed class DistillationTests
         double Auc(int factor)
         {
             using var m = _ml.Compression().Distill(teacher, _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 10, numberOfLeaves: 8, minimumExampleCountPerLeaf: 5),
-                new DistillationOptions { AugmentationFactor = factor, TrainLabelOnlyBaseline = false }).Fit(few);
+                new DistillationOptions { Augmentation = { Factor = factor }, Selection = { TrainLabelOnlyBaseline = false } }).Fit(few);
             return _ml.BinaryClassification.Evaluate(m.Transform(test)).AreaUnderRocCurve;
         }
         double teacherAuc = _ml.BinaryClassification.Evaluate(teacher.Transform(test)).AreaUnderRocCurve;
@@ -335,7 +335,7 @@ public sealed class DistillationTests
             NumberOfIterations = 50, NumberOfLeaves = 16, LearningRate = 0.8, MinimumExampleCountPerLeaf = 20, NumberOfThreads = 1, Seed = 1, ExampleWeightColumnName = weight,
         });
         var labelsOnly = Student(null).Fit(train);
-        using var distilled = _ml.Compression().Distill(teacher, Student("Weight"), new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false }).Fit(transfer);
+        using var distilled = _ml.Compression().Distill(teacher, Student("Weight"), new DistillationOptions { Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } }).Fit(transfer);
         double Auc(ITransformer m) => _ml.BinaryClassification.Evaluate(m.Transform(test)).AreaUnderRocCurve;
         double teacherAuc = Auc(teacher), labelsAuc = Auc(labelsOnly), distilledAuc = Auc(distilled);
         Console.WriteLine($"LETTER.p2, {features.Count} transfer rows: teacher {teacherAuc:F4}, labels only {labelsAuc:F4}, distilled {distilledAuc:F4}");
@@ -348,7 +348,7 @@ public sealed class DistillationTests
         var unlabeledRows = new[] { extra.TrainSet, TestData.LetterP2(_ml, "letter_unlabeled.csv") }
             .SelectMany(d => d.GetColumn<float[]>("Features")).Select(f => new FeaturesOnly { Features = f }).ToList();
         var unlabeled = _ml.Data.Cache(_ml.Data.LoadFromEnumerable(unlabeledRows, schema));
-        using var viaOption = _ml.Compression().Distill(teacher, Student("Weight"), new DistillationOptions { ChooseOnValidation = false, UnlabeledData = unlabeled })
+        using var viaOption = _ml.Compression().Distill(teacher, Student("Weight"), new DistillationOptions { UnlabeledData = unlabeled, Selection = { ChooseOnValidation = false } })
             .WithEvaluationData(test).Fit(train);
         Assert.AreEqual(distilledAuc, Auc(viaOption), 1e-9);
         var row = viaOption.Report.Stages[1];
@@ -363,7 +363,7 @@ public sealed class DistillationTests
         var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 50).Fit(train);
         var student = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5, exampleWeightColumnName: "Weight");
         var unlabeled = TestData.Split(_ml, TestData.Spam(_ml)).test; // the test rows as loaded: a text Label, which is ignored
-        using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { ChooseOnValidation = false, Alpha = 0, UnlabeledData = unlabeled }).Fit(train);
+        using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { Alpha = 0, UnlabeledData = unlabeled, Selection = { ChooseOnValidation = false } }).Fit(train);
         // Alpha 0: a training row is its one true class (one weighted row); an unlabeled row gets the teacher's two
         // likely classes (two weighted rows) unless the teacher is all but certain.
         long trainRows = train.GetColumn<bool>("Label").LongCount(), unlabeledRows = unlabeled.GetColumn<float[]>("Features").LongCount();
@@ -382,7 +382,7 @@ public sealed class DistillationTests
         var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20).Fit(train);
         var student = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5, exampleWeightColumnName: "Weight");
         using var distilled = _ml.Compression().Distill(teacher, student,
-            new DistillationOptions { ChooseOnValidation = false, UnlabeledData = TestData.DropLabel(_ml, test), AugmentationFactor = 2, TrainLabelOnlyBaseline = false }).Fit(train);
+            new DistillationOptions { UnlabeledData = TestData.DropLabel(_ml, test), Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false }, Augmentation = { Factor = 2 } }).Fit(train);
         long trainRows = train.GetColumn<bool>("Label").LongCount(), unlabeledRows = test.GetColumn<bool>("Label").LongCount();
         StringAssert.Contains(distilled.Report.Stages[1].Description, $"{3 * (trainRows + unlabeledRows)} rows ({trainRows + unlabeledRows} original");
         StringAssert.Contains(distilled.Report.Stages[1].Description, $"({trainRows} training rows + {unlabeledRows} from UnlabeledData, before augmentation)");
@@ -419,13 +419,13 @@ public sealed class DistillationTests
         var student = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 2);
         foreach (var o in new[]
         {
-            new DistillationOptions { AugmentationFactor = -1 }, new DistillationOptions { AugmentationFactor = 101 },
-            new DistillationOptions { AugmentationSwapProbability = -0.1 }, new DistillationOptions { AugmentationSwapProbability = 1.5 },
-            new DistillationOptions { AugmentationSwapProbability = double.NaN }, new DistillationOptions { AugmentationLocalVariance = 0 },
+            new DistillationOptions { Augmentation = { Factor = -1 } }, new DistillationOptions { Augmentation = { Factor = 101 } },
+            new DistillationOptions { Augmentation = { SwapProbability = -0.1 } }, new DistillationOptions { Augmentation = { SwapProbability = 1.5 } },
+            new DistillationOptions { Augmentation = { SwapProbability = double.NaN } }, new DistillationOptions { Augmentation = { LocalVariance = 0 } },
         })
             Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Distill(teacher, student, o));
-        _ml.Compression().Distill(teacher, student, new DistillationOptions { AugmentationFactor = 100, AugmentationSwapProbability = 1 });
-        _ml.Compression().Distill(teacher, student, new DistillationOptions { AugmentationSwapProbability = 0 });
+        _ml.Compression().Distill(teacher, student, new DistillationOptions { Augmentation = { Factor = 100, SwapProbability = 1 } });
+        _ml.Compression().Distill(teacher, student, new DistillationOptions { Augmentation = { SwapProbability = 0 } });
     }
 
     [TestMethod]
@@ -437,7 +437,7 @@ public sealed class DistillationTests
         var empty = _ml.Data.FilterRowsByColumn(cps, "education", lowerBound: 1e30, upperBound: 2e30); // no row count known, no rows
         Assert.IsNull(empty.GetRowCount());
         var e = Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression()
-            .Distill(teacher, featurize.Append(_ml.Regression.Trainers.FastTree(numberOfTrees: 2)), new DistillationOptions { AugmentationFactor = 2 }).Fit(empty));
+            .Distill(teacher, featurize.Append(_ml.Regression.Trainers.FastTree(numberOfTrees: 2)), new DistillationOptions { Augmentation = { Factor = 2 } }).Fit(empty));
         StringAssert.Contains(e.Message, "no rows");
     }
 }

@@ -7,7 +7,7 @@ using Onnx;
 namespace Microsoft.ML.Compression.Tests;
 
 /// <summary>
-/// PruningOptions.PruneFeaturizerVocabulary: the FeaturizeText vocabulary behind pruned coefficients leaves the saved
+/// PruningOptions.Text.PruneFeaturizerVocabulary: the FeaturizeText vocabulary behind pruned coefficients leaves the saved
 /// model, the featurization runs in ONNX Runtime with the same features as ML.NET (over the kept n-grams).
 /// </summary>
 [TestClass]
@@ -52,7 +52,7 @@ public sealed class FeaturizerVocabularyTests
     public void PruningTheVocabularyShrinksTheSavedModelAndKeepsAccuracyAfterSaveAndLoad()
     {
         using var plain = _ml.Compression().Prune(_teacher, new PruningOptions { TargetSparsity = 0.9 }).Fit(_train);
-        using var cut = _ml.Compression().Prune(_teacher, new PruningOptions { TargetSparsity = 0.9, PruneFeaturizerVocabulary = true }).Fit(_train);
+        using var cut = _ml.Compression().Prune(_teacher, new PruningOptions { TargetSparsity = 0.9, Text = { PruneFeaturizerVocabulary = true } }).Fit(_train);
         double before = _ml.BinaryClassification.Evaluate(_teacher.Transform(_test)).Accuracy;
         double after = _ml.BinaryClassification.Evaluate(cut.Transform(_test)).Accuracy;
         long teacherZip = ZipBytes(_teacher), plainZip = ZipBytes(plain), cutZip = ZipBytes(cut);
@@ -129,7 +129,7 @@ public sealed class FeaturizerVocabularyTests
             .Append(_ml.Transforms.Text.FeaturizeText("Features", "subject")) // default options remove diacritics: not exportable
             .Append(_ml.BinaryClassification.Trainers.SdcaLogisticRegression(maximumNumberOfIterations: 5)).Fit(_train);
         var e = Assert.ThrowsExactly<UnsupportedModelException>(() =>
-            _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.9, PruneFeaturizerVocabulary = true }).Fit(_train));
+            _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.9, Text = { PruneFeaturizerVocabulary = true } }).Fit(_train));
         StringAssert.Contains(e.Message, "KeepDiacritics = true");
         // Without the option the same model prunes as before.
         using var plain = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.9 }).Fit(_train);
@@ -140,7 +140,7 @@ public sealed class FeaturizerVocabularyTests
     public void VocabularyPruningOfAnOnnxNetworkIsRefused()
     {
         var e = Assert.ThrowsExactly<UnsupportedModelException>(() =>
-            _ml.Compression().Prune(TestData.Path("models/spam_mlp.onnx"), new PruningOptions { PruneFeaturizerVocabulary = true }).Fit(TestData.Spam(_ml)));
+            _ml.Compression().Prune(TestData.Path("models/spam_mlp.onnx"), new PruningOptions { Text = { PruneFeaturizerVocabulary = true } }).Fit(TestData.Spam(_ml)));
         StringAssert.Contains(e.Message, "ONNX network");
     }
 }

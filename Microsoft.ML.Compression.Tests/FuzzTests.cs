@@ -69,9 +69,9 @@ public sealed class FuzzTests
                 using var model = stage switch
                 {
                     0 => _ml.Compression().Quantize(new MemoryStream(bytes)).Fit(_data),
-                    1 => _ml.Compression().Quantize(new MemoryStream(bytes), new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = 32 }).Fit(_data),
+                    1 => _ml.Compression().Quantize(new MemoryStream(bytes), new QuantizationOptions { Network = { Mode = QuantizationMode.Static, MaxCalibrationRows = 32 } }).Fit(_data),
                     2 => _ml.Compression().Prune(new MemoryStream(bytes), new PruningOptions { TargetSparsity = 0.5 }).Fit(_data),
-                    _ => _ml.Compression().Distill(new MemoryStream(bytes), Student(), new DistillationOptions { TrainLabelOnlyBaseline = false }).Fit(_data),
+                    _ => _ml.Compression().Distill(new MemoryStream(bytes), Student(), new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false } }).Fit(_data),
                 };
                 TestData.Scores(model.Transform(_data));
             });

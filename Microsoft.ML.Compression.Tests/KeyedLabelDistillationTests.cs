@@ -71,9 +71,9 @@ public sealed class KeyedLabelDistillationTests
     public void ANetworkTeacherOnKeyedLabelsIsMatchedToTheKeysByValueNotByKeyNumber()
     {
         CollectionAssert.AreNotEqual(SortedLetters.Select(v => v.ToString()).ToArray(), KeyValues(_train), "the data's keys are not in alphabetical order");
-        var options = new DistillationOptions { TrainLabelOnlyBaseline = false, NetworkTeacher = new NetworkTeacher { ClassValues = SortedLetters } };
+        var options = new DistillationOptions { NetworkTeacher = new NetworkTeacher { ClassValues = SortedLetters }, Selection = { TrainLabelOnlyBaseline = false } };
         using var given = _ml.Compression().Distill(LetterModel, Student(20), options).WithEvaluationData(_test).Fit(_train);
-        using var sorted = _ml.Compression().Distill(LetterModel, Student(20), new DistillationOptions { TrainLabelOnlyBaseline = false }).Fit(_train);
+        using var sorted = _ml.Compression().Distill(LetterModel, Student(20), new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false } }).Fit(_train);
         double accuracy = _ml.MulticlassClassification.Evaluate(given.Transform(_test)).MicroAccuracy;
         Console.WriteLine($"letter_mlp → LightGBM on keyed labels: accuracy {accuracy:F4}, agreement {given.Report.Stages[1].EvaluationAgreement:F4}");
         // Matched by key number (occurrence order), the network's outputs would name the wrong letters: accuracy near chance.
@@ -89,8 +89,8 @@ public sealed class KeyedLabelDistillationTests
         var teacher = Student(30, weight: null).Fit(_train);
         var options = new DistillationOptions
         {
-            MulticlassTargets = MulticlassTargets.PerClassRegression, TrainLabelOnlyBaseline = false,
-            RegressionStudent = _ml.Regression.Trainers.LightGbm(new LightGbmRegressionTrainer.Options { NumberOfIterations = 8, NumberOfLeaves = 8, NumberOfThreads = 1 }),
+            MulticlassTargets = MulticlassTargets.PerClassRegression,
+            RegressionStudent = _ml.Regression.Trainers.LightGbm(new LightGbmRegressionTrainer.Options { NumberOfIterations = 8, NumberOfLeaves = 8, NumberOfThreads = 1 }), Selection = { TrainLabelOnlyBaseline = false },
         };
         using var distilled = _ml.Compression().Distill(teacher, Student(8), options).WithEvaluationData(_test).Fit(_train);
         var scored = distilled.Transform(_test);

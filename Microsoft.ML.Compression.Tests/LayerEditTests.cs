@@ -58,7 +58,7 @@ public sealed class LayerEditTests
     [DataRow(QuantizationMode.Static)]
     public void EveryModeAccountsForEachWeightInTheGraphItWrites(QuantizationMode mode)
     {
-        using var model = _ml.Compression().Quantize(FashionMlp, new QuantizationOptions { Mode = mode }).Fit(_calib);
+        using var model = _ml.Compression().Quantize(FashionMlp, new QuantizationOptions { Network = { Mode = mode } }).Fit(_calib);
         var layers = model.Report.Final.Layers!;
         Assert.AreEqual(FloatWeights(FashionMlp).Count, layers.Count);
         foreach (var l in layers)
@@ -99,7 +99,7 @@ public sealed class LayerEditTests
     [TestMethod]
     public void StructuredPruningKeepsFewerWeightsThanWentIn()
     {
-        using var model = _ml.Compression().Prune(FashionMlp, new PruningOptions { TargetSparsity = 0.5, Granularity = PruningGranularity.Structured }).Fit(_calib);
+        using var model = _ml.Compression().Prune(FashionMlp, new PruningOptions { TargetSparsity = 0.5, Network = { Granularity = PruningGranularity.Structured } }).Fit(_calib);
         var layers = model.Report.Final.Layers!;
         Assert.IsTrue(layers.Any(l => l.StoredWeights < l.Weights), string.Join("; ", layers));
         Assert.IsTrue(layers.Sum(l => l.StoredWeights) < 0.75 * layers.Sum(l => l.Weights), string.Join("; ", layers));

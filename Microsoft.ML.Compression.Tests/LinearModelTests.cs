@@ -49,7 +49,7 @@ public sealed class LinearModelTests
     public void StaticModeOnALinearModelFallsBackToWeightOnlyAndSaysSo()
     {
         var teacherAuc = _ml.BinaryClassification.Evaluate(_teacher.Transform(_test)).AreaUnderRocCurve;
-        using var compressed = _ml.Compression().Quantize(_teacher, new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(_train);
+        using var compressed = _ml.Compression().Quantize(_teacher, new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(_train);
         StringAssert.Contains(compressed.Report.Final.Description, "weight-only");
         Assert.AreEqual(teacherAuc, _ml.BinaryClassification.Evaluate(compressed.Transform(_test)).AreaUnderRocCurve, 0.005);
     }

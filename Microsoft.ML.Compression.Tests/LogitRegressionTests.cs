@@ -110,8 +110,8 @@ public sealed class LogitRegressionTests
         var logits = teacher.Transform(_train).GetColumn<float>("Probability").Select(p => Math.Abs(Math.Log(p / (1.0 - p)))).ToArray();
         Assert.IsTrue(logits.Max() < 9, $"precondition: largest teacher logit {logits.Max():F2}");
         var options = Logit(regression);
-        options.TrainLabelOnlyBaseline = false;
-        options.ChooseOnValidation = false; // the two students are compared with each other, not chosen
+        options.Selection.TrainLabelOnlyBaseline = false;
+        options.Selection.ChooseOnValidation = false; // the two students are compared with each other, not chosen
         options.Temperature = 2;
         using var atTwo = _ml.Compression().Distill(teacher, BinaryStudent(), options).Fit(_train);
         Assert.IsNull(atTwo.Report.Stages[1].BaselineMetric, "baseline off");
@@ -131,7 +131,7 @@ public sealed class LogitRegressionTests
     public void LogitStudentWithUnlabeledRowsIsAGraphLaterStagesPruneAndQuantize()
     {
         var options = Logit(Regressor(16, 30));
-        options.TrainLabelOnlyBaseline = false;
+        options.Selection.TrainLabelOnlyBaseline = false;
         options.UnlabeledData = TestData.DropLabel(_ml, _test);
         using var compressed = _ml.Compression().Distill(_teacher, BinaryStudent(), options)
             .Append(_ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 }))
@@ -177,7 +177,7 @@ public sealed class LogitRegressionTests
         // spam_mlp gives two logits; the binary teacher's logit is logit 1 − logit 0.
         var model = TestData.Path(Path.Combine("models", "spam_mlp.onnx"));
         var options = Logit(Regressor(16, 60));
-        options.TrainLabelOnlyBaseline = false;
+        options.Selection.TrainLabelOnlyBaseline = false;
         using var distilled = _ml.Compression().Distill(model, BinaryStudent(), options).WithEvaluationData(_test).Fit(_train);
         var row = distilled.Report.Stages[1];
         Console.WriteLine(distilled.Report);

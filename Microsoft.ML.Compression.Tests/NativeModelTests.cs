@@ -89,7 +89,7 @@ public sealed class NativeModelTests
     public void PrunedThenQuantizedLightGbmStaysNativeAndLeavesSitOnTheGrid()
     {
         var teacher = _ml.BinaryClassification.Trainers.LightGbm(numberOfIterations: 60).Fit(_spamTrain);
-        using var compressed = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5, LeafPruningTolerance = 0.02 })
+        using var compressed = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5, Trees = { LeafPruningTolerance = 0.02 } })
             .Append(_ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 })).Fit(_spamTrain);
         Assert.AreEqual(30, TreeCount(compressed.Transformers));
         AssertNativeContract(compressed, teacher, _spamTest);
@@ -102,7 +102,7 @@ public sealed class NativeModelTests
         var cps = TestData.Cps(_ml);
         var (train, test) = TestData.Split(_ml, cps);
         var teacher = _ml.Transforms.Concatenate("Features", "education", "experience").Append(_ml.Regression.Trainers.FastForest(numberOfTrees: 30)).Fit(train);
-        using var pruned = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5, TreeSelection = TreeSelection.LeastVarying }).Fit(train);
+        using var pruned = _ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.5, Trees = { Selection = TreeSelection.LeastVarying } }).Fit(train);
         double teacherRmse = _ml.Regression.Evaluate(teacher.Transform(test)).RootMeanSquaredError;
         double rmse = _ml.Regression.Evaluate(pruned.Transform(test)).RootMeanSquaredError;
         Assert.IsTrue(rmse <= teacherRmse * 1.05, $"teacher {teacherRmse}, pruned {rmse}");

@@ -44,7 +44,7 @@ public sealed class NetworkPruningTests
     {
         // Per-layer 90% hollows out the 100x10 output layer too; the SparseGPT-style mask keeps it usable
         // (a fixed |w| x spread mask with the same refit measured 73.6%).
-        using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions { TargetSparsity = 0.9, Scope = PruningScope.Layer }).Fit(_calibration);
+        using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions { TargetSparsity = 0.9, Network = { Scope = PruningScope.Layer } }).Fit(_calibration);
         double dense = Dense(), acc = Accuracy(pruned);
         Console.WriteLine($"fashion MLP, 90% of every layer: dense {dense:F4}, pruned {acc:F4}");
         Assert.IsTrue(acc >= dense - 0.07, $"dense {dense}, pruned {acc}");
@@ -69,7 +69,7 @@ public sealed class NetworkPruningTests
     [TestMethod]
     public void TwoFourSparsityKeepsExactlyTwoOfEveryFourWeightsAndAccuracyWithinOnePoint()
     {
-        using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions { Granularity = PruningGranularity.SemiStructured }).Fit(_calibration);
+        using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions { Network = { Granularity = PruningGranularity.SemiStructured } }).Fit(_calibration);
         double dense = Dense(), acc = Accuracy(pruned);
         Assert.IsTrue(acc >= dense - 0.01, $"dense {dense}, 2:4 {acc}");
         var model = Microsoft.ML.Compression.Onnx.OnnxModelIO.Parse(pruned.OnnxModel!, "test");
@@ -82,7 +82,7 @@ public sealed class NetworkPruningTests
     [TestMethod]
     public void StructuredPruningOfHalfTheNeuronsShrinksTheGraphAndKeepsAccuracyWithinTwoPoints()
     {
-        using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5 }).Fit(_calibration);
+        using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions { TargetSparsity = 0.5, Network = { Granularity = PruningGranularity.Structured } }).Fit(_calibration);
         double dense = Dense(), acc = Accuracy(pruned);
         Assert.IsTrue(acc >= dense - 0.02, $"dense {dense}, structured {acc}");
         var model = Microsoft.ML.Compression.Onnx.OnnxModelIO.Parse(pruned.OnnxModel!, "test");
@@ -96,7 +96,7 @@ public sealed class NetworkPruningTests
     public void StructuredPruningOfConvChannelsFollowsBatchNormAndFlatten()
     {
         var cnn = TestData.Path(Path.Combine("models", "fashion_cnn.onnx"));
-        using var pruned = _ml.Compression().Prune(cnn, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.25 }).Fit(_calibration);
+        using var pruned = _ml.Compression().Prune(cnn, new PruningOptions { TargetSparsity = 0.25, Network = { Granularity = PruningGranularity.Structured } }).Fit(_calibration);
         var model = Microsoft.ML.Compression.Onnx.OnnxModelIO.Parse(pruned.OnnxModel!, "test");
         Assert.AreEqual(12L, model.Graph.Initializer.First(t => t.Name == "3.running_mean").Dims[0]);
         Assert.AreEqual(24L * 49, model.Graph.Initializer.First(t => t.Name == "11.weight").Dims[1]);
@@ -110,8 +110,8 @@ public sealed class NetworkPruningTests
     [TestMethod]
     public void InvalidSemiStructuredPatternIsRejectedUpFront()
     {
-        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Prune(new PruningOptions { Granularity = PruningGranularity.SemiStructured, SemiStructuredN = 4, SemiStructuredM = 4 }));
-        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Prune(new PruningOptions { SemiStructuredM = 1 }));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Prune(new PruningOptions { Network = { Granularity = PruningGranularity.SemiStructured, SemiStructuredN = 4, SemiStructuredM = 4 } }));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Prune(new PruningOptions { Network = { SemiStructuredM = 1 } }));
     }
 
     [TestCategory("Slow")]
@@ -121,7 +121,7 @@ public sealed class NetworkPruningTests
         using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions
         {
             TargetSparsity = 0,
-            LayerSparsity = new Dictionary<string, double> { ["/3/Gemm"] = 0.9 },
+            Network = { LayerSparsity = new Dictionary<string, double> { ["/3/Gemm"] = 0.9 } },
         }).Fit(_calibration);
         var model = Microsoft.ML.Compression.Onnx.OnnxModelIO.Parse(pruned.OnnxModel!, "test");
         double Zeros(string name) => Microsoft.ML.Compression.Onnx.OnnxTensors.ReadFloats(model.Graph.Initializer.First(t => t.Name == name)).Count(v => v == 0) / (double)model.Graph.Initializer.First(t => t.Name == name).Dims.Aggregate(1L, (a, d) => a * d);
@@ -137,7 +137,7 @@ public sealed class NetworkPruningTests
     [TestMethod]
     public void GlobalScopeReachesTheOverallSparsityWithUnevenLayers()
     {
-        using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions { TargetSparsity = 0.8, Scope = PruningScope.Global }).Fit(_calibration);
+        using var pruned = _ml.Compression().Prune(Mlp, new PruningOptions { TargetSparsity = 0.8, Network = { Scope = PruningScope.Global } }).Fit(_calibration);
         Assert.AreEqual(0.8, pruned.Report.Final.Sparsity!.Value, 0.02);
         StringAssert.Contains(pruned.Report.Final.Description, "global threshold");
         Assert.IsTrue(Accuracy(pruned) > Dense() - 0.05);
@@ -146,7 +146,7 @@ public sealed class NetworkPruningTests
     [TestMethod]
     public void UnknownLayerNameIsRejectedListingThePrunableLayers()
     {
-        var e = Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Prune(Mlp, new PruningOptions { LayerSparsity = new Dictionary<string, double> { ["fc9"] = 0.5 } }).Fit(_calibration));
+        var e = Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Prune(Mlp, new PruningOptions { Network = { LayerSparsity = new Dictionary<string, double> { ["fc9"] = 0.5 } } }).Fit(_calibration));
         StringAssert.Contains(e.Message, "'fc9'");
         StringAssert.Contains(e.Message, "/1/Gemm");
     }

@@ -49,7 +49,7 @@ public sealed class NetworkTeacherTests
     {
         var (train, test) = TestData.Split(_ml, TestData.Spam(_ml));
         var student = ToBool.Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20));
-        var options = new DistillationOptions { NetworkTeacher = new NetworkTeacher { OutputColumn = "Score", ClassValues = new[] { "nonspam", "spam" } }, TrainLabelOnlyBaseline = false };
+        var options = new DistillationOptions { NetworkTeacher = new NetworkTeacher { OutputColumn = "Score", ClassValues = new[] { "nonspam", "spam" } }, Selection = { TrainLabelOnlyBaseline = false } };
         using var distilled = _ml.Compression().Distill(SpamModel, student, options).WithEvaluationData(test).Fit(train);
         Assert.IsTrue(distilled.Report.Stages[1].EvaluationAgreement > 0.9, $"agreement {distilled.Report.Stages[1].EvaluationAgreement}");
         // Saved and loaded like any ML.NET model.
@@ -70,7 +70,7 @@ public sealed class NetworkTeacherTests
             {
                 NumberOfIterations = 60, NumberOfLeaves = 16, NumberOfThreads = 1, ExampleWeightColumnName = "Weight",
             }));
-        using var distilled = _ml.Compression().Distill(LetterModel, student, new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false })
+        using var distilled = _ml.Compression().Distill(LetterModel, student, new DistillationOptions { Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } })
             .WithEvaluationData(test).Fit(train);
         var row = distilled.Report.Stages[1];
         Console.WriteLine(distilled.Report);

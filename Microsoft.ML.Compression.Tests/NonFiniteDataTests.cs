@@ -52,7 +52,7 @@ public sealed class NonFiniteDataTests
     public void RowsWithNaNOrInfinityAreLeftOutOfCalibration()
     {
         var clean = Clean();
-        var staticInt8 = new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = 64 };
+        var staticInt8 = new QuantizationOptions { Network = { Mode = QuantizationMode.Static, MaxCalibrationRows = 64 } };
         var pruning = new PruningOptions { TargetSparsity = 0.6, MaxCalibrationRows = 64 };
         using var quantizedClean = _ml.Compression().Quantize(SpamMlp, staticInt8).Fit(clean);
         using var quantizedPoisoned = _ml.Compression().Quantize(SpamMlp, staticInt8).Fit(Poisoned());
@@ -71,7 +71,7 @@ public sealed class NonFiniteDataTests
     {
         var rows = _clean.Take(20).Select(r => new SpamRow { Label = r.Label, Features = r.Features.Select(_ => float.NaN).ToArray() });
         var allNaN = _ml.Data.LoadFromEnumerable(rows);
-        var e = Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Quantize(SpamMlp, new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(allNaN));
+        var e = Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Quantize(SpamMlp, new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(allNaN));
         Assert.AreEqual("Features", e.ColumnName);
         Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Prune(SpamMlp, new PruningOptions { TargetSparsity = 0.5 }).Fit(allNaN));
     }
@@ -81,7 +81,7 @@ public sealed class NonFiniteDataTests
     {
         // All-zero inputs give zero ranges to every activation: scales must not divide by zero.
         var zeros = _ml.Data.LoadFromEnumerable(_clean.Take(20).Select(r => new SpamRow { Label = r.Label, Features = new float[57] }));
-        using var quantized = _ml.Compression().Quantize(SpamMlp, new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(zeros);
+        using var quantized = _ml.Compression().Quantize(SpamMlp, new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(zeros);
         using var pruned = _ml.Compression().Prune(SpamMlp, new PruningOptions { TargetSparsity = 0.5 }).Fit(zeros);
         Assert.IsTrue(TestData.Scores(quantized.Transform(Clean())).All(float.IsFinite));
         Assert.IsTrue(TestData.Scores(pruned.Transform(Clean())).All(float.IsFinite));

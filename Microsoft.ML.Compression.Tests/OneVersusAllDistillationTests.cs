@@ -31,7 +31,7 @@ public sealed class OneVersusAllDistillationTests
         var teacher = _ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(_ml.MulticlassClassification.Trainers.LightGbm(numberOfIterations: 50)).Fit(train);
         CompressedModel Distill(string? trainerWeight, string? optionWeight) => _ml.Compression()
-            .Distill(teacher, Ova(trainerWeight), new DistillationOptions { ChooseOnValidation = false, StudentWeightColumnName = optionWeight, TrainLabelOnlyBaseline = false })
+            .Distill(teacher, Ova(trainerWeight), new DistillationOptions { StudentWeightColumnName = optionWeight, Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } })
             .WithEvaluationData(test).Fit(train);
         using var weighted = Distill("Weight", "Weight");
         using var copies = Distill(null, null);

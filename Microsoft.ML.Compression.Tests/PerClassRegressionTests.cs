@@ -102,7 +102,7 @@ public sealed class PerClassRegressionTests
             .Append(_ml.Regression.Trainers.FastTree(featureColumnName: "Scaled", numberOfLeaves: 8, numberOfTrees: 6, minimumExampleCountPerLeaf: 5));
         var options = PerClass(regression);
         options.Temperature = 2;
-        options.TrainLabelOnlyBaseline = false;
+        options.Selection.TrainLabelOnlyBaseline = false;
         using var distilled = _ml.Compression().Distill(teacher, Multiclass(8, 2), options).WithEvaluationData(test).Fit(train);
         var row = distilled.Report.Stages[1];
         Assert.IsNull(row.BaselineMetric, "baseline off");
@@ -125,7 +125,7 @@ public sealed class PerClassRegressionTests
         var (train, test) = TestData.Split(_ml, TestData.Head(_ml, TestData.Letter(_ml), 600));
         var teacher = Multiclass(8, 10).Fit(train);
         var options = PerClass(Regressor(8, 5));
-        options.TrainLabelOnlyBaseline = false;
+        options.Selection.TrainLabelOnlyBaseline = false;
         using var compressed = _ml.Compression().Distill(teacher, Multiclass(8, 2), options)
             .Append(_ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Float16 }))
             .WithEvaluationData(test).Fit(train);

@@ -35,7 +35,7 @@ public sealed class QuantizationTests
     public void StaticInt8FashionMlpKeepsAccuracyWithinAPointAtUnderAThirdOfTheBytes()
     {
         double fp32 = Accuracy(Float32("fashion_mlp", _fashionTest), _fashionTest);
-        using var int8 = _ml.Compression().Quantize(Model("fashion_mlp"), new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = 256 }).Fit(_calib);
+        using var int8 = _ml.Compression().Quantize(Model("fashion_mlp"), new QuantizationOptions { Network = { Mode = QuantizationMode.Static, MaxCalibrationRows = 256 } }).Fit(_calib);
         double acc = Accuracy(int8, _fashionTest);
         Console.WriteLine($"fashion_mlp FP32 {fp32:P2}, static INT8 {acc:P2}\n{int8.Report}");
         Assert.AreEqual(fp32, acc, 0.01);
@@ -49,7 +49,7 @@ public sealed class QuantizationTests
     {
         double fp32 = Accuracy(Float32("letter_mlp", _letter), _letter);
         // MinMatMulMultiplyAdds = 0: letter_mlp's layers are too small to be quantized dynamically by default.
-        using var int8 = _ml.Compression().Quantize(Model("letter_mlp"), new QuantizationOptions { Mode = QuantizationMode.Dynamic, MinMatMulMultiplyAdds = 0 }).Fit(_letter);
+        using var int8 = _ml.Compression().Quantize(Model("letter_mlp"), new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic, MinMatMulMultiplyAdds = 0 } }).Fit(_letter);
         double acc = Accuracy(int8, _letter);
         Console.WriteLine($"letter_mlp FP32 {fp32:P2}, dynamic INT8 {acc:P2}\n{int8.Report}");
         Assert.AreEqual(fp32, acc, 0.01);
@@ -74,7 +74,7 @@ public sealed class QuantizationTests
     {
         double fp32 = Accuracy(Float32("fashion_cnn", _fashionTest), _fashionTest);
         // MinConvMultiplyAdds = 0: fashion_cnn's convolutions are too small to be quantized by default.
-        using var int8 = _ml.Compression().Quantize(Model("fashion_cnn"), new QuantizationOptions { Mode = QuantizationMode.Static, MinConvMultiplyAdds = 0 }).Fit(_calib);
+        using var int8 = _ml.Compression().Quantize(Model("fashion_cnn"), new QuantizationOptions { Network = { Mode = QuantizationMode.Static, MinConvMultiplyAdds = 0 } }).Fit(_calib);
         double acc = Accuracy(int8, _fashionTest);
         Console.WriteLine($"fashion_cnn FP32 {fp32:P2}, static INT8 {acc:P2}\n{int8.Report}");
         Assert.AreEqual(fp32, acc, 0.02);
@@ -150,12 +150,12 @@ public sealed class QuantizationTests
     {
         foreach (var o in new[]
         {
-            new QuantizationOptions { Mode = QuantizationMode.Static, Percentile = 0 },
-            new QuantizationOptions { Mode = QuantizationMode.Static, Percentile = 100.5 },
-            new QuantizationOptions { Precision = Precision.Int4, BlockSize = 48 },
-            new QuantizationOptions { MaxCalibrationRows = 0 },
-            new QuantizationOptions { Mode = QuantizationMode.Dynamic, Precision = Precision.Float16 },
-            new QuantizationOptions { Mode = QuantizationMode.Static, WeightFormat = (StaticWeightFormat)7 },
+            new QuantizationOptions { Network = { Mode = QuantizationMode.Static, Percentile = 0 } },
+            new QuantizationOptions { Network = { Mode = QuantizationMode.Static, Percentile = 100.5 } },
+            new QuantizationOptions { Precision = Precision.Int4, Network = { BlockSize = 48 } },
+            new QuantizationOptions { Network = { MaxCalibrationRows = 0 } },
+            new QuantizationOptions { Precision = Precision.Float16, Network = { Mode = QuantizationMode.Dynamic } },
+            new QuantizationOptions { Network = { Mode = QuantizationMode.Static, WeightFormat = (StaticWeightFormat)7 } },
         })
             Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Quantize(Model("fashion_mlp"), o));
     }
@@ -164,7 +164,7 @@ public sealed class QuantizationTests
     public void CalibrationDataWithoutTheGraphInputNamesTheMissingColumn()
     {
         var renamed = _ml.Transforms.CopyColumns("Pixels", "Features").Append(_ml.Transforms.DropColumns("Features")).Fit(_calib).Transform(_calib);
-        var e = Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Quantize(Model("fashion_mlp"), new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(renamed));
+        var e = Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Quantize(Model("fashion_mlp"), new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(renamed));
         Assert.AreEqual("Features", e.ColumnName);
         StringAssert.Contains(e.Message, "Features");
     }
@@ -201,7 +201,7 @@ public sealed class QuantizationTests
     [TestMethod]
     public void StaticInt8FashionCnnReportsTensorSqnrWithTheWorstFiveInToString()
     {
-        using var int8 = _ml.Compression().Quantize(Model("fashion_cnn"), new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(_calib);
+        using var int8 = _ml.Compression().Quantize(Model("fashion_cnn"), new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(_calib);
         var errors = int8.Report.Final.TensorErrors;
         Assert.IsNotNull(errors);
         Console.WriteLine(string.Join("\n", errors));
@@ -222,7 +222,7 @@ public sealed class QuantizationTests
     public void RequireSpeedupTimesTheVariantsAndSaysWhichItKept()
     {
         double fp32 = Accuracy(Float32("fashion_cnn", _fashionTest), _fashionTest);
-        using var int8 = _ml.Compression().Quantize(Model("fashion_cnn"), new QuantizationOptions { Mode = QuantizationMode.Static, RequireSpeedup = true }).Fit(_calib);
+        using var int8 = _ml.Compression().Quantize(Model("fashion_cnn"), new QuantizationOptions { Network = { Mode = QuantizationMode.Static, RequireSpeedup = true } }).Fit(_calib);
         var description = int8.Report.Final.Description;
         Console.WriteLine(description);
         StringAssert.Contains(description, "RequireSpeedup: timed on a batch of 64");
@@ -234,7 +234,7 @@ public sealed class QuantizationTests
     [TestMethod]
     public void StaticInt8FashionCnnLatencyAgainstFp32()
     {
-        using var int8 = _ml.Compression().Quantize(Model("fashion_cnn"), new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(_calib);
+        using var int8 = _ml.Compression().Quantize(Model("fashion_cnn"), new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(_calib);
         double fp32Acc = Accuracy(Float32("fashion_cnn", _fashionTest), _fashionTest), int8Acc = Accuracy(int8, _fashionTest);
         var options = new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
         using var f = new Microsoft.ML.OnnxRuntime.InferenceSession(File.ReadAllBytes(Model("fashion_cnn")), options);
@@ -275,7 +275,7 @@ public sealed class QuantizationTests
         File.WriteAllBytes(path, Onnx.OnnxModelIO.ToBytes(model));
         try
         {
-            using var int8 = _ml.Compression().Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = 64 }).Fit(_calib);
+            using var int8 = _ml.Compression().Quantize(path, new QuantizationOptions { Network = { Mode = QuantizationMode.Static, MaxCalibrationRows = 64 } }).Fit(_calib);
             var graph = Onnx.OnnxModelIO.Parse(int8.OnnxModel!, "test");
             Assert.AreEqual(13L, Onnx.OnnxGraphEditor.OpsetVersion(graph));
             Assert.IsTrue(graph.IrVersion >= 7);

@@ -14,7 +14,7 @@ public sealed class ReportSpeedTests
         var data = ml.Data.Cache(TestData.Head(ml, TestData.SpamBool(ml), 1000));
         var teacher = ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 300).Fit(data);
         using var compressed = ml.Compression()
-            .Distill(teacher, ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 10), new DistillationOptions { ChooseOnValidation = false })
+            .Distill(teacher, ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 10), new DistillationOptions { Selection = { ChooseOnValidation = false } })
             .Append(ml.Compression().Quantize(Precision.Int8)).Fit(data);
         var rows = compressed.Report.Stages;
         Assert.IsTrue(rows.All(r => r.RowsPerSecond > 0), string.Join(", ", rows.Select(r => r.RowsPerSecond)));

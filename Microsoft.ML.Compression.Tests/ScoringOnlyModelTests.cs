@@ -67,11 +67,11 @@ public sealed class ScoringOnlyModelTests
         var ffm = Ffm().Fit(_train);
         var direct = Assert.ThrowsExactly<UnsupportedModelException>(() => _ml.Compression().Quantize(ffm));
         StringAssert.Contains(direct.Message, "Distill");
-        using var student = _ml.Compression().Distill(_fastTree, Ffm(), new DistillationOptions { TrainLabelOnlyBaseline = false }).Fit(_train);
+        using var student = _ml.Compression().Distill(_fastTree, Ffm(), new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false } }).Fit(_train);
         var again = Assert.ThrowsExactly<UnsupportedModelException>(() => _ml.Compression().Prune(student).Fit(_train));
         StringAssert.Contains(again.Message, "Distil it into a student");
         // As a teacher it still works.
-        using var redistilled = _ml.Compression().Distill(student, _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 10), new DistillationOptions { TrainLabelOnlyBaseline = false }).Fit(_train);
+        using var redistilled = _ml.Compression().Distill(student, _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 10), new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false } }).Fit(_train);
         Assert.AreEqual(ModelTask.BinaryClassification, redistilled.Report.Task);
     }
 

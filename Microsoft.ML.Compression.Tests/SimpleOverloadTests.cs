@@ -31,4 +31,34 @@ public sealed class SimpleOverloadTests
         using var pruned = ml.Compression().Prune(model, 0.3).Fit(letter);
         Assert.IsTrue(pruned.Report.Final.Sparsity > 0.27);
     }
+
+    [TestMethod]
+    public void QuantizeWithAPrecisionAndAModeEqualsTheOptionsForm()
+    {
+        var ml = new MLContext(seed: 1);
+        var images = TestData.Head(ml, TestData.Fashion(ml, "fashion_mnist_calib_512.csv"), 64);
+        string model = TestData.Path(Path.Combine("models", "fashion_mlp.onnx")); // a first layer large enough for integer arithmetic
+        using var simple = ml.Compression().Quantize(model, Precision.Int8, QuantizationMode.Dynamic).Fit(images);
+        using var options = ml.Compression().Quantize(model, new QuantizationOptions { Precision = Precision.Int8, Network = { Mode = QuantizationMode.Dynamic } }).Fit(images);
+        using var weightOnly = ml.Compression().Quantize(model, Precision.Int8).Fit(images);
+        Assert.AreEqual(0.0, TestData.ScoreRmse(options, simple, images));
+        CollectionAssert.AreEqual(OpTypes(options), OpTypes(simple));
+        CollectionAssert.AreNotEqual(OpTypes(weightOnly), OpTypes(simple)); // dynamic mode: MatMulInteger instead of MatMul
+    }
+
+    internal static string[] OpTypes(CompressedModel model)
+        => Onnx.OnnxModelIO.Parse(model.OnnxModel!, "test").Graph.Node.Select(n => n.OpType).ToArray();
+
+    [TestMethod]
+    public void DistillWithAnAlphaEqualsTheOptionsForm()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Head(ml, TestData.SpamBool(ml), 400));
+        var teacher = ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20).Fit(data);
+        var student = ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 4, exampleWeightColumnName: "Weight");
+        using var simple = ml.Compression().Distill(teacher, student, alpha: 0.7, temperature: 2).Fit(data);
+        using var options = ml.Compression().Distill(teacher, student, new DistillationOptions { Alpha = 0.7, Temperature = 2 }).Fit(data);
+        CollectionAssert.AreEqual(TestData.Scores(options.Transform(data)), TestData.Scores(simple.Transform(data)));
+        Assert.AreEqual(options.Report.Final.ZipBytes, simple.Report.Final.ZipBytes);
+    }
 }

@@ -5,7 +5,7 @@ namespace Microsoft.ML.Compression.Tests;
 
 /// <summary>
 /// Dynamic/static defaults leave layers with few multiply-adds per row in float arithmetic (INT8 weights restored at
-/// load), because quantizing their inputs costs more than integer kernels save (QuantizationOptions.MinMatMulMultiplyAdds,
+/// load), because quantizing their inputs costs more than integer kernels save (QuantizationOptions.Network.MinMatMulMultiplyAdds,
 /// MinConvMultiplyAdds).
 /// </summary>
 [TestClass]
@@ -27,7 +27,7 @@ public sealed class SmallLayerQuantizationTests
     [TestMethod]
     public void LetterMlpLayersAreTooSmallForStaticActivationsButKeepInt8Weights()
     {
-        using var model = _ml.Compression().Quantize(Model("letter_mlp"), new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(_letter);
+        using var model = _ml.Compression().Quantize(Model("letter_mlp"), new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(_letter);
         var g = OnnxModelIO.Parse(model.OnnxModel!, "test").Graph;
         var description = model.Report.Final.Description;
         Console.WriteLine(description);
@@ -43,7 +43,7 @@ public sealed class SmallLayerQuantizationTests
     [TestMethod]
     public void FashionCnnKeepsFloatConvolutionsAndQuantizesItsLargeGemmAndTheInputAfterIt()
     {
-        using var model = _ml.Compression().Quantize(Model("fashion_cnn"), new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(_calib);
+        using var model = _ml.Compression().Quantize(Model("fashion_cnn"), new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(_calib);
         var g = OnnxModelIO.Parse(model.OnnxModel!, "test").Graph;
         Console.WriteLine(model.Report.Final.Description);
         StringAssert.Contains(model.Report.Final.Description, "/6/Conv 903,168");

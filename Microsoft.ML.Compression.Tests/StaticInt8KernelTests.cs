@@ -64,7 +64,7 @@ public sealed class StaticInt8KernelTests
         var context = new GraphEditContext { ML = ml, GraphInputData = data, GraphInputs = new[] { "x" } };
         var quantized = model.Clone();
         // MinConvMultiplyAdds 0: this tiny Conv would otherwise keep float arithmetic (too few multiply-adds to gain).
-        var options = new QuantizationOptions { Mode = QuantizationMode.Static, Calibration = CalibrationMethod.MinMax, WeightFormat = format, MinConvMultiplyAdds = 0 };
+        var options = new QuantizationOptions { Network = { Mode = QuantizationMode.Static, Calibration = CalibrationMethod.MinMax, WeightFormat = format, MinConvMultiplyAdds = 0 } };
         Console.WriteLine(GraphQuantizer.Quantize(quantized, options, context));
         return (model, quantized, context, rows.SelectMany(r => r).ToArray());
     }
@@ -89,7 +89,7 @@ public sealed class StaticInt8KernelTests
     [TestMethod]
     public void DefaultPairBoundedWeightsMatchFloatUnderOnnxRuntimesFusedKernels()
     {
-        var (model, quantized, context, flat) = Quantize(new QuantizationOptions().WeightFormat);
+        var (model, quantized, context, flat) = Quantize(new QuantizationOptions().Network.WeightFormat);
         double error = RelativeRmsError(model, quantized, flat);
         Console.WriteLine($"relative RMS error of the fused INT8 Conv: {error:P3}; tensor errors: {string.Join(", ", context.TensorErrors!)}");
         // 8-bit int8 weights gave 13.7 % here on an AVX2 CPU without VNNI (saturating int16 pair sums).

@@ -75,7 +75,7 @@ public sealed class StaticInt8LoweringTests
     {
         var quantized = model.Clone();
         // Every layer quantized: these 16-wide layers are far below the default multiply-add threshold.
-        var options = new QuantizationOptions { Mode = QuantizationMode.Static, Calibration = CalibrationMethod.MinMax, MinMatMulMultiplyAdds = 0, KeepDequantizeLinear = keepDequantizeLinear };
+        var options = new QuantizationOptions { Network = { Mode = QuantizationMode.Static, Calibration = CalibrationMethod.MinMax, MinMatMulMultiplyAdds = 0, KeepDequantizeLinear = keepDequantizeLinear } };
         Console.WriteLine(GraphQuantizer.Quantize(quantized, options, context));
         errors = context.TensorErrors!;
         return quantized;

@@ -49,7 +49,7 @@ public sealed class StudentTrainerTests
     [DynamicData(nameof(BinaryStudents))]
     public void EveryBinaryTrainerKindLearnsTheTeachersSoftTargets(string student)
     {
-        using var distilled = _ml.Compression().Distill(_teacher, Student(student), new DistillationOptions { ChooseOnValidation = false }).WithEvaluationData(_test).Fit(_train);
+        using var distilled = _ml.Compression().Distill(_teacher, Student(student), new DistillationOptions { Selection = { ChooseOnValidation = false } }).WithEvaluationData(_test).Fit(_train);
         var row = distilled.Report.Stages[1];
         double auc = Auc(distilled.Transform(_test));
         Console.WriteLine($"{student}: teacher {_teacherAuc:F4}, distilled {auc:F4}, labels only {row.BaselineEvaluationMetric:F4}, agreement (test) {row.EvaluationAgreement:F4}; {row.Description}");

@@ -22,7 +22,7 @@ public sealed class StudentTreeBudgetTests
 
     private static CompressedModel Distill(double? fraction, int trees = 150) => _ml.Compression()
         .Distill(_teacher, _ml.BinaryClassification.Trainers.FastTree(exampleWeightColumnName: "Weight", numberOfTrees: trees, numberOfLeaves: 16),
-            new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false, StudentTreeFraction = fraction })
+            new DistillationOptions { StudentTreeFraction = fraction, Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } })
         .WithEvaluationData(_test).Fit(_train);
 
     [TestCategory("Slow")]
@@ -66,7 +66,7 @@ public sealed class StudentTreeBudgetTests
     public void ATeacherWithoutTreesIsRefused()
     {
         var linear = _ml.BinaryClassification.Trainers.LbfgsLogisticRegression().Fit(_train);
-        var options = new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false, StudentTreeFraction = 0.5 };
+        var options = new DistillationOptions { StudentTreeFraction = 0.5, Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } };
         Assert.ThrowsExactly<UnsupportedModelException>(() => _ml.Compression().Distill(linear, _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5), options).Fit(_train));
     }
 
@@ -80,7 +80,7 @@ public sealed class StudentTreeBudgetTests
         var teacher = key.Append(ml.MulticlassClassification.Trainers.LightGbm(numberOfIterations: 10)).Fit(train); // 260 trees
         CompressedModel Run(double? fraction) => ml.Compression()
             .Distill(teacher, key.Append(ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastTree(exampleWeightColumnName: "Weight", numberOfTrees: 20, numberOfLeaves: 16))),
-                new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false, StudentWeightColumnName = "Weight", StudentTreeFraction = fraction })
+                new DistillationOptions { StudentWeightColumnName = "Weight", StudentTreeFraction = fraction, Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } })
             .WithEvaluationData(test).Fit(train);
         using var free = Run(null);
         using var budgeted = Run(0.5);
@@ -99,7 +99,7 @@ public sealed class StudentTreeBudgetTests
     [TestMethod]
     public void CandidateTreeCountsAreChosenOnValidationLikeAlphas()
     {
-        var options = new DistillationOptions { CandidateAlphas = new[] { 1.0 }, CandidateTreeCounts = new[] { 10, 40, 500 }, MinimumErrorReduction = 0 };
+        var options = new DistillationOptions { Selection = { CandidateAlphas = new[] { 1.0 }, CandidateTreeCounts = new[] { 10, 40, 500 }, MinimumErrorReduction = 0 } };
         using var chosen = _ml.Compression().Distill(_teacher, _ml.BinaryClassification.Trainers.FastTree(exampleWeightColumnName: "Weight", numberOfTrees: 100, numberOfLeaves: 16), options)
             .WithEvaluationData(_test).Fit(_train);
         var row = chosen.Report.Stages[1];
@@ -115,11 +115,11 @@ public sealed class StudentTreeBudgetTests
         Assert.AreNotEqual(selection.Candidates[2].ValidationMetric, selection.Candidates[3].ValidationMetric);
 
         Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Distill(_teacher, _ml.BinaryClassification.Trainers.FastTree(),
-            new DistillationOptions { ChooseOnValidation = false, CandidateTreeCounts = new[] { 10 } }));
+            new DistillationOptions { Selection = { ChooseOnValidation = false, CandidateTreeCounts = new[] { 10 } } }));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Distill(_teacher, _ml.BinaryClassification.Trainers.FastTree(),
-            new DistillationOptions { CandidateTreeCounts = new[] { 0 } }));
+            new DistillationOptions { Selection = { CandidateTreeCounts = new[] { 0 } } }));
         Assert.ThrowsExactly<UnsupportedModelException>(() => _ml.Compression().Distill(_teacher, _ml.BinaryClassification.Trainers.LbfgsLogisticRegression(),
-            new DistillationOptions { CandidateTreeCounts = new[] { 10 } }).Fit(_train));
+            new DistillationOptions { Selection = { CandidateTreeCounts = new[] { 10 } } }).Fit(_train));
     }
 
     [TestMethod]
@@ -130,7 +130,7 @@ public sealed class StudentTreeBudgetTests
         var teacher = featurize.Append(_ml.Regression.Trainers.FastTree(numberOfTrees: 40, numberOfLeaves: 16)).Fit(train);
         CompressedModel Run(double? fraction) => _ml.Compression()
             .Distill(teacher, featurize.Append(_ml.Regression.Trainers.LightGbm(numberOfLeaves: 16, numberOfIterations: 100)),
-                new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false, StudentTreeFraction = fraction })
+                new DistillationOptions { StudentTreeFraction = fraction, Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } })
             .WithEvaluationData(test).Fit(train);
         using var free = Run(null);
         using var budgeted = Run(0.25);

@@ -42,7 +42,7 @@ public sealed class SweepTests
         {
             Sparsities = new[] { 0.0 }, Precisions = new Precision?[] { null }, IncludeUndistilled = false, KeepModels = true,
             Students = grid.ToArray(),
-            DistillationOptions = new DistillationOptions { ChooseOnValidation = false, UnlabeledData = TestData.DropLabel(_ml, _test), TrainLabelOnlyBaseline = false },
+            DistillationOptions = new DistillationOptions { UnlabeledData = TestData.DropLabel(_ml, _test), Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } },
         }.Run(train, valid);
         try
         {

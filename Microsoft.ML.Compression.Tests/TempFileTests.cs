@@ -85,9 +85,9 @@ public sealed class TempFileTests
         var data = TestData.Head(ml, ml.Data.ShuffleRows(TestData.Spam(ml), seed: 1), 400);
         AssertCycleLeavesNothing(ml, folder, "Prune", ml.Compression().Prune(SpamMlp, new PruningOptions { TargetSparsity = 0.5 }), data);
         AssertCycleLeavesNothing(ml, folder, "Quantize", ml.Compression().Quantize(SpamMlp), data);
-        AssertCycleLeavesNothing(ml, folder, "static Quantize", ml.Compression().Quantize(SpamMlp, new QuantizationOptions { Mode = QuantizationMode.Static }), data);
+        AssertCycleLeavesNothing(ml, folder, "static Quantize", ml.Compression().Quantize(SpamMlp, new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }), data);
         var student = ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["spam"] = true, ["nonspam"] = false }, "Label").Append(Student(ml));
-        AssertCycleLeavesNothing(ml, folder, "Distill", ml.Compression().Distill(SpamMlp, student, new DistillationOptions { TrainLabelOnlyBaseline = false }), data);
+        AssertCycleLeavesNothing(ml, folder, "Distill", ml.Compression().Distill(SpamMlp, student, new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false } }), data);
     });
 
     [TestMethod]
@@ -97,7 +97,7 @@ public sealed class TempFileTests
         // Evaluation data without the network's input fails after the graphs of the original model were built and scored.
         var wrong = ml.Transforms.DropColumns("Features").Fit(data).Transform(data);
         Assert.ThrowsExactly<DataMismatchException>(() => ml.Compression().Prune(SpamMlp, new PruningOptions { TargetSparsity = 0.5 }).WithEvaluationData(wrong).Fit(data));
-        Assert.ThrowsExactly<DataMismatchException>(() => ml.Compression().Quantize(SpamMlp, new QuantizationOptions { Mode = QuantizationMode.Static }).WithEvaluationData(wrong).Fit(data));
+        Assert.ThrowsExactly<DataMismatchException>(() => ml.Compression().Quantize(SpamMlp, new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).WithEvaluationData(wrong).Fit(data));
         Assert.ThrowsExactly<DataMismatchException>(() => ml.Compression().Prune(SpamMlp).Fit(wrong));
         AssertNoneLeft(folder, "a failed Fit");
     });

@@ -77,7 +77,7 @@ public sealed class TokenIdNetworkTests
     [DataRow(QuantizationMode.Static, Precision.Int8, 0.003, 0.997, 0.999)]        // measured: 97.6 %, 100 %, 1.0000
     public void EveryQuantizationModeTakesInt64TokenIds(QuantizationMode mode, Precision precision, double maxLoss, double minAgreement, double minCorrelation)
     {
-        using var model = _ml.Compression().Quantize(Model, new QuantizationOptions { Mode = mode, Precision = precision }).Fit(_calib);
+        using var model = _ml.Compression().Quantize(Model, new QuantizationOptions { Precision = precision, Network = { Mode = mode } }).Fit(_calib);
         AssertLoadsWithInt64Inputs(model);
         var (accuracy, agreement, correlation) = Compare(model);
         Assert.IsTrue(accuracy >= _fp32 - maxLoss, $"{accuracy} vs {_fp32}");
@@ -96,7 +96,7 @@ public sealed class TokenIdNetworkTests
     [DataRow(PruningGranularity.Structured, PruningScope.Layer, true, 0.5, 0.005, 0.995)]     // measured: 97.6 %, 100 % (FFN 128 → 64)
     public void EveryPruningMethodTakesInt64TokenIds(PruningGranularity granularity, PruningScope scope, bool reconstruct, double sparsity, double maxLoss, double minAgreement)
     {
-        var options = new PruningOptions { Granularity = granularity, Scope = scope, Reconstruct = reconstruct, TargetSparsity = sparsity };
+        var options = new PruningOptions { Reconstruct = reconstruct, TargetSparsity = sparsity, Network = { Granularity = granularity, Scope = scope } };
         using var model = _ml.Compression().Prune(Model, options).Fit(_calib);
         AssertLoadsWithInt64Inputs(model);
         var (accuracy, agreement, _) = Compare(model);
@@ -145,7 +145,7 @@ public sealed class TokenIdNetworkTests
     public void DynamicWeightFormatDecidesTheMatMulIntegerWeightType(DynamicWeightFormat format, int expected)
     {
         if (expected < 0) expected = Quantization.CpuInt8.ExactSignedProducts ? OnnxType.Int8 : OnnxType.UInt8;
-        var options = new QuantizationOptions { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = format };
+        var options = new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = format } };
         using var model = _ml.Compression().Quantize(Model, options).Fit(_calib);
         var g = Microsoft.ML.Compression.Onnx.OnnxModelIO.Parse(model.OnnxModel!, "test").Graph;
         var weights = g.Node.Where(n => n.OpType == "MatMulInteger").Select(n => g.Initializer.Single(t => t.Name == n.Input[1])).ToList();
@@ -161,7 +161,7 @@ public sealed class TokenIdNetworkTests
     {
         var floats = _ml.Transforms.Conversion.ConvertType("input_ids", "input_ids", DataKind.Single).Fit(_calib).Transform(_calib);
         var e = Assert.ThrowsExactly<DataMismatchException>(() =>
-            _ml.Compression().Quantize(Model, new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(floats));
+            _ml.Compression().Quantize(Model, new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(floats));
         Assert.AreEqual("input_ids", e.ColumnName);
     }
 }

@@ -80,7 +80,7 @@ public sealed class TokenizeTextTests
         var tokens = _ml.Data.Cache(_ml.Compression().TokenizeText(data, "Text", tokenizer, 128, new TokenizedTextOptions { TokenTypeIdsColumnName = null }));
         var model = TestData.Path(Path.Combine("models", "spam_token_transformer.onnx"));
         var fp32 = _ml.Transforms.ApplyOnnxModel(model).Fit(tokens);
-        using var int8 = _ml.Compression().Quantize(model, new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(tokens);
+        using var int8 = _ml.Compression().Quantize(model, new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(tokens);
         double fp32Accuracy = TestData.LogitAccuracy(fp32, tokens), int8Accuracy = TestData.LogitAccuracy(int8, tokens);
         Console.WriteLine($"FP32 {fp32Accuracy:F4}, static INT8 {int8Accuracy:F4} on {rows.Count} raw e-mails");
         Assert.IsTrue(fp32Accuracy > 0.9, $"the fixture reads the helper's ids as its own tokenizer's: accuracy {fp32Accuracy}");

@@ -47,7 +47,7 @@ public sealed class TransformerQuantizationTests
     [TestMethod]
     public void StaticInt8KeepsAccuracyWithinAPointAtUnder027TimesTheBytes()
     {
-        var (accuracy, model) = Quantize(new QuantizationOptions { Mode = QuantizationMode.Static });
+        var (accuracy, model) = Quantize(new QuantizationOptions { Network = { Mode = QuantizationMode.Static } });
         using (model)
         {
             Assert.IsTrue(accuracy >= _fp32 - 0.01, $"{accuracy} vs {_fp32}");
@@ -74,7 +74,7 @@ public sealed class TransformerQuantizationTests
     [TestMethod]
     public void DynamicInt8KeepsAccuracyWithinAPointAtUnder027TimesTheBytes()
     {
-        var (accuracy, model) = Quantize(new QuantizationOptions { Mode = QuantizationMode.Dynamic });
+        var (accuracy, model) = Quantize(new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic } });
         using (model)
         {
             Assert.IsTrue(accuracy >= _fp32 - 0.01, $"{accuracy} vs {_fp32}");
@@ -88,14 +88,14 @@ public sealed class TransformerQuantizationTests
     [TestMethod]
     public void AttentionProductsFollowQuantizeActivationMatMulsAgainstTheModesDefault()
     {
-        var (dynamicAccuracy, dynamic) = Quantize(new QuantizationOptions { Mode = QuantizationMode.Dynamic, QuantizeActivationMatMuls = true });
+        var (dynamicAccuracy, dynamic) = Quantize(new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic, QuantizeActivationMatMuls = true } });
         using (dynamic)
         {
             StringAssert.Contains(dynamic.Report.Final.Description, "4 activation×activation MatMul(s)");
             Assert.AreEqual(12 + 4, Graph(dynamic).Node.Count(n => n.OpType == "MatMulInteger"));
             Assert.IsTrue(dynamicAccuracy >= _fp32 - 0.01, $"{dynamicAccuracy} vs {_fp32}");
         }
-        var (staticAccuracy, withoutProducts) = Quantize(new QuantizationOptions { Mode = QuantizationMode.Static, QuantizeActivationMatMuls = false });
+        var (staticAccuracy, withoutProducts) = Quantize(new QuantizationOptions { Network = { Mode = QuantizationMode.Static, QuantizeActivationMatMuls = false } });
         using (withoutProducts)
         {
             Assert.IsFalse(Graph(withoutProducts).Node.Any(n => n.OpType == "QuantizeLinear" && n.Input[0].Contains("Softmax")));
@@ -151,11 +151,11 @@ public sealed class TransformerQuantizationTests
     [TestMethod]
     public void MixedPrecisionLeavesTheWorstLayersFloatUntilTheOutputSqnrBudgetIsMet()
     {
-        var (_, all) = Quantize(new QuantizationOptions { Mode = QuantizationMode.Static });
+        var (_, all) = Quantize(new QuantizationOptions { Network = { Mode = QuantizationMode.Static } });
         double allSqnr = all.Report.Final.TensorErrors!.Single(e => e.Name == "Score").SqnrDb;
         all.Dispose();
         double budget = Math.Ceiling(allSqnr) + 3;
-        var (accuracy, model) = Quantize(new QuantizationOptions { Mode = QuantizationMode.Static, MinimumOutputSqnrDb = budget });
+        var (accuracy, model) = Quantize(new QuantizationOptions { Network = { Mode = QuantizationMode.Static, MinimumOutputSqnrDb = budget } });
         using (model)
         {
             var description = model.Report.Final.Description;

@@ -194,8 +194,8 @@ public sealed class TreeCompactionTests
     {
         var (train, test) = TestData.Split(_ml, TestData.SpamBool(_ml));
         var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 60, numberOfLeaves: 16).Fit(train);
-        using var compressed = _ml.Compression().Prune(teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5, TreeStorage = TreeStorage.Compact })
-            .Append(_ml.Compression().Quantize(new QuantizationOptions { Form = ModelForm.Onnx, Precision = Precision.Int8, TreeStorage = TreeStorage.Compact })).Fit(train);
+        using var compressed = _ml.Compression().Prune(teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5, Trees = { Storage = TreeStorage.Compact } })
+            .Append(_ml.Compression().Quantize(new QuantizationOptions { Form = ModelForm.Onnx, Precision = Precision.Int8, Trees = { Storage = TreeStorage.Compact } })).Fit(train);
         var graph = OnnxModelIO.Parse(compressed.OnnxModel!, "test");
         Assert.IsTrue(graph.Graph.Node.Any(n => n.OpType == "TreeEnsemble"), string.Join(", ", graph.Graph.Node.Select(n => n.OpType)));
         Assert.AreEqual(5, graph.OpsetImport.Single(o => o.Domain == "ai.onnx.ml").Version);
@@ -256,7 +256,7 @@ public sealed class TreeCompactionTests
             { NumberOfIterations = 10, NumberOfLeaves = 8, NumberOfThreads = 1, Seed = 1 }).Fit(keyed);
         float[][] Scores(TreeStorage storage, out string description)
         {
-            using var pruned = _ml.Compression().Prune(teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5, TreeStorage = storage }).Fit(keyed);
+            using var pruned = _ml.Compression().Prune(teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5, Trees = { Storage = storage } }).Fit(keyed);
             description = pruned.Report.Final.Description;
             return pruned.Transform(keyed).GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
         }
@@ -272,7 +272,7 @@ public sealed class TreeCompactionTests
     {
         var (train, _) = TestData.Split(_ml, TestData.SpamBool(_ml));
         var teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 10, numberOfLeaves: 8).Fit(train);
-        using var compressed = _ml.Compression().Quantize(teacher, new QuantizationOptions { Form = ModelForm.Onnx, TreeStorage = TreeStorage.Classic }).Fit(train);
+        using var compressed = _ml.Compression().Quantize(teacher, new QuantizationOptions { Form = ModelForm.Onnx, Trees = { Storage = TreeStorage.Classic } }).Fit(train);
         var graph = OnnxModelIO.Parse(compressed.OnnxModel!, "test");
         Assert.IsTrue(graph.Graph.Node.Any(n => n.OpType == "TreeEnsembleRegressor"));
         Assert.AreEqual(2, graph.OpsetImport.Single(o => o.Domain == "ai.onnx.ml").Version);

@@ -37,7 +37,7 @@ public sealed class TreeLeafPruningTests
     {
         const double tolerance = 0.05;
         // TargetSparsity 0: every tree stays, so only leaf pruning moves the score.
-        using var pruned = _ml.Compression().Prune(_teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0, LeafPruningTolerance = tolerance, TreeStorage = storage }).Fit(_train);
+        using var pruned = _ml.Compression().Prune(_teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0, Trees = { LeafPruningTolerance = tolerance, Storage = storage } }).Fit(_train);
         var teacher = TestData.Scores(_teacher.Transform(_train));
         var scores = TestData.Scores(pruned.Transform(_train));
         double mean = teacher.Average(v => (double)v);
@@ -60,9 +60,9 @@ public sealed class TreeLeafPruningTests
     [TestMethod]
     public void RefitLeavesReproducesTheTeacherBetterThanCollapsingAlone()
     {
-        var options = new PruningOptions { TargetSparsity = 0.8, LeafPruningTolerance = 0.05 };
+        var options = new PruningOptions { TargetSparsity = 0.8, Trees = { LeafPruningTolerance = 0.05 } };
         using var collapsed = _ml.Compression().Prune(_teacher, options).Fit(_train);
-        options.RefitLeaves = true;
+        options.Trees.RefitLeaves = true;
         using var refit = _ml.Compression().Prune(_teacher, options).Fit(_train);
         var teacher = TestData.Scores(_teacher.Transform(_test));
         double a = Rms(teacher, TestData.Scores(collapsed.Transform(_test))), b = Rms(teacher, TestData.Scores(refit.Transform(_test)));
@@ -104,8 +104,8 @@ public sealed class TreeLeafPruningTests
     [DataRow(double.NaN)]
     public void LeafPruningToleranceOutsideZeroToOneThrows(double tolerance)
     {
-        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Prune(_teacher, new PruningOptions { LeafPruningTolerance = tolerance }));
-        Assert.AreEqual(nameof(PruningOptions.LeafPruningTolerance), e.ParamName);
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Prune(_teacher, new PruningOptions { Trees = { LeafPruningTolerance = tolerance } }));
+        Assert.AreEqual(nameof(TreePruningOptions.LeafPruningTolerance), e.ParamName);
     }
 
     public sealed class SpamFeatures

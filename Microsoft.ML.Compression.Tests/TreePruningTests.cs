@@ -35,7 +35,7 @@ public sealed class TreePruningTests
     public void LassoReweightingReproducesTheTeachersScoresBetterThanDroppingTrees()
     {
         using var lasso = _ml.Compression().Prune(_teacher, new PruningOptions { TargetSparsity = 0.9 }).Fit(_train);
-        using var drop = _ml.Compression().Prune(_teacher, new PruningOptions { TargetSparsity = 0.9, TreeSelection = TreeSelection.LeastVarying }).Fit(_train);
+        using var drop = _ml.Compression().Prune(_teacher, new PruningOptions { TargetSparsity = 0.9, Trees = { Selection = TreeSelection.LeastVarying } }).Fit(_train);
         double lassoRmse = ScoreRmse(lasso), dropRmse = ScoreRmse(drop);
         Console.WriteLine($"score RMSE vs teacher at 90% pruning: lasso {lassoRmse:F3}, least-varying {dropRmse:F3}");
         Assert.IsTrue(lassoRmse < 0.6 * dropRmse, $"lasso {lassoRmse}, drop {dropRmse}");

@@ -51,13 +51,13 @@ public sealed class UnscoredRowsTests
             _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 10), // copies
         })
         {
-            using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false }).Fit(data);
+            using var distilled = _ml.Compression().Distill(teacher, student, new DistillationOptions { Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } }).Fit(data);
             var row = distilled.Report.Stages[1];
             StringAssert.Contains(row.Description, $"({nan} left out: the teacher scored them NaN");
             Assert.IsTrue(row.Agreement > 0.85, $"agreement {row.Agreement}");
         }
         // The same for logit regression (one regression target per scored row).
-        var logit = new DistillationOptions { ChooseOnValidation = false, BinaryTargets = BinaryTargets.LogitRegression, RegressionStudent = _ml.Regression.Trainers.FastTree(numberOfTrees: 10), TrainLabelOnlyBaseline = false };
+        var logit = new DistillationOptions { BinaryTargets = BinaryTargets.LogitRegression, RegressionStudent = _ml.Regression.Trainers.FastTree(numberOfTrees: 10), Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } };
         using var regressed = _ml.Compression().Distill(teacher, _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 10), logit).Fit(data);
         StringAssert.Contains(regressed.Report.Stages[1].Description, $"({nan} left out");
     }
@@ -70,7 +70,7 @@ public sealed class UnscoredRowsTests
         data = _ml.Transforms.DropColumns("Target").Fit(data).Transform(data);
         var teacher = _ml.Regression.Trainers.Sdca(maximumNumberOfIterations: 20).Fit(data);
         int nan = teacher.Transform(data).GetColumn<float>("Score").Count(float.IsNaN);
-        using var distilled = _ml.Compression().Distill(teacher, _ml.Regression.Trainers.FastTree(numberOfTrees: 10), new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false }).Fit(data);
+        using var distilled = _ml.Compression().Distill(teacher, _ml.Regression.Trainers.FastTree(numberOfTrees: 10), new DistillationOptions { Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } }).Fit(data);
         StringAssert.Contains(distilled.Report.Stages[1].Description, $"({nan} left out: the teacher scored them NaN or infinite");
         Assert.IsTrue(distilled.Transform(data).GetColumn<float>("Score").All(float.IsFinite), "the tree student scores every row");
     }

@@ -58,13 +58,13 @@ public sealed class CompressionCatalog
     /// (a field-aware factorization machine, a scoring CustomMapping) teaches through that column.</param>
     /// <param name="student">The student pipeline, with its own featurization if it wants one; it receives the training data's columns.
     /// Give its trainer an example-weight column (<c>exampleWeightColumnName: "Weight"</c>; Distill adds the column) for exact soft targets.</param>
-    /// <param name="options">Soft-target options; defaults when null. <see cref="DistillationOptions.ChooseOnValidation"/> returns the
+    /// <param name="options">Soft-target options; defaults when null. <see cref="StudentSelectionOptions.ChooseOnValidation"/> returns the
     /// student trained on the labels alone when no distilled student beats it on validation rows.</param>
     /// <example>
     /// <code>
     /// var distill = ml.Compression().Distill(teacher,
     ///     ml.Transforms.Concatenate("Features", cols).Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20, exampleWeightColumnName: "Weight")),
-    ///     new DistillationOptions { ChooseOnValidation = true });
+    ///     new DistillationOptions { Selection = { ChooseOnValidation = true } });
     /// </code>
     /// </example>
     public DistillationEstimator Distill(ITransformer teacher, IEstimator<ITransformer> student, DistillationOptions? options = null)
@@ -90,10 +90,31 @@ public sealed class CompressionCatalog
     public DistillationEstimator Distill(Stream onnxModel, IEstimator<ITransformer> student, DistillationOptions? options = null)
         => new(_ml, ModelSource.FromOnnx(OnnxModelIO.Load(onnxModel ?? throw new ArgumentNullException(nameof(onnxModel))), "ONNX network from the stream"), student, options ?? new DistillationOptions());
 
+    /// <summary>
+    /// Distills <paramref name="teacher"/> into <paramref name="student"/> with the given soft-target weight and
+    /// temperature, the other options at their defaults; see
+    /// <see cref="Distill(ITransformer, IEstimator{ITransformer}, DistillationOptions)"/>.
+    /// </summary>
+    /// <param name="teacher">The trained model that teaches.</param>
+    /// <param name="student">The student pipeline, ending in a trainer of the teacher's task.</param>
+    /// <param name="alpha">Weight of the teacher's soft targets against the true labels, in [0, 1] (<see cref="DistillationOptions.Alpha"/>).</param>
+    /// <param name="temperature">Softening temperature, greater than 0 (<see cref="DistillationOptions.Temperature"/>).</param>
+    /// <example><code>var distilled = ml.Compression().Distill(teacher, student, alpha: 0.7, temperature: 2).Fit(train);</code></example>
+    public DistillationEstimator Distill(ITransformer teacher, IEstimator<ITransformer> student, double alpha, double temperature = 1.0)
+        => Distill(teacher, student, new DistillationOptions { Alpha = alpha, Temperature = temperature });
+
     /// <summary>A distillation stage for a chain: the model of the stage before it is the teacher.</summary>
     /// <example><code>var chain = ml.Compression().Quantize(teacher).Append(ml.Compression().Distill(student));</code></example>
     public DistillationEstimator Distill(IEstimator<ITransformer> student, DistillationOptions? options = null)
         => new(_ml, null, student, options ?? new DistillationOptions());
+
+    /// <summary>A distillation stage for a chain with the given soft-target weight and temperature, the other options at their defaults.</summary>
+    /// <param name="student">The student pipeline, ending in a trainer of the teacher's task.</param>
+    /// <param name="alpha">Weight of the teacher's soft targets against the true labels, in [0, 1] (<see cref="DistillationOptions.Alpha"/>).</param>
+    /// <param name="temperature">Softening temperature, greater than 0 (<see cref="DistillationOptions.Temperature"/>).</param>
+    /// <example><code>var chain = ml.Compression().Quantize(teacher, Precision.Int8).Append(ml.Compression().Distill(student, alpha: 0.8));</code></example>
+    public DistillationEstimator Distill(IEstimator<ITransformer> student, double alpha, double temperature = 1.0)
+        => Distill(student, new DistillationOptions { Alpha = alpha, Temperature = temperature });
 
     /// <summary>A pruning stage for a chain: it prunes the model of the stage before it.</summary>
     /// <example><code>chain.Append(ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 }));</code></example>
@@ -167,6 +188,28 @@ public sealed class CompressionCatalog
     /// <example><code>var fp16 = ml.Compression().Quantize("mlp.onnx", Precision.Float16).Fit(data);</code></example>
     public QuantizationEstimator Quantize(string onnxModelPath, Precision precision) => Quantize(onnxModelPath, new QuantizationOptions { Precision = precision });
 
+    /// <summary>A quantization stage for a chain to <paramref name="precision"/> in <paramref name="mode"/>, the other options at their defaults.</summary>
+    /// <param name="precision">The precision of the weights (Int8, Int4, Float16); dynamic and static modes need Int8.</param>
+    /// <param name="mode">Weight-only, dynamic or static quantization of networks (<see cref="NetworkQuantizationOptions.Mode"/>); trees and linear models are quantized weight-only.</param>
+    /// <example><code>var chain = ml.Compression().Prune("mlp.onnx", 0.5).Append(ml.Compression().Quantize(Precision.Int8, QuantizationMode.Static));</code></example>
+    public QuantizationEstimator Quantize(Precision precision, QuantizationMode mode) => Quantize(Options(precision, mode));
+
+    /// <summary>Quantizes a trained ML.NET model, or an OnnxTransformer network, to <paramref name="precision"/> in <paramref name="mode"/>, the other options at their defaults.</summary>
+    /// <param name="model">The trained model.</param>
+    /// <param name="precision">The precision of the weights (Int8, Int4, Float16); dynamic and static modes need Int8.</param>
+    /// <param name="mode">Weight-only, dynamic or static quantization of networks (<see cref="NetworkQuantizationOptions.Mode"/>).</param>
+    /// <example><code>var dynamicInt8 = ml.Compression().Quantize(onnxTransformer, Precision.Int8, QuantizationMode.Dynamic).Fit(data);</code></example>
+    public QuantizationEstimator Quantize(ITransformer model, Precision precision, QuantizationMode mode) => Quantize(model, Options(precision, mode));
+
+    /// <summary>Quantizes an ONNX network read from a file to <paramref name="precision"/> in <paramref name="mode"/>, the other options at their defaults.</summary>
+    /// <param name="onnxModelPath">The .onnx file (never changed).</param>
+    /// <param name="precision">The precision of the weights (Int8, Int4, Float16); dynamic and static modes need Int8.</param>
+    /// <param name="mode">Weight-only, dynamic or static quantization (<see cref="NetworkQuantizationOptions.Mode"/>).</param>
+    /// <example><code>var staticInt8 = ml.Compression().Quantize("mlp.onnx", Precision.Int8, QuantizationMode.Static).Fit(calibration);</code></example>
+    public QuantizationEstimator Quantize(string onnxModelPath, Precision precision, QuantizationMode mode) => Quantize(onnxModelPath, Options(precision, mode));
+
+    private static QuantizationOptions Options(Precision precision, QuantizationMode mode) => new() { Precision = precision, Network = { Mode = mode } };
+
     /// <summary>
     /// The common tokenized-text case of a Transformer encoder: <paramref name="data"/> with the int64
     /// <c>input_ids</c>, <c>attention_mask</c> and <c>token_type_ids</c> vector columns of <paramref name="maxTokens"/>
@@ -184,7 +227,7 @@ public sealed class CompressionCatalog
     /// <code>
     /// var tokenizer = BertTokenizer.Create("vocab.txt", new BertOptions { LowerCaseBeforeTokenization = true });
     /// var tokens = ml.Compression().TokenizeText(data, "Text", tokenizer, maxTokens: 64);
-    /// using var int8 = ml.Compression().Quantize("encoder.onnx", new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(tokens);
+    /// using var int8 = ml.Compression().Quantize("encoder.onnx", new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(tokens);
     /// </code>
     /// </example>
     public IDataView TokenizeText(IDataView data, string textColumnName, Microsoft.ML.Tokenizers.Tokenizer tokenizer, int maxTokens, TokenizedTextOptions? options = null)
@@ -201,7 +244,7 @@ public sealed class CompressionCatalog
     /// <summary>
     /// Prunes each MatMul/Gemm/Conv layer of an ONNX network alone at each of <paramref name="sparsities"/> (with
     /// reconstruction) and measures <paramref name="metric"/>, so per-layer sparsities can be chosen from data and
-    /// given to <see cref="PruningOptions.LayerSparsity"/>.
+    /// given to <see cref="NetworkPruningOptions.LayerSparsity"/>.
     /// </summary>
     /// <param name="onnxModelPath">The network; the file is never changed.</param>
     /// <param name="data">Calibration data (also what the pruned models are fitted on); the metric sees the models, so it can use other data.</param>
@@ -210,7 +253,7 @@ public sealed class CompressionCatalog
     /// <example>
     /// <code>
     /// var sweep = ml.Compression().PruningSensitivity("mlp.onnx", calibration, m => Accuracy(m, test), 0.5, 0.8, 0.9);
-    /// var options = new PruningOptions { LayerSparsity = sweep.ToDictionary(l => l.Layer, l => l.LargestSparsityWithin(0.005)) };
+    /// var options = new PruningOptions { Network = { LayerSparsity = sweep.ToDictionary(l => l.Layer, l => l.LargestSparsityWithin(0.005)) } };
     /// </code>
     /// </example>
     public IReadOnlyList<LayerSensitivity> PruningSensitivity(string onnxModelPath, IDataView data, Func<ITransformer, double> metric, params double[] sparsities)

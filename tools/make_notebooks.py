@@ -204,11 +204,11 @@ Each variant is fitted on the calibration data; the file itself is never changed
 var variants = new (string Name, Func<CompressedModel> Fit)[]
 {
     ("INT8 weights", () => ml.Compression().Quantize(modelPath, new QuantizationOptions { Precision = Precision.Int8 }).Fit(calibration)),
-    ("INT8 static (QDQ)", () => ml.Compression().Quantize(modelPath, new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = 256 }).Fit(calibration)),
+    ("INT8 static (QDQ)", () => ml.Compression().Quantize(modelPath, new QuantizationOptions { Network = { Mode = QuantizationMode.Static, MaxCalibrationRows = 256 } }).Fit(calibration)),
     ("INT4 block-wise", () => ml.Compression().Quantize(modelPath, new QuantizationOptions { Precision = Precision.Int4 }).Fit(calibration)),
     ("prune 80%", () => ml.Compression().Prune(modelPath, new PruningOptions { TargetSparsity = 0.8 }).Fit(calibration)),
-    ("prune 50% neurons", () => ml.Compression().Prune(modelPath, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5 }).Fit(calibration)),
-    ("prune 50% neurons + INT8", () => ml.Compression().Prune(modelPath, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5 })
+    ("prune 50% neurons", () => ml.Compression().Prune(modelPath, new PruningOptions { TargetSparsity = 0.5, Network = { Granularity = PruningGranularity.Structured } }).Fit(calibration)),
+    ("prune 50% neurons + INT8", () => ml.Compression().Prune(modelPath, new PruningOptions { TargetSparsity = 0.5, Network = { Granularity = PruningGranularity.Structured } })
         .Append(ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 })).Fit(calibration)),
 };
 
@@ -301,7 +301,7 @@ $"teacher trained in {clock.Elapsed.TotalSeconds:F1} s"
 
 The student trainer reads an example-weight column (`Weight`): the library then gives it the teacher's exact soft
 targets as weighted rows. Without a weight column it would get 4 copies of each row with labels in proportion to
-the teacher's probability. `TrainLabelOnlyBaseline` (on by default) also trains the same student on the true
+the teacher's probability. `Selection.TrainLabelOnlyBaseline` (on by default) also trains the same student on the true
 labels, for the report's baseline line.
 '''),
     code('''
@@ -313,7 +313,7 @@ LightGbmBinaryTrainer Student() => ml.BinaryClassification.Trainers.LightGbm(new
 
 clock.Restart();
 CompressedModel student = ml.Compression()
-    .Distill(teacher, Student(), new DistillationOptions { TrainLabelOnlyBaseline = true })
+    .Distill(teacher, Student(), new DistillationOptions { Selection = { TrainLabelOnlyBaseline = true } })
     .WithEvaluationData(test)
     .Fit(train);
 var distillSeconds = clock.Elapsed.TotalSeconds;
@@ -434,12 +434,12 @@ double Auc(ITransformer m, IDataView d) => ml.BinaryClassification.Evaluate(m.Tr
 ITransformer Tuned(Func<double, int, ITransformer> fit)
     => (from rate in new[] { 0.5, 0.8 } from minLeaf in new[] { 10, 20, 40 } select fit(rate, minLeaf)).MaxBy(m => Auc(m, p2Valid))!;
 double P2Auc(ITransformer m) => Math.Round(Auc(m, p2Test), 4);
-var noBaseline = new DistillationOptions { TrainLabelOnlyBaseline = false }; // the labels-only student is trained on its own below
+var noBaseline = new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false } }; // the labels-only student is trained on its own below
 var labelsOnly = Tuned((rate, minLeaf) => P2Student(null, rate, minLeaf).Fit(p2Train));
 var onLabelled = Tuned((rate, minLeaf) => ml.Compression().Distill(p2Teacher, P2Student("Weight", rate, minLeaf), noBaseline).Fit(p2Train));
 // DistillationOptions.UnlabeledData: the teacher labels these rows too, and the student learns from them after the labelled ones.
 var withUnlabeled = Tuned((rate, minLeaf) => ml.Compression().Distill(p2Teacher, P2Student("Weight", rate, minLeaf),
-    new DistillationOptions { TrainLabelOnlyBaseline = false, UnlabeledData = unlabeled }).Fit(p2Train));
+    new DistillationOptions { UnlabeledData = unlabeled, Selection = { TrainLabelOnlyBaseline = false } }).Fit(p2Train));
 new[]
 {
     new { model = "teacher (early-stopped LightGBM, 64 leaves)", testAUC = P2Auc(p2Teacher) },
@@ -532,7 +532,7 @@ Show(CompressionPlots.PruningSensitivity(sweep, "validation accuracy", tolerance
 ## Prune with a sparsity per layer
 
 `LargestSparsityWithin(tolerance)` gives, for each layer, the largest swept sparsity whose accuracy stayed within
-the tolerance; `PruningOptions.LayerSparsity` applies them all at once. The errors of several pruned layers add
+the tolerance; `PruningOptions.Network.LayerSparsity` applies them all at once. The errors of several pruned layers add
 up, so the result is checked on the test half, against **uniform** pruning that removes the same share of all
 weights from every layer.
 '''),
@@ -542,10 +542,10 @@ double overall = sweep.Sum(l => l.Weights * chosen[l.Layer]) / sweep.Sum(l => l.
 chosen.Select(kv => new { layer = kv.Key, sparsity = kv.Value }).Append(new { layer = "all weights", sparsity = Math.Round(overall, 4) })
 '''),
     code('''
-var perLayerOptions = new PruningOptions { LayerSparsity = chosen };
+var perLayerOptions = new PruningOptions { Network = { LayerSparsity = chosen } };
 var perLayer = ml.Compression().Prune(modelPath, perLayerOptions).Fit(calibration);
 var perLayerInt8 = ml.Compression().Prune(modelPath, perLayerOptions)
-    .Append(ml.Compression().Quantize(new QuantizationOptions { Mode = QuantizationMode.Static }))
+    .Append(ml.Compression().Quantize(new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }))
     .Fit(calibration);
 var uniform = ml.Compression().Prune(modelPath, new PruningOptions { TargetSparsity = overall }).Fit(calibration);
 var dense = ml.Transforms.ApplyOnnxModel(modelPath).Fit(calibration);

@@ -19,8 +19,7 @@ public enum BinaryTargets
     /// becomes a positive and a negative row weighted p and 1 − p (when the trainer has an example-weight column) or
     /// <see cref="DistillationOptions.SoftTargetResolution"/> copies with labels in proportion to p, i.e. the
     /// cross-entropy between the teacher's and the student's probabilities. The result is a native ML.NET model.
-    /// With LightGBM students of the same shape (50 trees × 16 leaves) it beat logit regression on LETTER.p2 (0.9831
-    /// against 0.9748 AUC), spam (0.9770 against 0.9721) and wa_churn (0.8474 against 0.8469).
+    /// With LightGBM students of the same shape it beat logit regression on every binary data set measured (docs/stages.md).
     /// </summary>
     /// <example><code>var options = new DistillationOptions { BinaryTargets = BinaryTargets.SoftLabels }; // the default</code></example>
     SoftLabels,

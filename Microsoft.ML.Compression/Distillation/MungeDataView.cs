@@ -87,7 +87,7 @@ internal sealed class MungeDataView : IDataView
             }
         }
         if (rows > int.MaxValue / (factor + 1))
-            throw new DataMismatchException($"Augmentation supports at most {int.MaxValue / (factor + 1)} rows with AugmentationFactor {factor}; the data has {rows}.");
+            throw new DataMismatchException($"Augmentation supports at most {int.MaxValue / (factor + 1)} rows with Augmentation.Factor {factor}; the data has {rows}.");
         _sampleNumeric = sampleNumeric.ToArray();
         _sampleSwap = sampleSwap.ToArray();
 

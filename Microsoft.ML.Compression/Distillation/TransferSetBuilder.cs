@@ -100,9 +100,9 @@ internal static class TransferSetBuilder
         var rawLabel = data.Schema.GetColumnOrNull(o.LabelColumnName);
         if (o.Alpha < 1 && rawLabel == null)
             throw new DataMismatchException($"Alpha {o.Alpha} blends in the true labels, but the data has no '{o.LabelColumnName}' column. Use Alpha = 1 for unlabeled data.", o.LabelColumnName);
-        int factor = o.AugmentationFactor;
+        int factor = o.Augmentation.Factor;
         MungeDataView? munge = factor > 0
-            ? new MungeDataView(data, factor, o.AugmentationSwapProbability, o.AugmentationLocalVariance, o.AugmentationSeed, o.AugmentationSampleSize,
+            ? new MungeDataView(data, factor, o.Augmentation.SwapProbability, o.Augmentation.LocalVariance, o.Augmentation.Seed, o.Augmentation.SampleSize,
                 new[] { o.LabelColumnName, weightColumn }.OfType<string>().ToHashSet())
             : null;
         if (munge != null) data = munge; // synthetic rows follow each original row; the teacher labels them

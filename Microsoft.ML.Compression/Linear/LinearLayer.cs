@@ -59,7 +59,7 @@ internal static class LinearLayer
         }
         else if (options.Precision == Precision.Int4)
         {
-            int bs = options.BlockSize;
+            int bs = options.Network.BlockSize;
             foreach (var row in result)
                 for (int from = 0; from < f; from += bs)
                 {

@@ -10,7 +10,7 @@ namespace Microsoft.ML.Compression;
 /// estimator chain ending in a trainer) learns the teacher's soft targets, optionally blended with the true
 /// labels. The student stays a native ML.NET model (except with <see cref="MulticlassTargets.PerClassRegression"/> and
 /// <see cref="BinaryTargets.LogitRegression"/>, whose regressors become one ONNX graph). With
-/// <see cref="DistillationOptions.ChooseOnValidation"/> it also trains the student on the labels alone and returns
+/// <see cref="StudentSelectionOptions.ChooseOnValidation"/> it also trains the student on the labels alone and returns
 /// whichever is better on validation rows. Create it with
 /// <see cref="CompressionCatalog.Distill(ITransformer, IEstimator{ITransformer}, DistillationOptions)"/>.
 /// </summary>
@@ -141,13 +141,13 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         using var teacher = new TransformerChain<ITransformer>(input.BuildTransformers(Ml, data).ToArray());
         var classes = input is NetworkTeacherState network ? (network.ClassValues, network.ClassType) : ((object[], DataViewType)?)null;
         string? notChosen = null;
-        if (_options.ChooseOnValidation)
+        if (_options.Selection.ChooseOnValidation)
         {
             notChosen = WhyNotChoose(data);
             if (notChosen == null)
             {
                 try { return ApplyChoosing(input, teacher, classes, data, out description); }
-                catch (DataMismatchException e) when (_options.ValidationData == null)
+                catch (DataMismatchException e) when (_options.Selection.ValidationData == null)
                 {
                     notChosen = e.Message; // e.g. the held-out rows have one class only: distil as without the choice
                 }
@@ -161,17 +161,17 @@ public sealed class DistillationEstimator : CompressionStageEstimator
 
     /// <summary>
     /// Why the default choice on held-out rows cannot be made on <paramref name="data"/> (no label column, too few rows
-    /// to hold out), or null when it can. With the user's own <see cref="DistillationOptions.ValidationData"/> the
+    /// to hold out), or null when it can. With the user's own <see cref="StudentSelectionOptions.ValidationData"/> the
     /// choice is always made, and a problem with those rows is an error.
     /// </summary>
     private string? WhyNotChoose(IDataView data)
     {
-        if (_options.ValidationData != null) return null;
+        if (_options.Selection.ValidationData != null) return null;
         if (data.Schema.GetColumnOrNull(_options.LabelColumnName) == null)
             return $"the data has no '{_options.LabelColumnName}' column to compare the students on (distilled from the teacher alone).";
         long rows = FeatureSample.RowCount(data);
-        if (rows * _options.ValidationFraction < DistillationOptions.MinValidationRows)
-            return $"{rows} rows hold out fewer than {DistillationOptions.MinValidationRows} at ValidationFraction {_options.ValidationFraction:G3}; give more rows or DistillationOptions.ValidationData.";
+        if (rows * _options.Selection.ValidationFraction < DistillationOptions.MinValidationRows)
+            return $"{rows} rows hold out fewer than {DistillationOptions.MinValidationRows} at ValidationFraction {_options.Selection.ValidationFraction:G3}; give more rows or DistillationOptions.Selection.ValidationData.";
         return null;
     }
 
@@ -212,7 +212,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     };
 
     /// <summary>
-    /// <see cref="DistillationOptions.ChooseOnValidation"/>: the label-only student and one distilled student per
+    /// <see cref="StudentSelectionOptions.ChooseOnValidation"/>: the label-only student and one distilled student per
     /// candidate Alpha, trained on the training part and compared on the validation rows; the best is returned
     /// (a tie goes to the label-only student), trained again on all the data when the rows were held out.
     /// </summary>
@@ -220,21 +220,21 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     {
         string label = _options.LabelColumnName;
         if (data.Schema.GetColumnOrNull(label) == null)
-            throw new DataMismatchException($"ChooseOnValidation compares the students on true labels, but the data has no '{label}' column. Give labelled training data, or set ChooseOnValidation = false.", label);
-        bool heldOut = _options.ValidationData == null;
+            throw new DataMismatchException($"Selection.ChooseOnValidation compares the students on true labels, but the data has no '{label}' column. Give labelled training data, or set Selection.ChooseOnValidation = false.", label);
+        bool heldOut = _options.Selection.ValidationData == null;
         IDataView fitPart = data, validation;
         if (heldOut)
         {
-            var split = Ml.Data.TrainTestSplit(data, _options.ValidationFraction, seed: _options.ValidationSeed);
+            var split = Ml.Data.TrainTestSplit(data, _options.Selection.ValidationFraction, seed: _options.Selection.ValidationSeed);
             (fitPart, validation) = (split.TrainSet, split.TestSet);
         }
-        else validation = _options.ValidationData!;
+        else validation = _options.Selection.ValidationData!;
         if (validation.Schema.GetColumnOrNull(label) == null)
-            throw new DataMismatchException($"DistillationOptions.ValidationData has no '{label}' column: the candidates are compared on true labels.", label);
+            throw new DataMismatchException($"DistillationOptions.Selection.ValidationData has no '{label}' column: the candidates are compared on true labels.", label);
         long rows = FeatureSample.RowCount(validation);
         if (rows < DistillationOptions.MinValidationRows)
-            throw new DataMismatchException($"ChooseOnValidation has {rows} validation rows, too few to choose a student on (at least {DistillationOptions.MinValidationRows}): " +
-                (heldOut ? "give more training data, a larger ValidationFraction, or your own rows in DistillationOptions.ValidationData." : "give more rows in DistillationOptions.ValidationData."));
+            throw new DataMismatchException($"Selection.ChooseOnValidation has {rows} validation rows, too few to choose a student on (at least {DistillationOptions.MinValidationRows}): " +
+                (heldOut ? "give more training data, a larger Selection.ValidationFraction, or your own rows in DistillationOptions.Selection.ValidationData." : "give more rows in DistillationOptions.Selection.ValidationData."));
         string metricName = ReportBuilder.MetricName(StudentTask);
         bool higherIsBetter = StudentTask != ModelTask.Regression;
 
@@ -250,8 +250,8 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             candidates.Add(new DistillationCandidate { Name = $"distilled, alpha {alpha:G3}", Alpha = alpha, ValidationMetric = ValidationMetric(state, fitPart, validation) });
             states.Add(state);
             summaries.Add(summary);
-            if (_options.CandidateTreeCounts is not { } sizes) continue;
-            var trees = StudentTrees(state, nameof(DistillationOptions.CandidateTreeCounts));
+            if (_options.Selection.CandidateTreeCounts is not { } sizes) continue;
+            var trees = StudentTrees(state, nameof(StudentSelectionOptions.CandidateTreeCounts));
             foreach (int size in sizes.Distinct().Where(n => n < trees.Sum()).OrderByDescending(n => n))
             {
                 Ml.LogInfo($"Compression: cutting the candidate with alpha {alpha:G3} to {size} trees.");
@@ -265,7 +265,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         var labelOnly = FitOnLabels(fitPart);
         var labelOnlyMetric = ValidationMetric(NativeState.Of(labelOnly, StudentTask, "student"), fitPart, validation)
             ?? throw new DataMismatchException($"The validation rows give no {metricName} for the label-only student (a binary task needs both classes among them, and the label must be of the student's type): " +
-                "give other rows in DistillationOptions.ValidationData.", label);
+                "give other rows in DistillationOptions.Selection.ValidationData.", label);
         candidates.Insert(0, new DistillationCandidate { Name = "labels only", LabelOnly = true, ValidationMetric = labelOnlyMetric });
         states.Insert(0, null);
         summaries.Insert(0, "");
@@ -276,10 +276,10 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         for (int i = 1; i < candidates.Count; i++)
             if (candidates[i].ValidationMetric is double m && (best == 0 || Error(m) < Error(candidates[best].ValidationMetric!.Value)))
                 best = i;
-        int chosen = best > 0 && Error(candidates[best].ValidationMetric!.Value) < Error(labelOnlyMetric) * (1 - _options.MinimumErrorReduction) ? best : 0;
+        int chosen = best > 0 && Error(candidates[best].ValidationMetric!.Value) < Error(labelOnlyMetric) * (1 - _options.Selection.MinimumErrorReduction) ? best : 0;
         double? teacherMetric = ReportBuilder.Metric(Ml, StudentTask, LabelFree.Transform(teacher, validation, label), label);
 
-        bool refit = heldOut && _options.RefitChosenOnAllData;
+        bool refit = heldOut && _options.Selection.RefitChosenOnAllData;
         ModelState result;
         ITransformer? baseline;
         string targets;
@@ -298,14 +298,14 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             result = refit ? TrainDistilled(teacher, classes, data, o, out summary) : states[chosen]!;
             if (refit && candidates[chosen].Trees is int size)
             {
-                var trees = StudentTrees(result, nameof(DistillationOptions.CandidateTreeCounts));
+                var trees = StudentTrees(result, nameof(StudentSelectionOptions.CandidateTreeCounts));
                 if (size < trees.Sum())
                 {
                     result = NativeCompression.PruneToTreeBudget(Ml, result, data, trees, size, out var pruning);
                     summary += $"; cut to {size} trees by the Prune stage's {pruning}";
                 }
             }
-            baseline = !refit ? labelOnly : _options.TrainLabelOnlyBaseline ? FitOnLabels(data) : null;
+            baseline = !refit ? labelOnly : _options.Selection.TrainLabelOnlyBaseline ? FitOnLabels(data) : null;
             targets = $"{Targets(o)}: {summary}";
         }
         var selection = new DistillationSelection
@@ -318,7 +318,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             ChosenIndex = chosen,
             TeacherValidationMetric = teacherMetric,
             Refitted = refit,
-            MinimumErrorReduction = _options.MinimumErrorReduction,
+            MinimumErrorReduction = _options.Selection.MinimumErrorReduction,
         };
         description = $"{targets}; chosen among {candidates.Count} candidates on {rows} {(heldOut ? "held-out" : "validation")} rows" +
             (refit ? ", then trained again on all the training data." : heldOut ? ", as trained without the held-out rows." : ".");
@@ -375,7 +375,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     private ITransformer? TrainBaseline(IDataView data, out string note)
     {
         note = "";
-        if (!_options.TrainLabelOnlyBaseline) return null;
+        if (!_options.Selection.TrainLabelOnlyBaseline) return null;
         if (data.Schema.GetColumnOrNull(_options.LabelColumnName) == null)
         {
             note = "; no labels-only baseline (the data has no label column)";

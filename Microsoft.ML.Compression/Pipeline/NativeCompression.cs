@@ -59,16 +59,16 @@ internal static class NativeCompression
 
     public static ModelState Prune(MLContext ml, PruningOptions options, ModelState input, IDataView data, OnnxStage onnx, out string description)
         => NativeOrOnnx(ml, options.Form, input, data, options.MaxCalibrationRows,
-            options.PruneFeaturizerVocabulary ? "PruneFeaturizerVocabulary rewrites the featurizer as an ONNX graph"
-                : options.Granularity == PruningGranularity.Structured ? "structured pruning removes whole outputs of a network layer" : null,
+            options.Text.PruneFeaturizerVocabulary ? "PruneFeaturizerVocabulary rewrites the featurizer as an ONNX graph"
+                : options.Network.Granularity == PruningGranularity.Structured ? "structured pruning removes whole outputs of a network layer" : null,
             s => PruneTrees(s, options), s => PruneLinear(s, options), onnx, out description);
 
     public static ModelState Quantize(MLContext ml, QuantizationOptions options, ModelState input, IDataView data, OnnxStage onnx, out string description)
     {
-        var result = NativeOrOnnx(ml, options.Form, input, data, options.MaxCalibrationRows, null,
+        var result = NativeOrOnnx(ml, options.Form, input, data, options.Network.MaxCalibrationRows, null,
             s => QuantizeTrees(s, options.Precision), s => QuantizeLinear(s, options), onnx, out description);
-        if (result is NativeState && options.Mode != QuantizationMode.WeightOnly)
-            description += $" {options.Mode} mode quantizes a network's activations; a tree ensemble or linear model has none, so its weights were quantized weight-only.";
+        if (result is NativeState && options.Network.Mode != QuantizationMode.WeightOnly)
+            description += $" {options.Network.Mode} mode quantizes a network's activations; a tree ensemble or linear model has none, so its weights were quantized weight-only.";
         return result;
     }
 
@@ -218,7 +218,7 @@ internal static class NativeCompression
         string grid = options.Precision switch
         {
             Precision.Float16 => "FP16",
-            Precision.Int4 => $"a symmetric INT4 grid in blocks of {options.BlockSize} features per class",
+            Precision.Int4 => $"a symmetric INT4 grid in blocks of {options.Network.BlockSize} features per class",
             _ => $"a symmetric INT8 grid, {(options.PerChannel ? "one scale per class" : "one scale for the model")}",
         };
         return $"linear model: weights snapped to {grid}, biases exact (largest weight error {worst:G3}). ML.NET stores weights as float32, " +

@@ -15,25 +15,7 @@ public sealed class PruningEstimator : CompressionStageEstimator
     internal PruningEstimator(MLContext ml, ModelSource? source, PruningOptions options) : base(ml, source)
     {
         options.Validate();
-        _options = new PruningOptions
-        {
-            TargetSparsity = options.TargetSparsity,
-            ExcludedNodes = options.ExcludedNodes.ToArray(),
-            MaxCalibrationRows = options.MaxCalibrationRows,
-            TreeSelection = options.TreeSelection,
-            TreeStorage = options.TreeStorage,
-            Form = options.Form,
-            LeafPruningTolerance = options.LeafPruningTolerance,
-            RefitLeaves = options.RefitLeaves,
-            Reconstruct = options.Reconstruct,
-            Granularity = options.Granularity,
-            LayerSparsity = new Dictionary<string, double>(options.LayerSparsity),
-            Scope = options.Scope,
-            MaxLayerSparsity = options.MaxLayerSparsity,
-            SemiStructuredN = options.SemiStructuredN,
-            SemiStructuredM = options.SemiStructuredM,
-            PruneFeaturizerVocabulary = options.PruneFeaturizerVocabulary,
-        };
+        _options = options.Copy();
     }
 
     /// <inheritdoc/>
@@ -44,7 +26,7 @@ public sealed class PruningEstimator : CompressionStageEstimator
 
     private ModelState ApplyOnnx(ModelState input, IDataView data, out string description)
     {
-        if (!_options.PruneFeaturizerVocabulary)
+        if (!_options.Text.PruneFeaturizerVocabulary)
             return GraphStage.Apply(Ml, input, data, (graph, context) => GraphPruner.Prune(graph, _options, context), out description);
         if (input is NativeState native) input = native.Export(Ml, data);
         if (input is not PredictorState original)

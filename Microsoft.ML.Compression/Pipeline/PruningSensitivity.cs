@@ -13,11 +13,11 @@ namespace Microsoft.ML.Compression;
 /// </example>
 public sealed class LayerSensitivity
 {
-    /// <summary>The layer (ONNX node name, or its weight's name) — a key for <see cref="PruningOptions.LayerSparsity"/>.</summary>
+    /// <summary>The layer (ONNX node name, or its weight's name) — a key for <see cref="NetworkPruningOptions.LayerSparsity"/>.</summary>
     /// <example>
     /// <code>
     /// var sweep = ml.Compression().PruningSensitivity("mlp.onnx", calibration, m =&gt; Accuracy(m, test), 0.5, 0.9);
-    /// var layerSparsity = sweep.ToDictionary(l =&gt; l.Layer, l =&gt; l.LargestSparsityWithin(0.005)); // for PruningOptions.LayerSparsity
+    /// var layerSparsity = sweep.ToDictionary(l =&gt; l.Layer, l =&gt; l.LargestSparsityWithin(0.005)); // for PruningOptions.Network.LayerSparsity
     /// </code>
     /// </example>
     public string Layer { get; init; } = "";
@@ -32,7 +32,7 @@ public sealed class LayerSensitivity
     public IReadOnlyDictionary<double, double> Metric { get; init; } = new Dictionary<double, double>();
 
     /// <summary>The largest sparsity whose metric stays within <paramref name="tolerance"/> of the baseline (0 if none).</summary>
-    /// <example><code>var options = new PruningOptions { LayerSparsity = sweep.ToDictionary(l => l.Layer, l => l.LargestSparsityWithin(0.005)) };</code></example>
+    /// <example><code>var options = new PruningOptions { Network = { LayerSparsity = sweep.ToDictionary(l => l.Layer, l => l.LargestSparsityWithin(0.005)) } };</code></example>
     public double LargestSparsityWithin(double tolerance, bool higherIsBetter = true)
         => Metric.Where(kv => higherIsBetter ? kv.Value >= Baseline - tolerance : kv.Value <= Baseline + tolerance)
             .Select(kv => kv.Key).DefaultIfEmpty(0).Max();
@@ -56,7 +56,7 @@ internal static class PruningSensitivitySweep
             var values = new Dictionary<double, double>();
             foreach (var s in sparsities)
             {
-                var options = new PruningOptions { TargetSparsity = 0, Reconstruct = reconstruct, LayerSparsity = new Dictionary<string, double> { [layer] = s } };
+                var options = new PruningOptions { TargetSparsity = 0, Reconstruct = reconstruct, Network = { LayerSparsity = new Dictionary<string, double> { [layer] = s } } };
                 using var pruned = prune(options).Fit(data);
                 values[s] = metric(pruned);
                 ml.LogInfo($"Compression: sensitivity of {layer} at {s:P0}: {values[s]:G4}.");

@@ -28,16 +28,16 @@ internal static class GraphPruner
             var sample = context.FeatureInput != null ? context.ReadInput(context.FeatureInput, options.MaxCalibrationRows) : null;
             if (sample == null || sample.Length == 0)
                 throw new DataMismatchException("Pruning a tree ensemble needs data to rank its trees, and the data view is empty.");
-            return TreeEnsemblePruner.Prune(trees, options, sample) + TreeEnsembleCompactor.Store(model, options.TreeStorage);
+            return TreeEnsemblePruner.Prune(trees, options, sample) + TreeEnsembleCompactor.Store(model, options.Trees.Storage);
         }
 
         if (LinearOpRewriter.HasLinearOps(g)) LinearOpRewriter.Rewrite(model);
         CheckLayerNames(g, options);
-        if (options.Granularity == PruningGranularity.Structured) return StructuredPruner.Prune(model, options, context);
+        if (options.Network.Granularity == PruningGranularity.Structured) return StructuredPruner.Prune(model, options, context);
         var weights = WeightTensors.Find(g, options.ExcludedNodes);
         if (weights.Count == 0)
             throw new UnsupportedModelException("The graph has no float MatMul, Gemm or Conv weights, linear coefficients or tree ensembles to prune.");
-        var globalSparsity = options.Scope == PruningScope.Global && options.Granularity == PruningGranularity.Unstructured
+        var globalSparsity = options.Network.Scope == PruningScope.Global && options.Network.Granularity == PruningGranularity.Unstructured
             ? GlobalSparsities(model, weights, context, options) : null;
 
         long total = 0, zeroed = 0;
@@ -51,7 +51,7 @@ internal static class GraphPruner
             var view = transposed ? Transpose(values, outputs, inputs) : values;
             var importance = view.Select(Math.Abs).ToArray();
             double sparsity = SparsityOf(options, w, globalSparsity);
-            int toZero = options.Granularity == PruningGranularity.SemiStructured ? 1 : (int)Math.Floor(sparsity * view.Length);
+            int toZero = options.Network.Granularity == PruningGranularity.SemiStructured ? 1 : (int)Math.Floor(sparsity * view.Length);
             // A layer left dense needs neither its input rows nor their spread: skipping them keeps a sensitivity
             // sweep, which prunes one layer at a time, from recording every layer of the network on every fit.
             // Rows of this layer's input: read directly when it is a model input (linear models, first layers),
@@ -68,17 +68,17 @@ internal static class GraphPruner
             {
                 bool rebuild = options.Reconstruct && layerInput is { Length: > 1 } && inputs <= LayerReconstruction.MaxInputs;
                 var original = view.ToArray();
-                bool semi = options.Granularity == PruningGranularity.SemiStructured;
+                bool semi = options.Network.Granularity == PruningGranularity.SemiStructured;
                 if (rebuild && inputs <= SparseGpt.MaxInputs)
                 {
                     // The mask is chosen with second-order information as the weights are updated (SparseGPT):
                     // far better than |w| x spread at high per-layer sparsity (fashion MLP 90%: 82.6% vs 73.6%).
                     secondOrder++;
-                    SparseGpt.Prune(view, inputs, outputs, layerInput!, sparsity, semi ? options.SemiStructuredN : 0,
-                        semi ? options.SemiStructuredM : 0, withBias: BiasOf(g, w.Consumer, outputs) != null);
+                    SparseGpt.Prune(view, inputs, outputs, layerInput!, sparsity, semi ? options.Network.SemiStructuredN : 0,
+                        semi ? options.Network.SemiStructuredM : 0, withBias: BiasOf(g, w.Consumer, outputs) != null);
                 }
                 else if (semi)
-                    SemiStructured.Apply(view, importance, matrix ? new long[] { inputs, outputs } : tensor.Dims, matrix ? 1 : w.ChannelAxis, options.SemiStructuredN, options.SemiStructuredM);
+                    SemiStructured.Apply(view, importance, matrix ? new long[] { inputs, outputs } : tensor.Dims, matrix ? 1 : w.ChannelAxis, options.Network.SemiStructuredN, options.Network.SemiStructuredM);
                 else
                     foreach (var i in Enumerable.Range(0, view.Length).OrderBy(i => importance[i]).Take(toZero)) view[i] = 0f;
                 if (rebuild)
@@ -98,16 +98,16 @@ internal static class GraphPruner
             layerZeroed.Add((LayerName(w), layerZeros, values.Length));
         }
         var rebuilt = reconstructed > 0 ? $"; {(secondOrder > 0 ? $"the masks of {secondOrder} layer(s) were chosen with the inverse Hessian of their inputs (SparseGPT), " : "")}the kept weights of {reconstructed} layer(s) were refitted by least squares to reproduce the layer's output on the data, with bias correction" : "";
-        var pattern = options.Granularity == PruningGranularity.SemiStructured ? $"{options.SemiStructuredN}:{options.SemiStructuredM} semi-structured"
+        var pattern = options.Network.Granularity == PruningGranularity.SemiStructured ? $"{options.Network.SemiStructuredN}:{options.Network.SemiStructuredM} semi-structured"
             : globalSparsity != null ? $"with one global threshold ({string.Join(", ", globalSparsity.Select(kv => $"{kv.Key} {kv.Value:P0}"))})"
-            : options.LayerSparsity.Count > 0 ? $"per layer ({string.Join(", ", weights.Select(w => $"{LayerName(w)} {SparsityOf(options, w, null):P0}"))})"
+            : options.Network.LayerSparsity.Count > 0 ? $"per layer ({string.Join(", ", weights.Select(w => $"{LayerName(w)} {SparsityOf(options, w, null):P0}"))})"
             : $"to {options.TargetSparsity:P0} each";
         // What the sparsity counts: the prunable weights, and all float parameters of the graph (embeddings,
         // LayerNorm, biases), which a Transformer has many of (80 % of its MatMul weights was 9 % of the model).
         long parameters = g.Initializer.Where(t => t.DataType == OnnxType.Float).Sum(OnnxTensors.ElementCount);
         long zeroParameters = g.Initializer.Where(t => t.DataType == OnnxType.Float).Sum(t => (long)OnnxTensors.ReadFloats(t).Count(v => v == 0f));
         var hollowed = layerZeroed.Where(l => l.Zeroed > 0.95 * l.Size).Select(l => $"{l.Name} {l.Zeroed / (double)l.Size:P0}").ToList();
-        var warning = hollowed.Count > 0 ? $" Warning: {string.Join(", ", hollowed)} lost more than 95 % of its weights; if accuracy dropped, cap it with PruningOptions.MaxLayerSparsity or exclude it (ExcludedNodes)." : "";
+        var warning = hollowed.Count > 0 ? $" Warning: {string.Join(", ", hollowed)} lost more than 95 % of its weights; if accuracy dropped, cap it with PruningOptions.Network.MaxLayerSparsity or exclude it (ExcludedNodes)." : "";
         return $"{(reconstructed > 0 ? "data-aware" : "magnitude")} pruning of {weights.Count} weight tensor(s) {pattern}: {zeroed} of {total} prunable MatMul/Gemm/Conv weights are now zero ({zeroed / (double)Math.Max(1, total):P1}); "
             + $"{zeroParameters} of all {parameters} float parameters of the graph ({zeroParameters / (double)Math.Max(1, parameters):P1}){rebuilt}.{warning}";
     }
@@ -117,7 +117,7 @@ internal static class GraphPruner
     /// <summary>The sparsity asked of one layer: by name, else from the global threshold, else TargetSparsity.</summary>
     internal static double SparsityOf(PruningOptions options, WeightTensor w, IReadOnlyDictionary<string, double>? global)
     {
-        if (options.LayerSparsity.TryGetValue(w.Consumer.Name, out var s) || options.LayerSparsity.TryGetValue(w.Name, out s)) return s;
+        if (options.Network.LayerSparsity.TryGetValue(w.Consumer.Name, out var s) || options.Network.LayerSparsity.TryGetValue(w.Name, out s)) return s;
         if (global != null && global.TryGetValue(LayerName(w), out s)) return s;
         return options.TargetSparsity;
     }
@@ -126,7 +126,7 @@ internal static class GraphPruner
     private static void CheckLayerNames(GraphProto g, PruningOptions options)
     {
         var names = new HashSet<string>(g.Node.Select(n => n.Name).Concat(g.Initializer.Select(t => t.Name)));
-        var unknown = options.LayerSparsity.Keys.Concat(options.ExcludedNodes).Where(n => !names.Contains(n)).ToList();
+        var unknown = options.Network.LayerSparsity.Keys.Concat(options.ExcludedNodes).Where(n => !names.Contains(n)).ToList();
         if (unknown.Count == 0) return;
         var layers = WeightTensors.Find(g).Select(LayerName);
         throw new ArgumentException(
@@ -160,7 +160,7 @@ internal static class GraphPruner
         foreach (var (_, values) in saliencies) Array.Sort(values);
         long size = saliencies.Sum(s => (long)s.values.Length);
         long cut = (long)Math.Floor(options.TargetSparsity * size);
-        double cap = Math.Max(options.MaxLayerSparsity, options.TargetSparsity);
+        double cap = Math.Max(options.Network.MaxLayerSparsity, options.TargetSparsity);
         // Zeroed by threshold t: per layer, the saliencies ≤ t, but at most the cap; the smallest t that reaches the
         // target overall (found by bisection over the sorted saliencies) puts the weights a capped layer keeps on
         // the other layers.

@@ -38,7 +38,7 @@ internal static class StructuredPruner
         foreach (var plan in plans)
         {
             int channels = (int)plan.Producer.Weight.Dims[plan.Producer.OutAxis];
-            double sparsity = options.LayerSparsity.TryGetValue(plan.Producer.Node.Name, out var named) || options.LayerSparsity.TryGetValue(plan.Producer.Weight.Name, out named)
+            double sparsity = options.Network.LayerSparsity.TryGetValue(plan.Producer.Node.Name, out var named) || options.Network.LayerSparsity.TryGetValue(plan.Producer.Weight.Name, out named)
                 ? named : options.TargetSparsity;
             int keep = Math.Max(1, channels - (int)Math.Floor(sparsity * channels));
             if (keep == channels) continue;

@@ -15,8 +15,8 @@ internal static class TreeEnsemblePruner
     {
         int before = 0, after = 0;
         double worstRmse = 0;
-        bool lasso = options.TreeSelection == TreeSelection.LassoReweighting;
-        bool leaves = options.LeafPruningTolerance > 0 || options.RefitLeaves;
+        bool lasso = options.Trees.Selection == TreeSelection.LassoReweighting;
+        bool leaves = options.Trees.LeafPruningTolerance > 0 || options.Trees.RefitLeaves;
         var leafResults = new List<TreeLeafPruner.Result>();
         int multiTarget = 0;
         bool droppedTrees = false;
@@ -31,7 +31,7 @@ internal static class TreeEnsemblePruner
             if (leaves && !leafPrune) multiTarget++;
             if (keep == n && !leafPrune) continue;
             // The full ensemble's score, which leaf refitting reproduces.
-            var reference = leafPrune && options.RefitLeaves ? TreeLeafPruner.Scores(ensemble, sample) : null;
+            var reference = leafPrune && options.Trees.RefitLeaves ? TreeLeafPruner.Scores(ensemble, sample) : null;
             if (keep < n)
             {
                 droppedTrees = true;
@@ -42,7 +42,7 @@ internal static class TreeEnsemblePruner
             {
                 // Without a refit the tolerance is measured against the tree-pruned ensemble's own spread.
                 reference ??= TreeLeafPruner.Scores(ensemble, sample);
-                var result = TreeLeafPruner.Prune(ensemble, sample, reference, options.LeafPruningTolerance, options.RefitLeaves);
+                var result = TreeLeafPruner.Prune(ensemble, sample, reference, options.Trees.LeafPruningTolerance, options.Trees.RefitLeaves);
                 leafResults.Add(result);
             }
             ensemble.WriteBack();
@@ -60,12 +60,12 @@ internal static class TreeEnsemblePruner
             return multiTarget > 0 ? $" Leaf pruning skipped: {multiTarget} ensemble(s) have several targets in one node." : "";
         int before = results.Sum(r => r.NodesBefore), after = results.Sum(r => r.NodesAfter);
         int leaves = results.Sum(r => r.LeavesBefore), unvisited = results.Sum(r => r.UnvisitedLeaves);
-        var text = options.LeafPruningTolerance > 0
-            ? $" Leaf pruning (tolerance {options.LeafPruningTolerance:G3} of the score's SD): nodes {before:N0} -> {after:N0}"
+        var text = options.Trees.LeafPruningTolerance > 0
+            ? $" Leaf pruning (tolerance {options.Trees.LeafPruningTolerance:G3} of the score's SD): nodes {before:N0} -> {after:N0}"
               + $" ({unvisited:N0} of {leaves:N0} leaves reached by no calibration row, kept; {results.Sum(r => r.TreesFolded)} tree(s) reduced to a constant, folded into the base value;"
               + $" RMS score change {results.Max(r => r.ScoreChangeRms):G3})."
             : $" Nodes: {before:N0}.";
-        if (options.RefitLeaves)
+        if (options.Trees.RefitLeaves)
             text += $" Leaves refitted to the full ensemble's score: RMSE on the data {results.Max(r => r.RmseBefore):G3} -> {results.Max(r => r.RmseAfter):G3}.";
         return text;
     }

@@ -8,7 +8,7 @@ namespace Microsoft.ML.Compression.Quantization;
 /// MatMuls whose two inputs are both activations (no weight), such as attention's Q·Kᵀ and softmax·V: dynamic mode
 /// quantizes both inputs at run time (DynamicQuantizeLinear + MatMulInteger), static mode puts calibrated
 /// QuantizeLinear/DequantizeLinear pairs on both inputs. Used when
-/// <see cref="QuantizationOptions.QuantizeActivationMatMuls"/> says so (by default in static mode only).
+/// <see cref="NetworkQuantizationOptions.QuantizeActivationMatMuls"/> says so (by default in static mode only).
 /// </summary>
 internal static class ActivationMatMulQuantizer
 {

@@ -19,16 +19,16 @@ internal static class ActivationQdq
         var dequantized = new HashSet<string>(g.Node.Where(n => n.OpType == "DequantizeLinear").Select(n => n.Output[0]));
         var tensors = uses.Select(u => u.Node.Input[u.Input]).Where(t => !dequantized.Contains(t)).Distinct().ToList();
         if (tensors.Count == 0) return 0;
-        var stats = ActivationRecorder.Record(model, tensors, context, options.MaxCalibrationRows);
+        var stats = ActivationRecorder.Record(model, tensors, context, options.Network.MaxCalibrationRows);
         var made = new Dictionary<string, (string Dq, List<NodeProto> Nodes)>();
         foreach (var t in tensors)
         {
-            var r = stats[t].Range(options.Calibration, options.Percentile, options.SymmetricActivations);
-            var (scale, zp) = GraphQuantizer.ActivationParameters(r.Min, r.Max, options.SymmetricActivations);
+            var r = stats[t].Range(options.Network.Calibration, options.Network.Percentile, options.Network.SymmetricActivations);
+            var (scale, zp) = GraphQuantizer.ActivationParameters(r.Min, r.Max, options.Network.SymmetricActivations);
             var sName = OnnxGraphEditor.UniqueName(g, t + "_act_scale");
             g.Initializer.Add(OnnxTensors.Float(sName, new[] { scale }));
             var zName = OnnxGraphEditor.UniqueName(g, t + "_act_zero_point");
-            g.Initializer.Add(options.SymmetricActivations ? OnnxTensors.Int8(zName, new sbyte[1]) : OnnxTensors.UInt8(zName, new[] { (byte)zp }));
+            g.Initializer.Add(options.Network.SymmetricActivations ? OnnxTensors.Int8(zName, new sbyte[1]) : OnnxTensors.UInt8(zName, new[] { (byte)zp }));
             var qName = OnnxGraphEditor.UniqueName(g, t + "_act_quantized");
             var dq = OnnxGraphEditor.UniqueName(g, t + "_dequantized");
             made[t] = (dq, new List<NodeProto>

@@ -16,7 +16,7 @@ internal sealed record EmbeddingTable(string Name, IReadOnlyList<NodeProto> Gath
 /// the Gather would restore the whole table on every call). Cast + Mul rather than a per-axis DequantizeLinear
 /// after the Gather: ONNX Runtime's per-axis DequantizeLinear took about 3× as long on the spam Transformer.</item>
 /// <item>INT4: ONNX Runtime's com.microsoft GatherBlockQuantized, 4-bit values packed two per byte with one scale per
-/// row and block of <see cref="QuantizationOptions.BlockSize"/> columns (the table's width must be a multiple
+/// row and block of <see cref="NetworkQuantizationOptions.BlockSize"/> columns (the table's width must be a multiple
 /// of it; otherwise the table is stored INT8 as above).</item>
 /// <item>FP16: a Constant holding the half-precision table, then Cast to float, as for the other weights
 /// (ONNX Runtime folds the Cast when it loads the graph).</item>
@@ -66,17 +66,17 @@ internal static class EmbeddingQuantizer
                 continue;
             }
             g.Initializer.Remove(tensor);
-            if (options.Precision == Precision.Int4 && width % options.BlockSize == 0)
+            if (options.Precision == Precision.Int4 && width % options.Network.BlockSize == 0)
             {
-                var (packed, scales, err) = BlockInt4(values, rows, width, options.BlockSize);
+                var (packed, scales, err) = BlockInt4(values, rows, width, options.Network.BlockSize);
                 worst = Math.Max(worst, err);
                 var qName = OnnxGraphEditor.UniqueName(g, e.Name + "_int4");
                 var sName = OnnxGraphEditor.UniqueName(g, e.Name + "_scale");
                 g.Initializer.Add(OnnxTensors.UInt8(qName, packed, rows, width / 2));
-                g.Initializer.Add(OnnxTensors.Float(sName, scales, rows, width / options.BlockSize));
+                g.Initializer.Add(OnnxTensors.Float(sName, scales, rows, width / options.Network.BlockSize));
                 foreach (var gather in e.Gathers)
                     replaced[gather] = OnnxGraphEditor.Node("GatherBlockQuantized", new[] { qName, gather.Input[1], sName }, new[] { gather.Output[0] }, qName + "_" + gather.Name, "com.microsoft")
-                        .WithInt("bits", 4).WithInt("block_size", options.BlockSize).WithInt("gather_axis", 0).WithInt("quantize_axis", 1);
+                        .WithInt("bits", 4).WithInt("block_size", options.Network.BlockSize).WithInt("gather_axis", 0).WithInt("quantize_axis", 1);
                 int4++;
                 continue;
             }
@@ -117,7 +117,7 @@ internal static class EmbeddingQuantizer
             Precision.Float16 => $"{tables.Count} embedding table(s) FP16 (Constant + Cast)",
             _ => string.Join(", ", new[]
             {
-                int4 > 0 ? $"{int4} embedding table(s) INT4 in blocks of {options.BlockSize} per row (com.microsoft GatherBlockQuantized)" : null,
+                int4 > 0 ? $"{int4} embedding table(s) INT4 in blocks of {options.Network.BlockSize} per row (com.microsoft GatherBlockQuantized)" : null,
                 int8 > 0 ? $"{int8} embedding table(s) INT8 per column, gathered as int8 then Cast + Mul" : null,
             }.Where(s => s != null)),
         };

@@ -15,8 +15,8 @@ internal static partial class GraphQuantizer
         var dynamicInputs = new Dictionary<string, (string Q, string Scale, string Zero)>();
         double worst = 0;
         int dynamic = 0;
-        bool signedWeights = options.DynamicWeightFormat == DynamicWeightFormat.EightBit
-            || options.DynamicWeightFormat == DynamicWeightFormat.Auto && CpuInt8.ExactSignedProducts;
+        bool signedWeights = options.Network.DynamicWeightFormat == DynamicWeightFormat.EightBit
+            || options.Network.DynamicWeightFormat == DynamicWeightFormat.Auto && CpuInt8.ExactSignedProducts;
         foreach (var w in weights)
         {
             var node = w.Consumer;
@@ -87,7 +87,7 @@ internal static partial class GraphQuantizer
         g.Node.Clear();
         g.Node.Add(ordered);
         string format = signedWeights ? "stored int8 (u8×s8 kernels" : "stored uint8 around 128 (u8×u8 kernels";
-        string why = options.DynamicWeightFormat == DynamicWeightFormat.Auto ? $", chosen for this CPU: {CpuInt8.Feature})" : ")";
+        string why = options.Network.DynamicWeightFormat == DynamicWeightFormat.Auto ? $", chosen for this CPU: {CpuInt8.Feature})" : ")";
         return $"dynamic INT8: {dynamic} MatMul/Gemm as DynamicQuantizeLinear (uint8 activations, range per batch) + MatMulInteger with 8-bit symmetric " +
                $"{(options.PerChannel ? "per-channel" : "per-tensor")} weights {format}{why}; {weights.Count - dynamic} other weight tensor(s) INT8 weight-only; largest weight error {worst:G3}.";
     }

@@ -7,7 +7,7 @@ namespace Microsoft.ML.Compression.Quantization;
 internal static partial class GraphQuantizer
 {
     /// <summary>
-    /// MatMul/Gemm weights as 4-bit integers in blocks of <see cref="QuantizationOptions.BlockSize"/> along the input
+    /// MatMul/Gemm weights as 4-bit integers in blocks of <see cref="NetworkQuantizationOptions.BlockSize"/> along the input
     /// dimension (one scale per output channel and block), multiplied by ONNX Runtime's com.microsoft MatMulNBits.
     /// (DequantizeLinear with int4 and block_size, opset 21, runs in ONNX Runtime, but ML.NET's OnnxTransformer
     /// refuses int4 initializers.) Conv weights and weights that do not fit stay INT8 per channel.
@@ -20,7 +20,7 @@ internal static partial class GraphQuantizer
         var replacements = new Dictionary<NodeProto, List<NodeProto>>(ReferenceEqualityComparer.Instance);
         double worst = 0;
         int blocked = 0;
-        int bs = options.BlockSize;
+        int bs = options.Network.BlockSize;
         foreach (var w in weights)
         {
             var node = w.Consumer;

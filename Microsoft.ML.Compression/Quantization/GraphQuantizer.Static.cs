@@ -25,7 +25,7 @@ internal static partial class GraphQuantizer
         // the large-object heap, which only a full collection frees: collected once here, they do not add to the
         // peak (ResNet18 with 256 images: 1751 → 1475 MB peak working set).
         GC.Collect();
-        var stats = ActivationRecorder.Record(model, activations.Concat(tailTensors).Distinct().ToList(), context, options.MaxCalibrationRows, out int rows);
+        var stats = ActivationRecorder.Record(model, activations.Concat(tailTensors).Distinct().ToList(), context, options.Network.MaxCalibrationRows, out int rows);
         // A tensor read through MaxPool/Flatten/Reshape from a quantized Conv output gets that output's range, so that
         // the QuantizeLinear/DequantizeLinear around the pass-through op cancel and it runs on uint8/int8 values.
         var producer = OnnxGraphEditor.Producers(g);
@@ -46,15 +46,15 @@ internal static partial class GraphQuantizer
             float lo = float.PositiveInfinity, hi = float.NegativeInfinity;
             foreach (var member in stats.Keys.Where(k => k == source || RangeSource(k) == source))
             {
-                var r = stats[member].Range(options.Calibration, options.Percentile, options.SymmetricActivations);
+                var r = stats[member].Range(options.Network.Calibration, options.Network.Percentile, options.Network.SymmetricActivations);
                 lo = Math.Min(lo, r.Min);
                 hi = Math.Max(hi, r.Max);
             }
-            var (scale, zp) = ActivationParameters(lo, hi, options.SymmetricActivations);
+            var (scale, zp) = ActivationParameters(lo, hi, options.Network.SymmetricActivations);
             var sName = OnnxGraphEditor.UniqueName(g, tensor + "_act_scale");
             g.Initializer.Add(OnnxTensors.Float(sName, new[] { scale }));
             var zName = OnnxGraphEditor.UniqueName(g, tensor + "_act_zero_point");
-            g.Initializer.Add(options.SymmetricActivations ? OnnxTensors.Int8(zName, new sbyte[1]) : OnnxTensors.UInt8(zName, new[] { (byte)zp }));
+            g.Initializer.Add(options.Network.SymmetricActivations ? OnnxTensors.Int8(zName, new sbyte[1]) : OnnxTensors.UInt8(zName, new[] { (byte)zp }));
             var qName = OnnxGraphEditor.UniqueName(g, tensor + "_act_quantized");
             var nodes = new List<NodeProto>
             {
@@ -88,8 +88,8 @@ internal static partial class GraphQuantizer
             bool fused = qdq.TryGetValue(node.Input[0], out var act);
             // A weight that meets a quantized input runs in ONNX Runtime's integer kernels; one that does not is
             // dequantized to float and keeps the plain ±127 levels. See StaticWeightFormat for the formats' reasons.
-            var format = fused ? options.WeightFormat : StaticWeightFormat.EightBit;
-            bool unsigned = format == StaticWeightFormat.EightBitUnsigned && !options.SymmetricActivations;
+            var format = fused ? options.Network.WeightFormat : StaticWeightFormat.EightBit;
+            bool unsigned = format == StaticWeightFormat.EightBitUnsigned && !options.Network.SymmetricActivations;
             var (scales, err) = DequantizedInt8Weight(g, w, options.PerChannel, prologue, unsigned, format == StaticWeightFormat.PairBounded);
             worst = Math.Max(worst, err);
             if (!fused) continue;
@@ -131,17 +131,17 @@ internal static partial class GraphQuantizer
         g.Node.Clear();
         g.Node.Add(prologue);
         g.Node.Add(ordered);
-        var ranges = string.Join(", ", activations.Take(4).Select(a => { var r = stats[a].Range(options.Calibration, options.Percentile, options.SymmetricActivations); return $"{a} [{r.Min:G3}, {r.Max:G3}]"; }));
-        return $"static INT8 (QDQ): {activations.Count} activation tensor(s) as {(options.SymmetricActivations ? "int8 symmetric" : "uint8 asymmetric")}, " +
-               $"{options.Calibration} calibration on {rows} row(s) ({ranges}{(activations.Count > 4 ? ", …" : "")}); {weights.Count} weight tensor(s) symmetric " +
+        var ranges = string.Join(", ", activations.Take(4).Select(a => { var r = stats[a].Range(options.Network.Calibration, options.Network.Percentile, options.Network.SymmetricActivations); return $"{a} [{r.Min:G3}, {r.Max:G3}]"; }));
+        return $"static INT8 (QDQ): {activations.Count} activation tensor(s) as {(options.Network.SymmetricActivations ? "int8 symmetric" : "uint8 asymmetric")}, " +
+               $"{options.Network.Calibration} calibration on {rows} row(s) ({ranges}{(activations.Count > 4 ? ", …" : "")}); {weights.Count} weight tensor(s) symmetric " +
                $"{(options.PerChannel ? "per channel" : "per tensor")}, {WeightFormatText(options)} where the input is quantized, " +
                $"{biases} bias(es) int32; largest weight error {worst:G3}.";
     }
 
-    private static string WeightFormatText(QuantizationOptions options) => options.WeightFormat switch
+    private static string WeightFormatText(QuantizationOptions options) => options.Network.WeightFormat switch
     {
         StaticWeightFormat.PairBounded => "int8 with each channel's two largest levels summing to at most 128 (ONNX Runtime's u8×s8 kernels cannot overflow)",
-        StaticWeightFormat.EightBitUnsigned when !options.SymmetricActivations => "8-bit stored as uint8 around 128 (u8×u8 kernels)",
+        StaticWeightFormat.EightBitUnsigned when !options.Network.SymmetricActivations => "8-bit stored as uint8 around 128 (u8×u8 kernels)",
         _ => "8-bit int8",
     };
 

@@ -29,13 +29,13 @@ internal static partial class GraphQuantizer
         InsertPrologue(g, prologue);
         string how = options.Precision == Precision.Float16 ? "FP16 weights (Constant + Cast)"
             : $"INT8 weights, symmetric, {(options.PerChannel ? "per output channel" : "per tensor")}, " +
-              (options.KeepDequantizeLinear ? "via DequantizeLinear" : "restored by Cast + Mul (folded when ONNX Runtime loads the graph)");
+              (options.Network.KeepDequantizeLinear ? "via DequantizeLinear" : "restored by Cast + Mul (folded when ONNX Runtime loads the graph)");
         return $"{how} on {weights.Count} weight tensor(s); largest weight error {worst:G3}.";
     }
 
     /// <summary>One weight left weight-only INT8: Cast + Mul folded at load (default) or DequantizeLinear at run time.</summary>
     private static double WeightOnlyInt8(GraphProto g, WeightTensor w, QuantizationOptions options, List<NodeProto> prologue)
-        => options.KeepDequantizeLinear ? DequantizedInt8Weight(g, w, options.PerChannel, prologue).Worst : LoadTimeInt8.Replace(g, w, options.PerChannel, prologue);
+        => options.Network.KeepDequantizeLinear ? DequantizedInt8Weight(g, w, options.PerChannel, prologue).Worst : LoadTimeInt8.Replace(g, w, options.PerChannel, prologue);
 
     private static void InsertPrologue(GraphProto g, List<NodeProto> prologue)
     {

@@ -32,12 +32,12 @@ internal static partial class GraphQuantizer
             throw new UnsupportedModelException("The model is already quantized (it has DequantizeLinear, quantized operators, INT8 or FP16 constant weights). Quantize the float model once.");
 
         string note = "";
-        var mode = options.Mode;
+        var mode = options.Network.Mode;
         var trees = TreeEnsembleNode.FindAll(g).ToList();
         if (trees.Count > 0)
         {
             if (mode != QuantizationMode.WeightOnly) note = $" {mode} mode does not apply to tree ensembles (they have no activations to quantize): leaves quantized weight-only.";
-            return QuantizeTrees(trees, options) + note + TreeEnsembleCompactor.Store(model, options.TreeStorage);
+            return QuantizeTrees(trees, options) + note + TreeEnsembleCompactor.Store(model, options.Trees.Storage);
         }
 
         if (LinearOpRewriter.HasLinearOps(g)) LinearOpRewriter.Rewrite(model);
@@ -61,22 +61,22 @@ internal static partial class GraphQuantizer
         var floatModel = context.FeatureInput == null ? model.Clone() : null;
         Func<ModelProto, QuantizationMode, IReadOnlyCollection<string>, string> quantize = (m, md, excluded)
             => QuantizeMode(m, WeightTensors.Find(m.Graph, options.ExcludedNodes.Concat(excluded).ToArray()), md, options, context, excluded);
-        if (floatModel != null && options.MinimumOutputSqnrDb > 0) quantize = MixedPrecision.Budgeted(quantize, floatModel, options, context);
-        string description = options.RequireSpeedup && mode != QuantizationMode.WeightOnly
+        if (floatModel != null && options.Network.MinimumOutputSqnrDb > 0) quantize = MixedPrecision.Budgeted(quantize, floatModel, options, context);
+        string description = options.Network.RequireSpeedup && mode != QuantizationMode.WeightOnly
             ? QuantizationMeasurements.QuantizeFasterThanFloat(model, mode, options, context, quantize)
             : quantize(model, mode, Array.Empty<string>());
         if (floatModel != null)
         {
             // Networks: how far each quantized operator's input and each output moved, on the calibration rows.
             var tensors = ActivationInputs(floatModel.Graph, WeightTensors.Find(floatModel.Graph, options.ExcludedNodes));
-            context.TensorErrors = QuantizationMeasurements.Sqnr(floatModel, model, tensors, context, options.MaxCalibrationRows);
+            context.TensorErrors = QuantizationMeasurements.Sqnr(floatModel, model, tensors, context, options.Network.MaxCalibrationRows);
         }
         return foldNote + description + note;
     }
 
     /// <summary>
     /// Quantizes <paramref name="weights"/> in <paramref name="mode"/>, then (dynamic/static, with
-    /// <see cref="QuantizationOptions.QuantizeActivationMatMuls"/>) the activation×activation MatMuls, then the
+    /// <see cref="NetworkQuantizationOptions.QuantizeActivationMatMuls"/>) the activation×activation MatMuls, then the
     /// embedding tables and large constant operands; the last two skip what <see cref="QuantizationOptions.ExcludedNodes"/>
     /// or <paramref name="alsoExcluded"/> name.
     /// </summary>
@@ -85,7 +85,7 @@ internal static partial class GraphQuantizer
     {
         // Found before the weights are quantized: afterwards a weight MatMul reads its weight from a DequantizeLinear
         // and would look like a product of two activations.
-        var products = mode != QuantizationMode.WeightOnly && (options.QuantizeActivationMatMuls ?? mode == QuantizationMode.Static)
+        var products = mode != QuantizationMode.WeightOnly && (options.Network.QuantizeActivationMatMuls ?? mode == QuantizationMode.Static)
             ? ActivationMatMulQuantizer.Find(model.Graph, options.ExcludedNodes.Concat(alsoExcluded ?? Array.Empty<string>()).ToHashSet())
             : new List<NodeProto>();
         string smallNote = "";
@@ -107,7 +107,7 @@ internal static partial class GraphQuantizer
         int scaled = mode == QuantizationMode.Static ? ScaleIntoQuantize.Fold(model) : 0;
         if (scaled > 0)
             description += $" {scaled} Mul(s) by a constant scalar folded into the scale of the QuantizeLinear that reads them.";
-        int withBias = mode == QuantizationMode.Static && !options.KeepDequantizeLinear ? IntegerMatMulBias.Fuse(model) : 0;
+        int withBias = mode == QuantizationMode.Static && !options.Network.KeepDequantizeLinear ? IntegerMatMulBias.Fuse(model) : 0;
         if (withBias > 0)
             description += $" {withBias} quantized MatMul(s) with their bias Add written as ONNX Runtime's MatMulIntegerToFloat with the bias inside (the QDQ form leaves the Add as a separate pass).";
         // Embedding tables (Gather) and large constant operands are stored quantized in every mode: in text models

@@ -16,7 +16,7 @@ namespace Microsoft.ML.Compression.Quantization;
 /// 1 thread, CPU time, AVX2 without VNNI): the 12 bias Adds took about 8 % of the static INT8 time, and writing the
 /// fused operator took static INT8 from 0.76–0.82× to 0.70–0.77× of FP32 (batch 1: 0.92× → 0.85×), same outputs
 /// to float rounding. Gemm layers are not concerned (their bias is already inside ONNX Runtime's QGemm).
-/// <see cref="QuantizationOptions.KeepDequantizeLinear"/> keeps the plain QDQ form, for runtimes other than ONNX Runtime.
+/// <see cref="NetworkQuantizationOptions.KeepDequantizeLinear"/> keeps the plain QDQ form, for runtimes other than ONNX Runtime.
 /// </remarks>
 internal static class IntegerMatMulBias
 {

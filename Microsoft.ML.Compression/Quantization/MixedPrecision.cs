@@ -5,7 +5,7 @@ using Onnx;
 namespace Microsoft.ML.Compression.Quantization;
 
 /// <summary>
-/// Automatic mixed precision (<see cref="QuantizationOptions.MinimumOutputSqnrDb"/>): quantize everything, measure
+/// Automatic mixed precision (<see cref="NetworkQuantizationOptions.MinimumOutputSqnrDb"/>): quantize everything, measure
 /// on the calibration rows how far the network's outputs moved (SQNR against the float network) and, while that is
 /// below the budget, leave float the one layer that adds the most error and quantize again.
 /// </summary>
@@ -32,11 +32,11 @@ internal static class MixedPrecision
             string description = quantize(model, mode, excluded);
             while (true)
             {
-                var errors = QuantizationMeasurements.Sqnr(floatModel, model, layers.SelectMany(l => l.Inputs.Append(l.Output)).Distinct(), context, options.MaxCalibrationRows, asOperatorSees: false)
+                var errors = QuantizationMeasurements.Sqnr(floatModel, model, layers.SelectMany(l => l.Inputs.Append(l.Output)).Distinct(), context, options.Network.MaxCalibrationRows, asOperatorSees: false)
                     .ToDictionary(e => e.Name, e => e.SqnrDb);
                 double output = outputs.Select(o => errors.GetValueOrDefault(o, TensorError.MaxSqnrDb)).Min();
                 rounds.Add(output);
-                if (output >= options.MinimumOutputSqnrDb) break;
+                if (output >= options.Network.MinimumOutputSqnrDb) break;
                 var candidates = layers.Where(l => !keptFloat.Contains(l.Name) && errors.ContainsKey(l.Output)).ToList();
                 if (candidates.Count == 0) break;
                 // What the layer adds: the noise-to-signal power ratio of its output minus that of its (noisiest) input;
@@ -52,10 +52,10 @@ internal static class MixedPrecision
                 model.OpsetImport.Clear();
                 model.OpsetImport.Add(fresh.OpsetImport);
             }
-            string budget = $" Mixed precision (output SQNR budget {options.MinimumOutputSqnrDb:G3} dB on the calibration rows): output SQNR {string.Join(" → ", rounds.Select(r => $"{r:F1} dB"))}";
+            string budget = $" Mixed precision (output SQNR budget {options.Network.MinimumOutputSqnrDb:G3} dB on the calibration rows): output SQNR {string.Join(" → ", rounds.Select(r => $"{r:F1} dB"))}";
             if (keptFloat.Count == 0) return description + $"{budget}; every layer stays quantized.";
             return description + $"{budget}; left float, worst first: {string.Join(", ", keptFloat)}"
-                + (rounds[^1] >= options.MinimumOutputSqnrDb ? "." : " (budget not met: no layer left to keep float).");
+                + (rounds[^1] >= options.Network.MinimumOutputSqnrDb ? "." : " (budget not met: no layer left to keep float).");
         };
 
     /// <summary>The layers of the float graph that <paramref name="mode"/> quantizes and that are not excluded.</summary>
@@ -65,7 +65,7 @@ internal static class MixedPrecision
         var skip = options.ExcludedNodes.Concat(excluded).ToArray();
         var layers = WeightTensors.Find(g, skip).Select(w => new Layer(w.Name, new[] { w.Consumer.Input[0] }, BiasedOutput(g, w.Consumer))).ToList();
         layers.AddRange(EmbeddingQuantizer.Find(g, skip.ToHashSet()).SelectMany(e => e.Gathers.Select(n => new Layer(e.Name, Array.Empty<string>(), n.Output[0]))));
-        if (mode != QuantizationMode.WeightOnly && (options.QuantizeActivationMatMuls ?? mode == QuantizationMode.Static))
+        if (mode != QuantizationMode.WeightOnly && (options.Network.QuantizeActivationMatMuls ?? mode == QuantizationMode.Static))
             layers.AddRange(ActivationMatMulQuantizer.Find(g, skip.ToHashSet()).Select(n => new Layer(n.Name, n.Input.ToArray(), n.Output[0])));
         return layers.GroupBy(l => l.Name).Select(grp => grp.First()).ToList();
     }

@@ -84,7 +84,7 @@ internal static class QuantizationMeasurements
     }
 
     /// <summary>
-    /// <see cref="QuantizationOptions.RequireSpeedup"/>: quantizes copies of <paramref name="model"/> (all layers, then
+    /// <see cref="NetworkQuantizationOptions.RequireSpeedup"/>: quantizes copies of <paramref name="model"/> (all layers, then
     /// Conv left float, then MatMul/Gemm left float), times each against the float graph and keeps the fastest one
     /// that beats float; weight-only INT8 when none does. <paramref name="quantize"/> quantizes a copy in the given
     /// mode, leaving float the weights it is given.
@@ -92,7 +92,7 @@ internal static class QuantizationMeasurements
     public static string QuantizeFasterThanFloat(ModelProto model, QuantizationMode mode, QuantizationOptions options, GraphEditContext context,
         Func<ModelProto, QuantizationMode, IReadOnlyCollection<string>, string> quantize)
     {
-        var (inputs, batch) = TimingBatch(model, context, Math.Min(64, options.MaxCalibrationRows));
+        var (inputs, batch) = TimingBatch(model, context, Math.Min(64, options.Network.MaxCalibrationRows));
         try
         {
             double fp32 = TimeMs(model, inputs);

@@ -8,8 +8,8 @@ namespace Microsoft.ML.Compression.Quantization;
 /// Dynamic and static modes: layers too small to gain from integer arithmetic keep float arithmetic, with their
 /// weights stored INT8 and restored when ONNX Runtime loads the graph (<see cref="LoadTimeInt8"/>). Quantizing a
 /// layer's input costs a pass over it and a kernel launch on every call; integer arithmetic saves a share of the
-/// layer's multiply-adds. Below <see cref="QuantizationOptions.MinMatMulMultiplyAdds"/> (MatMul/Gemm) or
-/// <see cref="QuantizationOptions.MinConvMultiplyAdds"/> (Conv) multiply-adds per input row, the cost won.
+/// layer's multiply-adds. Below <see cref="NetworkQuantizationOptions.MinMatMulMultiplyAdds"/> (MatMul/Gemm) or
+/// <see cref="NetworkQuantizationOptions.MinConvMultiplyAdds"/> (Conv) multiply-adds per input row, the cost won.
 /// </summary>
 internal static class SmallLayers
 {
@@ -58,10 +58,10 @@ internal static class SmallLayers
     {
         note = "";
         small = new List<WeightTensor>();
-        if (options.MinMatMulMultiplyAdds <= 0 && options.MinConvMultiplyAdds <= 0 || weights.Count == 0) return weights;
+        if (options.Network.MinMatMulMultiplyAdds <= 0 && options.Network.MinConvMultiplyAdds <= 0 || weights.Count == 0) return weights;
         var macs = MultiplyAdds(model, weights, context);
         if (macs == null) return weights;
-        bool Small(WeightTensor w) => macs[w] < (w.Consumer.OpType == "Conv" ? options.MinConvMultiplyAdds : options.MinMatMulMultiplyAdds);
+        bool Small(WeightTensor w) => macs[w] < (w.Consumer.OpType == "Conv" ? options.Network.MinConvMultiplyAdds : options.Network.MinMatMulMultiplyAdds);
         small = weights.Where(Small).ToList();
         if (small.Count == 0) return weights;
         var prologue = new List<NodeProto>();
@@ -71,7 +71,7 @@ internal static class SmallLayers
         string Name(WeightTensor w) => string.IsNullOrEmpty(w.Consumer.Name) ? w.Name : w.Consumer.Name;
         note = $" {small.Count} layer(s) too small to gain from integer arithmetic keep float arithmetic, INT8 weights restored at load " +
                $"({string.Join(", ", small.Select(w => $"{Name(w)} {macs[w]:N0}"))} multiply-adds per row; thresholds: MatMul/Gemm " +
-               $"{options.MinMatMulMultiplyAdds:N0}, Conv {options.MinConvMultiplyAdds:N0}; largest weight error {worst:G3}).";
+               $"{options.Network.MinMatMulMultiplyAdds:N0}, Conv {options.Network.MinConvMultiplyAdds:N0}; largest weight error {worst:G3}).";
         return weights.Where(w => !Small(w)).ToList();
     }
 

@@ -1,7 +1,7 @@
 namespace Microsoft.ML.Compression;
 
 /// <summary>
-/// One student Distill trained to choose from (<see cref="DistillationOptions.ChooseOnValidation"/>): the student on
+/// One student Distill trained to choose from (<see cref="StudentSelectionOptions.ChooseOnValidation"/>): the student on
 /// the labels alone, or a distilled student with one Alpha.
 /// </summary>
 /// <example><code>foreach (var c in row.Selection!.Candidates) Console.WriteLine($"{c.Name}: {c.ValidationMetric:F4}");</code></example>
@@ -17,7 +17,7 @@ public sealed class DistillationCandidate
     public double? Alpha { get; init; }
 
     /// <summary>
-    /// The trees a distilled candidate was cut to (<see cref="DistillationOptions.CandidateTreeCounts"/>, counted over
+    /// The trees a distilled candidate was cut to (<see cref="StudentSelectionOptions.CandidateTreeCounts"/>, counted over
     /// all its ensembles); null for a candidate of the student's own size.
     /// </summary>
     public int? Trees { get; init; }
@@ -26,7 +26,7 @@ public sealed class DistillationCandidate
     public double? ValidationMetric { get; init; }
 }
 
-/// <summary>How Distill chose its student on validation rows (<see cref="DistillationOptions.ChooseOnValidation"/>).</summary>
+/// <summary>How Distill chose its student on validation rows (<see cref="StudentSelectionOptions.ChooseOnValidation"/>).</summary>
 /// <example>
 /// <code>
 /// var s = distilled.Report.Stages[1].Selection!;
@@ -44,7 +44,7 @@ public sealed class DistillationSelection
     /// <summary>Rows the candidates were compared on.</summary>
     public long ValidationRows { get; init; }
 
-    /// <summary>True when the rows were held out of the training data (<see cref="DistillationOptions.ValidationFraction"/>); false when they were <see cref="DistillationOptions.ValidationData"/>.</summary>
+    /// <summary>True when the rows were held out of the training data (<see cref="StudentSelectionOptions.ValidationFraction"/>); false when they were <see cref="StudentSelectionOptions.ValidationData"/>.</summary>
     public bool HeldOut { get; init; }
 
     /// <summary>Every candidate, label-only first, in the order they were trained.</summary>
@@ -65,7 +65,7 @@ public sealed class DistillationSelection
     /// <summary>Whether the returned student was trained again on all the training data after it was chosen.</summary>
     public bool Refitted { get; init; }
 
-    /// <summary>The <see cref="DistillationOptions.MinimumErrorReduction"/> the best distilled candidate had to beat the label-only student by.</summary>
+    /// <summary>The <see cref="StudentSelectionOptions.MinimumErrorReduction"/> the best distilled candidate had to beat the label-only student by.</summary>
     public double MinimumErrorReduction { get; init; }
 
     /// <summary>True when no distilled candidate beat the label-only student on the validation rows by <see cref="MinimumErrorReduction"/>: the teacher had nothing to teach this student, and the label-only student was returned.</summary>

@@ -80,12 +80,12 @@ public sealed class StageReport
     /// <example><code>double? heldOutKl = distilled.Report.Stages[1].EvaluationKlDivergence; // multiclass, needs WithEvaluationData(test)</code></example>
     public double? EvaluationKlDivergence { get; init; }
     /// <summary>
-    /// Distill rows with <see cref="DistillationOptions.TrainLabelOnlyBaseline"/>: the task metric, on the fit data,
+    /// Distill rows with <see cref="StudentSelectionOptions.TrainLabelOnlyBaseline"/>: the task metric, on the fit data,
     /// of the same student estimator trained on the true labels alone (null when no baseline was trained).
     /// </summary>
     /// <example>
     /// <code>
-    /// var options = new DistillationOptions { TrainLabelOnlyBaseline = true };
+    /// var options = new DistillationOptions { Selection = { TrainLabelOnlyBaseline = true } };
     /// var row = ml.Compression().Distill(teacher, student, options).Fit(train).Report.Stages[1];
     /// Console.WriteLine($"distilled {row.Metric:F4} vs labels only {row.BaselineMetric:F4}");
     /// </code>
@@ -94,14 +94,14 @@ public sealed class StageReport
     /// <summary>As <see cref="BaselineMetric"/>, on the evaluation data (when one was given).</summary>
     /// <example>
     /// <code>
-    /// var row = ml.Compression().Distill(teacher, student, new DistillationOptions { TrainLabelOnlyBaseline = true })
+    /// var row = ml.Compression().Distill(teacher, student, new DistillationOptions { Selection = { TrainLabelOnlyBaseline = true } })
     ///     .WithEvaluationData(test).Fit(train).Report.Stages[1];
     /// bool distillationHelped = row.EvaluationMetric &gt; row.BaselineEvaluationMetric; // for a metric where higher is better
     /// </code>
     /// </example>
     public double? BaselineEvaluationMetric { get; init; }
     /// <summary>
-    /// Distill rows with <see cref="DistillationOptions.ChooseOnValidation"/>: every candidate's validation metric,
+    /// Distill rows with <see cref="StudentSelectionOptions.ChooseOnValidation"/>: every candidate's validation metric,
     /// the teacher's, and which candidate was returned; null otherwise.
     /// </summary>
     /// <example><code>bool nothingToDistil = row.Selection?.NothingToDistil == true; // the label-only student was returned</code></example>

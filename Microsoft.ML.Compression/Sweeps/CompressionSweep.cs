@@ -65,11 +65,11 @@ public sealed class CompressionSweep
     public DistillationOptions? DistillationOptions { get; init; }
 
     /// <summary>Pruning options for a sparsity; default <c>s =&gt; new PruningOptions { TargetSparsity = s }</c>.</summary>
-    /// <example><code>var sweep = new CompressionSweep(ml, teacher) { PruningOptionsFor = s =&gt; new PruningOptions { TargetSparsity = s, LeafPruningTolerance = 0.1 } };</code></example>
+    /// <example><code>var sweep = new CompressionSweep(ml, teacher) { PruningOptionsFor = s =&gt; new PruningOptions { TargetSparsity = s, Trees = { LeafPruningTolerance = 0.1 } } };</code></example>
     public Func<double, PruningOptions> PruningOptionsFor { get; init; } = s => new PruningOptions { TargetSparsity = s };
 
     /// <summary>Quantization options for a precision; default <c>p =&gt; new QuantizationOptions { Precision = p }</c>.</summary>
-    /// <example><code>var sweep = new CompressionSweep(ml, teacher) { QuantizationOptionsFor = p =&gt; new QuantizationOptions { Precision = p, TreeStorage = TreeStorage.Compact } };</code></example>
+    /// <example><code>var sweep = new CompressionSweep(ml, teacher) { QuantizationOptionsFor = p =&gt; new QuantizationOptions { Precision = p, Trees = { Storage = TreeStorage.Compact } } };</code></example>
     public Func<Precision, QuantizationOptions> QuantizationOptionsFor { get; init; } = p => new QuantizationOptions { Precision = p };
 
     /// <summary>Keep each point's <see cref="CompressedModel"/> in <see cref="SweepPoint.Model"/> (dispose them yourself); default false: only the reports are kept.</summary>

@@ -44,7 +44,7 @@ Console.WriteLine($"Teacher (FastTree, 500 trees) trained in {sw.Elapsed.TotalSe
 
 // 4. Compress: distill into 20 trees, prune half of them, quantize the leaves to INT8. The student's trainer reads
 //    an example-weight column, so it learns the teacher's exact soft targets (one weighted row per class; Distill
-//    adds the column). new DistillationOptions { ChooseOnValidation = true } would also return the student trained
+//    adds the column). new DistillationOptions { Selection = { ChooseOnValidation = true } } would also return the student trained
 //    on the labels alone when distilling does not beat it on held-out rows (docs/stages.md). The chain reports each
 //    stage's start and end to an IProgress; StageProgress shows them as a live progress bar on a terminal and as
 //    plain lines when the output is redirected.

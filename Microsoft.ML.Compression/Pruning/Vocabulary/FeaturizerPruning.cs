@@ -6,7 +6,7 @@ using Onnx;
 namespace Microsoft.ML.Compression.Pruning.Vocabulary;
 
 /// <summary>
-/// <see cref="PruningOptions.PruneFeaturizerVocabulary"/>: after a linear predictor's coefficients were pruned, the
+/// <see cref="TextPruningOptions.PruneFeaturizerVocabulary"/>: after a linear predictor's coefficients were pruned, the
 /// n-grams whose coefficients are all zero are removed from the featurization itself. The featurization is
 /// exported with <c>mlContext.Model.ConvertToOnnx</c>, its vocabulary cut (<see cref="VocabularyPruner"/>), and it
 /// runs from then on as an OnnxTransformer; its per-block normalization now spans the kept n-grams only, so the

@@ -36,20 +36,20 @@ public static class BinaryDistillScenario
         LightGbmBinaryTrainer Student(string? weight) => Tabular.BinaryStudent(ml, studentTrees, 0.1, weight);
         var labelsOnly = Student(null).Fit(train);
         sw.Restart();
-        using var distilled = ml.Compression().Distill(teacher, Student("Weight"), new DistillationOptions { TrainLabelOnlyBaseline = false })
+        using var distilled = ml.Compression().Distill(teacher, Student("Weight"), new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false } })
             .WithEvaluationData(test).Fit(train);
         double distillSeconds = sw.Elapsed.TotalSeconds;
         int factor = s.Quick ? 2 : 5;
         sw.Restart();
         using var munged = ml.Compression().Distill(teacher, Student("Weight"), new DistillationOptions
         {
-            TrainLabelOnlyBaseline = false, AugmentationFactor = factor, AugmentationSampleSize = 5000,
+            Selection = { TrainLabelOnlyBaseline = false }, Augmentation = { Factor = factor, SampleSize = 5000 },
         }).WithEvaluationData(test).Fit(train);
         double mungeSeconds = sw.Elapsed.TotalSeconds;
         sw.Restart();
         using var logit = ml.Compression().Distill(teacher, Student(null), new DistillationOptions
-        {
-            TrainLabelOnlyBaseline = false, BinaryTargets = BinaryTargets.LogitRegression, RegressionStudent = Tabular.LogitStudent(ml, studentTrees, 0.1),
+        { BinaryTargets = BinaryTargets.LogitRegression, RegressionStudent = Tabular.LogitStudent(ml, studentTrees, 0.1),
+            Selection = { TrainLabelOnlyBaseline = false },
         }).WithEvaluationData(test).Fit(train);
         double logitSeconds = sw.Elapsed.TotalSeconds;
 

@@ -40,7 +40,7 @@ public static class LetterP2DistillScenario
         var variants = new (string Name, IDataView Data, DistillationOptions Options)[]
         {
             ("distilled", train, new DistillationOptions()),
-            ($"+ MUNGE ×{factor}", train, new DistillationOptions { AugmentationFactor = factor, AugmentationSampleSize = 5000 }),
+            ($"+ MUNGE ×{factor}", train, new DistillationOptions { Augmentation = { Factor = factor, SampleSize = 5000 } }),
             ($"+ {Count(unlabeledHalf)} unlabeled", train, new DistillationOptions { UnlabeledData = unlabeledHalf }),
             ($"+ {Count(allUnlabeled)} unlabeled", train, new DistillationOptions { UnlabeledData = allUnlabeled }),
             ($"hard labels + {Count(allUnlabeled)} unlabeled", train, new DistillationOptions { UnlabeledData = allUnlabeled, HardLabels = true }),
@@ -50,7 +50,7 @@ public static class LetterP2DistillScenario
         var chosen = new List<(double Rate, int MinLeaf)> { labelsOnly.H };
         foreach (var v in variants)
         {
-            v.Options.TrainLabelOnlyBaseline = false; // trained once above, the same for all
+            v.Options.Selection.TrainLabelOnlyBaseline = false; // trained once above, the same for all
             sw.Restart();
             var best = Pick(h => ml.Compression().Distill(teacher, Student(h, "Weight"), v.Options).WithEvaluationData(test).Fit(v.Data));
             seconds.Add(sw.Elapsed.TotalSeconds / grid.Length);
@@ -61,9 +61,9 @@ public static class LetterP2DistillScenario
         // The same shape as a regression student on the teacher's logit (BinaryTargets.LogitRegression), with all unlabeled rows, tuned on the same grid.
         sw.Restart();
         var logit = Pick(h => ml.Compression().Distill(teacher, Student(h, null), new DistillationOptions
-        {
-            TrainLabelOnlyBaseline = false, UnlabeledData = allUnlabeled, BinaryTargets = BinaryTargets.LogitRegression,
+        { UnlabeledData = allUnlabeled, BinaryTargets = BinaryTargets.LogitRegression,
             RegressionStudent = Tabular.LogitStudent(ml, studentTrees, h.Item1, h.Item2),
+            Selection = { TrainLabelOnlyBaseline = false },
         }).WithEvaluationData(test).Fit(train));
         seconds.Add(sw.Elapsed.TotalSeconds / grid.Length);
         distilled.Add(logit.Model);
@@ -75,7 +75,7 @@ public static class LetterP2DistillScenario
         chosen.Add(obliqueLabelsOnly.H);
         sw.Restart();
         var oblique = PickWithAlpha(ml, valid, grid, Alphas(s), (h, alpha) => ml.Compression().Distill(teacher, Tabular.ObliqueStudent(ml, studentTrees, h.Item1, "Weight", h.Item2),
-            new DistillationOptions { TrainLabelOnlyBaseline = false, UnlabeledData = allUnlabeled, Alpha = alpha }).WithEvaluationData(test).Fit(train));
+            new DistillationOptions { UnlabeledData = allUnlabeled, Alpha = alpha, Selection = { TrainLabelOnlyBaseline = false } }).WithEvaluationData(test).Fit(train));
         seconds.Add(sw.Elapsed.TotalSeconds / (grid.Length * Alphas(s).Length));
         chosen.Add(oblique.H);
         var variantNames = variants.Select(v => v.Name).Append($"logit regression + {Count(allUnlabeled)} unlabeled")

@@ -29,11 +29,11 @@ public static class LetterP2SplitsScenario
             var teacher = Tabular.LargeBinaryTeacher(ml, s, train, valid);
             var labelsOnly = LetterP2DistillScenario.Pick(ml, valid, grid, h => Tabular.BinaryStudent(ml, studentTrees, h.Item1, null, h.Item2).Fit(train));
             var distilled = LetterP2DistillScenario.Pick(ml, valid, grid, h => ml.Compression().Distill(teacher, Tabular.BinaryStudent(ml, studentTrees, h.Item1, "Weight", h.Item2),
-                new DistillationOptions { TrainLabelOnlyBaseline = false, UnlabeledData = unlabeled }).Fit(train));
+                new DistillationOptions { UnlabeledData = unlabeled, Selection = { TrainLabelOnlyBaseline = false } }).Fit(train));
             // Students with their own featurization (Letter's features and their pairwise differences): labels only, and distilled (Alpha chosen on the validation rows).
             var obliqueLabelsOnly = LetterP2DistillScenario.Pick(ml, valid, grid, h => Tabular.ObliqueStudent(ml, studentTrees, h.Item1, null, h.Item2).Fit(train));
             var oblique = LetterP2DistillScenario.PickWithAlpha(ml, valid, grid, LetterP2DistillScenario.Alphas(s), (h, alpha) => ml.Compression().Distill(teacher,
-                Tabular.ObliqueStudent(ml, studentTrees, h.Item1, "Weight", h.Item2), new DistillationOptions { TrainLabelOnlyBaseline = false, UnlabeledData = unlabeled, Alpha = alpha }).Fit(train));
+                Tabular.ObliqueStudent(ml, studentTrees, h.Item1, "Weight", h.Item2), new DistillationOptions { UnlabeledData = unlabeled, Alpha = alpha, Selection = { TrainLabelOnlyBaseline = false } }).Fit(train));
             auc.Add((Auc(teacher), Auc(labelsOnly.Model), Auc(distilled.Model), Auc(obliqueLabelsOnly.Model), Auc(oblique.Model)));
             notes.Add($"seed {seed}: {LetterP2DistillScenario.Count(train)} train / {LetterP2DistillScenario.Count(unlabeled)} unlabeled / {LetterP2DistillScenario.Count(test)} test rows, "
                 + $"teacher {Tabular.TreeCount(teacher)} trees; chosen (rate, min leaf): labels only {labelsOnly.H}, distilled {distilled.H}, oblique labels only {obliqueLabelsOnly.H}, oblique distilled {oblique.H} with Alpha {oblique.Alpha}");

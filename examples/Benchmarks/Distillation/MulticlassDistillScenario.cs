@@ -46,7 +46,7 @@ public static class MulticlassDistillScenario
         {
             ("distilled", Model(studentRounds, StudentRate, "Weight"), new DistillationOptions()),
             ($"hard labels + MUNGE ×{factor}", Model(studentRounds, StudentRate, "Weight"),
-                new DistillationOptions { HardLabels = true, AugmentationFactor = factor, AugmentationSampleSize = 4000 }),
+                new DistillationOptions { HardLabels = true, Augmentation = { Factor = factor, SampleSize = 4000 } }),
             ("per-class regression", Model(studentRounds, StudentRate, null), PerClass(StudentRate)),
             ($"per-class regression, rate {PerClassRate}", Model(studentRounds, StudentRate, null), PerClass(PerClassRate)),
         };
@@ -54,7 +54,7 @@ public static class MulticlassDistillScenario
         var distilled = new List<CompressedModel>();
         foreach (var v in variants)
         {
-            v.Options.TrainLabelOnlyBaseline = false; // trained once above
+            v.Options.Selection.TrainLabelOnlyBaseline = false; // trained once above
             sw.Restart();
             distilled.Add(ml.Compression().Distill(teacher, v.Student, v.Options).WithEvaluationData(test).Fit(train));
             seconds.Add(sw.Elapsed.TotalSeconds);

@@ -28,10 +28,10 @@ public static class NetworkDistillScenario
         FastTreeBinaryTrainer Student() => ml.BinaryClassification.Trainers.FastTree(new FastTreeBinaryTrainer.Options { NumberOfTrees = trees, NumberOfLeaves = 16, NumberOfThreads = 1 });
         var labelsOnly = Student().Fit(train);
         var sw = Stopwatch.StartNew();
-        using var distilled = ml.Compression().Distill(ModelPath("spam_mlp"), Student(), new DistillationOptions { TrainLabelOnlyBaseline = false }).WithEvaluationData(test).Fit(train);
+        using var distilled = ml.Compression().Distill(ModelPath("spam_mlp"), Student(), new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false } }).WithEvaluationData(test).Fit(train);
         double seconds = sw.Elapsed.TotalSeconds;
         int factor = s.Quick ? 2 : 10;
-        using var munged = ml.Compression().Distill(ModelPath("spam_mlp"), Student(), new DistillationOptions { TrainLabelOnlyBaseline = false, AugmentationFactor = factor })
+        using var munged = ml.Compression().Distill(ModelPath("spam_mlp"), Student(), new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false }, Augmentation = { Factor = factor } })
             .WithEvaluationData(test).Fit(train);
         double Auc(ITransformer m) => ml.BinaryClassification.Evaluate(m.Transform(test)).AreaUnderRocCurve;
         var teacherRow = distilled.Report.Stages[0];
@@ -75,9 +75,9 @@ public static class NetworkDistillScenario
                 NumberOfIterations = rounds, NumberOfLeaves = 16, LearningRate = 0.2, MinimumExampleCountPerLeaf = 5, NumberOfThreads = 1, Seed = 1, ExampleWeightColumnName = weight,
             }));
         var labelsOnly = Student(null).Fit(train);
-        using var distilled = ml.Compression().Distill(ModelPath("letter_mlp"), Student("Weight"), new DistillationOptions { TrainLabelOnlyBaseline = false }).WithEvaluationData(test).Fit(train);
+        using var distilled = ml.Compression().Distill(ModelPath("letter_mlp"), Student("Weight"), new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false } }).WithEvaluationData(test).Fit(train);
         int factor = s.Quick ? 1 : 3;
-        using var munged = ml.Compression().Distill(ModelPath("letter_mlp"), Student("Weight"), new DistillationOptions { TrainLabelOnlyBaseline = false, AugmentationFactor = factor, AugmentationSampleSize = 3500 })
+        using var munged = ml.Compression().Distill(ModelPath("letter_mlp"), Student("Weight"), new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false }, Augmentation = { Factor = factor, SampleSize = 3500 } })
             .WithEvaluationData(test).Fit(train);
         double Accuracy(ITransformer m) => ml.MulticlassClassification.Evaluate(m.Transform(test)).MicroAccuracy;
         // The MLP's accuracy: argmax of its logits against the letter (class k = k-th letter).

@@ -35,11 +35,11 @@ public static class RegressionDistillScenario
         });
         var labelsOnly = Student().Fit(train);
         sw.Restart();
-        using var distilled = ml.Compression().Distill(teacher, Student(), new DistillationOptions { TrainLabelOnlyBaseline = false }).WithEvaluationData(test).Fit(train);
+        using var distilled = ml.Compression().Distill(teacher, Student(), new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false } }).WithEvaluationData(test).Fit(train);
         double distillSeconds = sw.Elapsed.TotalSeconds;
         int factor = s.Quick ? 1 : 5;
         sw.Restart();
-        using var munged = ml.Compression().Distill(teacher, Student(), new DistillationOptions { TrainLabelOnlyBaseline = false, AugmentationFactor = factor, AugmentationSampleSize = 3000 })
+        using var munged = ml.Compression().Distill(teacher, Student(), new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false }, Augmentation = { Factor = factor, SampleSize = 3000 } })
             .WithEvaluationData(test).Fit(train);
         double mungeSeconds = sw.Elapsed.TotalSeconds;
 

@@ -50,7 +50,7 @@ public static class TransformerDistillScenario
         CompressedModel Distill(IEstimator<ITransformer> student, bool withUnlabeled)
         {
             sw.Restart();
-            var model = ml.Compression().Distill(teacher, student, new DistillationOptions { TrainLabelOnlyBaseline = false, UnlabeledData = withUnlabeled ? unlabeled : null })
+            var model = ml.Compression().Distill(teacher, student, new DistillationOptions { UnlabeledData = withUnlabeled ? unlabeled : null, Selection = { TrainLabelOnlyBaseline = false } })
                 .WithEvaluationData(test).Fit(train);
             seconds.Add(sw.Elapsed.TotalSeconds);
             return model;

@@ -10,7 +10,7 @@ namespace Benchmarks.Linear;
 
 /// <summary>
 /// A FeaturizeText + SDCA spam filter (SpamAssassin) with 90% of its coefficients pruned: the coefficients alone, then
-/// with the featurizer's vocabulary cut to the kept n-grams (PruningOptions.PruneFeaturizerVocabulary), then also INT8.
+/// with the featurizer's vocabulary cut to the kept n-grams (PruningOptions.Text.PruneFeaturizerVocabulary), then also INT8.
 /// </summary>
 public static class TextVocabularyScenario
 {
@@ -30,8 +30,8 @@ public static class TextVocabularyScenario
             return model;
         }
         using var coefficients = Fit(() => ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.9 }));
-        using var vocabulary = Fit(() => ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.9, PruneFeaturizerVocabulary = true }));
-        using var int8 = Fit(() => ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.9, PruneFeaturizerVocabulary = true })
+        using var vocabulary = Fit(() => ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.9, Text = { PruneFeaturizerVocabulary = true } }));
+        using var int8 = Fit(() => ml.Compression().Prune(teacher, new PruningOptions { TargetSparsity = 0.9, Text = { PruneFeaturizerVocabulary = true } })
             .Append(ml.Compression().Quantize()));
         var models = new ITransformer[] { teacher, coefficients, vocabulary, int8 };
 

@@ -58,12 +58,12 @@ public static class ArcticEncoderScenario
             var variants = new (string Name, QuantizationOptions? Options)[]
             {
                 ("FP32", null),
-                ("static INT8", new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = CalibrationRows }),
-                ("dynamic INT8", new QuantizationOptions { Mode = QuantizationMode.Dynamic }),
+                ("static INT8", new QuantizationOptions { Network = { Mode = QuantizationMode.Static, MaxCalibrationRows = CalibrationRows } }),
+                ("dynamic INT8", new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic } }),
                 // The weight format the default picks only without VNNI, side by side (see DynamicWeightFormat).
-                ("dynamic INT8, uint8 weights", new QuantizationOptions { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBitUnsigned }),
-                ("weight-only INT8", new QuantizationOptions { Mode = QuantizationMode.WeightOnly }),
-                ("weight-only INT4", new QuantizationOptions { Mode = QuantizationMode.WeightOnly, Precision = Precision.Int4 }),
+                ("dynamic INT8, uint8 weights", new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBitUnsigned } }),
+                ("weight-only INT8", new QuantizationOptions { Network = { Mode = QuantizationMode.WeightOnly } }),
+                ("weight-only INT4", new QuantizationOptions { Precision = Precision.Int4, Network = { Mode = QuantizationMode.WeightOnly } }),
             };
             var models = new List<byte[]>();
             var seconds = new List<double?>();

@@ -23,18 +23,18 @@ public static class NetworkScenario
         new("INT4", "INT4 (blocks of 64, MatMulNBits; Conv INT8)", (ml, path, fit) => StageProgress.Run("INT4", progress => ml.Compression()
             .Quantize(path, new QuantizationOptions { Precision = Precision.Int4 }).WithProgress(progress).Fit(fit))),
         new("dynamic INT8", "dynamic INT8 (layers under the multiply-add thresholds keep float arithmetic)", (ml, path, fit) => StageProgress.Run("dynamic", progress => ml.Compression()
-            .Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Dynamic }).WithProgress(progress).Fit(fit))),
+            .Quantize(path, new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic } }).WithProgress(progress).Fit(fit))),
         new("static INT8", "static INT8 (QDQ, 256 calibration rows; layers under the multiply-add thresholds keep float arithmetic)", (ml, path, fit) => StageProgress.Run("static", progress => ml.Compression()
-            .Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Static }).WithProgress(progress).Fit(fit))),
+            .Quantize(path, new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).WithProgress(progress).Fit(fit))),
     };
 
     /// <summary>Pruning with calibration data: structured (smaller, faster graph), 2:4, 80/90 % unstructured beside plain magnitude, and 85 % + static INT8.</summary>
     public static readonly NetworkVariant[] Pruned =
     {
         new("structured 50%", "half of the hidden neurons removed (structured, next layer refitted)", (ml, path, fit) => StageProgress.Run("structured", progress => ml.Compression()
-            .Prune(path, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5 }).WithProgress(progress).Fit(fit))),
+            .Prune(path, new PruningOptions { TargetSparsity = 0.5, Network = { Granularity = PruningGranularity.Structured } }).WithProgress(progress).Fit(fit))),
         new("2:4", "2:4 semi-structured with reconstruction", (ml, path, fit) => StageProgress.Run("2:4", progress => ml.Compression()
-            .Prune(path, new PruningOptions { Granularity = PruningGranularity.SemiStructured }).WithProgress(progress).Fit(fit))),
+            .Prune(path, new PruningOptions { Network = { Granularity = PruningGranularity.SemiStructured } }).WithProgress(progress).Fit(fit))),
         new("80% magnitude", "80 % unstructured, plain magnitude (no data, no reconstruction)", (ml, path, fit) => ml.Compression()
             .Prune(path, new PruningOptions { TargetSparsity = 0.8, Reconstruct = false }).Fit(fit)),
         new("80%", "80 % unstructured (global threshold), SparseGPT-style mask and least-squares reconstruction", (ml, path, fit) => StageProgress.Run("80%", progress => ml.Compression()
@@ -42,26 +42,26 @@ public static class NetworkScenario
         new("90%", "90 % unstructured (global threshold) with reconstruction", (ml, path, fit) => StageProgress.Run("90%", progress => ml.Compression()
             .Prune(path, new PruningOptions { TargetSparsity = 0.9 }).WithProgress(progress).Fit(fit))),
         new("85% + INT8", "85 % unstructured with reconstruction, then static INT8", (ml, path, fit) => StageProgress.Run("85%+INT8", progress => ml.Compression()
-            .Prune(path, new PruningOptions { TargetSparsity = 0.85 }).Append(ml.Compression().Quantize(new QuantizationOptions { Mode = QuantizationMode.Static }))
+            .Prune(path, new PruningOptions { TargetSparsity = 0.85 }).Append(ml.Compression().Quantize(new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }))
             .WithProgress(progress).Fit(fit))),
     };
 
-    /// <summary>Dynamic INT8 with each MatMulInteger weight format, beside the CPU-chosen default (QuantizationOptions.DynamicWeightFormat).</summary>
+    /// <summary>Dynamic INT8 with each MatMulInteger weight format, beside the CPU-chosen default (QuantizationOptions.Network.DynamicWeightFormat).</summary>
     public static readonly NetworkVariant[] DynamicFormats =
     {
         new("dynamic uint8 weights", "dynamic INT8, weights uint8 around 128 (u8×u8 kernels)", (ml, path, fit) => ml.Compression()
-            .Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBitUnsigned }).Fit(fit)),
+            .Quantize(path, new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBitUnsigned } }).Fit(fit)),
         new("dynamic int8 weights", "dynamic INT8, weights int8 (u8×s8 kernels)", (ml, path, fit) => ml.Compression()
-            .Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBit }).Fit(fit)),
+            .Quantize(path, new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBit } }).Fit(fit)),
         new("dynamic default", "dynamic INT8 with the default options (weight format chosen by the CPU's VNNI support)", (ml, path, fit) => ml.Compression()
-            .Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Dynamic }).Fit(fit)),
+            .Quantize(path, new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic } }).Fit(fit)),
     };
 
     /// <summary>The CNN: 30 % of the Conv channels removed (structured), and 80 % unstructured (Conv layers refitted over their patches).</summary>
     public static readonly NetworkVariant[] PrunedCnn =
     {
         new("structured 30%", "30 % of the channels and hidden neurons removed (structured; the next Conv refitted over its input patches, the Gemm layers refitted)", (ml, path, fit) => StageProgress.Run("structured", progress => ml.Compression()
-            .Prune(path, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.3 }).WithProgress(progress).Fit(fit))),
+            .Prune(path, new PruningOptions { TargetSparsity = 0.3, Network = { Granularity = PruningGranularity.Structured } }).WithProgress(progress).Fit(fit))),
         new("80% magnitude", "80 % unstructured, plain magnitude", (ml, path, fit) => ml.Compression()
             .Prune(path, new PruningOptions { TargetSparsity = 0.8, Reconstruct = false }).Fit(fit)),
         new("80%", "80 % unstructured (global threshold) with reconstruction", (ml, path, fit) => StageProgress.Run("80%", progress => ml.Compression()

@@ -59,7 +59,7 @@ public static class ResNetScenario
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var sw = Stopwatch.StartNew();
             using var int8 = StageProgress.Run("ResNet18 INT8", progress => ml.Compression()
-                .Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Static, MaxCalibrationRows = CalibrationImages }).WithProgress(progress).Fit(calibView));
+                .Quantize(path, new QuantizationOptions { Network = { Mode = QuantizationMode.Static, MaxCalibrationRows = CalibrationImages } }).WithProgress(progress).Fit(calibView));
             double quantizeSeconds = sw.Elapsed.TotalSeconds;
             // CPU time too: on a shared machine the wall clock says more about the other processes than about this one.
             double quantizeCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
@@ -91,7 +91,7 @@ public static class ResNetScenario
                 Name = "ONNX network: ResNet18 (pretrained, NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1)",
                 Description = $"The package's `ResNet18.onnx` ({fp32Bytes.Length:N0} bytes; {opset}; IR {original.IrVersion}; {ops}), with its batch dimension made symbolic. "
                     + "Input: Fashion-MNIST images upscaled bilinearly from 28×28 to 224×224, the gray value copied to 3 channels, minus the package's MeanImage "
-                    + "(its ResNetPreprocess.onnx does RGB→BGR and that subtraction on 0–255 values). INT8: `Quantize(path, new QuantizationOptions { Mode = Static })` "
+                    + "(its ResNetPreprocess.onnx does RGB→BGR and that subtraction on 0–255 values). INT8: `Quantize(path, new QuantizationOptions { Network = { Mode = Static } })` "
                     + $"fitted on the first {CalibrationImages} images of fashion_mnist_calib_512.csv: opset raised to 13, BatchNormalization folded into the Conv layers, "
                     + "QDQ with ONNX Runtime's QLinearConv fusion, weights in the default PairBounded format (int8, each channel's two largest levels "
                     + "summing to at most 128, so the uint8×int8 kernels cannot saturate). "

@@ -24,8 +24,8 @@ public static class TransformerScenario
         Variant("INT8", "INT8 weight-only (weights restored by Cast + Mul, folded at load; embedding rows gathered as int8, then Cast + Mul)", new QuantizationOptions()),
         Variant("FP16", "FP16 weights and tables (Constant + Cast)", new QuantizationOptions { Precision = Precision.Float16 }),
         Variant("INT4", "INT4 weight-only (MatMulNBits, embedding GatherBlockQuantized, blocks of 64)", new QuantizationOptions { Precision = Precision.Int4 }),
-        Variant("dynamic INT8", "dynamic INT8 (DynamicQuantizeLinear + MatMulInteger on the weight MatMuls)", new QuantizationOptions { Mode = QuantizationMode.Dynamic }),
-        Variant("static INT8", "static INT8 (QDQ on the inputs of the weight MatMuls and of the attention products, 256 calibration rows, Percentile; projections + bias as MatMulIntegerToFloat, 1/√d in the QuantizeLinear scale)", new QuantizationOptions { Mode = QuantizationMode.Static }),
+        Variant("dynamic INT8", "dynamic INT8 (DynamicQuantizeLinear + MatMulInteger on the weight MatMuls)", new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic } }),
+        Variant("static INT8", "static INT8 (QDQ on the inputs of the weight MatMuls and of the attention products, 256 calibration rows, Percentile; projections + bias as MatMulIntegerToFloat, 1/√d in the QuantizeLinear scale)", new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }),
     };
 
     /// <remarks>Full runs time each batch size for 5 × 2 s (the variants in turns): a batch of 32 e-mails takes 50–100 ms.</remarks>

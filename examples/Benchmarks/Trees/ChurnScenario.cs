@@ -45,7 +45,7 @@ public static class ChurnScenario
             sw.Restart();
             var model = StageProgress.Run(name, progress => ml.Compression()
                 .Distill(teacher, Featurize().Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: s.ChurnStudentTrees)))
-                .Append(ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5, LeafPruningTolerance = leafTolerance }))
+                .Append(ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5, Trees = { LeafPruningTolerance = leafTolerance } }))
                 .Append(ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 }))
                 .WithProgress(progress)
                 .Fit(train));

@@ -113,7 +113,7 @@ public static class NativeModelsScenario
             });
         var seconds = new List<double>();
         sw.Restart();
-        using var distilled = ml.Compression().Distill(teacher, student, new DistillationOptions { TrainLabelOnlyBaseline = false }).Fit(train);
+        using var distilled = ml.Compression().Distill(teacher, student, new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false } }).Fit(train);
         seconds.Add(sw.Elapsed.TotalSeconds);
         sw.Restart();
         using var pruned = ml.Compression().Prune(distilled, new PruningOptions { TargetSparsity = StudentSparsity }).Fit(train);

@@ -37,10 +37,10 @@ public static class SpamScenario
             seconds.Add(sw.Elapsed.TotalSeconds);
             return model;
         }
-        using var pruned = Prune("spam", new PruningOptions { TargetSparsity = sparsity, LeafPruningTolerance = 0 });
-        using var leaf = Prune("spam + leaves", new PruningOptions { TargetSparsity = sparsity, LeafPruningTolerance = LeafTolerance });
-        using var classic = Prune("spam + leaves, classic storage", new PruningOptions { TargetSparsity = sparsity, LeafPruningTolerance = LeafTolerance, TreeStorage = TreeStorage.Classic });
-        using var refit = Prune("spam + leaves + refit", new PruningOptions { TargetSparsity = sparsity, LeafPruningTolerance = LeafTolerance, RefitLeaves = true });
+        using var pruned = Prune("spam", new PruningOptions { TargetSparsity = sparsity, Trees = { LeafPruningTolerance = 0 } });
+        using var leaf = Prune("spam + leaves", new PruningOptions { TargetSparsity = sparsity, Trees = { LeafPruningTolerance = LeafTolerance } });
+        using var classic = Prune("spam + leaves, classic storage", new PruningOptions { TargetSparsity = sparsity, Trees = { LeafPruningTolerance = LeafTolerance, Storage = TreeStorage.Classic } });
+        using var refit = Prune("spam + leaves + refit", new PruningOptions { TargetSparsity = sparsity, Trees = { LeafPruningTolerance = LeafTolerance, RefitLeaves = true } });
         var models = new ITransformer[] { teacher, pruned, leaf, classic, refit };
 
         var result = new ScenarioResult
@@ -102,7 +102,7 @@ public static class SpamScenario
             foreach (var tolerance in s.Quick ? new[] { 0, 0.1 } : new[] { 0, 0.05, 0.1, 0.2, 0.3 })
                 foreach (var refit in new[] { false, true })
                     cases.Add(($"rows {Math.Min(calibration, 10_000)}, tol {tolerance:G3}{(refit ? ", refit" : "")}",
-                        new PruningOptions { TargetSparsity = sparsity, MaxCalibrationRows = calibration, LeafPruningTolerance = tolerance, RefitLeaves = refit }));
+                        new PruningOptions { TargetSparsity = sparsity, MaxCalibrationRows = calibration, Trees = { LeafPruningTolerance = tolerance, RefitLeaves = refit } }));
         foreach (var (label, options) in cases)
         {
             using var model = ml.Compression().Prune(teacher, options).Fit(train);

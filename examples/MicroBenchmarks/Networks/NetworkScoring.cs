@@ -61,7 +61,7 @@ public class NetworkScoring
         {
             NetworkModel.Fp32 => ml.Transforms.ApplyOnnxModel(path).Fit(calibration),
             NetworkModel.Int8WeightOnly => ml.Compression().Quantize(path, new QuantizationOptions { Precision = Precision.Int8 }).Fit(calibration),
-            NetworkModel.Int8Static => ml.Compression().Quantize(path, new QuantizationOptions { Mode = QuantizationMode.Static }).Fit(calibration),
+            NetworkModel.Int8Static => ml.Compression().Quantize(path, new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(calibration),
             _ => throw new ArgumentOutOfRangeException(nameof(Model)),
         };
         _rows = ml.Data.CreateEnumerable<Image>(_test, reuseRowObject: false).ToArray();
