@@ -36,14 +36,13 @@ public sealed class SimpleOverloadTests
     public void QuantizeWithAPrecisionAndAModeEqualsTheOptionsForm()
     {
         var ml = new MLContext(seed: 1);
-        var images = TestData.Head(ml, TestData.Fashion(ml, "fashion_mnist_calib_512.csv"), 64);
+        var images = TestData.Head(ml, TestData.Fashion(ml, "fashion_mnist_calib_512.csv"), 32);
         string model = TestData.Path(Path.Combine("models", "fashion_mlp.onnx")); // a first layer large enough for integer arithmetic
         using var simple = ml.Compression().Quantize(model, Precision.Int8, QuantizationMode.Dynamic).Fit(images);
         using var options = ml.Compression().Quantize(model, new QuantizationOptions { Precision = Precision.Int8, Network = { Mode = QuantizationMode.Dynamic } }).Fit(images);
-        using var weightOnly = ml.Compression().Quantize(model, Precision.Int8).Fit(images);
         Assert.AreEqual(0.0, TestData.ScoreRmse(options, simple, images));
         CollectionAssert.AreEqual(OpTypes(options), OpTypes(simple));
-        CollectionAssert.AreNotEqual(OpTypes(weightOnly), OpTypes(simple)); // dynamic mode: MatMulInteger instead of MatMul
+        CollectionAssert.Contains(OpTypes(simple), "MatMulInteger"); // dynamic mode, not the weight-only default
     }
 
     internal static string[] OpTypes(CompressedModel model)
