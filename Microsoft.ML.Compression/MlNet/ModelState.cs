@@ -15,6 +15,9 @@ internal abstract class ModelState
     /// <summary>Set by the stage that produced this state when it measured per-tensor errors (quantization); for the report.</summary>
     public IReadOnlyList<TensorError>? TensorErrors { get; set; }
 
+    /// <summary>Set by a quantization stage whose mixed precision kept layers at a higher precision; for the report.</summary>
+    public IReadOnlyList<LayerPrecision>? LayerPrecisions { get; set; }
+
     /// <summary>Set on a distilled student (native, or per-class regressors merged into a graph): its teacher and labels-only baseline, for the report (not part of the result).</summary>
     public DistillationInfo? Distillation { get; init; }
 

@@ -23,6 +23,7 @@ internal static class GraphStage
                 description = edit(graph, context) + Skipped(context);
                 var result = p.With(graph);
                 result.TensorErrors = context.TensorErrors;
+                result.LayerPrecisions = context.LayerPrecisions;
                 return result;
             }
             case NetworkState network:
@@ -32,7 +33,7 @@ internal static class GraphStage
                 foreach (var t in network.Prefix) featurized = t.Transform(featurized);
                 var context = new GraphEditContext { ML = ml, GraphInputData = featurized, GraphInputs = network.Inputs };
                 description = edit(graph, context) + Skipped(context);
-                return new NetworkState(graph, network.Prefix) { TensorErrors = context.TensorErrors };
+                return new NetworkState(graph, network.Prefix) { TensorErrors = context.TensorErrors, LayerPrecisions = context.LayerPrecisions };
             }
             default:
                 throw new UnsupportedModelException($"A {input.GetType().Name} cannot be edited as a graph.");

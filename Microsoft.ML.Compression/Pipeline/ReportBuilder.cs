@@ -65,6 +65,7 @@ internal static class ReportBuilder
                 BaselineMetric = baseline == null ? null : Metric(ml, state.Task, Score(baseline, data)),
                 BaselineEvaluationMetric = baseline == null || evaluation == null ? null : Metric(ml, state.Task, ScoreEvaluation(baseline, evaluation)),
                 TensorErrors = state.TensorErrors,
+                LayerPrecisions = state.LayerPrecisions,
                 Selection = distilled?.Selection,
                 TeacherZipBytes = teacherZipBytes,
             };

@@ -66,7 +66,7 @@ internal static class EmbeddingQuantizer
                 continue;
             }
             g.Initializer.Remove(tensor);
-            if (options.Precision == Precision.Int4 && width % options.BlockSize == 0)
+            if (options.Precision == Precision.Int4 && width % options.BlockSize == 0 && !options.Int8Layers.Contains(e.Name))
             {
                 var (packed, scales, err) = BlockInt4(values, rows, width, options.BlockSize);
                 worst = Math.Max(worst, err);

@@ -59,11 +59,18 @@ internal static partial class GraphQuantizer
 
         OnnxGraphEditor.EnsureOpset(model, 13);
         var floatModel = context.FeatureInput == null ? model.Clone() : null;
-        Func<ModelProto, QuantizationMode, IReadOnlyCollection<string>, string> quantize = (m, md, excluded)
-            => QuantizeMode(m, WeightTensors.Find(m.Graph, options.ExcludedNodes.Concat(excluded).ToArray()), md, options, context, excluded);
+        QuantizeVariant quantize = (m, md, excluded, int8) =>
+        {
+            var o = options;
+            if (int8 is { Count: > 0 }) { o = options.Copy(); o.Int8Layers = int8; }
+            return QuantizeMode(m, WeightTensors.Find(m.Graph, options.ExcludedNodes.Concat(excluded).ToArray()), md, o, context, excluded);
+        };
         if (floatModel != null && options.MinimumOutputSqnrDb > 0) quantize = MixedPrecision.Budgeted(quantize, floatModel, options, context);
         string description = options.RequireSpeedup && mode != QuantizationMode.WeightOnly
             ? QuantizationMeasurements.QuantizeFasterThanFloat(model, mode, options, context, quantize)
+            // INT4 within a size budget; an output SQNR budget, when given, decides instead.
+            : floatModel != null && mode == QuantizationMode.WeightOnly && options.Precision == Precision.Int4 && options.Int4MaxSizeRatio > 0 && options.MinimumOutputSqnrDb == 0
+                ? MixedPrecision.WithinSize(quantize, model, floatModel, options, context)
             : quantize(model, mode, Array.Empty<string>());
         if (floatModel != null)
         {

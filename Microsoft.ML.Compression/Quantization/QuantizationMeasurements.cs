@@ -90,7 +90,7 @@ internal static class QuantizationMeasurements
     /// mode, leaving float the weights it is given.
     /// </summary>
     public static string QuantizeFasterThanFloat(ModelProto model, QuantizationMode mode, QuantizationOptions options, GraphEditContext context,
-        Func<ModelProto, QuantizationMode, IReadOnlyCollection<string>, string> quantize)
+        QuantizeVariant quantize)
     {
         var (inputs, batch) = TimingBatch(model, context, Math.Min(64, options.MaxCalibrationRows));
         try

@@ -83,6 +83,7 @@ public sealed class CompressionReport
             if (s.ParameterCount < 0 || s.NonZeroCount < 0 || s.OnnxBytes < 0 || s.ZipBytes < 0 || s.NonZeroCount > s.ParameterCount)
                 throw Bad($"stage '{s.Stage}' has negative or inconsistent counts");
             if (s.TensorErrors != null && s.TensorErrors.Any(t => t == null)) throw Bad($"stage '{s.Stage}' lists an empty tensor error");
+            if (s.LayerPrecisions != null && s.LayerPrecisions.Any(l => l == null || l.Name == null)) throw Bad($"stage '{s.Stage}' lists an empty layer precision");
         }
         return report;
     }
