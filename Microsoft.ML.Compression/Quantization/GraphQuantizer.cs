@@ -98,6 +98,7 @@ internal static partial class GraphQuantizer
         string smallNote = "";
         var small = new List<WeightTensor>();
         if (mode != QuantizationMode.WeightOnly) weights = SmallLayers.KeepSmallInFloat(model, weights, options, context, out small, out smallNote);
+        if (mode == QuantizationMode.Static && options.SmoothActivations) smallNote += ActivationSmoothing.Apply(model, weights, options, context);
         string description = weights.Count == 0 ? "" : mode switch
         {
             QuantizationMode.Static => QuantizeStatic(model, weights, options, context),

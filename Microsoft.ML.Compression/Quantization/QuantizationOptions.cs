@@ -263,6 +263,15 @@ public sealed class QuantizationOptions
     /// <example><code>new QuantizationOptions { Precision = Precision.Int4, Int4MaxSizeRatio = 0 } // every layer 4-bit</code></example>
     public double Int4MaxSizeRatio { get; set; } = 0.2;
 
+    /// <summary>
+    /// Static mode: move per-channel outliers of each MatMul input into the weights before recording ranges (SmoothQuant,
+    /// α = 0.5: a Mul by 1/s on the activation, weight rows times s; exact in float). ONNX Runtime's integer MatMuls
+    /// take one scale per activation tensor, and a Transformer's LayerNorm outputs have a few channels far larger than
+    /// the rest. Off by default.
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, SmoothActivations = true }</code></example>
+    public bool SmoothActivations { get; set; }
+
     /// <summary>Set by mixed precision: weights, tables or nodes that <see cref="Precision.Int4"/> stores INT8 instead.</summary>
     internal IReadOnlyCollection<string> Int8Layers { get; set; } = Array.Empty<string>();
 
@@ -305,7 +314,7 @@ public sealed class QuantizationOptions
     internal QuantizationOptions Copy() => new()
     {
         MinMatMulMultiplyAdds = MinMatMulMultiplyAdds, MinConvMultiplyAdds = MinConvMultiplyAdds,
-        MinimumOutputSqnrDb = MinimumOutputSqnrDb, Int4MaxSizeRatio = Int4MaxSizeRatio, Int8Layers = Int8Layers.ToArray(),
+        MinimumOutputSqnrDb = MinimumOutputSqnrDb, Int4MaxSizeRatio = Int4MaxSizeRatio, SmoothActivations = SmoothActivations, Int8Layers = Int8Layers.ToArray(),
         RequireSpeedup = RequireSpeedup, QuantizeActivationMatMuls = QuantizeActivationMatMuls, KeepDequantizeLinear = KeepDequantizeLinear,
         Precision = Precision, PerChannel = PerChannel, ExcludedNodes = ExcludedNodes.ToArray(), Mode = Mode,
         Calibration = Calibration, Percentile = Percentile, MaxCalibrationRows = MaxCalibrationRows,
