@@ -12,6 +12,7 @@ namespace Microsoft.ML.Compression.Tests;
 public sealed class NetworkReportTests
 {
     [TestMethod]
+    [TestCategory("Slow")] // 25 s on 2 shared cores under load (quantize, report on 512 + 1,000 rows)
     public void NetworkMetricColumnsAreTheArgmaxAccuracyWhenTheDataHasLabels()
     {
         var ml = new MLContext(seed: 1);
