@@ -267,7 +267,9 @@ public sealed class QuantizationOptions
     /// Static mode: move per-channel outliers of each MatMul input into the weights before recording ranges (SmoothQuant,
     /// α = 0.5: a Mul by 1/s on the activation, weight rows times s; exact in float). ONNX Runtime's integer MatMuls
     /// take one scale per activation tensor, and a Transformer's LayerNorm outputs have a few channels far larger than
-    /// the rest. Off by default.
+    /// the rest. Off by default: on snowflake-arctic-embed-xs (24 MatMul inputs smoothed, largest channel 17× the
+    /// median) it lowered static INT8's embedding cosine from 0.9982 to 0.9968 and the top-10 neighbour overlap from
+    /// 0.900 to 0.864 (the scaled weight rows lose more than the activations gain at 8 bits with pair-bounded levels).
     /// </summary>
     /// <example><code>new QuantizationOptions { Mode = QuantizationMode.Static, SmoothActivations = true }</code></example>
     public bool SmoothActivations { get; set; }
