@@ -156,6 +156,7 @@ internal static class ReportBuilder
         ModelTask.MulticlassClassification => "MicroAccuracy",
         ModelTask.Regression => "RMSE",
         ModelTask.Network => "accuracy",
+        _ => "",
     };
 
     /// <summary>The task metric, or null when the scored data has no label of the type the evaluator needs.</summary>
