@@ -17,6 +17,8 @@ internal abstract class ModelState
 
     /// <summary>Set by a graph edit (prune, quantize): what it did to each layer; for the report.</summary>
     public IReadOnlyList<LayerEdit>? Layers { get; set; }
+    /// <summary>Set by a quantization stage whose mixed precision kept layers at a higher precision; for the report.</summary>
+    public IReadOnlyList<LayerPrecision>? LayerPrecisions { get; set; }
 
     /// <summary>Set on a distilled student (native, or per-class regressors merged into a graph): its teacher and labels-only baseline, for the report (not part of the result).</summary>
     public DistillationInfo? Distillation { get; init; }

@@ -13,11 +13,15 @@ public enum ModelTask
     /// <summary>Outputs a <c>Score</c> of type Single; metric RMSE.</summary>
     /// <example><code>if (compressed.Report.Task == ModelTask.Regression) Console.WriteLine($"RMSE {compressed.Report.Final.Metric:F4}"); // lower is better</code></example>
     Regression,
-    /// <summary>An ONNX network given as a file, stream or OnnxTransformer: its own outputs are kept as they are.</summary>
+    /// <summary>
+    /// An ONNX network given as a file, stream or OnnxTransformer: its own outputs are kept as they are. Metric
+    /// "accuracy" when the data has a class label (key, Boolean or integer-valued number) that indexes into the
+    /// network's first output: the share of rows whose largest output value is at the label; otherwise none.
+    /// </summary>
     /// <example>
     /// <code>
     /// var int8 = ml.Compression().Quantize("mlp.onnx").Fit(calibration);
-    /// bool network = int8.Report.Task == ModelTask.Network; // true: the graph's own outputs, no task metric
+    /// bool network = int8.Report.Task == ModelTask.Network; // true: the graph's own outputs; accuracy when the data has class labels
     /// </code>
     /// </example>
     Network,

@@ -24,6 +24,7 @@ internal static class GraphStage
                 var result = p.With(graph);
                 result.TensorErrors = context.TensorErrors;
                 result.Layers = GraphLayerEdits.Compare(p.Graph.Graph, graph.Graph);
+                result.LayerPrecisions = context.LayerPrecisions;
                 return result;
             }
             case NetworkState network:
@@ -33,7 +34,11 @@ internal static class GraphStage
                 foreach (var t in network.Prefix) featurized = t.Transform(featurized);
                 var context = new GraphEditContext { ML = ml, GraphInputData = featurized, GraphInputs = network.Inputs };
                 description = edit(graph, context) + Skipped(context);
-                return new NetworkState(graph, network.Prefix) { TensorErrors = context.TensorErrors, Layers = GraphLayerEdits.Compare(network.Model.Graph, graph.Graph) };
+                return new NetworkState(graph, network.Prefix)
+                {
+                    TensorErrors = context.TensorErrors, LayerPrecisions = context.LayerPrecisions,
+                    Layers = GraphLayerEdits.Compare(network.Model.Graph, graph.Graph),
+                };
             }
             default:
                 throw new UnsupportedModelException($"A {input.GetType().Name} cannot be edited as a graph.");

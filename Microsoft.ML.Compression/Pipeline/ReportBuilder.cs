@@ -54,8 +54,8 @@ internal static class ReportBuilder
                 BitsPerWeight = stats?.BitsPerWeight,
                 OnnxBytes = stats?.OnnxBytes,
                 ZipBytes = zipBytes,
-                Metric = Metric(ml, state.Task, Score(scorer, data)),
-                EvaluationMetric = evaluation == null ? null : Metric(ml, state.Task, ScoreEvaluation(scorer, evaluation)),
+                Metric = Metric(ml, state.Task, Score(scorer, data), networkOutput: (state as NetworkState)?.Outputs.FirstOrDefault()),
+                EvaluationMetric = evaluation == null ? null : Metric(ml, state.Task, ScoreEvaluation(scorer, evaluation), networkOutput: (state as NetworkState)?.Outputs.FirstOrDefault()),
                 Agreement = fit?.Agreement,
                 ScoreMse = fit?.ScoreMse,
                 KlDivergence = fit?.KlDivergence,
@@ -66,6 +66,7 @@ internal static class ReportBuilder
                 BaselineEvaluationMetric = baseline == null || evaluation == null ? null : Metric(ml, state.Task, ScoreEvaluation(baseline, evaluation)),
                 TensorErrors = state.TensorErrors,
                 Layers = state.Layers,
+                LayerPrecisions = state.LayerPrecisions,
                 Selection = distilled?.Selection,
                 TeacherZipBytes = teacherZipBytes,
             };
@@ -155,14 +156,60 @@ internal static class ReportBuilder
         ModelTask.BinaryClassification => "AUC",
         ModelTask.MulticlassClassification => "MicroAccuracy",
         ModelTask.Regression => "RMSE",
+        ModelTask.Network => "accuracy",
         _ => "",
     };
 
     /// <summary>The task metric, or null when the scored data has no label of the type the evaluator needs.</summary>
-    public static double? Metric(MLContext ml, ModelTask task, IDataView scored, string labelColumn = "Label")
+    public static double? Metric(MLContext ml, ModelTask task, IDataView scored, string labelColumn = "Label", string? networkOutput = null)
     {
-        try { return TaskMetric(ml, task, scored, labelColumn); }
+        try { return task == ModelTask.Network ? NetworkAccuracy(scored, labelColumn, networkOutput) : TaskMetric(ml, task, scored, labelColumn); }
         catch (ArgumentOutOfRangeException) { return null; } // e.g. AUC of data with one class only
+    }
+
+    /// <summary>
+    /// A network's accuracy when the data has a class label: the share of rows whose largest value of the network's
+    /// first output is at the label's index (a key's value − 1, an integer-valued number, or a Boolean as 0/1). Null
+    /// without a label, for an output that is not a float vector, or when a label does not index into the output
+    /// (the output is not a class vector, e.g. an encoder's hidden states).
+    /// </summary>
+    private static double? NetworkAccuracy(IDataView scored, string labelColumn, string? output)
+    {
+        var label = scored.Schema.GetColumnOrNull(labelColumn);
+        var scores = output == null ? null : scored.Schema.GetColumnOrNull(output);
+        if (label == null || scores == null || scores.Value.Type is not VectorDataViewType { ItemType: var item, Size: > 1 and var width } || item != NumberDataViewType.Single)
+            return null;
+        var labelType = label.Value.Type;
+        Func<DataViewRow, ValueGetter<double>?> labelGetter = labelType switch
+        {
+            KeyDataViewType => row => { var g = row.GetGetter<uint>(label.Value); uint k = 0; return (ref double v) => { g(ref k); v = k == 0 ? double.NaN : k - 1.0; }; },
+            BooleanDataViewType => row => { var g = row.GetGetter<bool>(label.Value); bool b = false; return (ref double v) => { g(ref b); v = b ? 1 : 0; }; },
+            _ when labelType == NumberDataViewType.Single => row => { var g = row.GetGetter<float>(label.Value); float f = 0; return (ref double v) => { g(ref f); v = f; }; },
+            _ when labelType == NumberDataViewType.Double => row => { var g = row.GetGetter<double>(label.Value); return (ref double v) => g(ref v); },
+            _ when labelType == NumberDataViewType.Int32 => row => { var g = row.GetGetter<int>(label.Value); int i = 0; return (ref double v) => { g(ref i); v = i; }; },
+            _ when labelType == NumberDataViewType.Int64 => row => { var g = row.GetGetter<long>(label.Value); long l = 0; return (ref double v) => { g(ref l); v = l; }; },
+            _ => _ => null,
+        };
+        long rows = 0, right = 0;
+        using var cursor = scored.GetRowCursor(new[] { label.Value, scores.Value });
+        var getLabel = labelGetter(cursor);
+        if (getLabel == null) return null;
+        var getScores = cursor.GetGetter<VBuffer<float>>(scores.Value);
+        var buffer = default(VBuffer<float>);
+        double y = 0;
+        while (cursor.MoveNext())
+        {
+            getLabel(ref y);
+            if (double.IsNaN(y)) continue; // a missing key label is no row to score
+            if (y < 0 || y >= width || y != Math.Floor(y)) return null;
+            getScores(ref buffer);
+            var values = buffer.DenseValues().ToArray();
+            int best = 0;
+            for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
+            rows++;
+            if (best == (int)y) right++;
+        }
+        return rows == 0 ? null : right / (double)rows;
     }
 
     private static double? TaskMetric(MLContext ml, ModelTask task, IDataView scored, string labelColumn)

@@ -262,7 +262,7 @@ internal static class ActivationRecorder
         var stats = tensors.ToDictionary(t => t, t => new TensorStatistics(t));
         // With all optimizations: ONNX Runtime keeps every graph output as named (no fusion swallows a requested
         // tensor), and its NCHWc convolutions took a third less CPU than the unoptimized graph on ResNet18.
-        rows = Visit(model, tensors, context, maxRows, optimized: true, long.MaxValue, (name, value) => stats[name].Add(value.GetTensorDataAsSpan<float>()));
+        rows = Visit(model, tensors, context, maxRows, optimized: true, long.MaxValue, null, (name, value) => stats[name].Add(value.GetTensorDataAsSpan<float>()));
         return stats;
     }
 
@@ -273,8 +273,9 @@ internal static class ActivationRecorder
     /// otherwise every node runs as written. <paramref name="maxFloats"/>: stop after the batch that brings the
     /// captured values to about that many floats (the rows actually captured are the length of each array).
     /// </summary>
-    public static Dictionary<string, float[][]> Capture(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows, bool optimized = false, long maxFloats = long.MaxValue)
-        => Capture(model, tensors, context, maxRows, out _, optimized, maxFloats);
+    public static Dictionary<string, float[][]> Capture(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows, bool optimized = false, long maxFloats = long.MaxValue,
+        List<int>? batches = null)
+        => Capture(model, tensors, context, maxRows, out _, optimized, maxFloats, batches);
 
     /// <param name="model">The graph to run (not modified).</param>
     /// <param name="tensors">Names of the tensors to capture.</param>
@@ -283,14 +284,19 @@ internal static class ActivationRecorder
     /// <param name="rowShapes">Per tensor: the shape of one row (the tensor's shape without the batch axis).</param>
     /// <param name="optimized">Run with all of ONNX Runtime's optimizations (fused kernels).</param>
     /// <param name="maxFloats">Stop after about this many captured floats.</param>
+    /// <param name="batches">
+    /// Empty: filled with the rows of each batch run. Not empty: the batches to run, in rows (as recorded by an earlier
+    /// capture). Two captures compare value for value only when they ran the same batches: a tensor whose first axis
+    /// is not the batch (an attention tensor laid out [sequence, batch·heads, width]) is cut into "rows" along that axis.
+    /// </param>
     public static Dictionary<string, float[][]> Capture(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows,
-        out Dictionary<string, long[]> rowShapes, bool optimized = false, long maxFloats = long.MaxValue)
+        out Dictionary<string, long[]> rowShapes, bool optimized = false, long maxFloats = long.MaxValue, List<int>? batches = null)
     {
         var rows = tensors.ToDictionary(t => t, _ => new List<float[]>());
         var shapes = new Dictionary<string, long[]>();
         rowShapes = shapes;
         if (rows.Count == 0) return new Dictionary<string, float[][]>();
-        Visit(model, tensors, context, maxRows, optimized, maxFloats, (name, value) =>
+        Visit(model, tensors, context, maxRows, optimized, maxFloats, batches, (name, value) =>
         {
             var shape = value.GetTensorTypeAndShape().Shape;
             if (shape.Length < 1) return;
@@ -304,7 +310,8 @@ internal static class ActivationRecorder
     }
 
     /// <summary>Runs the graph batch by batch and hands every requested tensor of every batch to <paramref name="onValue"/>; returns the rows run.</summary>
-    private static int Visit(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows, bool optimized, long maxFloats, Action<string, OrtValue> onValue)
+    private static int Visit(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows, bool optimized, long maxFloats,
+        List<int>? batchRows, Action<string, OrtValue> onValue)
     {
         if (maxRows < 1) throw new ArgumentOutOfRangeException(nameof(maxRows), maxRows, "At least one calibration row is needed.");
         var g = model.Graph;
@@ -326,7 +333,10 @@ internal static class ActivationRecorder
         // A graph exported with a fixed batch size (CNTK's ResNet18: [1, 3, 224, 224]) is run that many rows at a time.
         int fixedBatch = dims.Select(d => d.Length > 1 && d[0] > 0 ? (int)d[0] : BatchSize).Min();
         bool adaptive = fixedBatch == BatchSize;
-        int count = batches.Read(Math.Min(adaptive ? 1 : fixedBatch, maxRows), out var flat);
+        // Replaying the batches of an earlier capture (see Capture): the same rows per run, in the same order.
+        bool replay = batchRows is { Count: > 0 };
+        int batchIndex = 0;
+        int count = batches.Read(replay ? batchRows![0] : Math.Min(adaptive ? 1 : fixedBatch, maxRows), out var flat);
         context.NoteSkipped(batches.Skipped, count, string.Join(", ", inputNames));
         if (count == 0)
             throw new DataMismatchException("The calibration data has no rows. Give the stage data to record the activations on.");
@@ -363,6 +373,12 @@ internal static class ActivationRecorder
             }
             n += count;
             total += floats;
+            if (!replay) batchRows?.Add(count);
+            if (replay)
+            {
+                count = ++batchIndex < batchRows!.Count ? batches.Read(batchRows[batchIndex], out flat) : 0;
+                continue;
+            }
             long perRow = Math.Max(1, floats / count);
             int next = adaptive ? (int)Math.Clamp(Math.Min(BatchFloats, maxFloats - total) / perRow, 1, BatchSize) : fixedBatch;
             count = n < maxRows && total < maxFloats ? batches.Read(Math.Min(next, maxRows - n), out flat) : 0;

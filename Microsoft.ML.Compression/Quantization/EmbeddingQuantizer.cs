@@ -66,7 +66,7 @@ internal static class EmbeddingQuantizer
                 continue;
             }
             g.Initializer.Remove(tensor);
-            if (options.Precision == Precision.Int4 && width % options.Network.BlockSize == 0)
+            if (options.Precision == Precision.Int4 && width % options.Network.BlockSize == 0 && !options.Network.Int8Layers.Contains(e.Name))
             {
                 var (packed, scales, err) = BlockInt4(values, rows, width, options.Network.BlockSize);
                 worst = Math.Max(worst, err);

@@ -26,9 +26,8 @@ internal static partial class GraphQuantizer
             var node = w.Consumer;
             var tensor = OnnxGraphEditor.Initializer(g, w.Name)!;
             bool transB = (OnnxGraphEditor.Attribute(node, "transB")?.I ?? 0) == 1;
-            bool gemmOk = node.OpType == "Gemm" && (OnnxGraphEditor.Attribute(node, "transA")?.I ?? 0) == 0
-                && (OnnxGraphEditor.Attribute(node, "alpha")?.F ?? 1f) == 1f && (OnnxGraphEditor.Attribute(node, "beta")?.F ?? 1f) == 1f;
-            if (!(node.OpType == "MatMul" || gemmOk) || tensor.Dims.Count != 2 || inits.Contains(node.Input[0]) || g.Node.Count(n => n.Input.Contains(w.Name)) != 1)
+            // Mixed precision's INT8 layers, Conv weights and weights that MatMulNBits cannot take: INT8 per channel.
+            if (options.Network.Int8Layers.Contains(w.Name) || options.Network.Int8Layers.Contains(node.Name) || !FitsMatMulNBits(g, w, inits))
             {
                 worst = Math.Max(worst, WeightOnlyInt8(g, w, options, prologue));
                 continue;
@@ -94,6 +93,20 @@ internal static partial class GraphQuantizer
         g.Node.Clear();
         g.Node.Add(ordered);
         return $"INT4 weights, symmetric, blocks of {bs} along the input dimension, in ONNX Runtime's MatMulNBits on {blocked} MatMul/Gemm weight tensor(s)" +
-               $"{(weights.Count > blocked ? $"; {weights.Count - blocked} Conv/other weight tensor(s) INT8 per channel" : "")}; largest weight error {worst:G3}.";
+               $"{(weights.Count > blocked ? $"; {weights.Count - blocked} {(options.Network.Int8Layers.Count > 0 ? "mixed-precision, " : "")}Conv or other weight tensor(s) INT8 per channel" : "")}; largest weight error {worst:G3}.";
+    }
+
+    /// <summary>
+    /// Whether MatMulNBits can take the weight: a 2-D weight read only by a MatMul, or by a Gemm without transA,
+    /// alpha or beta, whose other input is an activation.
+    /// </summary>
+    internal static bool FitsMatMulNBits(GraphProto g, WeightTensor w, HashSet<string>? initializers = null)
+    {
+        var node = w.Consumer;
+        var tensor = OnnxGraphEditor.Initializer(g, w.Name);
+        bool gemmOk = node.OpType == "Gemm" && (OnnxGraphEditor.Attribute(node, "transA")?.I ?? 0) == 0
+            && (OnnxGraphEditor.Attribute(node, "alpha")?.F ?? 1f) == 1f && (OnnxGraphEditor.Attribute(node, "beta")?.F ?? 1f) == 1f;
+        bool activationInput = initializers != null ? !initializers.Contains(node.Input[0]) : OnnxGraphEditor.Initializer(g, node.Input[0]) == null;
+        return (node.OpType == "MatMul" || gemmOk) && tensor != null && tensor.Dims.Count == 2 && activationInput && g.Node.Count(n => n.Input.Contains(w.Name)) == 1;
     }
 }

@@ -59,11 +59,18 @@ internal static partial class GraphQuantizer
 
         OnnxGraphEditor.EnsureOpset(model, 13);
         var floatModel = context.FeatureInput == null ? model.Clone() : null;
-        Func<ModelProto, QuantizationMode, IReadOnlyCollection<string>, string> quantize = (m, md, excluded)
-            => QuantizeMode(m, WeightTensors.Find(m.Graph, options.ExcludedNodes.Concat(excluded).ToArray()), md, options, context, excluded);
+        QuantizeVariant quantize = (m, md, excluded, int8) =>
+        {
+            var o = options;
+            if (int8 is { Count: > 0 }) { o = options.Copy(); o.Network.Int8Layers = int8; }
+            return QuantizeMode(m, WeightTensors.Find(m.Graph, options.ExcludedNodes.Concat(excluded).ToArray()), md, o, context, excluded);
+        };
         if (floatModel != null && options.Network.MinimumOutputSqnrDb > 0) quantize = MixedPrecision.Budgeted(quantize, floatModel, options, context);
         string description = options.Network.RequireSpeedup && mode != QuantizationMode.WeightOnly
             ? QuantizationMeasurements.QuantizeFasterThanFloat(model, mode, options, context, quantize)
+            // INT4 within a size budget; an output SQNR budget, when given, decides instead.
+            : floatModel != null && mode == QuantizationMode.WeightOnly && options.Precision == Precision.Int4 && options.Network.Int4MaxSizeRatio > 0 && options.Network.MinimumOutputSqnrDb == 0
+                ? MixedPrecision.WithinSize(quantize, model, floatModel, options, context)
             : quantize(model, mode, Array.Empty<string>());
         if (floatModel != null)
         {
@@ -91,6 +98,7 @@ internal static partial class GraphQuantizer
         string smallNote = "";
         var small = new List<WeightTensor>();
         if (mode != QuantizationMode.WeightOnly) weights = SmallLayers.KeepSmallInFloat(model, weights, options, context, out small, out smallNote);
+        if (mode == QuantizationMode.Static && options.Network.SmoothActivations) smallNote += ActivationSmoothing.Apply(model, weights, options, context);
         string description = weights.Count == 0 ? "" : mode switch
         {
             QuantizationMode.Static => QuantizeStatic(model, weights, options, context),

@@ -130,7 +130,35 @@ public sealed class NetworkQuantizationOptions
     /// <example><code>new QuantizationOptions { Network = { Mode = QuantizationMode.Static, MinimumOutputSqnrDb = 30 } }</code></example>
     public double MinimumOutputSqnrDb { get; set; }
 
-    internal NetworkQuantizationOptions Copy() => (NetworkQuantizationOptions)MemberwiseClone();
+    /// <summary>
+    /// <see cref="Precision.Int4"/>, networks: mixed INT4/INT8 within a size budget. After quantizing every layer to
+    /// 4 bits, the noise each MatMul/Gemm weight and embedding table adds at 4 bits (measured with the float network's
+    /// own inputs on up to <see cref="MaxCalibrationRows"/> rows of the fit data) is compared, and the layers that add
+    /// the most noise per extra byte are kept INT8 while the ONNX file stays within this fraction of the float file;
+    /// the report lists them (<see cref="StageReport.LayerPrecisions"/>). Default 0.2: on, because a network is always
+    /// quantized with rows of its inputs at hand, and the cost is one more quantization and one pass over those rows.
+    /// Measured effects: docs/benchmarks.md. 0 keeps every layer at 4 bits.
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Precision = Precision.Int4, Network = { Int4MaxSizeRatio = 0 } } // every layer 4-bit</code></example>
+    public double Int4MaxSizeRatio { get; set; } = 0.2;
+
+    /// <summary>
+    /// Static mode: move per-channel outliers of each MatMul input into the weights before recording ranges
+    /// (SmoothQuant, α = 0.5: a Mul by 1/s on the activation, weight rows times s; exact in float). Off by default: on
+    /// the pretrained encoder of the benchmarks it lowered static INT8's accuracy (docs/benchmarks.md).
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Network = { Mode = QuantizationMode.Static, SmoothActivations = true } }</code></example>
+    public bool SmoothActivations { get; set; }
+
+    /// <summary>Set by mixed precision: weights, tables or nodes that <see cref="Precision.Int4"/> stores INT8 instead.</summary>
+    internal IReadOnlyCollection<string> Int8Layers { get; set; } = Array.Empty<string>();
+
+    internal NetworkQuantizationOptions Copy()
+    {
+        var copy = (NetworkQuantizationOptions)MemberwiseClone();
+        copy.Int8Layers = Int8Layers.ToArray();
+        return copy;
+    }
 
     internal void Validate()
     {
@@ -150,6 +178,8 @@ public sealed class NetworkQuantizationOptions
             throw new ArgumentOutOfRangeException(nameof(BlockSize), BlockSize, "Network.BlockSize must be 32, 64 or 128.");
         if (MinMatMulMultiplyAdds < 0 || MinConvMultiplyAdds < 0)
             throw new ArgumentOutOfRangeException(MinMatMulMultiplyAdds < 0 ? nameof(MinMatMulMultiplyAdds) : nameof(MinConvMultiplyAdds), "The multiply-add thresholds must be 0 (quantize every layer) or more.");
+        if (!(Int4MaxSizeRatio >= 0 && Int4MaxSizeRatio <= 1))
+            throw new ArgumentOutOfRangeException(nameof(Int4MaxSizeRatio), Int4MaxSizeRatio, "Network.Int4MaxSizeRatio must be in [0, 1] (0 = every layer 4-bit), for example 0.2.");
         if (!(MinimumOutputSqnrDb >= 0 && MinimumOutputSqnrDb <= TensorError.MaxSqnrDb))
             throw new ArgumentOutOfRangeException(nameof(MinimumOutputSqnrDb), MinimumOutputSqnrDb, $"Network.MinimumOutputSqnrDb must be in [0, {TensorError.MaxSqnrDb}] dB (0 = off), for example 30.");
     }

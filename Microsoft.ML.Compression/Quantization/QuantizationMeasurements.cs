@@ -51,14 +51,19 @@ internal static class QuantizationMeasurements
 
         // The float graph first, as many rows as fit the budget; the quantized graph then on the same rows.
         var floatNames = pairs.Select(p => p.Float).Distinct().ToArray();
-        var reference = ActivationRecorder.Capture(floatModel, floatNames, context, maxRows, maxFloats: CaptureBudget);
-        int rowCount = reference.Values.Select(rows => rows.Length).DefaultIfEmpty(0).Min();
+        // The quantized graph runs the very batches the float graph ran: rows are compared slice by slice along each
+        // tensor's first axis, which is not the batch in every tensor (attention laid out [sequence, batch·heads, …]),
+        // so different batch sizes (the adaptive batching sizes batches by the captured tensors) misaligned them and
+        // reported ~10 dB on tensors that FP16 left all but exact.
+        var batches = new List<int>();
+        var reference = ActivationRecorder.Capture(floatModel, floatNames, context, maxRows, maxFloats: CaptureBudget, batches: batches);
+        int rowCount = Math.Max(1, batches.Sum());
         // Graph outputs as ONNX Runtime really runs the quantized graph (QDQ fused into integer kernels, whose
         // arithmetic can differ from QDQ simulated in float: int16 saturation in u8×s8 kernels once hid here);
         // intermediate tensors unoptimized, since fusion removes them.
         var graphOutputs = new HashSet<string>(qg.Output.Select(o => o.Name));
-        var candidate = ActivationRecorder.Capture(measured, pairs.Select(p => p.Quantized).Where(q => !graphOutputs.Contains(q)).Distinct().ToArray(), context, rowCount);
-        foreach (var (name, rows) in ActivationRecorder.Capture(quantized, pairs.Select(p => p.Quantized).Where(graphOutputs.Contains).Distinct().ToArray(), context, rowCount, optimized: true))
+        var candidate = ActivationRecorder.Capture(measured, pairs.Select(p => p.Quantized).Where(q => !graphOutputs.Contains(q)).Distinct().ToArray(), context, rowCount, batches: batches);
+        foreach (var (name, rows) in ActivationRecorder.Capture(quantized, pairs.Select(p => p.Quantized).Where(graphOutputs.Contains).Distinct().ToArray(), context, rowCount, optimized: true, batches: batches))
             candidate[name] = rows;
         var result = new List<TensorError>();
         foreach (var (f, q) in pairs)
@@ -90,7 +95,7 @@ internal static class QuantizationMeasurements
     /// mode, leaving float the weights it is given.
     /// </summary>
     public static string QuantizeFasterThanFloat(ModelProto model, QuantizationMode mode, QuantizationOptions options, GraphEditContext context,
-        Func<ModelProto, QuantizationMode, IReadOnlyCollection<string>, string> quantize)
+        QuantizeVariant quantize)
     {
         var (inputs, batch) = TimingBatch(model, context, Math.Min(64, options.Network.MaxCalibrationRows));
         try

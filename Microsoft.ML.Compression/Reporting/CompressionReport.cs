@@ -86,6 +86,7 @@ public sealed class CompressionReport
             if (s.Layers != null && s.Layers.Any(l => l == null || l.Layer == null || l.Tensor == null || l.OpType == null || !Enum.IsDefined(l.Storage)
                     || l.Weights < 0 || l.StoredWeights < 0 || l.NonZero < 0 || l.BytesBefore < 0 || l.BytesAfter < 0))
                 throw Bad($"stage '{s.Stage}' lists a layer with no name, an unknown storage or negative counts");
+            if (s.LayerPrecisions != null && s.LayerPrecisions.Any(l => l == null || l.Name == null)) throw Bad($"stage '{s.Stage}' lists an empty layer precision");
         }
         return report;
     }

@@ -162,6 +162,19 @@ public sealed class StageReport
     /// </code>
     /// </example>
     public IReadOnlyList<LayerEdit>? Layers { get; init; }
+
+    /// <summary>
+    /// Quantize rows of networks with mixed precision (<see cref="NetworkQuantizationOptions.Int4MaxSizeRatio"/>,
+    /// <see cref="NetworkQuantizationOptions.MinimumOutputSqnrDb"/>): the layers kept at a higher precision than the rest, the
+    /// worst first, with the noise each added; null when mixed precision did not run.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// foreach (var l in report.Final.LayerPrecisions ?? Array.Empty&lt;LayerPrecision&gt;())
+    ///     Console.WriteLine(l); // e.g. "/encoder/layer.5/output/dense/MatMul 8-bit (added 21.3 dB at 4 bits, +442368 bytes)"
+    /// </code>
+    /// </example>
+    public IReadOnlyList<LayerPrecision>? LayerPrecisions { get; init; }
     /// <summary>Fraction of learned numbers that are zero.</summary>
     /// <example>
     /// <code>

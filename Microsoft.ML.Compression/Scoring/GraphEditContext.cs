@@ -15,6 +15,8 @@ internal sealed class GraphEditContext
     public string? FeatureInput { get; init; }
     /// <summary>Set by an edit that measured per-tensor errors of its result (quantization); copied to the new state.</summary>
     public IReadOnlyList<TensorError>? TensorErrors { get; set; }
+    /// <summary>Set by mixed precision: the layers kept at a higher precision and why; copied to the new state.</summary>
+    public IReadOnlyList<LayerPrecision>? LayerPrecisions { get; set; }
 
     /// <summary>
     /// Whether rows with a NaN or infinite input value are left out of calibration: for networks, where such a value
