@@ -12,16 +12,14 @@ namespace Microsoft.ML.Compression.Pruning;
 /// </summary>
 internal static class StructuredPruner
 {
-    // Operators that act on each channel independently, so a channel can be removed across them.
-    private static readonly HashSet<string> ChannelWise = new() { "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Identity", "MaxPool", "AveragePool", "Elu", "Selu", "HardSigmoid", "Softplus" };
-
     private sealed record Layer(NodeProto Node, TensorProto Weight, int OutAxis, int InAxis);
 
     private sealed class Plan
     {
         public required Layer Producer;
         public required Layer Consumer;
-        public string? ProducerBias;          // Gemm/Conv input 2, or the initializer of a following Add
+        public string? ProducerBias;          // Gemm/Conv input 2
+        public List<string> ChannelConstants = new(); // one value per channel on the last axis: a bias Add's vector, a per-channel scale
         public List<NodeProto> BatchNorms = new();
         public int SpatialBlock = 1;          // Flatten between Conv and Gemm: each channel becomes this many inputs
     }
@@ -33,13 +31,13 @@ internal static class StructuredPruner
         int refitted = 0;
         var plans = FindPlans(g, options.ExcludedNodes);
         if (plans.Count == 0)
-            throw new UnsupportedModelException("Structured pruning found no pair of MatMul/Gemm/Conv layers joined only by per-channel operators (Relu, BatchNormalization, pooling, Flatten); there is nothing it can remove whole.");
+            throw new UnsupportedModelException("Structured pruning found no pair of MatMul/Gemm/Conv layers joined only by per-channel operators (a bias Add, Relu, GELU and other elementwise operators with scalar or per-channel constants, BatchNormalization, pooling, Flatten); there is nothing it can remove whole.");
         var summary = new List<string>();
         foreach (var plan in plans)
         {
             int channels = (int)plan.Producer.Weight.Dims[plan.Producer.OutAxis];
             double sparsity = options.LayerSparsity.TryGetValue(plan.Producer.Node.Name, out var named) || options.LayerSparsity.TryGetValue(plan.Producer.Weight.Name, out named)
-                ? named : options.TargetSparsity;
+                ? named : Math.Min(options.TargetSparsity, options.MaxLayerSparsity); // the per-layer cap: no layer pruned away by default
             int keep = Math.Max(1, channels - (int)Math.Floor(sparsity * channels));
             if (keep == channels) continue;
             // Data-aware when possible: a channel matters as much as its activations' size times its outgoing weights.
@@ -100,48 +98,27 @@ internal static class StructuredPruner
     {
         var plans = new List<Plan>();
         var outputs = new HashSet<string>(g.Output.Select(o => o.Name));
+        var users = new Dictionary<string, List<NodeProto>>();
+        foreach (var n in g.Node)
+            foreach (var i in n.Input.Distinct())
+                (users.TryGetValue(i, out var list) ? list : users[i] = new List<NodeProto>()).Add(n);
+        var producers = OnnxGraphEditor.Producers(g);
         foreach (var node in g.Node)
         {
             var producer = AsLayer(g, node);
             if (producer == null || excluded.Contains(node.Name) || excluded.Contains(producer.Weight.Name)) continue;
             var plan = new Plan { Producer = producer, Consumer = producer };
             if (node.OpType != "MatMul" && node.Input.Count > 2 && OnnxGraphEditor.Initializer(g, node.Input[2]) != null) plan.ProducerBias = node.Input[2];
-            string value = node.Output[0];
-            Layer? consumer = null;
-            bool ok = true;
-            while (ok && consumer == null)
-            {
-                if (outputs.Contains(value)) { ok = false; break; }
-                var users = g.Node.Where(n => n.Input.Contains(value)).ToList();
-                if (users.Count != 1) { ok = false; break; }
-                var next = users[0];
-                // A bias Add is commutative, and exporters write it either way round (PyTorch's Linear on a sequence: Add(bias, MatMul)).
-                bool biasFirst = next.OpType == "Add" && next.Input.Count == 2 && next.Input[1] == value && OnnxGraphEditor.Initializer(g, next.Input[0]) != null;
-                if (next.Input[0] != value && !biasFirst) { ok = false; break; }
-                if (AsLayer(g, next) is { } layer) { consumer = layer; break; }
-                switch (next.OpType)
-                {
-                    case "Add" when node.OpType == "MatMul" && plan.ProducerBias == null && next.Input.Count == 2 && OnnxGraphEditor.Initializer(g, next.Input[biasFirst ? 0 : 1]) is { } b && OnnxTensors.ElementCount(b) == producer.Weight.Dims[producer.OutAxis]:
-                        plan.ProducerBias = next.Input[biasFirst ? 0 : 1];
-                        break;
-                    case "BatchNormalization" when next.Input.Skip(1).All(i => OnnxGraphEditor.Initializer(g, i) != null):
-                        plan.BatchNorms.Add(next);
-                        break;
-                    case "Flatten" when node.OpType == "Conv" && (OnnxGraphEditor.Attribute(next, "axis")?.I ?? 1) == 1:
-                        break;
-                    default:
-                        if (!ChannelWise.Contains(next.OpType)) ok = false;
-                        break;
-                }
-                value = next.Output[0];
-            }
-            if (!ok || consumer == null || excluded.Contains(consumer.Node.Name)) continue;
+            var region = ChannelRegion.Follow(g, node, producer.Weight.Dims[producer.OutAxis], n => AsLayer(g, n) != null, outputs, users, producers);
+            if (region == null || AsLayer(g, region.Consumer) is not { } layer || excluded.Contains(layer.Node.Name)) continue;
+            plan.ChannelConstants.AddRange(region.ChannelConstants);
+            plan.BatchNorms.AddRange(region.BatchNorms);
             long outChannels = producer.Weight.Dims[producer.OutAxis];
-            long inputs = consumer.Weight.Dims[consumer.InAxis];
+            long inputs = layer.Weight.Dims[layer.InAxis];
             if (inputs % outChannels != 0) continue;
             plan.SpatialBlock = (int)(inputs / outChannels);
-            if (plan.SpatialBlock != 1 && !(producer.Node.OpType == "Conv" && consumer.Node.OpType != "Conv")) continue;
-            plan.Consumer = consumer;
+            if (plan.SpatialBlock != 1 && !(producer.Node.OpType == "Conv" && layer.Node.OpType != "Conv")) continue;
+            plan.Consumer = layer;
             plans.Add(plan);
         }
         // A layer that is both consumer and producer is pruned on both sides; plans are applied in graph order.
@@ -197,6 +174,7 @@ internal static class StructuredPruner
     {
         Replace(g, plan.Producer.Weight.Name, t => Slice(t, plan.Producer.OutAxis, kept, 1));
         if (plan.ProducerBias != null) Replace(g, plan.ProducerBias, t => Slice(t, 0, kept, 1));
+        foreach (var constant in plan.ChannelConstants) Replace(g, constant, t => Slice(t, t.Dims.Count - 1, kept, 1));
         foreach (var bn in plan.BatchNorms)
             foreach (var input in bn.Input.Skip(1)) Replace(g, input, t => Slice(t, 0, kept, 1));
         Replace(g, plan.Consumer.Weight.Name, t => Slice(t, plan.Consumer.InAxis, kept, plan.SpatialBlock));
