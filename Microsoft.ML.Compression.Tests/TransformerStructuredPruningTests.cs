@@ -57,7 +57,7 @@ public sealed class TransformerStructuredPruningTests
     public void FfnNeuronsAreRemovedThroughTheBiasAddAndRelu()
     {
         var fp32 = Logits(_ml.Transforms.ApplyOnnxModel(Model).Fit(_test));
-        using var pruned = _ml.Compression().Prune(Model, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.75 }).Fit(_calib);
+        using var pruned = _ml.Compression().Prune(Model, new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.75, MaxCalibrationRows = 256 }).Fit(_calib);
         AssertFfnShrank(pruned, 32);
         double agreement = Agreement(Logits(pruned), fp32);
         Console.WriteLine($"ReLU FFN 128 → 32: agreement with FP32 {agreement:P1}; {pruned.Report.Final.Description}");
@@ -75,7 +75,7 @@ public sealed class TransformerStructuredPruningTests
         float[][] unpruned;
         try { unpruned = Logits(_ml.Transforms.ApplyOnnxModel(path).Fit(_test)); }
         finally { File.Delete(path); }
-        using var pruned = _ml.Compression().Prune(new MemoryStream(bytes), new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5 }).Fit(_calib);
+        using var pruned = _ml.Compression().Prune(new MemoryStream(bytes), new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5, MaxCalibrationRows = 256 }).Fit(_calib);
         var m = AssertFfnShrank(pruned, 64);
         Assert.AreEqual(2, m.Graph.Node.Count(n => n.OpType == "Erf"), "the activation itself is kept, only narrower");
         double agreement = Agreement(Logits(pruned), unpruned);
@@ -101,6 +101,63 @@ public sealed class TransformerStructuredPruningTests
             _ml.Compression().Prune(new MemoryStream(OnnxModelIO.ToBytes(m)), new PruningOptions { Granularity = PruningGranularity.Structured }).Fit(_calib));
         Assert.IsNotNull(e);
     }
+
+    [TestMethod]
+    [TestCategory("Slow")]
+    public void AttentionHeadsAreRemovedWholeFromQkvTheReshapesAndTheOutputProjection()
+    {
+        var fp32 = Logits(_ml.Transforms.ApplyOnnxModel(Model).Fit(_test));
+        using var pruned = _ml.Compression().Prune(Model, new PruningOptions
+        {
+            Granularity = PruningGranularity.Structured, TargetSparsity = 0, AttentionHeadSparsity = 0.5, MaxCalibrationRows = 256,
+        }).Fit(_calib);
+        var m = OnnxModelIO.Parse(pruned.OnnxModel!, "test");
+        foreach (var layer in new[] { "layers.0", "layers.1" })
+        {
+            foreach (var projection in new[] { "q", "k", "v" })
+            {
+                CollectionAssert.AreEqual(new long[] { 64, 32 }, Dims(m, $"{layer}.{projection}.weight"), "2 of 4 heads of 16");
+                CollectionAssert.AreEqual(new long[] { 32 }, Dims(m, $"{layer}.{projection}.bias"));
+            }
+            CollectionAssert.AreEqual(new long[] { 32, 64 }, Dims(m, $"{layer}.o.weight"));
+            CollectionAssert.AreEqual(new long[] { 64 }, Dims(m, $"{layer}.o.bias"));
+            CollectionAssert.AreEqual(new long[] { 64, 128 }, Dims(m, $"{layer}.ff1.weight"), "TargetSparsity 0: the FFN is kept");
+        }
+        // The Reshapes now split into 2 heads and merge back to 32 values.
+        var shapes = m.Graph.Node.Where(n => n.OpType == "Reshape").Select(n => Int64s(m.Graph.Initializer.Single(t => t.Name == n.Input[1]))).ToList();
+        Assert.AreEqual(6, shapes.Count(v => v.SequenceEqual(new long[] { -1, 128, 2, 16 })));
+        Assert.AreEqual(2, shapes.Count(v => v.SequenceEqual(new long[] { -1, 128, 32 })));
+        using var session = new InferenceSession(pruned.OnnxModel!);
+        double agreement = Agreement(Logits(pruned), fp32);
+        Console.WriteLine($"heads 4 → 2 in both layers: agreement with FP32 {agreement:P1}; {pruned.Report.Final.Description}");
+        Assert.IsTrue(agreement >= 0.97, $"agreement {agreement}");
+    }
+
+    [TestMethod]
+    public void HeadsWhoseReshapeShapeIsComputedAtRunTimeAreRefused()
+    {
+        // The head count reaches one Reshape through an Identity: not a constant the pruner can verify and rewrite.
+        var m = OnnxModelIO.Load(Model);
+        var reshape = m.Graph.Node.First(n => n.OpType == "Reshape");
+        var computed = reshape.Input[1] + "_computed";
+        m.Graph.Node.Insert(m.Graph.Node.IndexOf(reshape), OnnxGraphEditor.Node("Identity", new[] { reshape.Input[1] }, new[] { computed }, "computed_shape"));
+        reshape.Input[1] = computed;
+        var bytes = OnnxModelIO.ToBytes(m);
+        Assert.ThrowsExactly<UnsupportedModelException>(() => _ml.Compression().Prune(new MemoryStream(bytes), new PruningOptions
+        {
+            Granularity = PruningGranularity.Structured, AttentionHeadSparsity = 0.5, MaxCalibrationRows = 64,
+        }).Fit(_calib));
+    }
+
+    [TestMethod]
+    public void AttentionHeadSparsityOutsideItsRangeIsRejectedUpFront()
+    {
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Prune(new PruningOptions { AttentionHeadSparsity = 1 }));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Prune(new PruningOptions { AttentionHeadSparsity = -0.1 }));
+    }
+
+    private static long[] Int64s(TensorProto t) => t.Int64Data.Count > 0 ? t.Int64Data.ToArray()
+        : Enumerable.Range(0, t.RawData.Length / 8).Select(i => BitConverter.ToInt64(t.RawData.Span.Slice(i * 8, 8))).ToArray();
 
     /// <summary>Replaces each Relu by GELU as BERT exports write it: x / √2 → Erf → + 1 → × x → × 0.5, constants as Constant nodes.</summary>
     internal static ModelProto WithErfGelu(ModelProto m)

@@ -30,6 +30,7 @@ public sealed class PruningEstimator : CompressionStageEstimator
             LayerSparsity = new Dictionary<string, double>(options.LayerSparsity),
             Scope = options.Scope,
             MaxLayerSparsity = options.MaxLayerSparsity,
+            AttentionHeadSparsity = options.AttentionHeadSparsity,
             SemiStructuredN = options.SemiStructuredN,
             SemiStructuredM = options.SemiStructuredM,
             PruneFeaturizerVocabulary = options.PruneFeaturizerVocabulary,

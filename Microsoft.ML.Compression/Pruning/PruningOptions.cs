@@ -121,6 +121,16 @@ public sealed class PruningOptions
     /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, MaxLayerSparsity = 0.95 };</code></example>
     public double MaxLayerSparsity { get; set; } = 0.95;
 
+    /// <summary>
+    /// Structured pruning of Transformers only: the share of attention heads removed from each self-attention block
+    /// (default 0: heads are kept). A head goes whole: its columns of the Q, K and V projections and their biases,
+    /// its rows of the output projection, and the head count in the Reshape shapes; heads with the smallest output
+    /// (their context × output-projection rows, on the data) go first, and the output projection is refitted by
+    /// least squares. A graph whose head Reshapes cannot be verified exactly is refused.
+    /// </summary>
+    /// <example><code>var options = new PruningOptions { Granularity = PruningGranularity.Structured, TargetSparsity = 0.5, AttentionHeadSparsity = 0.25 };</code></example>
+    public double AttentionHeadSparsity { get; set; }
+
     /// <summary>How a tree ensemble chooses the trees it keeps (default <see cref="TreeSelection.LassoReweighting"/>).</summary>
     /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, TreeSelection = TreeSelection.LeastVarying };</code></example>
     public TreeSelection TreeSelection { get; set; } = TreeSelection.LassoReweighting;
@@ -199,6 +209,8 @@ public sealed class PruningOptions
             throw new ArgumentOutOfRangeException(nameof(MaxLayerSparsity), MaxLayerSparsity, "MaxLayerSparsity must be in (0, 1]: the most one layer may lose under a global threshold (1 = no cap).");
         if (double.IsNaN(TargetSparsity) || TargetSparsity < 0 || TargetSparsity >= 1)
             throw new ArgumentOutOfRangeException(nameof(TargetSparsity), TargetSparsity, "TargetSparsity must be in [0, 1): 0 keeps everything, 0.9 removes 90%.");
+        if (double.IsNaN(AttentionHeadSparsity) || AttentionHeadSparsity < 0 || AttentionHeadSparsity >= 1)
+            throw new ArgumentOutOfRangeException(nameof(AttentionHeadSparsity), AttentionHeadSparsity, "AttentionHeadSparsity must be in [0, 1): the share of each attention block's heads to remove (0 keeps them all).");
         if (MaxCalibrationRows < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxCalibrationRows), MaxCalibrationRows, "MaxCalibrationRows must be at least 1.");
         if (!Enum.IsDefined(Granularity))

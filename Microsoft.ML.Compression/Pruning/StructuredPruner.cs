@@ -12,6 +12,9 @@ namespace Microsoft.ML.Compression.Pruning;
 /// </summary>
 internal static class StructuredPruner
 {
+    /// <summary>Most floats one recording keeps (256 MB): a 6-layer encoder's FFN inputs are 98,304 floats per 64-token example.</summary>
+    internal const long MaxCapturedFloats = 64L << 20;
+
     private sealed record Layer(NodeProto Node, TensorProto Weight, int OutAxis, int InAxis);
 
     private sealed class Plan
@@ -29,10 +32,21 @@ internal static class StructuredPruner
         var g = model.Graph;
         var original = model.Clone();
         int refitted = 0;
-        var plans = FindPlans(g, options.ExcludedNodes);
-        if (plans.Count == 0)
-            throw new UnsupportedModelException("Structured pruning found no pair of MatMul/Gemm/Conv layers joined only by per-channel operators (a bias Add, Relu, GELU and other elementwise operators with scalar or per-channel constants, BatchNormalization, pooling, Flatten); there is nothing it can remove whole.");
         var summary = new List<string>();
+        var blocks = options.AttentionHeadSparsity > 0 ? AttentionHeads.FindOrRefuse(g) : new List<AttentionHeads.Block>();
+        var plans = FindPlans(g, options.ExcludedNodes);
+        if (plans.Count == 0 && blocks.Count == 0)
+            throw new UnsupportedModelException("Structured pruning found no pair of MatMul/Gemm/Conv layers joined only by per-channel operators (a bias Add, Relu, GELU and other elementwise operators with scalar or per-channel constants, BatchNormalization, pooling, Flatten); there is nothing it can remove whole.");
+        int rows = Math.Min(options.MaxCalibrationRows, 2048);
+        // What every refitted layer saw in the original model, recorded in one pass (a pass of a 6-layer encoder is
+        // the costly part); each layer's current input is recorded as the pruning reaches it.
+        var refitInputs = plans.Where(p => p.Consumer.Node.OpType != "Conv" || ConvPatches.Of(p.Consumer.Node, p.Consumer.Weight) != null)
+            .Select(p => p.Consumer.Node.Input[0]).Concat(blocks.Select(b => b.Output.Input[0])).Distinct().ToArray();
+        var originalRows = options.Reconstruct && refitInputs.Length > 0
+            ? ActivationRecorder.Capture(original, refitInputs, context, rows, maxFloats: MaxCapturedFloats) : new Dictionary<string, float[][]>();
+        // Heads first: the FFN refits below then see (and compensate) the attention blocks as pruned.
+        if (blocks.Count > 0)
+            summary.AddRange(AttentionHeads.Prune(model, original, blocks, options.AttentionHeadSparsity, options.Reconstruct, rows, context, name => originalRows[name]));
         foreach (var plan in plans)
         {
             int channels = (int)plan.Producer.Weight.Dims[plan.Producer.OutAxis];
@@ -47,11 +61,14 @@ internal static class StructuredPruner
             float[][]? currentInputs = null, originalInputs = null;
             long[]? imageShape = null;
             var consumerInput = new[] { plan.Consumer.Node.Input[0] };
-            int rows = Math.Min(options.MaxCalibrationRows, 2048);
             if (refit)
             {
-                currentInputs = ActivationRecorder.Capture(model, consumerInput, context, rows, out var shapes)[consumerInput[0]];
-                originalInputs = ActivationRecorder.Capture(original, consumerInput, context, rows)[consumerInput[0]];
+                currentInputs = ActivationRecorder.Capture(model, consumerInput, context, rows, out var shapes, maxFloats: MaxCapturedFloats)[consumerInput[0]];
+                originalInputs = originalRows[consumerInput[0]];
+                // The same examples on both sides (captures stop at a float budget, so their lengths may differ).
+                int examples = Math.Min(currentInputs.Length, originalInputs.Length);
+                currentInputs = currentInputs[..examples];
+                originalInputs = originalInputs[..examples];
                 imageShape = shapes.GetValueOrDefault(consumerInput[0]);
                 if (patches != null && imageShape?.Length != 3) refit = false;
                 // A sequence ([batch, positions, features], a Transformer's FFN): each position is a row of the MatMul.
@@ -91,7 +108,9 @@ internal static class StructuredPruner
         var how = refitted > 0
             ? $"ranked by activation size × outgoing weight norm on the data; {refitted} following layer(s) refitted by least squares to reproduce the original outputs, with bias correction"
             : "ranked by the product of their incoming and outgoing weight norms";
-        return $"structured pruning removed whole neurons/channels ({string.Join(", ", summary)}), {how}; the graph's tensors shrank accordingly.";
+        if (blocks.Count > 0)
+            how += $"; attention heads ranked by their output on the data (context × their rows of the output projection){(options.Reconstruct ? ", output projections refitted by least squares with bias correction" : "")}";
+        return $"structured pruning removed whole neurons/channels/heads ({string.Join(", ", summary)}), {how}; the graph's tensors shrank accordingly.";
     }
 
     private static List<Plan> FindPlans(GraphProto g, IReadOnlyCollection<string> excluded)
@@ -180,14 +199,14 @@ internal static class StructuredPruner
         Replace(g, plan.Consumer.Weight.Name, t => Slice(t, plan.Consumer.InAxis, kept, plan.SpatialBlock));
     }
 
-    private static void Replace(GraphProto g, string name, Func<TensorProto, TensorProto> edit)
+    internal static void Replace(GraphProto g, string name, Func<TensorProto, TensorProto> edit)
     {
         var t = OnnxGraphEditor.Initializer(g, name)!;
         g.Initializer[g.Initializer.IndexOf(t)] = edit(t);
     }
 
     /// <summary>Keeps the given channels (each <paramref name="block"/> consecutive indices wide) along one axis.</summary>
-    private static TensorProto Slice(TensorProto t, int axis, int[] keptChannels, int block)
+    internal static TensorProto Slice(TensorProto t, int axis, int[] keptChannels, int block)
     {
         var values = OnnxTensors.ReadFloats(t);
         var dims = t.Dims.ToArray();
