@@ -115,7 +115,8 @@ internal static class AttentionHeads
             if (wo == null || wo.DataType != OnnxType.Float || wo.Dims.Count != 2) continue;
             // Output projection ← Reshape ← Transpose(0,2,1,3) ← MatMul(probabilities, V heads): an attention block.
             var back = walk.Single(o.Input[0], "Reshape");
-            var merged = back == null ? null : walk.Single(back.Input[0], "Transpose");
+            // The merged [b, s, H, d] may also be read for its batch and sequence sizes (Shape → Gather 0 or 1).
+            var merged = back == null ? null : walk.Single(back.Input[0], "Transpose", sizesMayBeRead: true);
             var av = merged == null || !walk.Perm(merged, 0, 2, 1, 3) ? null : walk.Single(merged.Input[0], "MatMul");
             if (av == null || OnnxGraphEditor.Initializer(g, av.Input[1]) != null) continue;
             try
@@ -168,8 +169,14 @@ internal static class AttentionHeads
         public int Readers(string value) => (users.TryGetValue(value, out var r) ? r.Count : 0) + (outputs.Contains(value) ? 1 : 0);
 
         /// <summary>The node of that type that writes <paramref name="value"/>, when it is read by nothing but one node.</summary>
-        public NodeProto? Single(string value, string opType) =>
-            producers.TryGetValue(value, out var p) && p.OpType == opType && Readers(value) == 1 ? p : null;
+        public NodeProto? Single(string value, string opType, bool sizesMayBeRead = false) =>
+            producers.TryGetValue(value, out var p) && p.OpType == opType
+            && Readers(value) - (sizesMayBeRead ? SizeReaders(value).Count : 0) == 1 ? p : null;
+
+        /// <summary>Shape nodes reading <paramref name="value"/> whose results only give its first two sizes (Gather at 0 or 1): batch and sequence, which heads do not change.</summary>
+        public List<NodeProto> SizeReaders(string value) => users.GetValueOrDefault(value)?.Where(reader => reader.OpType == "Shape"
+            && users.GetValueOrDefault(reader.Output[0])?.All(gather => gather.OpType == "Gather" && Int64Constant(gather.Input[1]) is { Values: [0 or 1] }) == true).ToList()
+            ?? new List<NodeProto>();
 
         public bool Perm(NodeProto transpose, params long[] perm) =>
             OnnxGraphEditor.Attribute(transpose, "perm")?.Ints.SequenceEqual(perm) == true;
@@ -221,12 +228,9 @@ internal static class AttentionHeads
         /// <summary>The MatMul (+ bias Add) that writes a head Reshape's input; nothing else may read it but Shape nodes whose results only give the batch and sequence sizes.</summary>
         public Projection Projection(string value, long width, ShapeValue heads)
         {
-            foreach (var reader in users[value].Where(n => n.OpType != "Reshape"))
-            {
-                if (reader.OpType != "Shape" || users.GetValueOrDefault(reader.Output[0])?.All(gather => gather.OpType == "Gather"
-                        && Int64Constant(gather.Input[1]) is { Values: [0 or 1] }) != true)
-                    throw new InvalidDataException($"the projection output '{value}' is also read by {reader.OpType} '{reader.Name}'");
-            }
+            var sizes = SizeReaders(value);
+            foreach (var reader in users[value].Where(n => n.OpType != "Reshape" && !sizes.Contains(n)))
+                throw new InvalidDataException($"the projection output '{value}' is also read by {reader.OpType} '{reader.Name}'");
             if (users[value].Count(n => n.OpType == "Reshape") != 1 || outputs.Contains(value)) throw new InvalidDataException($"the projection output '{value}' is read by more than its Reshape");
             string? bias = null;
             var p = producers.GetValueOrDefault(value);
