@@ -127,6 +127,7 @@ public sealed class TransformerStructuredPruningTests
         var shapes = m.Graph.Node.Where(n => n.OpType == "Reshape").Select(n => Int64s(m.Graph.Initializer.Single(t => t.Name == n.Input[1]))).ToList();
         Assert.AreEqual(6, shapes.Count(v => v.SequenceEqual(new long[] { -1, 128, 2, 16 })));
         Assert.AreEqual(2, shapes.Count(v => v.SequenceEqual(new long[] { -1, 128, 32 })));
+        Assert.IsFalse(m.Graph.Initializer.Any(t => t.Name == "/layers.0/Constant_output_0"), "the old head count, read by nothing now, is gone");
         using var session = new InferenceSession(pruned.OnnxModel!);
         double agreement = Agreement(Logits(pruned), fp32);
         Console.WriteLine($"heads 4 → 2 in both layers: agreement with FP32 {agreement:P1}; {pruned.Report.Final.Description}");

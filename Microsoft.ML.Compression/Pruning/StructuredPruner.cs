@@ -105,6 +105,7 @@ internal static class StructuredPruner
             summary.Add($"{plan.Producer.Node.Name}: {channels}→{keep}");
         }
         g.ValueInfo.Clear(); // intermediate shapes changed; ONNX Runtime infers them again
+        if (blocks.Count > 0) OnnxGraphEditor.RemoveDeadNodes(g); // the head counts' old constants, now read by nothing
         var how = refitted > 0
             ? $"ranked by activation size × outgoing weight norm on the data; {refitted} following layer(s) refitted by least squares to reproduce the original outputs, with bias correction"
             : "ranked by the product of their incoming and outgoing weight norms";
