@@ -106,8 +106,51 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     internal override ModelState Apply(ModelState input, IDataView data, out string description)
     {
         input = PrepareSource(input, data);
-        var student = Distil(input, data, out description);
-        return _options.StudentTreeFraction is double fraction ? WithinTreeBudget(input, student, data, fraction, ref description) : student;
+        var budget = DefaultSize(input);
+        var student = Distil(input, data, budget, out description);
+        if (_options.StudentTreeFraction is double fraction) return WithinTreeBudget(input, student, data, fraction, ref description);
+        return budget != null ? WithinDefaultSize(budget, student, data, ref description) : student;
+    }
+
+    /// <summary>
+    /// <see cref="DistillationOptions.StudentLeafFraction"/>'s budget when the teacher is a native tree ensemble, or null
+    /// (another teacher, or options that size the student otherwise).
+    /// </summary>
+    private StudentSizeBudget? DefaultSize(ModelState teacher)
+        => _options.StudentTreeFraction == null && _options.StudentLeafFraction != null && !_options.UsesRegressionStudent
+            ? StudentSizeBudget.Of(_options, NativeCompression.EnsembleSizes(Ml, teacher))
+            : null;
+
+    /// <summary>
+    /// The returned student within the default size: a tree student over it keeps the budget through the Prune stage's
+    /// tree selection, fitted to its own score on the data; any other student is returned as it is.
+    /// </summary>
+    private ModelState WithinDefaultSize(StudentSizeBudget budget, ModelState student, IDataView data, ref string description)
+    {
+        if (NativeCompression.EnsembleSizes(Ml, student) is not { } sizes) return student; // not a tree student: nothing to count
+        int trees = sizes.Sum(e => e.Trees), keep = budget.TreesFor(sizes);
+        if (trees <= keep)
+        {
+            description += $" Size: {budget.Describe(sizes)}: the student's {trees} trees ({sizes.Sum(e => e.Leaves)} leaves) fit it.";
+            return student;
+        }
+        Ml.LogInfo($"Compression: the student has {trees} trees, more than the default size of {keep}: selecting trees.");
+        var cut = NativeCompression.PruneToTreeBudget(Ml, student, data, sizes.Select(e => e.Trees).ToList(), keep, out var pruning);
+        description += $" Size: {budget.Describe(sizes)}; the student had {trees} trees ({sizes.Sum(e => e.Leaves)} leaves), so the Prune stage's {pruning}" +
+            $" To train a student of that size directly, give its trainer numberOfTrees (LightGBM: numberOfIterations): {Math.Max(1, keep / sizes.Count)}; " +
+            "DistillationOptions.StudentLeafFraction = null keeps the student's own size.";
+        return WithInfo(cut, student.Distillation!);
+    }
+
+    /// <summary>A candidate cut to the default size on <paramref name="data"/>, with the trees it kept; as it is when it fits or is not a tree student.</summary>
+    private ModelState WithinDefaultSize(StudentSizeBudget? budget, ModelState candidate, IDataView data, out int? trees)
+    {
+        trees = null;
+        if (budget == null || NativeCompression.EnsembleSizes(Ml, candidate) is not { } sizes || !budget.Exceeds(sizes)) return candidate;
+        int keep = budget.TreesFor(sizes);
+        Ml.LogInfo($"Compression: cutting the candidate to the default size of {keep} trees.");
+        trees = keep;
+        return NativeCompression.PruneToTreeBudget(Ml, candidate, data, sizes.Select(e => e.Trees).ToList(), keep, out _);
     }
 
     /// <summary>
@@ -135,7 +178,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         return WithInfo(pruned, student.Distillation!);
     }
 
-    private ModelState Distil(ModelState input, IDataView data, out string description)
+    private ModelState Distil(ModelState input, IDataView data, StudentSizeBudget? budget, out string description)
     {
         CheckBeforeFit(input);
         using var teacher = new TransformerChain<ITransformer>(input.BuildTransformers(Ml, data).ToArray());
@@ -146,7 +189,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             notChosen = WhyNotChoose(data);
             if (notChosen == null)
             {
-                try { return ApplyChoosing(input, teacher, classes, data, out description); }
+                try { return ApplyChoosing(input, teacher, classes, data, budget, out description); }
                 catch (DataMismatchException e) when (_options.ValidationData == null)
                 {
                     notChosen = e.Message; // e.g. the held-out rows have one class only: distil as without the choice
@@ -216,7 +259,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     /// candidate Alpha, trained on the training part and compared on the validation rows; the best is returned
     /// (a tie goes to the label-only student), trained again on all the data when the rows were held out.
     /// </summary>
-    private ModelState ApplyChoosing(ModelState input, TransformerChain<ITransformer> teacher, (object[], DataViewType)? classes, IDataView data, out string description)
+    private ModelState ApplyChoosing(ModelState input, TransformerChain<ITransformer> teacher, (object[], DataViewType)? classes, IDataView data, StudentSizeBudget? budget, out string description)
     {
         string label = _options.LabelColumnName;
         if (data.Schema.GetColumnOrNull(label) == null)
@@ -246,8 +289,13 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         {
             var o = WithAlpha(alpha);
             Ml.LogInfo($"Compression: training the distilled candidate student with alpha {alpha:G3}.");
-            var state = TrainDistilled(teacher, classes, fitPart, o, out var summary);
-            candidates.Add(new DistillationCandidate { Name = $"distilled, alpha {alpha:G3}", Alpha = alpha, ValidationMetric = ValidationMetric(state, fitPart, validation) });
+            // Every candidate is compared at the size it would be returned at (the default size cuts a larger one).
+            var state = WithinDefaultSize(budget, TrainDistilled(teacher, classes, fitPart, o, out var summary), fitPart, out int? sized);
+            candidates.Add(new DistillationCandidate
+            {
+                Name = $"distilled, alpha {alpha:G3}" + (sized is int n ? $", {n} trees (default size)" : ""), Alpha = alpha, Trees = sized,
+                ValidationMetric = ValidationMetric(state, fitPart, validation),
+            });
             states.Add(state);
             summaries.Add(summary);
             if (_options.CandidateTreeCounts is not { } sizes) continue;
@@ -263,10 +311,14 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         }
         Ml.LogInfo("Compression: training the label-only candidate student.");
         var labelOnly = FitOnLabels(fitPart);
-        var labelOnlyMetric = ValidationMetric(NativeState.Of(labelOnly, StudentTask, "student"), fitPart, validation)
+        var labelOnlyState = WithinDefaultSize(budget, NativeState.Of(labelOnly, StudentTask, "student"), fitPart, out int? labelOnlyTrees);
+        var labelOnlyMetric = ValidationMetric(labelOnlyState, fitPart, validation)
             ?? throw new DataMismatchException($"The validation rows give no {metricName} for the label-only student (a binary task needs both classes among them, and the label must be of the student's type): " +
                 "give other rows in DistillationOptions.ValidationData.", label);
-        candidates.Insert(0, new DistillationCandidate { Name = "labels only", LabelOnly = true, ValidationMetric = labelOnlyMetric });
+        candidates.Insert(0, new DistillationCandidate
+        {
+            Name = "labels only" + (labelOnlyTrees is int k ? $", {k} trees (default size)" : ""), LabelOnly = true, Trees = labelOnlyTrees, ValidationMetric = labelOnlyMetric,
+        });
         states.Insert(0, null);
         summaries.Insert(0, "");
         // The best distilled candidate replaces the label-only student only when it cuts the validation error by the
@@ -287,7 +339,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         {
             if (refit) Ml.LogInfo("Compression: training the chosen label-only student again on all the data.");
             baseline = refit ? FitOnLabels(data) : labelOnly;
-            result = NativeState.Of(baseline, StudentTask, "student");
+            result = refit ? NativeState.Of(baseline, StudentTask, "student") : labelOnlyState; // the default size cuts the refitted one in Apply
             targets = "the student trained on the labels alone: no distilled candidate beat it on the validation rows by the margin";
         }
         else
