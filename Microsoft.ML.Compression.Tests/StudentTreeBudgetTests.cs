@@ -22,7 +22,7 @@ public sealed class StudentTreeBudgetTests
 
     private static CompressedModel Distill(double? fraction, int trees = 150) => _ml.Compression()
         .Distill(_teacher, _ml.BinaryClassification.Trainers.FastTree(exampleWeightColumnName: "Weight", numberOfTrees: trees, numberOfLeaves: 16),
-            new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false, StudentTreeFraction = fraction })
+            new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false, StudentTreeFraction = fraction, StudentLeafFraction = null })
         .WithEvaluationData(_test).Fit(_train);
 
     [TestCategory("Slow")]
@@ -80,7 +80,7 @@ public sealed class StudentTreeBudgetTests
         var teacher = key.Append(ml.MulticlassClassification.Trainers.LightGbm(numberOfIterations: 10)).Fit(train); // 260 trees
         CompressedModel Run(double? fraction) => ml.Compression()
             .Distill(teacher, key.Append(ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastTree(exampleWeightColumnName: "Weight", numberOfTrees: 20, numberOfLeaves: 16))),
-                new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false, StudentWeightColumnName = "Weight", StudentTreeFraction = fraction })
+                new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false, StudentWeightColumnName = "Weight", StudentTreeFraction = fraction, StudentLeafFraction = null })
             .WithEvaluationData(test).Fit(train);
         using var free = Run(null);
         using var budgeted = Run(0.5);
@@ -99,7 +99,7 @@ public sealed class StudentTreeBudgetTests
     [TestMethod]
     public void CandidateTreeCountsAreChosenOnValidationLikeAlphas()
     {
-        var options = new DistillationOptions { CandidateAlphas = new[] { 1.0 }, CandidateTreeCounts = new[] { 10, 40, 500 }, MinimumErrorReduction = 0 };
+        var options = new DistillationOptions { CandidateAlphas = new[] { 1.0 }, CandidateTreeCounts = new[] { 10, 40, 500 }, MinimumErrorReduction = 0, StudentLeafFraction = null };
         using var chosen = _ml.Compression().Distill(_teacher, _ml.BinaryClassification.Trainers.FastTree(exampleWeightColumnName: "Weight", numberOfTrees: 100, numberOfLeaves: 16), options)
             .WithEvaluationData(_test).Fit(_train);
         var row = chosen.Report.Stages[1];
