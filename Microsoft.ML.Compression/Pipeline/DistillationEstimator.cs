@@ -231,6 +231,10 @@ public sealed class DistillationEstimator : CompressionStageEstimator
                 : LogitRegressionStudent.Train(Ml, teacher.ToList(), transferData, o, classes, out summary, labelledRows);
         }
         var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), transferData, _trainer, o, out summary, classes, labelledRows);
+        // A regression student learns one target per row, so the transfer set has no weights: a weight column the
+        // student's trainer reads is all ones (as for its label-only fit), not an error.
+        if (_trainer.WeightColumn is { } weight && transfer.Schema.GetColumnOrNull(weight) == null)
+            transfer = new UnitWeightView(transfer, weight);
         Ml.LogInfo($"Compression: distilling into the student on {summary}.");
         ITransformer student;
         try { student = _student.Fit(_trainer.Feed(Ml, transfer, o.ShuffleSeed)); }
