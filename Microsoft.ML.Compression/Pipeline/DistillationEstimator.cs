@@ -213,8 +213,8 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         if (data.Schema.GetColumnOrNull(_options.LabelColumnName) == null)
             return $"the data has no '{_options.LabelColumnName}' column to compare the students on (distilled from the teacher alone).";
         long rows = FeatureSample.RowCount(data);
-        if (rows * _options.ValidationFraction < DistillationOptions.MinValidationRows)
-            return $"{rows} rows hold out fewer than {DistillationOptions.MinValidationRows} at ValidationFraction {_options.ValidationFraction:G3}; give more rows or DistillationOptions.ValidationData.";
+        if (rows < DistillationOptions.MinValidationRows)
+            return $"{rows} rows are fewer than the {DistillationOptions.MinValidationRows} needed to choose on, even in folds; give more rows or DistillationOptions.ValidationData.";
         return null;
     }
 
@@ -269,22 +269,100 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         if (data.Schema.GetColumnOrNull(label) == null)
             throw new DataMismatchException($"ChooseOnValidation compares the students on true labels, but the data has no '{label}' column. Give labelled training data, or set ChooseOnValidation = false.", label);
         bool heldOut = _options.ValidationData == null;
-        IDataView fitPart = data, validation;
-        if (heldOut)
-        {
-            var split = Ml.Data.TrainTestSplit(data, _options.ValidationFraction, seed: _options.ValidationSeed);
-            (fitPart, validation) = (split.TrainSet, split.TestSet);
-        }
-        else validation = _options.ValidationData!;
-        if (validation.Schema.GetColumnOrNull(label) == null)
-            throw new DataMismatchException($"DistillationOptions.ValidationData has no '{label}' column: the candidates are compared on true labels.", label);
-        long rows = FeatureSample.RowCount(validation);
-        if (rows < DistillationOptions.MinValidationRows)
-            throw new DataMismatchException($"ChooseOnValidation has {rows} validation rows, too few to choose a student on (at least {DistillationOptions.MinValidationRows}): " +
-                (heldOut ? "give more training data, a larger ValidationFraction, or your own rows in DistillationOptions.ValidationData." : "give more rows in DistillationOptions.ValidationData."));
         string metricName = ReportBuilder.MetricName(StudentTask);
         bool higherIsBetter = StudentTask != ModelTask.Regression;
+        // Too few rows to hold out enough of them once: every row is held out once, in folds, and the metrics averaged.
+        int folds = heldOut && FeatureSample.RowCount(data) * _options.ValidationFraction < DistillationOptions.MinValidationRows ? DistillationOptions.CrossValidationFolds : 1;
+        var parts = new List<(IDataView Fit, IDataView Validation)>();
+        if (folds > 1)
+            parts.AddRange(Ml.Data.CrossValidationSplit(data, folds, seed: _options.ValidationSeed).Select(f => (f.TrainSet, f.TestSet)));
+        else if (heldOut)
+        {
+            var split = Ml.Data.TrainTestSplit(data, _options.ValidationFraction, seed: _options.ValidationSeed);
+            parts.Add((split.TrainSet, split.TestSet));
+        }
+        else parts.Add((data, _options.ValidationData!));
+        var validation = parts[0].Validation;
+        if (validation.Schema.GetColumnOrNull(label) == null)
+            throw new DataMismatchException($"DistillationOptions.ValidationData has no '{label}' column: the candidates are compared on true labels.", label);
+        long rows = parts.Sum(p => FeatureSample.RowCount(p.Validation));
+        if (rows < DistillationOptions.MinValidationRows)
+            throw new DataMismatchException($"ChooseOnValidation has {rows} validation rows, too few to choose a student on (at least {DistillationOptions.MinValidationRows}): " +
+                (heldOut ? "give more training data, or your own rows in DistillationOptions.ValidationData." : "give more rows in DistillationOptions.ValidationData."));
 
+        var rounds = parts.Select((p, i) =>
+        {
+            if (folds > 1) Ml.LogInfo($"Compression: choosing the student, fold {i + 1} of {folds}.");
+            return Round(teacher, classes, p.Fit, p.Validation, budget);
+        }).ToList();
+        var candidates = Averaged(rounds, metricName);
+        var labelOnlyMetric = candidates[0].ValidationMetric!.Value;
+        // The best distilled candidate replaces the label-only student only when it cuts the validation error by the
+        // margin: a few hundred validation rows cannot tell apart students closer than that.
+        double Error(double m) => higherIsBetter ? 1 - m : m;
+        int best = 0;
+        for (int i = 1; i < candidates.Count; i++)
+            if (candidates[i].ValidationMetric is double m && (best == 0 || Error(m) < Error(candidates[best].ValidationMetric!.Value)))
+                best = i;
+        int chosen = best > 0 && Error(candidates[best].ValidationMetric!.Value) < Error(labelOnlyMetric) * (1 - _options.MinimumErrorReduction) ? best : 0;
+        var teacherMetrics = parts.Select(p => ReportBuilder.Metric(Ml, StudentTask, LabelFree.Transform(teacher, p.Validation, label), label)).OfType<double>().ToList();
+        double? teacherMetric = teacherMetrics.Count > 0 ? teacherMetrics.Average() : null;
+
+        // Fold-trained candidates saw only part of the data: the chosen one is always trained again then.
+        bool refit = heldOut && (_options.RefitChosenOnAllData || folds > 1);
+        var round = rounds[0];
+        ModelState result;
+        ITransformer? baseline;
+        string targets;
+        if (chosen == 0)
+        {
+            if (refit) Ml.LogInfo("Compression: training the chosen label-only student again on all the data.");
+            baseline = refit ? FitOnLabels(data) : round.LabelOnly;
+            result = refit ? NativeState.Of(baseline, StudentTask, "student") : round.States[0]!; // the default size cuts the refitted one in Apply
+            targets = "the student trained on the labels alone: no distilled candidate beat it on the validation rows by the margin";
+        }
+        else
+        {
+            var o = WithAlpha(candidates[chosen].Alpha!.Value);
+            string summary = round.Summaries[chosen];
+            if (refit) Ml.LogInfo("Compression: training the chosen distilled student again on all the data.");
+            result = refit ? TrainDistilled(teacher, classes, data, o, out summary) : round.States[chosen]!;
+            if (refit && candidates[chosen].Trees is int size)
+            {
+                var trees = StudentTrees(result, nameof(DistillationOptions.CandidateTreeCounts));
+                if (size < trees.Sum())
+                {
+                    result = NativeCompression.PruneToTreeBudget(Ml, result, data, trees, size, out var pruning);
+                    summary += $"; cut to {size} trees by the Prune stage's {pruning}";
+                }
+            }
+            baseline = !refit ? round.LabelOnly : _options.TrainLabelOnlyBaseline ? FitOnLabels(data) : null;
+            targets = $"{Targets(o)}: {summary}";
+        }
+        var selection = new DistillationSelection
+        {
+            MetricName = metricName,
+            HigherIsBetter = higherIsBetter,
+            ValidationRows = rows,
+            HeldOut = heldOut,
+            Folds = folds,
+            Candidates = candidates,
+            ChosenIndex = chosen,
+            TeacherValidationMetric = teacherMetric,
+            Refitted = refit,
+            MinimumErrorReduction = _options.MinimumErrorReduction,
+        };
+        description = $"{targets}; chosen among {candidates.Count} candidates on {rows} {(heldOut ? "held-out" : "validation")} rows" +
+            (folds > 1 ? $" in {folds} folds (too few rows to hold out {DistillationOptions.MinValidationRows} at ValidationFraction {_options.ValidationFraction:G3}: each row was held out once, the metrics averaged)" : "") +
+            (refit ? ", then trained again on all the training data." : heldOut ? ", as trained without the held-out rows." : ".");
+        return WithInfo(result, new DistillationInfo(input, baseline, label, selection));
+    }
+
+    /// <summary>The candidates of one training part, scored on its validation rows: label-only first, then the distilled ones.</summary>
+    private sealed record CandidateRound(List<DistillationCandidate> Candidates, List<ModelState?> States, List<string> Summaries, ITransformer LabelOnly);
+
+    private CandidateRound Round(TransformerChain<ITransformer> teacher, (object[], DataViewType)? classes, IDataView fitPart, IDataView validation, StudentSizeBudget? budget)
+    {
         // The distilled candidates first: a teacher that cannot score the data fails here with what to do about it.
         var candidates = new List<DistillationCandidate>();
         var states = new List<ModelState?>();
@@ -316,69 +394,33 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         Ml.LogInfo("Compression: training the label-only candidate student.");
         var labelOnly = FitOnLabels(fitPart);
         var labelOnlyState = WithinDefaultSize(budget, NativeState.Of(labelOnly, StudentTask, "student"), fitPart, out int? labelOnlyTrees);
-        var labelOnlyMetric = ValidationMetric(labelOnlyState, fitPart, validation)
-            ?? throw new DataMismatchException($"The validation rows give no {metricName} for the label-only student (a binary task needs both classes among them, and the label must be of the student's type): " +
-                "give other rows in DistillationOptions.ValidationData.", label);
         candidates.Insert(0, new DistillationCandidate
         {
-            Name = "labels only" + (labelOnlyTrees is int k ? $", {k} trees (default size)" : ""), LabelOnly = true, Trees = labelOnlyTrees, ValidationMetric = labelOnlyMetric,
+            Name = "labels only" + (labelOnlyTrees is int k ? $", {k} trees (default size)" : ""), LabelOnly = true, Trees = labelOnlyTrees,
+            ValidationMetric = ValidationMetric(labelOnlyState, fitPart, validation),
         });
-        states.Insert(0, null);
+        states.Insert(0, labelOnlyState);
         summaries.Insert(0, "");
-        // The best distilled candidate replaces the label-only student only when it cuts the validation error by the
-        // margin: a few hundred validation rows cannot tell apart students closer than that.
-        double Error(double m) => higherIsBetter ? 1 - m : m;
-        int best = 0;
-        for (int i = 1; i < candidates.Count; i++)
-            if (candidates[i].ValidationMetric is double m && (best == 0 || Error(m) < Error(candidates[best].ValidationMetric!.Value)))
-                best = i;
-        int chosen = best > 0 && Error(candidates[best].ValidationMetric!.Value) < Error(labelOnlyMetric) * (1 - _options.MinimumErrorReduction) ? best : 0;
-        double? teacherMetric = ReportBuilder.Metric(Ml, StudentTask, LabelFree.Transform(teacher, validation, label), label);
+        return new CandidateRound(candidates, states, summaries, labelOnly);
+    }
 
-        bool refit = heldOut && _options.RefitChosenOnAllData;
-        ModelState result;
-        ITransformer? baseline;
-        string targets;
-        if (chosen == 0)
+    /// <summary>
+    /// The candidates of the first round with each metric averaged over the rounds that measured it (one round: as
+    /// they are). The label-only student must be measured in some round.
+    /// </summary>
+    private List<DistillationCandidate> Averaged(List<CandidateRound> rounds, string metricName)
+    {
+        // The same student and options give the same candidates in every fold; a count that differs keeps the common ones.
+        int count = rounds.Min(r => r.Candidates.Count);
+        var candidates = rounds[0].Candidates.Take(count).Select((c, i) =>
         {
-            if (refit) Ml.LogInfo("Compression: training the chosen label-only student again on all the data.");
-            baseline = refit ? FitOnLabels(data) : labelOnly;
-            result = refit ? NativeState.Of(baseline, StudentTask, "student") : labelOnlyState; // the default size cuts the refitted one in Apply
-            targets = "the student trained on the labels alone: no distilled candidate beat it on the validation rows by the margin";
-        }
-        else
-        {
-            var o = WithAlpha(candidates[chosen].Alpha!.Value);
-            string summary = summaries[chosen];
-            if (refit) Ml.LogInfo("Compression: training the chosen distilled student again on all the data.");
-            result = refit ? TrainDistilled(teacher, classes, data, o, out summary) : states[chosen]!;
-            if (refit && candidates[chosen].Trees is int size)
-            {
-                var trees = StudentTrees(result, nameof(DistillationOptions.CandidateTreeCounts));
-                if (size < trees.Sum())
-                {
-                    result = NativeCompression.PruneToTreeBudget(Ml, result, data, trees, size, out var pruning);
-                    summary += $"; cut to {size} trees by the Prune stage's {pruning}";
-                }
-            }
-            baseline = !refit ? labelOnly : _options.TrainLabelOnlyBaseline ? FitOnLabels(data) : null;
-            targets = $"{Targets(o)}: {summary}";
-        }
-        var selection = new DistillationSelection
-        {
-            MetricName = metricName,
-            HigherIsBetter = higherIsBetter,
-            ValidationRows = rows,
-            HeldOut = heldOut,
-            Candidates = candidates,
-            ChosenIndex = chosen,
-            TeacherValidationMetric = teacherMetric,
-            Refitted = refit,
-            MinimumErrorReduction = _options.MinimumErrorReduction,
-        };
-        description = $"{targets}; chosen among {candidates.Count} candidates on {rows} {(heldOut ? "held-out" : "validation")} rows" +
-            (refit ? ", then trained again on all the training data." : heldOut ? ", as trained without the held-out rows." : ".");
-        return WithInfo(result, new DistillationInfo(input, baseline, label, selection));
+            var measured = rounds.Select(r => r.Candidates[i].ValidationMetric).OfType<double>().ToList();
+            return new DistillationCandidate { Name = c.Name, LabelOnly = c.LabelOnly, Alpha = c.Alpha, Trees = c.Trees, ValidationMetric = measured.Count > 0 ? measured.Average() : null };
+        }).ToList();
+        if (candidates[0].ValidationMetric == null)
+            throw new DataMismatchException($"The validation rows give no {metricName} for the label-only student (a binary task needs both classes among them, and the label must be of the student's type): " +
+                "give other rows in DistillationOptions.ValidationData.", _options.LabelColumnName);
+        return candidates;
     }
 
     /// <summary>The tree count of each of a student's ensembles; a student that is not a native tree ensemble is refused, naming <paramref name="option"/>.</summary>

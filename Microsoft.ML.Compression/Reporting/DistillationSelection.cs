@@ -48,6 +48,12 @@ public sealed class DistillationSelection
     /// <summary>True when the rows were held out of the training data (<see cref="DistillationOptions.ValidationFraction"/>); false when they were <see cref="DistillationOptions.ValidationData"/>.</summary>
     public bool HeldOut { get; init; }
 
+    /// <summary>
+    /// 1 for one validation split; more when the training data was too small to hold out enough rows once, so each
+    /// row was held out in one of this many folds and every candidate's metric is the average over the folds.
+    /// </summary>
+    public int Folds { get; init; } = 1;
+
     /// <summary>Every candidate, label-only first, in the order they were trained.</summary>
     public IReadOnlyList<DistillationCandidate> Candidates { get; init; } = Array.Empty<DistillationCandidate>();
 
