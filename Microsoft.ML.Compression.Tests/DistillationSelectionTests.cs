@@ -171,6 +171,7 @@ public sealed class DistillationSelectionTests
         Assert.IsTrue(row.SmallerThanTeacher == true && row.ZipBytes < row.TeacherZipBytes, $"{row.ZipBytes} vs {row.TeacherZipBytes}");
 
         var tiny = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 3).Fit(_train);
+        options.StudentLeafFraction = null; // the student's own size: the default would cut it below the teacher's
         using var larger = _ml.Compression().Distill(tiny, Student(100), options).Fit(_train);
         row = larger.Report.Stages[1];
         Console.WriteLine(larger.Report);
