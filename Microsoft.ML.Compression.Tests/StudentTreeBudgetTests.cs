@@ -130,7 +130,7 @@ public sealed class StudentTreeBudgetTests
         var teacher = featurize.Append(_ml.Regression.Trainers.FastTree(numberOfTrees: 40, numberOfLeaves: 16)).Fit(train);
         CompressedModel Run(double? fraction) => _ml.Compression()
             .Distill(teacher, featurize.Append(_ml.Regression.Trainers.LightGbm(numberOfLeaves: 16, numberOfIterations: 100)),
-                new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false, StudentTreeFraction = fraction })
+                new DistillationOptions { ChooseOnValidation = false, TrainLabelOnlyBaseline = false, StudentTreeFraction = fraction, StudentLeafFraction = null })
             .WithEvaluationData(test).Fit(train);
         using var free = Run(null);
         using var budgeted = Run(0.25);
