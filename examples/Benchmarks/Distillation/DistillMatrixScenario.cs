@@ -60,7 +60,11 @@ public static class DistillMatrixScenario
         var lines = new List<Line>();
         var clock = Stopwatch.StartNew();
         double cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
-        foreach (var set in s.Quick ? Sets.Where(x => x.File is "breast_cancer.csv" or "wine.csv" or "cps1988.csv") : Sets)
+        // DISTILL_MATRIX_SETS=shuttle,digits reruns some sets alone (file names without .csv).
+        var only = Environment.GetEnvironmentVariable("DISTILL_MATRIX_SETS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var sets = only != null ? Sets.Where(x => only.Contains(Path.GetFileNameWithoutExtension(x.File))).ToArray()
+            : s.Quick ? Sets.Where(x => x.File is "breast_cancer.csv" or "wine.csv" or "cps1988.csv").ToArray() : Sets;
+        foreach (var set in sets)
         {
             var setClock = Stopwatch.StartNew();
             var ml = new MLContext(seed: 1);
