@@ -115,8 +115,18 @@ public sealed class DistillationSelectionTests
             Assert.IsNull(unlabeled.Report.Stages[1].Selection);
             StringAssert.Contains(unlabeled.Report.Stages[1].Description, "Not chosen on validation rows");
         }
-        using (var small = _ml.Compression().Distill(teacher, Student(5)).Fit(TestData.Head(_ml, _train, 200)))
-            Assert.IsNull(small.Report.Stages[1].Selection, "200 rows hold out 40, fewer than 50");
+        // 200 rows hold out 40, fewer than 50: chosen in 5 folds instead, every row held out once (shuffled: spam.csv lists the spam first).
+        using (var small = _ml.Compression().Distill(teacher, Student(5)).Fit(TestData.Head(_ml, _ml.Data.ShuffleRows(_train, seed: 1), 200)))
+        {
+            Console.WriteLine(small.Report.Stages[1].Description);
+            var s = small.Report.Stages[1].Selection!;
+            Assert.AreEqual(5, s.Folds);
+            Assert.AreEqual(200, s.ValidationRows);
+            Assert.IsTrue(s.Refitted);
+            Assert.IsTrue(s.Candidates.All(c => c.ValidationMetric is > 0.5 and <= 1), string.Join(", ", s.Candidates.Select(c => c.ValidationMetric)));
+        }
+        using (var tiny = _ml.Compression().Distill(teacher, Student(5)).Fit(TestData.Head(_ml, _train, 40)))
+            Assert.IsNull(tiny.Report.Stages[1].Selection, "40 rows are fewer than 50 even in folds");
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => _ml.Compression().Distill(teacher, Student(5), new DistillationOptions { Selection = { ChooseOnValidation = true, CandidateAlphas = new[] { 1.0, 0.8, 0.6, 0.4, 0.2 } } }));
         Assert.ThrowsExactly<ArgumentException>(() => _ml.Compression().Distill(teacher, Student(5), new DistillationOptions { Selection = { ChooseOnValidation = false, ValidationData = _test } }));
     }
@@ -161,6 +171,7 @@ public sealed class DistillationSelectionTests
         Assert.IsTrue(row.SmallerThanTeacher == true && row.ZipBytes < row.TeacherZipBytes, $"{row.ZipBytes} vs {row.TeacherZipBytes}");
 
         var tiny = _ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 3).Fit(_train);
+        options.StudentLeafFraction = null; // the student's own size: the default would cut it below the teacher's
         using var larger = _ml.Compression().Distill(tiny, Student(100), options).Fit(_train);
         row = larger.Report.Stages[1];
         Console.WriteLine(larger.Report);

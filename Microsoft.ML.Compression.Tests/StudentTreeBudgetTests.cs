@@ -22,7 +22,7 @@ public sealed class StudentTreeBudgetTests
 
     private static CompressedModel Distill(double? fraction, int trees = 150) => _ml.Compression()
         .Distill(_teacher, _ml.BinaryClassification.Trainers.FastTree(exampleWeightColumnName: "Weight", numberOfTrees: trees, numberOfLeaves: 16),
-            new DistillationOptions { StudentTreeFraction = fraction, Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } })
+            new DistillationOptions { StudentTreeFraction = fraction, StudentLeafFraction = null, Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } })
         .WithEvaluationData(_test).Fit(_train);
 
     [TestCategory("Slow")]
@@ -80,7 +80,7 @@ public sealed class StudentTreeBudgetTests
         var teacher = key.Append(ml.MulticlassClassification.Trainers.LightGbm(numberOfIterations: 10)).Fit(train); // 260 trees
         CompressedModel Run(double? fraction) => ml.Compression()
             .Distill(teacher, key.Append(ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastTree(exampleWeightColumnName: "Weight", numberOfTrees: 20, numberOfLeaves: 16))),
-                new DistillationOptions { StudentWeightColumnName = "Weight", StudentTreeFraction = fraction, Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } })
+                new DistillationOptions { StudentWeightColumnName = "Weight", StudentTreeFraction = fraction, StudentLeafFraction = null, Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } })
             .WithEvaluationData(test).Fit(train);
         using var free = Run(null);
         using var budgeted = Run(0.5);
@@ -99,7 +99,7 @@ public sealed class StudentTreeBudgetTests
     [TestMethod]
     public void CandidateTreeCountsAreChosenOnValidationLikeAlphas()
     {
-        var options = new DistillationOptions { Selection = { CandidateAlphas = new[] { 1.0 }, CandidateTreeCounts = new[] { 10, 40, 500 }, MinimumErrorReduction = 0 } };
+        var options = new DistillationOptions { Selection = { CandidateAlphas = new[] { 1.0 }, CandidateTreeCounts = new[] { 10, 40, 500 }, MinimumErrorReduction = 0 }, StudentLeafFraction = null };
         using var chosen = _ml.Compression().Distill(_teacher, _ml.BinaryClassification.Trainers.FastTree(exampleWeightColumnName: "Weight", numberOfTrees: 100, numberOfLeaves: 16), options)
             .WithEvaluationData(_test).Fit(_train);
         var row = chosen.Report.Stages[1];
@@ -130,7 +130,7 @@ public sealed class StudentTreeBudgetTests
         var teacher = featurize.Append(_ml.Regression.Trainers.FastTree(numberOfTrees: 40, numberOfLeaves: 16)).Fit(train);
         CompressedModel Run(double? fraction) => _ml.Compression()
             .Distill(teacher, featurize.Append(_ml.Regression.Trainers.LightGbm(numberOfLeaves: 16, numberOfIterations: 100)),
-                new DistillationOptions { StudentTreeFraction = fraction, Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } })
+                new DistillationOptions { StudentTreeFraction = fraction, StudentLeafFraction = null, Selection = { ChooseOnValidation = false, TrainLabelOnlyBaseline = false } })
             .WithEvaluationData(test).Fit(train);
         using var free = Run(null);
         using var budgeted = Run(0.25);

@@ -110,6 +110,13 @@ SUBSETS = {
     "wa_churn.csv": ("wa_churn.csv", None, False),
     "fashion_mnist_test_1000.csv": ("fashion_mnist_test.csv.gz", 1000, True),
     "fashion_mnist_calib_512.csv": ("fashion_mnist_train.csv.gz", 512, True),
+    # The distillation matrix (examples/Benchmarks/Distillation/DistillMatrixScenario.cs): big sets cut to 3,000 rows.
+    "lending_club.csv": ("lending_club.csv", 3000, True),
+    "shuttle.csv": ("shuttle.csv", 3000, True),
+    "diamonds.csv": ("diamonds.csv", 3000, False),
+    "digits.csv": ("digits.csv", None, False),
+    "wine.csv": ("wine.csv", None, False),
+    "breast_cancer.csv": ("breast_cancer.csv", None, False),
 }
 
 _cache = {}

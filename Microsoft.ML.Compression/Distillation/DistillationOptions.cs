@@ -129,6 +129,27 @@ public sealed class DistillationOptions
     /// <summary>The most sizes <see cref="StudentSelectionOptions.CandidateTreeCounts"/> tries.</summary>
     internal const int MaxCandidateTreeCounts = 4;
 
+    /// <summary>
+    /// The default size of a tree student (0.5 by default; null: the student's own size): when both the teacher and the
+    /// student are native ML.NET tree ensembles (FastTree, LightGBM, FastForest) and <see cref="StudentTreeFraction"/> is
+    /// null, the returned student keeps at most this fraction (0–1] of the teacher's leaves and no more trees than the
+    /// teacher, counted over all ensembles and read from the saved models. The student is trained as given (its trainer
+    /// is the user's); a larger one is cut by the Prune stage's tree selection to the trees that fit (the leaf budget over
+    /// the student's leaves per tree). With <see cref="StudentSelectionOptions.ChooseOnValidation"/> every candidate, the
+    /// label-only one included, is compared on the validation rows at that size. The Distill row's description gives the
+    /// budget and the <c>numberOfTrees</c> to train at that size directly. Why: an early-stopped teacher can have fewer
+    /// trees than the student a user picks, and a student larger than its teacher defeats the point of distilling.
+    /// Ignored for any other teacher or student.
+    /// </summary>
+    /// <example><code>var options = new DistillationOptions { StudentLeafFraction = null }; // keep the student's own size even when it is larger than the teacher</code></example>
+    public double? StudentLeafFraction { get; set; } = 0.5;
+
+    /// <summary>
+    /// The folds <see cref="StudentSelectionOptions.ChooseOnValidation"/> uses when the validation fraction of the
+    /// training data is fewer than <see cref="MinValidationRows"/> rows: every row is held out once and the metrics are averaged.
+    /// </summary>
+    internal const int CrossValidationFolds = 5;
+
     /// <summary>The smallest validation split that <see cref="StudentSelectionOptions.ChooseOnValidation"/> chooses on.</summary>
     internal const int MinValidationRows = 50;
 
@@ -221,6 +242,8 @@ public sealed class DistillationOptions
             throw new ArgumentException("Selection.CandidateTreeCounts sizes a native tree student; the per-class and logit regression students become one ONNX graph: leave it null.", nameof(StudentSelectionOptions.CandidateTreeCounts));
         if (StudentTreeFraction is double f && (double.IsNaN(f) || f <= 0 || f > 1))
             throw new ArgumentOutOfRangeException(nameof(StudentTreeFraction), f, "StudentTreeFraction must be in (0, 1] (a fraction of the teacher's trees), or null for no limit.");
+        if (StudentLeafFraction is double lf && (double.IsNaN(lf) || lf <= 0 || lf > 1))
+            throw new ArgumentOutOfRangeException(nameof(StudentLeafFraction), lf, "StudentLeafFraction must be in (0, 1] (a fraction of the teacher's leaves), or null to keep the student's own size.");
         if (StudentTreeFraction != null && UsesRegressionStudent)
             throw new ArgumentException("StudentTreeFraction sizes a native tree student; the per-class and logit regression students become one ONNX graph: leave it null, or size RegressionStudent with its numberOfTrees.", nameof(StudentTreeFraction));
         if (string.IsNullOrWhiteSpace(LabelColumnName))

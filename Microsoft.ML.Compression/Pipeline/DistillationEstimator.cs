@@ -106,8 +106,51 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     internal override ModelState Apply(ModelState input, IDataView data, out string description)
     {
         input = PrepareSource(input, data);
-        var student = Distil(input, data, out description);
-        return _options.StudentTreeFraction is double fraction ? WithinTreeBudget(input, student, data, fraction, ref description) : student;
+        var budget = DefaultSize(input);
+        var student = Distil(input, data, budget, out description);
+        if (_options.StudentTreeFraction is double fraction) return WithinTreeBudget(input, student, data, fraction, ref description);
+        return budget != null ? WithinDefaultSize(budget, student, data, ref description) : student;
+    }
+
+    /// <summary>
+    /// <see cref="DistillationOptions.StudentLeafFraction"/>'s budget when the teacher is a native tree ensemble, or null
+    /// (another teacher, or options that size the student otherwise).
+    /// </summary>
+    private StudentSizeBudget? DefaultSize(ModelState teacher)
+        => _options.StudentTreeFraction == null && _options.StudentLeafFraction != null && !_options.UsesRegressionStudent
+            ? StudentSizeBudget.Of(_options, NativeCompression.EnsembleSizes(Ml, teacher))
+            : null;
+
+    /// <summary>
+    /// The returned student within the default size: a tree student over it keeps the budget through the Prune stage's
+    /// tree selection, fitted to its own score on the data; any other student is returned as it is.
+    /// </summary>
+    private ModelState WithinDefaultSize(StudentSizeBudget budget, ModelState student, IDataView data, ref string description)
+    {
+        if (NativeCompression.EnsembleSizes(Ml, student) is not { } sizes) return student; // not a tree student: nothing to count
+        int trees = sizes.Sum(e => e.Trees), keep = budget.TreesFor(sizes);
+        if (trees <= keep)
+        {
+            description += $" Size: {budget.Describe(sizes)}: the student's {trees} trees ({sizes.Sum(e => e.Leaves)} leaves) fit it.";
+            return student;
+        }
+        Ml.LogInfo($"Compression: the student has {trees} trees, more than the default size of {keep}: selecting trees.");
+        var cut = NativeCompression.PruneToTreeBudget(Ml, student, data, sizes.Select(e => e.Trees).ToList(), keep, out var pruning);
+        description += $" Size: {budget.Describe(sizes)}; the student had {trees} trees ({sizes.Sum(e => e.Leaves)} leaves), so the Prune stage's {pruning}" +
+            $" To train a student of that size directly, give its trainer numberOfTrees (LightGBM: numberOfIterations): {Math.Max(1, keep / sizes.Count)}; " +
+            "DistillationOptions.StudentLeafFraction = null keeps the student's own size.";
+        return WithInfo(cut, student.Distillation!);
+    }
+
+    /// <summary>A candidate cut to the default size on <paramref name="data"/>, with the trees it kept; as it is when it fits or is not a tree student.</summary>
+    private ModelState WithinDefaultSize(StudentSizeBudget? budget, ModelState candidate, IDataView data, out int? trees)
+    {
+        trees = null;
+        if (budget == null || NativeCompression.EnsembleSizes(Ml, candidate) is not { } sizes || !budget.Exceeds(sizes)) return candidate;
+        int keep = budget.TreesFor(sizes);
+        Ml.LogInfo($"Compression: cutting the candidate to the default size of {keep} trees.");
+        trees = keep;
+        return NativeCompression.PruneToTreeBudget(Ml, candidate, data, sizes.Select(e => e.Trees).ToList(), keep, out _);
     }
 
     /// <summary>
@@ -135,7 +178,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         return WithInfo(pruned, student.Distillation!);
     }
 
-    private ModelState Distil(ModelState input, IDataView data, out string description)
+    private ModelState Distil(ModelState input, IDataView data, StudentSizeBudget? budget, out string description)
     {
         CheckBeforeFit(input);
         using var teacher = new TransformerChain<ITransformer>(input.BuildTransformers(Ml, data).ToArray());
@@ -146,7 +189,7 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             notChosen = WhyNotChoose(data);
             if (notChosen == null)
             {
-                try { return ApplyChoosing(input, teacher, classes, data, out description); }
+                try { return ApplyChoosing(input, teacher, classes, data, budget, out description); }
                 catch (DataMismatchException e) when (_options.Selection.ValidationData == null)
                 {
                     notChosen = e.Message; // e.g. the held-out rows have one class only: distil as without the choice
@@ -170,8 +213,8 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         if (data.Schema.GetColumnOrNull(_options.LabelColumnName) == null)
             return $"the data has no '{_options.LabelColumnName}' column to compare the students on (distilled from the teacher alone).";
         long rows = FeatureSample.RowCount(data);
-        if (rows * _options.Selection.ValidationFraction < DistillationOptions.MinValidationRows)
-            return $"{rows} rows hold out fewer than {DistillationOptions.MinValidationRows} at ValidationFraction {_options.Selection.ValidationFraction:G3}; give more rows or DistillationOptions.Selection.ValidationData.";
+        if (rows < DistillationOptions.MinValidationRows)
+            return $"{rows} rows are fewer than the {DistillationOptions.MinValidationRows} needed to choose on, even in folds; give more rows or DistillationOptions.Selection.ValidationData.";
         return null;
     }
 
@@ -188,6 +231,10 @@ public sealed class DistillationEstimator : CompressionStageEstimator
                 : LogitRegressionStudent.Train(Ml, teacher.ToList(), transferData, o, classes, out summary, labelledRows);
         }
         var transfer = TransferSetBuilder.Build(Ml, teacher.ToList(), transferData, _trainer, o, out summary, classes, labelledRows);
+        // A regression student learns one target per row, so the transfer set has no weights: a weight column the
+        // student's trainer reads is all ones (as for its label-only fit), not an error.
+        if (_trainer.WeightColumn is { } weight && transfer.Schema.GetColumnOrNull(weight) == null)
+            transfer = new UnitWeightView(transfer, weight);
         Ml.LogInfo($"Compression: distilling into the student on {summary}.");
         ITransformer student;
         try { student = _student.Fit(_trainer.Feed(Ml, transfer, o.ShuffleSeed)); }
@@ -216,28 +263,106 @@ public sealed class DistillationEstimator : CompressionStageEstimator
     /// candidate Alpha, trained on the training part and compared on the validation rows; the best is returned
     /// (a tie goes to the label-only student), trained again on all the data when the rows were held out.
     /// </summary>
-    private ModelState ApplyChoosing(ModelState input, TransformerChain<ITransformer> teacher, (object[], DataViewType)? classes, IDataView data, out string description)
+    private ModelState ApplyChoosing(ModelState input, TransformerChain<ITransformer> teacher, (object[], DataViewType)? classes, IDataView data, StudentSizeBudget? budget, out string description)
     {
         string label = _options.LabelColumnName;
         if (data.Schema.GetColumnOrNull(label) == null)
             throw new DataMismatchException($"Selection.ChooseOnValidation compares the students on true labels, but the data has no '{label}' column. Give labelled training data, or set Selection.ChooseOnValidation = false.", label);
         bool heldOut = _options.Selection.ValidationData == null;
-        IDataView fitPart = data, validation;
-        if (heldOut)
-        {
-            var split = Ml.Data.TrainTestSplit(data, _options.Selection.ValidationFraction, seed: _options.Selection.ValidationSeed);
-            (fitPart, validation) = (split.TrainSet, split.TestSet);
-        }
-        else validation = _options.Selection.ValidationData!;
-        if (validation.Schema.GetColumnOrNull(label) == null)
-            throw new DataMismatchException($"DistillationOptions.Selection.ValidationData has no '{label}' column: the candidates are compared on true labels.", label);
-        long rows = FeatureSample.RowCount(validation);
-        if (rows < DistillationOptions.MinValidationRows)
-            throw new DataMismatchException($"Selection.ChooseOnValidation has {rows} validation rows, too few to choose a student on (at least {DistillationOptions.MinValidationRows}): " +
-                (heldOut ? "give more training data, a larger Selection.ValidationFraction, or your own rows in DistillationOptions.Selection.ValidationData." : "give more rows in DistillationOptions.Selection.ValidationData."));
         string metricName = ReportBuilder.MetricName(StudentTask);
         bool higherIsBetter = StudentTask != ModelTask.Regression;
+        // Too few rows to hold out enough of them once: every row is held out once, in folds, and the metrics averaged.
+        int folds = heldOut && FeatureSample.RowCount(data) * _options.Selection.ValidationFraction < DistillationOptions.MinValidationRows ? DistillationOptions.CrossValidationFolds : 1;
+        var parts = new List<(IDataView Fit, IDataView Validation)>();
+        if (folds > 1)
+            parts.AddRange(Ml.Data.CrossValidationSplit(data, folds, seed: _options.Selection.ValidationSeed).Select(f => (f.TrainSet, f.TestSet)));
+        else if (heldOut)
+        {
+            var split = Ml.Data.TrainTestSplit(data, _options.Selection.ValidationFraction, seed: _options.Selection.ValidationSeed);
+            parts.Add((split.TrainSet, split.TestSet));
+        }
+        else parts.Add((data, _options.Selection.ValidationData!));
+        var validation = parts[0].Validation;
+        if (validation.Schema.GetColumnOrNull(label) == null)
+            throw new DataMismatchException($"DistillationOptions.Selection.ValidationData has no '{label}' column: the candidates are compared on true labels.", label);
+        long rows = parts.Sum(p => FeatureSample.RowCount(p.Validation));
+        if (rows < DistillationOptions.MinValidationRows)
+            throw new DataMismatchException($"ChooseOnValidation has {rows} validation rows, too few to choose a student on (at least {DistillationOptions.MinValidationRows}): " +
+                (heldOut ? "give more training data, or your own rows in DistillationOptions.Selection.ValidationData." : "give more rows in DistillationOptions.Selection.ValidationData."));
 
+        var rounds = parts.Select((p, i) =>
+        {
+            if (folds > 1) Ml.LogInfo($"Compression: choosing the student, fold {i + 1} of {folds}.");
+            return Round(teacher, classes, p.Fit, p.Validation, budget);
+        }).ToList();
+        var candidates = Averaged(rounds, metricName);
+        var labelOnlyMetric = candidates[0].ValidationMetric!.Value;
+        // The best distilled candidate replaces the label-only student only when it cuts the validation error by the
+        // margin: a few hundred validation rows cannot tell apart students closer than that.
+        double Error(double m) => higherIsBetter ? 1 - m : m;
+        int best = 0;
+        for (int i = 1; i < candidates.Count; i++)
+            if (candidates[i].ValidationMetric is double m && (best == 0 || Error(m) < Error(candidates[best].ValidationMetric!.Value)))
+                best = i;
+        int chosen = best > 0 && Error(candidates[best].ValidationMetric!.Value) < Error(labelOnlyMetric) * (1 - _options.Selection.MinimumErrorReduction) ? best : 0;
+        var teacherMetrics = parts.Select(p => ReportBuilder.Metric(Ml, StudentTask, LabelFree.Transform(teacher, p.Validation, label), label)).OfType<double>().ToList();
+        double? teacherMetric = teacherMetrics.Count > 0 ? teacherMetrics.Average() : null;
+
+        // Fold-trained candidates saw only part of the data: the chosen one is always trained again then.
+        bool refit = heldOut && (_options.Selection.RefitChosenOnAllData || folds > 1);
+        var round = rounds[0];
+        ModelState result;
+        ITransformer? baseline;
+        string targets;
+        if (chosen == 0)
+        {
+            if (refit) Ml.LogInfo("Compression: training the chosen label-only student again on all the data.");
+            baseline = refit ? FitOnLabels(data) : round.LabelOnly;
+            result = refit ? NativeState.Of(baseline, StudentTask, "student") : round.States[0]!; // the default size cuts the refitted one in Apply
+            targets = "the student trained on the labels alone: no distilled candidate beat it on the validation rows by the margin";
+        }
+        else
+        {
+            var o = WithAlpha(candidates[chosen].Alpha!.Value);
+            string summary = round.Summaries[chosen];
+            if (refit) Ml.LogInfo("Compression: training the chosen distilled student again on all the data.");
+            result = refit ? TrainDistilled(teacher, classes, data, o, out summary) : round.States[chosen]!;
+            if (refit && candidates[chosen].Trees is int size)
+            {
+                var trees = StudentTrees(result, nameof(DistillationOptions.Selection.CandidateTreeCounts));
+                if (size < trees.Sum())
+                {
+                    result = NativeCompression.PruneToTreeBudget(Ml, result, data, trees, size, out var pruning);
+                    summary += $"; cut to {size} trees by the Prune stage's {pruning}";
+                }
+            }
+            baseline = !refit ? round.LabelOnly : _options.Selection.TrainLabelOnlyBaseline ? FitOnLabels(data) : null;
+            targets = $"{Targets(o)}: {summary}";
+        }
+        var selection = new DistillationSelection
+        {
+            MetricName = metricName,
+            HigherIsBetter = higherIsBetter,
+            ValidationRows = rows,
+            HeldOut = heldOut,
+            Folds = folds,
+            Candidates = candidates,
+            ChosenIndex = chosen,
+            TeacherValidationMetric = teacherMetric,
+            Refitted = refit,
+            MinimumErrorReduction = _options.Selection.MinimumErrorReduction,
+        };
+        description = $"{targets}; chosen among {candidates.Count} candidates on {rows} {(heldOut ? "held-out" : "validation")} rows" +
+            (folds > 1 ? $" in {folds} folds (too few rows to hold out {DistillationOptions.MinValidationRows} at Selection.ValidationFraction {_options.Selection.ValidationFraction:G3}: each row was held out once, the metrics averaged)" : "") +
+            (refit ? ", then trained again on all the training data." : heldOut ? ", as trained without the held-out rows." : ".");
+        return WithInfo(result, new DistillationInfo(input, baseline, label, selection));
+    }
+
+    /// <summary>The candidates of one training part, scored on its validation rows: label-only first, then the distilled ones.</summary>
+    private sealed record CandidateRound(List<DistillationCandidate> Candidates, List<ModelState?> States, List<string> Summaries, ITransformer LabelOnly);
+
+    private CandidateRound Round(TransformerChain<ITransformer> teacher, (object[], DataViewType)? classes, IDataView fitPart, IDataView validation, StudentSizeBudget? budget)
+    {
         // The distilled candidates first: a teacher that cannot score the data fails here with what to do about it.
         var candidates = new List<DistillationCandidate>();
         var states = new List<ModelState?>();
@@ -246,8 +371,13 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         {
             var o = WithAlpha(alpha);
             Ml.LogInfo($"Compression: training the distilled candidate student with alpha {alpha:G3}.");
-            var state = TrainDistilled(teacher, classes, fitPart, o, out var summary);
-            candidates.Add(new DistillationCandidate { Name = $"distilled, alpha {alpha:G3}", Alpha = alpha, ValidationMetric = ValidationMetric(state, fitPart, validation) });
+            // Every candidate is compared at the size it would be returned at (the default size cuts a larger one).
+            var state = WithinDefaultSize(budget, TrainDistilled(teacher, classes, fitPart, o, out var summary), fitPart, out int? sized);
+            candidates.Add(new DistillationCandidate
+            {
+                Name = $"distilled, alpha {alpha:G3}" + (sized is int n ? $", {n} trees (default size)" : ""), Alpha = alpha, Trees = sized,
+                ValidationMetric = ValidationMetric(state, fitPart, validation),
+            });
             states.Add(state);
             summaries.Add(summary);
             if (_options.Selection.CandidateTreeCounts is not { } sizes) continue;
@@ -263,66 +393,34 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         }
         Ml.LogInfo("Compression: training the label-only candidate student.");
         var labelOnly = FitOnLabels(fitPart);
-        var labelOnlyMetric = ValidationMetric(NativeState.Of(labelOnly, StudentTask, "student"), fitPart, validation)
-            ?? throw new DataMismatchException($"The validation rows give no {metricName} for the label-only student (a binary task needs both classes among them, and the label must be of the student's type): " +
-                "give other rows in DistillationOptions.Selection.ValidationData.", label);
-        candidates.Insert(0, new DistillationCandidate { Name = "labels only", LabelOnly = true, ValidationMetric = labelOnlyMetric });
-        states.Insert(0, null);
+        var labelOnlyState = WithinDefaultSize(budget, NativeState.Of(labelOnly, StudentTask, "student"), fitPart, out int? labelOnlyTrees);
+        candidates.Insert(0, new DistillationCandidate
+        {
+            Name = "labels only" + (labelOnlyTrees is int k ? $", {k} trees (default size)" : ""), LabelOnly = true, Trees = labelOnlyTrees,
+            ValidationMetric = ValidationMetric(labelOnlyState, fitPart, validation),
+        });
+        states.Insert(0, labelOnlyState);
         summaries.Insert(0, "");
-        // The best distilled candidate replaces the label-only student only when it cuts the validation error by the
-        // margin: a few hundred validation rows cannot tell apart students closer than that.
-        double Error(double m) => higherIsBetter ? 1 - m : m;
-        int best = 0;
-        for (int i = 1; i < candidates.Count; i++)
-            if (candidates[i].ValidationMetric is double m && (best == 0 || Error(m) < Error(candidates[best].ValidationMetric!.Value)))
-                best = i;
-        int chosen = best > 0 && Error(candidates[best].ValidationMetric!.Value) < Error(labelOnlyMetric) * (1 - _options.Selection.MinimumErrorReduction) ? best : 0;
-        double? teacherMetric = ReportBuilder.Metric(Ml, StudentTask, LabelFree.Transform(teacher, validation, label), label);
+        return new CandidateRound(candidates, states, summaries, labelOnly);
+    }
 
-        bool refit = heldOut && _options.Selection.RefitChosenOnAllData;
-        ModelState result;
-        ITransformer? baseline;
-        string targets;
-        if (chosen == 0)
+    /// <summary>
+    /// The candidates of the first round with each metric averaged over the rounds that measured it (one round: as
+    /// they are). The label-only student must be measured in some round.
+    /// </summary>
+    private List<DistillationCandidate> Averaged(List<CandidateRound> rounds, string metricName)
+    {
+        // The same student and options give the same candidates in every fold; a count that differs keeps the common ones.
+        int count = rounds.Min(r => r.Candidates.Count);
+        var candidates = rounds[0].Candidates.Take(count).Select((c, i) =>
         {
-            if (refit) Ml.LogInfo("Compression: training the chosen label-only student again on all the data.");
-            baseline = refit ? FitOnLabels(data) : labelOnly;
-            result = NativeState.Of(baseline, StudentTask, "student");
-            targets = "the student trained on the labels alone: no distilled candidate beat it on the validation rows by the margin";
-        }
-        else
-        {
-            var o = WithAlpha(candidates[chosen].Alpha!.Value);
-            string summary = summaries[chosen];
-            if (refit) Ml.LogInfo("Compression: training the chosen distilled student again on all the data.");
-            result = refit ? TrainDistilled(teacher, classes, data, o, out summary) : states[chosen]!;
-            if (refit && candidates[chosen].Trees is int size)
-            {
-                var trees = StudentTrees(result, nameof(StudentSelectionOptions.CandidateTreeCounts));
-                if (size < trees.Sum())
-                {
-                    result = NativeCompression.PruneToTreeBudget(Ml, result, data, trees, size, out var pruning);
-                    summary += $"; cut to {size} trees by the Prune stage's {pruning}";
-                }
-            }
-            baseline = !refit ? labelOnly : _options.Selection.TrainLabelOnlyBaseline ? FitOnLabels(data) : null;
-            targets = $"{Targets(o)}: {summary}";
-        }
-        var selection = new DistillationSelection
-        {
-            MetricName = metricName,
-            HigherIsBetter = higherIsBetter,
-            ValidationRows = rows,
-            HeldOut = heldOut,
-            Candidates = candidates,
-            ChosenIndex = chosen,
-            TeacherValidationMetric = teacherMetric,
-            Refitted = refit,
-            MinimumErrorReduction = _options.Selection.MinimumErrorReduction,
-        };
-        description = $"{targets}; chosen among {candidates.Count} candidates on {rows} {(heldOut ? "held-out" : "validation")} rows" +
-            (refit ? ", then trained again on all the training data." : heldOut ? ", as trained without the held-out rows." : ".");
-        return WithInfo(result, new DistillationInfo(input, baseline, label, selection));
+            var measured = rounds.Select(r => r.Candidates[i].ValidationMetric).OfType<double>().ToList();
+            return new DistillationCandidate { Name = c.Name, LabelOnly = c.LabelOnly, Alpha = c.Alpha, Trees = c.Trees, ValidationMetric = measured.Count > 0 ? measured.Average() : null };
+        }).ToList();
+        if (candidates[0].ValidationMetric == null)
+            throw new DataMismatchException($"The validation rows give no {metricName} for the label-only student (a binary task needs both classes among them, and the label must be of the student's type): " +
+                "give other rows in DistillationOptions.Selection.ValidationData.", _options.LabelColumnName);
+        return candidates;
     }
 
     /// <summary>The tree count of each of a student's ensembles; a student that is not a native tree ensemble is refused, naming <paramref name="option"/>.</summary>

@@ -77,12 +77,20 @@ internal static class NativeCompression
     /// state is not a native ML.NET tree ensemble.
     /// </summary>
     public static IReadOnlyList<int>? TreeCounts(MLContext ml, ModelState state)
+        => EnsembleSizes(ml, state)?.Select(e => e.Trees).ToList();
+
+    /// <summary>
+    /// The trees and leaves of each ensemble of a native tree model (one per class for one-versus-all), read from its
+    /// saved form, or null when the state is not a native ML.NET tree ensemble.
+    /// </summary>
+    public static IReadOnlyList<(int Trees, int Leaves)>? EnsembleSizes(MLContext ml, ModelState state)
     {
         if (state is not NativeState { Parts: { } parts }) return null;
         var zip = SavedModelZip.Save(ml, parts.Predictor, null);
-        var counts = zip.ModelFiles().Where(f => NativeTreeFormat.Of(f.File) != null)
-            .Select(f => NativeTreeEnsemble.Read(f.File, NativeTreeFormat.Of(f.File)!, $"'{f.Name}'").Trees.Count).ToList();
-        return counts.Count > 0 ? counts : null;
+        var sizes = zip.ModelFiles().Where(f => NativeTreeFormat.Of(f.File) != null)
+            .Select(f => NativeTreeEnsemble.Read(f.File, NativeTreeFormat.Of(f.File)!, $"'{f.Name}'").Trees)
+            .Select(trees => (trees.Count, trees.Sum(t => t.NumLeaves))).ToList();
+        return sizes.Count > 0 ? sizes : null;
     }
 
     /// <summary>

@@ -17,8 +17,9 @@ public sealed class DistillationCandidate
     public double? Alpha { get; init; }
 
     /// <summary>
-    /// The trees a distilled candidate was cut to (<see cref="StudentSelectionOptions.CandidateTreeCounts"/>, counted over
-    /// all its ensembles); null for a candidate of the student's own size.
+    /// The trees a candidate was cut to (<see cref="DistillationOptions.CandidateTreeCounts"/>, or the default size of
+    /// <see cref="DistillationOptions.StudentLeafFraction"/>, which cuts the label-only candidate too; counted over all
+    /// its ensembles); null for a candidate of the student's own size.
     /// </summary>
     public int? Trees { get; init; }
 
@@ -46,6 +47,12 @@ public sealed class DistillationSelection
 
     /// <summary>True when the rows were held out of the training data (<see cref="StudentSelectionOptions.ValidationFraction"/>); false when they were <see cref="StudentSelectionOptions.ValidationData"/>.</summary>
     public bool HeldOut { get; init; }
+
+    /// <summary>
+    /// 1 for one validation split; more when the training data was too small to hold out enough rows once, so each
+    /// row was held out in one of this many folds and every candidate's metric is the average over the folds.
+    /// </summary>
+    public int Folds { get; init; } = 1;
 
     /// <summary>Every candidate, label-only first, in the order they were trained.</summary>
     public IReadOnlyList<DistillationCandidate> Candidates { get; init; } = Array.Empty<DistillationCandidate>();

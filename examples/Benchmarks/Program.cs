@@ -106,6 +106,8 @@ static int Run(bool quick, string outFolder, string? only, string? saveTo)
         ("distill letter.p2 splits", () => LetterP2SplitsScenario.Run(settings)),
         ("distill letter", () => MulticlassDistillScenario.Run(settings)),
         ("distill cps1988", () => RegressionDistillScenario.Run(settings)),
+        // Issue 16's matrix: ten data sets × 3 split seeds, teacher / label-only / default Distill (about 10 min on 2 cores).
+        ("distill matrix", () => DistillMatrixScenario.Run(settings)),
         ("distill spam_mlp", () => NetworkDistillScenario.Spam(settings)),
         ("distill letter_mlp", () => NetworkDistillScenario.Letter(settings)),
         ("distill spam_transformer", () => TransformerDistillScenario.Run(settings)),
