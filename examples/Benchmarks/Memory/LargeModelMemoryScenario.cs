@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using Benchmarks.Common;
+using Microsoft.ML;
+using Microsoft.ML.Compression;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Benchmarks.Memory;
+
+/// <summary>
+/// Peak memory of quantizing large networks through the public API (<c>ml.Compression().Quantize(path, options).Fit(data)</c>):
+/// synthetic MLPs of 256 MB and 512 MB held inline, and one over 2 GB with its weights in external data files beside
+/// the model. Each Fit's peak working set is the kernel's VmHWM, reset just before it (see <see cref="MemoryScope"/>).
+/// </summary>
+internal static class LargeModelMemoryScenario
+{
+    /// <summary>One model size: layers of width×hidden MatMuls.</summary>
+    public sealed record Size(string Name, int Layers, int Width, int Hidden, bool ExternalData);
+
+    public static readonly Size[] Inline =
+    {
+        new("256 MB", 4, 2048, 8192, false),
+        new("512 MB", 8, 2048, 8192, false),
+    };
+
+    /// <summary>Six 8192×13824 MatMuls (453 MB each, 2.72 GB), every weight in its own file beside the model.</summary>
+    public static readonly Size OverTwoGb = new("2.7 GB, external data", 6, 8192, 13824, true);
+
+    private const int DataRows = 32;
+
+    public static ScenarioResult Run(Settings settings, IReadOnlyList<Size> sizes, string name)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "mlcompression-large-" + Guid.NewGuid().ToString("N"));
+        var variants = sizes.SelectMany(s => new[] { $"{s.Name} weight-only INT8", $"{s.Name} static INT8" }).ToArray();
+        var result = new ScenarioResult
+        {
+            Name = name,
+            Description = $"Synthetic MLPs (MatMul initializers with Relu between) quantized through ml.Compression().Quantize(path, options).Fit(data) on {DataRows} random rows; " +
+                "the peak working set (VmHWM) is reset before each Fit, which includes the report's measurements, the ONNX Runtime load check of the written graph and the OnnxTransformer of the result.",
+            Variants = variants,
+        };
+        var peak = new double?[variants.Length];
+        var start = new double?[variants.Length];
+        var seconds = new double?[variants.Length];
+        var modelMb = new double?[variants.Length];
+        var outputMb = new double?[variants.Length];
+        var maxError = new double?[variants.Length];
+        try
+        {
+            for (int s = 0; s < sizes.Count; s++)
+            {
+                var size = sizes[s];
+                var modelFolder = Path.Combine(folder, $"model{s}");
+                Directory.CreateDirectory(modelFolder);
+                var path = Path.Combine(modelFolder, "model.onnx");
+                LargeModels.Write(path, size.Layers, size.Width, size.Hidden, size.ExternalData);
+                long bytes = Directory.GetFiles(modelFolder).Sum(f => new FileInfo(f).Length);
+                var ml = new MLContext(seed: 1);
+                var data = ml.Data.Cache(LargeModels.Rows(ml, DataRows, size.Width));
+                data.Preview(1);
+                foreach (var (mode, v) in new[] { (QuantizationMode.WeightOnly, 2 * s), (QuantizationMode.Static, 2 * s + 1) })
+                {
+                    modelMb[v] = bytes / 1048576.0;
+                    var memory = MemoryScope.Start();
+                    start[v] = CurrentWorkingSetMB();
+                    var clock = Stopwatch.StartNew();
+                    byte[] quantized;
+                    using (var compressed = ml.Compression().Quantize(path, new QuantizationOptions { Precision = Precision.Int8, Mode = mode, MaxCalibrationRows = DataRows }).Fit(data))
+                    {
+                        seconds[v] = clock.Elapsed.TotalSeconds;
+                        peak[v] = memory.Stop().PeakWorkingSetMB;
+                        outputMb[v] = (compressed.Report.Final.OnnxBytes ?? 0) / 1048576.0;
+                        quantized = compressed.OnnxModel!;
+                    }
+                    Console.WriteLine($"      {variants[v]}: peak {peak[v]:F0} MB (from {start[v]:F0} MB), {seconds[v]:F1} s, output {outputMb[v]:F0} MB");
+                    maxError[v] = RelativeError(path, quantized, size.Width);
+                    quantized = Array.Empty<byte>();
+                    GC.Collect();
+                }
+                Directory.Delete(modelFolder, recursive: true);
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+        result.Add("model on disk", "MB", false, "F0", modelMb);
+        result.Add("peak working set during Fit", "MB", false, "F0", peak);
+        result.Add("peak ÷ model size", "×", false, "F2", peak.Select((p, i) => p / modelMb[i]).ToArray());
+        result.Add("working set before Fit", "MB", false, "F0", start);
+        result.Add("Fit time", "s", false, "F1", seconds);
+        result.Add("quantized graph", "MB", false, "F0", outputMb);
+        result.Add("output error, largest |q − f| ÷ largest |f|", "", false, "G3", maxError);
+        result.Notes.Add("CPU: AMD EPYC (AVX2), 2 cores shared with other jobs; times are single runs.");
+        return result;
+    }
+
+    private static double CurrentWorkingSetMB()
+    {
+        using var p = Process.GetCurrentProcess();
+        p.Refresh();
+        return p.WorkingSet64 / 1048576.0;
+    }
+
+    /// <summary>
+    /// The quantized graph run by ONNX Runtime against the float model (loaded from its file, external data and all)
+    /// on 4 rows: the largest output difference relative to the largest float output.
+    /// </summary>
+    private static double RelativeError(string floatPath, byte[] quantized, int width)
+    {
+        var random = new Random(3);
+        var input = new float[4 * width];
+        for (int i = 0; i < input.Length; i++) input[i] = random.NextSingle() * 2 - 1;
+        float[] Run(InferenceSession session)
+        {
+            using var tensor = OrtValue.CreateTensorValueFromMemory(input, new long[] { 4, width });
+            using var outputs = session.Run(new RunOptions(), new[] { LargeModels.Input }, new[] { tensor }, new[] { LargeModels.Output });
+            return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        }
+        float[] f, q;
+        using (var session = new InferenceSession(floatPath)) f = Run(session);
+        using (var session = new InferenceSession(quantized)) q = Run(session);
+        double worst = 0, scale = 0;
+        for (int i = 0; i < f.Length; i++) { worst = Math.Max(worst, Math.Abs(q[i] - f[i])); scale = Math.Max(scale, Math.Abs(f[i])); }
+        return worst / scale;
+    }
+}
