@@ -1,4 +1,4 @@
-using Microsoft.ML.Compression.Pipeline;
+using Microsoft.ML.Compression.Onnx;
 using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Compression.Pipeline;
@@ -16,11 +16,22 @@ internal static class ReportBuilder
             catch (CompressionException e) when (e is not DataMismatchException) { stats = null; } // a predictor ONNX cannot export: sizes still come from the zip
         }
 
+        if (TooLargeForMlNet(state) && state.Distillation == null && evaluation == null)
+        {
+            // ML.NET cannot run or save a graph of 2 GB or more (e.g. the original of a model kept in external data):
+            // a network's row has no task metric to score anyway, so it reports the counts, and as its saved size the
+            // bytes of the graph with its weights.
+            return new StageReport
+            {
+                Stage = stage, Description = description, ParameterCount = stats?.ParameterCount, NonZeroCount = stats?.NonZeroCount,
+                BitsPerWeight = stats?.BitsPerWeight, OnnxBytes = stats?.OnnxBytes, ZipBytes = stats?.OnnxBytes ?? 0, TensorErrors = state.TensorErrors,
+            };
+        }
         var transformers = state.BuildTransformers(ml, data);
         var chain = new TransformerChain<ITransformer>(transformers.ToArray());
         // Scored the way the resulting CompressedModel.Transform scores (a batch of rows per ONNX Runtime call), so the
         // report's metrics are exactly what users measure on the model; the saved size still comes from the chain.
-        var batched = state.Graph != null ? new CompressedModel(chain, Create(state.Task, new List<StageReport>()), Onnx.OnnxModelIO.ToBytes(state.Graph)) : null;
+        var batched = state.Graph != null ? new CompressedModel(chain, Create(state.Task, new List<StageReport>()), state.Graph) : null;
         ITransformer scorer = (ITransformer?)batched ?? chain;
         var distilled = state.Distillation;
         var baseline = distilled?.Baseline;
@@ -54,7 +65,8 @@ internal static class ReportBuilder
                 BitsPerWeight = stats?.BitsPerWeight,
                 OnnxBytes = stats?.OnnxBytes,
                 ZipBytes = zipBytes,
-                Metric = Metric(ml, state.Task, Score(scorer, data)),
+                // A network has no task metric: its data is not scored here (a model-sized ONNX Runtime session for nothing).
+                Metric = state.Task == ModelTask.Network ? null : Metric(ml, state.Task, Score(scorer, data)),
                 EvaluationMetric = evaluation == null ? null : Metric(ml, state.Task, ScoreEvaluation(scorer, evaluation)),
                 Agreement = fit?.Agreement,
                 ScoreMse = fit?.ScoreMse,
@@ -84,6 +96,27 @@ internal static class ReportBuilder
     /// </summary>
     public static void MeasureThroughput(MLContext ml, IReadOnlyList<ModelState> states, IReadOnlyList<StageReport> rows, IDataView data)
     {
+        // Large graphs are read one model at a time: side by side, every stage's ONNX Runtime sessions would be
+        // held at once (a float network and its quantized form, each with weights unpacked and packed).
+        if (states.Any(s => s.Graph != null && OnnxModelIO.SerializedBytes(s.Graph) >= SideBySideBytes))
+        {
+            for (int i = 0; i < states.Count && i < rows.Count; i++)
+                if (!TooLargeForMlNet(states[i]))
+                    MeasureTogether(ml, new[] { states[i] }, new[] { rows[i] }, data);
+            return;
+        }
+        MeasureTogether(ml, states, rows, data);
+    }
+
+    /// <summary>Graphs from this size on have their rows/s read one model at a time (64 MB).</summary>
+    internal const long SideBySideBytes = 64L << 20;
+
+    /// <summary>Whether the state is a graph ML.NET's OnnxTransformer cannot hold (2 GB or more).</summary>
+    private static bool TooLargeForMlNet(ModelState state)
+        => state.Graph != null && OnnxModelIO.SerializedBytes(state.Graph) >= ExternalData.MaxModelBytes;
+
+    private static void MeasureTogether(MLContext ml, IReadOnlyList<ModelState> states, IReadOnlyList<StageReport> rows, IDataView data)
+    {
         var scorers = new List<(ITransformer Scorer, IDisposable? Owner)>();
         try
         {
@@ -107,7 +140,7 @@ internal static class ReportBuilder
         var chain = new TransformerChain<ITransformer>(state.BuildTransformers(ml, data).ToArray());
         if (state.Graph != null)
         {
-            var batched = new CompressedModel(chain, Create(state.Task, new List<StageReport>()), Onnx.OnnxModelIO.ToBytes(state.Graph));
+            var batched = new CompressedModel(chain, Create(state.Task, new List<StageReport>()), state.Graph);
             return (batched, batched);
         }
         return (chain, state is NativeState ? null : chain);
