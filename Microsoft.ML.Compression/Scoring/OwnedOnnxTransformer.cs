@@ -42,7 +42,7 @@ internal static class OwnedOnnxTransformer
                 ml.Model.Save(fitted, view.Schema, zip);
             }
             File.Delete(path); // ML.NET's handle on it is closed
-            Pipeline.LargeGraphMemory.Release(model); // the graph's bytes, read whole by ML.NET's save, before the load reads them again
+            Onnx.LargeGraphMemory.Release(model); // the graph's bytes, read whole by ML.NET's save, before the load reads them again
             ITransformer loaded;
             using (var zip = File.OpenRead(zipPath)) loaded = ml.Model.Load(zip, out _);
             if (loaded is OnnxTransformer onnx) return onnx;

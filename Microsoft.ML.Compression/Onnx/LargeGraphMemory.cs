@@ -1,8 +1,7 @@
 using System.Runtime;
-using Microsoft.ML.Compression.Onnx;
 using Onnx;
 
-namespace Microsoft.ML.Compression.Pipeline;
+namespace Microsoft.ML.Compression.Onnx;
 
 /// <summary>
 /// Returns model-sized garbage to the OS between the phases of compressing a large graph. ML.NET's OnnxTransformer
