@@ -163,7 +163,9 @@ internal static class FuzzScenario
         {
             var e = a.InnerException!;
             outcome = "UNTYPED " + e.GetType().Name;
-            counts.Failures.Add($"UNTYPED {name}: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
+            var at = (e.StackTrace ?? "").Split('\n').FirstOrDefault(l => l.Contains("Microsoft.ML.Compression."))?.Trim();
+            counts.Failures.Add($"UNTYPED {name}: {e.GetType().Name}: {e.Message.Split('\n')[0]} [{at}]");
+            Console.WriteLine($"      {counts.Failures[^1]}");
         }
         if (outcome == "ok") counts.Success++;
         else if (outcome.StartsWith("INVALID GRAPH"))

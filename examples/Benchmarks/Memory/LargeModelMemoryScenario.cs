@@ -53,6 +53,7 @@ internal static class LargeModelMemoryScenario
                 Directory.CreateDirectory(modelFolder);
                 var path = Path.Combine(modelFolder, "model.onnx");
                 LargeModels.Write(path, size.Layers, size.Width, size.Hidden, size.ExternalData);
+                GC.Collect(); // the generator's weight arrays, before the child processes need the memory
                 long bytes = Directory.GetFiles(modelFolder).Sum(f => new FileInfo(f).Length);
                 foreach (var (mode, v) in new[] { (QuantizationMode.WeightOnly, 2 * s), (QuantizationMode.Static, 2 * s + 1) })
                 {
