@@ -100,6 +100,7 @@ public sealed class ExternalDataWriterTests
         Assert.AreEqual(0, Directory.GetFileSystemEntries(folder.Root).Length);
     }
 
+    [TestCategory("Slow")] // two Fits of spam_mlp (each measures the report)
     [TestMethod]
     public void SaveOnnxWritesExternalDataWhenAskedAndTheGraphLoadsFromTheFolder()
     {

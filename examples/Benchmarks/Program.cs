@@ -96,8 +96,10 @@ static int Run(bool quick, string outFolder, string? only)
     if (!quick && !string.IsNullOrEmpty(only))
         scenarios = scenarios.Concat(new (string, Func<ScenarioResult>)[]
         {
-            ("large model memory", () => LargeModelMemoryScenario.Run(settings, LargeModelMemoryScenario.Inline, "Large networks: peak memory of INT8 quantization")),
+            ("large model memory 256 MB", () => LargeModelMemoryScenario.Run(settings, new[] { LargeModelMemoryScenario.Inline256 }, "Large networks: peak memory of INT8 quantization, 256 MB")),
+            ("large model memory 512 MB", () => LargeModelMemoryScenario.Run(settings, new[] { LargeModelMemoryScenario.Inline512 }, "Large networks: peak memory of INT8 quantization, 512 MB")),
             ("large external data", () => LargeModelMemoryScenario.Run(settings, new[] { LargeModelMemoryScenario.OverTwoGb }, "A network over 2 GB with external data: INT8 quantization")),
+            ("large external data small", () => LargeModelMemoryScenario.Run(settings, new[] { LargeModelMemoryScenario.ExternalSmall }, "External data in and out, 128 MB: INT8 quantization")),
             // 5,000 mutated ONNX files and 1,000 mutated zips (the test suite's mutations), about half an hour.
             ("fuzz", () => FuzzScenario.Run(settings)),
         }).ToArray();

@@ -16,14 +16,16 @@ internal static class LargeModelMemoryScenario
     /// <summary>One model size: layers of width×hidden MatMuls.</summary>
     public sealed record Size(string Name, int Layers, int Width, int Hidden, bool ExternalData);
 
-    public static readonly Size[] Inline =
-    {
-        new("256 MB", 4, 2048, 8192, false),
-        new("512 MB", 8, 2048, 8192, false),
-    };
+    public static readonly Size Inline256 = new("256 MB", 4, 2048, 8192, false), Inline512 = new("512 MB", 8, 2048, 8192, false);
 
     /// <summary>Six 8192×13824 MatMuls (453 MB each, 2.72 GB), every weight in its own file beside the model.</summary>
     public static readonly Size OverTwoGb = new("2.7 GB, external data", 6, 8192, 13824, true);
+
+    /// <summary>
+    /// The same mechanism small enough for any machine: two 2048×8192 MatMuls (128 MB) read from external data files,
+    /// the result written with external data too (<c>SaveOnnx(path, externalData: true)</c>) and loaded from its folder.
+    /// </summary>
+    public static readonly Size ExternalSmall = new("128 MB, external data", 2, 2048, 8192, true);
 
     private const int DataRows = 32;
 
@@ -59,11 +61,12 @@ internal static class LargeModelMemoryScenario
                 {
                     modelMb[v] = bytes / 1048576.0;
                     var output = Path.Combine(folder, "quantized.onnx");
-                    var child = RunChild(path, mode, size.Width, output);
+                    var child = RunChild(path, mode, size.Width, output, size.ExternalData);
                     (peak[v], start[v], seconds[v], outputMb[v]) = (child.PeakMB, child.StartMB, child.Seconds, child.OutputMB);
                     Console.WriteLine($"      {variants[v]}: peak {peak[v]:F0} MB (process at {start[v]:F0} MB before Fit), {seconds[v]:F1} s, output {outputMb[v]:F0} MB");
                     maxError[v] = RelativeError(path, output, size.Width);
-                    File.Delete(output);
+                    Console.WriteLine($"      {variants[v]}: output error {maxError[v]:G3} of the largest float output");
+                    foreach (var f in Directory.GetFiles(folder, "quantized.onnx*")) File.Delete(f);
                 }
                 Directory.Delete(modelFolder, recursive: true);
             }
@@ -89,15 +92,19 @@ internal static class LargeModelMemoryScenario
 
     private sealed record ChildResult(double PeakMB, double StartMB, double Seconds, double OutputMB);
 
-    private static ChildResult RunChild(string model, QuantizationMode mode, int width, string output)
+    private static ChildResult RunChild(string model, QuantizationMode mode, int width, string output, bool externalData)
     {
         var app = Environment.ProcessPath!;
         var start = new ProcessStartInfo(app) { RedirectStandardOutput = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(app) == "dotnet") start.ArgumentList.Add(typeof(LargeModelMemoryScenario).Assembly.Location);
-        foreach (var a in new[] { ChildCommand, model, mode.ToString(), width.ToString(), output }) start.ArgumentList.Add(a);
+        foreach (var a in new[] { ChildCommand, model, mode.ToString(), width.ToString(), output, externalData.ToString() }) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
         string? line, last = null;
-        while ((line = process.StandardOutput.ReadLine()) != null) last = line;
+        while ((line = process.StandardOutput.ReadLine()) != null)
+        {
+            if (!line.StartsWith("RESULT ")) Console.WriteLine(line);
+            last = line;
+        }
         process.WaitForExit();
         if (process.ExitCode != 0 || last == null || !last.StartsWith("RESULT "))
             throw new InvalidOperationException($"The Fit of {model} ({mode}) failed in its child process (exit code {process.ExitCode}); its error is above.");
@@ -106,12 +113,12 @@ internal static class LargeModelMemoryScenario
     }
 
     /// <summary>
-    /// The child process: one Fit of <c>model mode width output</c>, the quantized graph written to output, and a
+    /// The child process: one Fit of <c>model mode width output externalData</c>, the quantized graph written to output, and a
     /// last line "RESULT peakMB startMB seconds outputMB".
     /// </summary>
     public static int Child(string[] args)
     {
-        var (model, mode, width, output) = (args[0], Enum.Parse<QuantizationMode>(args[1]), int.Parse(args[2]), args[3]);
+        var (model, mode, width, output, externalData) = (args[0], Enum.Parse<QuantizationMode>(args[1]), int.Parse(args[2]), args[3], bool.Parse(args[4]));
         var ml = new MLContext(seed: 1);
         var data = ml.Data.Cache(LargeModels.Rows(ml, DataRows, width));
         data.Preview(1);
@@ -121,7 +128,9 @@ internal static class LargeModelMemoryScenario
         using var compressed = ml.Compression().Quantize(model, new QuantizationOptions { Precision = Precision.Int8, Mode = mode, MaxCalibrationRows = DataRows }).Fit(data);
         double seconds = clock.Elapsed.TotalSeconds;
         double peak = memory.Stop().PeakWorkingSetMB;
-        File.WriteAllBytes(output, compressed.OnnxModel!);
+        // A model read from external data is written with external data too (forced), and checked from its folder.
+        var written = compressed.SaveOnnx(output, externalData);
+        Console.WriteLine($"      wrote {string.Join(", ", written.Select(f => $"{Path.GetFileName(f)} ({new FileInfo(f).Length / 1048576.0:F1} MB)"))}");
         var c = System.Globalization.CultureInfo.InvariantCulture;
         Console.WriteLine(string.Create(c, $"RESULT {peak} {before} {seconds} {(compressed.Report.Final.OnnxBytes ?? 0) / 1048576.0}"));
         return 0;
@@ -151,7 +160,7 @@ internal static class LargeModelMemoryScenario
         }
         float[] f, q;
         using (var session = new InferenceSession(floatPath)) f = Run(session);
-        using (var session = new InferenceSession(quantized)) q = Run(session);
+        using (var session = new InferenceSession(quantized)) q = Run(session); // a path: external data is read from its folder
         double worst = 0, scale = 0;
         for (int i = 0; i < f.Length; i++) { worst = Math.Max(worst, Math.Abs(q[i] - f[i])); scale = Math.Max(scale, Math.Abs(f[i])); }
         return worst / scale;
