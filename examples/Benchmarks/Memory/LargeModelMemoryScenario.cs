@@ -81,7 +81,7 @@ internal static class LargeModelMemoryScenario
         result.Add("working set before Fit (runtime, ML.NET, data)", "MB", false, "F0", start);
         result.Add("Fit time", "s", false, "F1", seconds);
         result.Add("quantized graph", "MB", false, "F0", outputMb);
-        result.Add("output error, largest |q − f| ÷ largest |f|", "", false, "G3", maxError);
+        result.Add("output error, largest abs(q − f) ÷ largest abs(f)", "ratio", false, "G3", maxError);
         result.Notes.Add("Each Fit runs in a fresh process of this app (so no earlier garbage counts); its peak includes the runtime, ML.NET and the data (the row before Fit).");
         result.Notes.Add("CPU: AMD EPYC (AVX2), 2 cores shared with other jobs; times are single runs.");
         return result;
