@@ -1,7 +1,5 @@
-using System.IO.Compression;
-using Google.Protobuf;
 using Microsoft.ML;
-using Onnx;
+using Microsoft.ML.Compression.Fuzzing;
 
 namespace Microsoft.ML.Compression.Tests;
 
@@ -10,7 +8,8 @@ namespace Microsoft.ML.Compression.Tests;
 /// scoring. Every outcome must be a result or an exception under <see cref="CompressionException"/>; the test prints
 /// how many of each kind it saw. The mutations are those of a hostile or damaged file: wrong sizes, types and
 /// dimensions, missing or duplicated tensors, unknown operators, broken attributes, external data pointing anywhere,
-/// non-finite weights, flipped and cut bytes, damaged zip entries and reports.
+/// non-finite weights, flipped and cut bytes, damaged zip entries and reports (tools/Fuzzing/Mutations.cs, shared
+/// with the benchmark app's long fuzz run, <c>--only fuzz</c>).
 /// </summary>
 [TestClass]
 public sealed class FuzzTests
@@ -62,7 +61,7 @@ public sealed class FuzzTests
         var tally = new Tally();
         for (int i = 0; i < OnnxTrials; i++)
         {
-            var (bytes, what) = MutatedOnnx(random, _spam);
+            var (bytes, what) = Mutations.MutatedOnnx(random, _spam);
             int stage = i % 10 == 9 ? 3 : i % 3;
             tally.Run($"#{i} {what} → {new[] { "Quantize", "static Quantize", "Prune", "Distill" }[stage]}", () =>
             {
@@ -89,7 +88,7 @@ public sealed class FuzzTests
         var tally = new Tally();
         for (int i = 0; i < ZipTrials; i++)
         {
-            var (bytes, what) = MutatedZip(random);
+            var (bytes, what) = Mutations.MutatedZip(random, _spamZip);
             tally.Run($"#{i} {what}", () =>
             {
                 using var model = _ml.Compression().LoadModel(new MemoryStream(bytes), out _);
@@ -104,197 +103,4 @@ public sealed class FuzzTests
     private static IEstimator<ITransformer> Student()
         => _ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["spam"] = true, ["nonspam"] = false }, "Label")
             .Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 3, numberOfLeaves: 4, minimumExampleCountPerLeaf: 2));
-
-    // ---- ONNX mutations ----
-
-    private static (byte[] bytes, string what) MutatedOnnx(Random r, byte[] original)
-    {
-        var model = ModelProto.Parser.ParseFrom(original);
-        var done = new List<string>();
-        int count = 1 + r.Next(2);
-        for (int k = 0; k < count; k++) done.Add(Mutate(r, model));
-        var bytes = model.ToByteArray();
-        switch (r.Next(8))
-        {
-            case 0:
-                for (int f = 1 + r.Next(4); f > 0; f--) bytes[r.Next(bytes.Length)] ^= (byte)(1 << r.Next(8));
-                done.Add("flipped bits");
-                break;
-            case 1:
-                bytes = bytes[..r.Next(bytes.Length)];
-                done.Add("cut short");
-                break;
-        }
-        return (bytes, string.Join(" + ", done));
-    }
-
-    private static T Pick<T>(Random r, IList<T> items) => items[r.Next(items.Count)];
-
-    private static string Mutate(Random r, ModelProto m)
-    {
-        var g = m.Graph;
-        var inits = g.Initializer;
-        TensorProto? T() => inits.Count == 0 ? null : Pick(r, inits);
-        NodeProto? N() => g.Node.Count == 0 ? null : Pick(r, g.Node);
-        switch (r.Next(21))
-        {
-            case 0 when T() is { } t && t.Dims.Count > 0:
-                t.Dims[r.Next(t.Dims.Count)] = Pick(r, new long[] { 0, -1, 1, 3, 1L << 40, long.MaxValue });
-                return "tensor dimension";
-            case 1 when T() is { } t:
-                t.DataType = r.Next(-1, 30);
-                return "tensor type";
-            case 2 when T() is { } t && t.RawData.Length > 8:
-                int cut = r.Next(1, 9);
-                t.RawData = r.Next(2) == 0 ? ByteString.CopyFrom(t.RawData.Span[..^cut]) : ByteString.CopyFrom(t.RawData.ToByteArray().Concat(new byte[cut]).ToArray());
-                return "tensor byte count";
-            case 3 when T() is { } t:
-                t.FloatData.Add(1f);
-                return "raw and float data";
-            case 4 when T() is { } t:
-                inits.Add(t.Clone());
-                return "duplicate initializer";
-            case 5 when T() is { } t:
-                inits.Remove(t);
-                return "missing initializer";
-            case 6 when N() is { } n:
-                n.OpType = Pick(r, new[] { "Gemm", "MatMul", "Relu", "Add", "Conv", "Softmax", "Identity", "NoSuchOp", "Reshape", "TreeEnsembleRegressor" });
-                return "operator type";
-            case 7 when N() is { } n:
-                if (n.Input.Count > 0 && r.Next(2) == 0) n.Input.RemoveAt(r.Next(n.Input.Count));
-                else n.Input.Add("no_such_value");
-                return "node inputs";
-            case 8 when N() is { } n:
-                n.Attribute.Add(new AttributeProto { Name = Pick(r, new[] { "transB", "transA", "alpha", "beta", "axis" }), Type = AttributeProto.Types.AttributeType.Int, I = Pick(r, new long[] { -1, 2, 5, 1L << 40 }) });
-                return "node attribute";
-            case 9 when N() is { } n && n.Attribute.Count > 0:
-                var a = Pick(r, n.Attribute);
-                a.F = Pick(r, new[] { float.NaN, float.PositiveInfinity, -1e38f });
-                a.I = Pick(r, new long[] { -5, 0, 99 });
-                return "attribute value";
-            case 10 when g.Input.Count > 0 && g.Input[0].Type?.TensorType?.Shape is { } shape && shape.Dim.Count > 0:
-                shape.Dim[r.Next(shape.Dim.Count)].DimValue = Pick(r, new long[] { 0, -3, 1, 1000, 56 });
-                return "input dimension";
-            case 11 when g.Input.Count > 0 && g.Input[0].Type?.TensorType is { } tt:
-                tt.ElemType = Pick(r, new[] { 0, 7, 8, 11, 10, 99 });
-                return "input type";
-            case 12 when T() is { } t:
-                t.RawData = ByteString.Empty;
-                t.FloatData.Clear();
-                t.DataLocation = TensorProto.Types.DataLocation.External;
-                t.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = Pick(r, new[] { "../x.bin", "/etc/passwd", "w.bin", "a/../../b", "" }) });
-                if (r.Next(2) == 0) t.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = Pick(r, new[] { "-1", "0", "abc", "99999999999" }) });
-                return "external data";
-            case 13 when T() is { } t && t.DataType == 1 && t.RawData.Length >= 4:
-                var raw = t.RawData.ToByteArray();
-                BitConverter.GetBytes(Pick(r, new[] { float.NaN, float.PositiveInfinity, 1e38f, -1e38f, 0f })).CopyTo(raw, 4 * r.Next(raw.Length / 4));
-                t.RawData = ByteString.CopyFrom(raw);
-                return "weight value";
-            case 14 when g.Output.Count > 0:
-                if (r.Next(2) == 0) g.Output[0].Name = "no_such_output"; else g.Output.RemoveAt(0);
-                return "graph output";
-            case 15:
-                if (m.OpsetImport.Count > 0) m.OpsetImport[0].Version = Pick(r, new long[] { 0, 1, 7, 99, 1000 });
-                else m.IrVersion = Pick(r, new long[] { 0, 1, 100 });
-                return "opset or IR version";
-            case 16 when N() is { } n && n.Output.Count > 0:
-                n.Output[0] = "renamed_" + r.Next(1000);
-                return "node output";
-            case 17 when g.Node.Count > 1:
-                var first = g.Node[0];
-                g.Node.RemoveAt(0);
-                g.Node.Add(first);
-                return "node order";
-            case 18:
-                g.Node.Clear();
-                return "no nodes";
-            case 19 when g.Output.Count > 0 && g.Output[0].Type?.TensorType != null:
-                if (r.Next(2) == 0) g.Output[0].Type.TensorType.Shape = null; else g.Output[0].Type = null;
-                return "output type";
-            default:
-                if (T() is { } any) any.Name = inits.Count > 1 ? inits[0].Name : "";
-                return "initializer name";
-        }
-    }
-
-    // ---- zip mutations ----
-
-    private static (byte[] bytes, string what) MutatedZip(Random r)
-    {
-        switch (r.Next(6))
-        {
-            case 0:
-            {
-                var b = (byte[])_spamZip.Clone();
-                for (int f = 1 + r.Next(8); f > 0; f--) b[r.Next(b.Length)] ^= (byte)(1 << r.Next(8));
-                return (b, "flipped bits");
-            }
-            case 1:
-                return (_spamZip[..r.Next(_spamZip.Length)], "cut short");
-            case 2:
-                return (RewriteOnnx(model => Mutate(r, model)), "graph mutated");
-            case 3:
-                return (RewriteOnnx(model =>
-                {
-                    var entry = model.MetadataProps.First(p => p.Key == CompressionReport.MetadataKey);
-                    var json = entry.Value;
-                    entry.Value = r.Next(5) switch
-                    {
-                        0 => json[..r.Next(json.Length)],
-                        1 => "{}",
-                        2 => json.Replace("\"ZipBytes\": ", "\"ZipBytes\": -"),
-                        3 => json.Replace("\"Stages\"", "\"Stagez\""),
-                        _ => json.Replace(": 0.", ": NaN, \"x\": 0."),
-                    };
-                    return "report";
-                }), "report mutated");
-            case 4:
-                return (RewriteZip(zip =>
-                {
-                    var entry = Pick(r, zip.Entries.ToList());
-                    string name = entry.FullName;
-                    entry.Delete();
-                    return name;
-                }), "entry deleted");
-            default:
-                return (RewriteZip(zip =>
-                {
-                    var entry = Pick(r, zip.Entries.ToList());
-                    string name = entry.FullName;
-                    var junk = new byte[r.Next(0, 64)];
-                    r.NextBytes(junk);
-                    entry.Delete();
-                    using (var s = zip.CreateEntry(name).Open()) s.Write(junk);
-                    return name;
-                }), "entry replaced by junk");
-        }
-    }
-
-    private static byte[] RewriteZip(Func<ZipArchive, string> change)
-    {
-        var copy = new MemoryStream();
-        copy.Write(_spamZip);
-        using (var zip = new ZipArchive(copy, ZipArchiveMode.Update, leaveOpen: true)) change(zip);
-        return copy.ToArray();
-    }
-
-    /// <summary>The saved zip with its ONNX graph (stored length-prefixed in the entry "OnnxModel") changed.</summary>
-    private static byte[] RewriteOnnx(Func<ModelProto, string> change) => RewriteZip(zip =>
-    {
-        var entry = zip.Entries.Last(e => e.Name == "OnnxModel");
-        byte[] stored;
-        using (var s = entry.Open()) { var ms = new MemoryStream(); s.CopyTo(ms); stored = ms.ToArray(); }
-        int prefix = BitConverter.ToInt64(stored, 0) == stored.Length - 8 ? 8 : 4;
-        var model = ModelProto.Parser.ParseFrom(stored, prefix, stored.Length - prefix);
-        var what = change(model);
-        var bytes = model.ToByteArray();
-        string name = entry.FullName;
-        entry.Delete();
-        using (var s = zip.CreateEntry(name).Open())
-        {
-            s.Write(prefix == 8 ? BitConverter.GetBytes((long)bytes.Length) : BitConverter.GetBytes(bytes.Length));
-            s.Write(bytes);
-        }
-        return what;
-    });
 }

@@ -6,13 +6,14 @@ namespace Microsoft.ML.Compression.Onnx;
 /// <summary>
 /// Reads tensors an ONNX file keeps in other files (<c>data_location = EXTERNAL</c>, as exporters write models over
 /// 2 GB) into the model itself, so every stage edits them like any weight and the compressed model never refers to a
-/// file it does not ship. A model file is untrusted: a location may only name a file inside the model's own folder.
+/// file it does not ship (a graph over 2 GB goes to ONNX Runtime, or to the user, written with external data of its
+/// own: <see cref="GraphFile"/>, <see cref="OnnxModelIO.WriteWithExternalData"/>). A model file is untrusted: a location may only name a file inside the model's own folder.
 /// Absolute locations, and locations that leave the folder through <c>..</c> or a symbolic link, are refused with
 /// every location checked before any file is opened.
 /// </summary>
 internal static class ExternalData
 {
-    /// <summary>Protobuf cannot write a message of 2 GiB or more, so no model with more inline bytes can be saved.</summary>
+    /// <summary>Protobuf cannot write a message of 2 GiB or more: a larger graph is written with external data.</summary>
     internal const long MaxModelBytes = int.MaxValue;
 
     private const int External = (int)TensorProto.Types.DataLocation.External;
@@ -41,11 +42,12 @@ internal static class ExternalData
         // All locations are checked before the first byte is read: a hostile file must not make this library open
         // anything outside the folder, not even to fail on it later.
         var reads = tensors.Select(t => Plan(t, root, source)).ToList();
-        long total = model.CalculateSize() + reads.Sum(r => r.Length);
-        if (total >= MaxModelBytes)
+        // A model may pass 2 GB in all (it is then only ever written with external data again, see GraphFile), but
+        // one tensor's bytes must fit one array.
+        if (reads.FirstOrDefault(r => r.Length > Array.MaxLength) is { } huge)
             throw new UnsupportedModelException(
-                $"The ONNX model {source} holds {total / (1L << 20)} MB of tensors; models of 2 GB or more (the protobuf limit) cannot be compressed yet. " +
-                "Compress a smaller model, or split the network and compress each part.");
+                $"Tensor '{huge.Tensor.Name}' of the ONNX model {source} holds {huge.Length / (1L << 20)} MB in external data; one tensor of 2 GB or more cannot be compressed. " +
+                "Split the weight into smaller tensors, or compress another model.");
 
         foreach (var r in reads)
         {

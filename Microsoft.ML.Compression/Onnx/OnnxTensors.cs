@@ -40,6 +40,15 @@ internal static class OnnxTensors
 {
     public static long ElementCount(TensorProto t) => t.Dims.Aggregate(1L, (a, d) => a * d);
 
+    /// <summary>
+    /// The float values of <paramref name="t"/> viewed in its raw bytes where they are stored that way (no copy: a large
+    /// weight is quantized without a second float array), else read as <see cref="ReadFloats"/> does.
+    /// </summary>
+    public static ReadOnlySpan<float> FloatsInPlace(TensorProto t)
+        => t.DataType == OnnxType.Float && t.FloatData.Count == 0 && BitConverter.IsLittleEndian
+            ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.RawData.Span)
+            : ReadFloats(t);
+
     public static float[] ReadFloats(TensorProto t)
     {
         switch (t.DataType)

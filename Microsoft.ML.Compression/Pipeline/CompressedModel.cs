@@ -21,7 +21,7 @@ namespace Microsoft.ML.Compression;
 public sealed class CompressedModel : ITransformer, IDisposable
 {
     private readonly TransformerChain<ITransformer> _chain;
-    private readonly byte[]? _onnx;
+    private readonly global::Onnx.ModelProto? _onnx; // the library's own graph: never changed once the model is made
 
     private readonly object _scorerLock = new();
     private BatchScorer? _scorer;
@@ -34,7 +34,7 @@ public sealed class CompressedModel : ITransformer, IDisposable
         + "the model it was created from unless it was created with new PredictionEngineOptions { OwnsTransformer = false }: create engines that "
         + "way to keep using the model, or load it again with mlContext.Model.Load.";
 
-    internal CompressedModel(TransformerChain<ITransformer> chain, CompressionReport report, byte[]? onnx, ModelState? state = null)
+    internal CompressedModel(TransformerChain<ITransformer> chain, CompressionReport report, global::Onnx.ModelProto? onnx, ModelState? state = null)
     {
         _chain = chain;
         Report = report;
@@ -66,7 +66,32 @@ public sealed class CompressedModel : ITransformer, IDisposable
 
     /// <summary>The compressed ONNX graph (of the predictor or network), or null when the result is a native ML.NET model.</summary>
     /// <example><code>File.WriteAllBytes("model.onnx", compressed.OnnxModel!);</code></example>
-    public byte[]? OnnxModel => _onnx?.ToArray();
+    /// <exception cref="UnsupportedModelException">The graph takes 2 GB or more, which no byte array of protobuf holds: use <see cref="SaveOnnx"/>.</exception>
+    public byte[]? OnnxModel => _onnx == null ? null : OnnxModelIO.ToBytes(_onnx);
+
+    /// <summary>
+    /// Writes the compressed ONNX graph to <paramref name="path"/>. Its large weights go to an external data file beside
+    /// it, named after the file with <c>.data</c> added, when <paramref name="externalData"/> is true or when the graph
+    /// would take 2 GB or more (the protobuf limit); the graph then refers to that file alone, and ONNX Runtime loads
+    /// both from the folder. Both files are written under temporary names first, so a failure leaves no half-written file.
+    /// </summary>
+    /// <param name="path">The .onnx file to write (replaced if it exists).</param>
+    /// <param name="externalData">Whether to store the weights in an external data file even under 2 GB.</param>
+    /// <returns>The paths written: the graph, then its data file when there is one.</returns>
+    /// <exception cref="UnsupportedModelException">The model is a native ML.NET model, which has no ONNX graph (see <see cref="ExportToOnnx"/>).</exception>
+    /// <example><code>compressed.SaveOnnx("model-int8.onnx"); // model-int8.onnx.data beside it only when over 2 GB</code></example>
+    public IReadOnlyList<string> SaveOnnx(string path, bool externalData = false)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException("Give the path of the .onnx file to write.", nameof(path));
+        ThrowIfDisposed();
+        if (_onnx == null)
+            throw new UnsupportedModelException("This model is a native ML.NET model and has no ONNX graph: save it with mlContext.Model.Save, or convert it with ExportToOnnx.");
+        var dataFile = Path.GetFileName(path) + ".data";
+        bool external = externalData || OnnxModelIO.SerializedBytes(_onnx) >= ExternalData.MaxModelBytes;
+        OnnxModelIO.WriteWithExternalData(_onnx, path, dataFile, external ? OnnxModelIO.ExternalTensorBytes : long.MaxValue);
+        var data = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, dataFile);
+        return external && File.Exists(data) ? new[] { path, data } : new[] { path };
+    }
 
     /// <inheritdoc/>
     public bool IsRowToRowMapper => ((ITransformer)_chain).IsRowToRowMapper;
@@ -189,7 +214,7 @@ public sealed class CompressedModel : ITransformer, IDisposable
         var transformers = _chain.ToArray();
         if (_onnx != null)
         {
-            if (transformers.Length == 1 && transformers[0] is OnnxTransformer) { output.Write(_onnx); return; }
+            if (transformers.Length == 1 && transformers[0] is OnnxTransformer) { output.Write(OnnxModelIO.ToBytes(_onnx)); return; }
             throw new UnsupportedModelException(
                 "This model is an ONNX predictor graph behind ML.NET featurization, which has no one-file export. Its graph is in OnnxModel; " +
                 "or compress a tree ensemble or linear model, which stays a native ML.NET model that exports whole.");

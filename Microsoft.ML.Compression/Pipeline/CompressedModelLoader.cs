@@ -36,9 +36,8 @@ internal static class CompressedModelLoader
                     $"The model {description} has no compression report in its ONNX graph, so it was not saved from a CompressedModel. Load it with mlContext.Model.Load, " +
                     "or compress it with ml.Compression().Prune(model) / Quantize(model).");
             var graph = ModelSource.ExtractOnnx(ml, (OnnxTransformer)flat[at], "zip");
-            var onnx = OnnxModelIO.ToBytes(graph);
             var state = (ModelState?)SavedCompressedModel.TryRead(ml, flat, at, graph); // null for a network: a new chain reads the chain itself
-            return new CompressedModel(new TransformerChain<ITransformer>(flat.ToArray()), report, onnx, state);
+            return new CompressedModel(new TransformerChain<ITransformer>(flat.ToArray()), report, graph, state);
         }
         catch (Exception e) when (IsDamage(e))
         {

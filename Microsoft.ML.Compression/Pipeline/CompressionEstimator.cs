@@ -123,13 +123,16 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
         {
             ReportBuilder.Measure(_ml, state, input, _evaluationData, first is DistillationEstimator ? "Teacher" : "Original", sourceDescription),
         };
+        Onnx.LargeGraphMemory.Release(state.Graph);
         for (int i = 0; i < _stages.Count; i++)
         {
             var stage = _stages[i];
             _ml.LogInfo($"Compression: running stage {stage.StageName} ({i + 1} of {_stages.Count}).");
             _progress?.Report(new CompressionProgress(stage.StageName, i, _stages.Count, false, "started"));
             state = stage.Apply(state, input, out var description);
+            Onnx.LargeGraphMemory.Release(state.Graph);
             var row = ReportBuilder.Measure(_ml, state, input, _evaluationData, stage.StageName, description);
+            Onnx.LargeGraphMemory.Release(state.Graph);
             rows.Add(row);
             states.Add(state);
             string done = $"done: {description}" + (row.Metric is double m ? $" {ReportBuilder.MetricName(state.Task)} (fit) {m:F4}." : "");
@@ -137,6 +140,7 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
             _progress?.Report(new CompressionProgress(stage.StageName, i, _stages.Count, true, done));
         }
         ReportBuilder.MeasureThroughput(_ml, states, rows, input);
+        Onnx.LargeGraphMemory.Release(state.Graph);
         if (_stages[0] is DistillationEstimator) rows[1].TeacherRowsPerSecond = rows[0].RowsPerSecond; // the student against its teacher, read side by side
         var report = ReportBuilder.Create(state.Task, rows);
         if (state.Graph != null)
@@ -147,7 +151,7 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
             state.Graph.MetadataProps.Add(new global::Onnx.StringStringEntryProto { Key = CompressionReport.MetadataKey, Value = report.ToJson() });
         }
         var chain = new TransformerChain<ITransformer>(state.BuildTransformers(_ml, input).ToArray());
-        return new CompressedModel(chain, report, state.Graph != null ? Onnx.OnnxModelIO.ToBytes(state.Graph) : null, state);
+        return new CompressedModel(chain, report, state.Graph, state);
     }
 
     /// <summary>

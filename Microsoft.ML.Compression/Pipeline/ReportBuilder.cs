@@ -1,4 +1,4 @@
-using Microsoft.ML.Compression.Pipeline;
+using Microsoft.ML.Compression.Onnx;
 using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Compression.Pipeline;
@@ -16,11 +16,22 @@ internal static class ReportBuilder
             catch (CompressionException e) when (e is not DataMismatchException) { stats = null; } // a predictor ONNX cannot export: sizes still come from the zip
         }
 
+        if (TooLargeForMlNet(state) && state.Distillation == null && evaluation == null)
+        {
+            // ML.NET cannot run or save a graph of 2 GB or more (e.g. the original of a model kept in external data):
+            // a network's row has no task metric to score anyway, so it reports the counts, and as its saved size the
+            // bytes of the graph with its weights.
+            return new StageReport
+            {
+                Stage = stage, Description = description, ParameterCount = stats?.ParameterCount, NonZeroCount = stats?.NonZeroCount,
+                BitsPerWeight = stats?.BitsPerWeight, OnnxBytes = stats?.OnnxBytes, ZipBytes = stats?.OnnxBytes ?? 0, TensorErrors = state.TensorErrors,
+            };
+        }
         var transformers = state.BuildTransformers(ml, data);
         var chain = new TransformerChain<ITransformer>(transformers.ToArray());
         // Scored the way the resulting CompressedModel.Transform scores (a batch of rows per ONNX Runtime call), so the
         // report's metrics are exactly what users measure on the model; the saved size still comes from the chain.
-        var batched = state.Graph != null ? new CompressedModel(chain, Create(state.Task, new List<StageReport>()), Onnx.OnnxModelIO.ToBytes(state.Graph)) : null;
+        var batched = state.Graph != null ? new CompressedModel(chain, Create(state.Task, new List<StageReport>()), state.Graph) : null;
         ITransformer scorer = (ITransformer?)batched ?? chain;
         var distilled = state.Distillation;
         var baseline = distilled?.Baseline;
@@ -54,8 +65,10 @@ internal static class ReportBuilder
                 BitsPerWeight = stats?.BitsPerWeight,
                 OnnxBytes = stats?.OnnxBytes,
                 ZipBytes = zipBytes,
-                Metric = Metric(ml, state.Task, Score(scorer, data), networkOutput: (state as NetworkState)?.Outputs.FirstOrDefault()),
-                EvaluationMetric = evaluation == null ? null : Metric(ml, state.Task, ScoreEvaluation(scorer, evaluation), networkOutput: (state as NetworkState)?.Outputs.FirstOrDefault()),
+                // A network is scored only when the data has a label for its accuracy: otherwise a model-sized ONNX
+                // Runtime session would run for nothing (large networks' memory).
+                Metric = Unlabeled(state, data) ? null : Metric(ml, state.Task, Score(scorer, data), networkOutput: (state as NetworkState)?.Outputs.FirstOrDefault()),
+                EvaluationMetric = evaluation == null || Unlabeled(state, evaluation) ? null : Metric(ml, state.Task, ScoreEvaluation(scorer, evaluation), networkOutput: (state as NetworkState)?.Outputs.FirstOrDefault()),
                 Agreement = fit?.Agreement,
                 ScoreMse = fit?.ScoreMse,
                 KlDivergence = fit?.KlDivergence,
@@ -86,6 +99,27 @@ internal static class ReportBuilder
     /// </summary>
     public static void MeasureThroughput(MLContext ml, IReadOnlyList<ModelState> states, IReadOnlyList<StageReport> rows, IDataView data)
     {
+        // Large graphs are read one model at a time: side by side, every stage's ONNX Runtime sessions would be
+        // held at once (a float network and its quantized form, each with weights unpacked and packed).
+        if (states.Any(s => s.Graph != null && OnnxModelIO.SerializedBytes(s.Graph) >= SideBySideBytes))
+        {
+            for (int i = 0; i < states.Count && i < rows.Count; i++)
+                if (!TooLargeForMlNet(states[i]))
+                    MeasureTogether(ml, new[] { states[i] }, new[] { rows[i] }, data);
+            return;
+        }
+        MeasureTogether(ml, states, rows, data);
+    }
+
+    /// <summary>Graphs from this size on have their rows/s read one model at a time (64 MB).</summary>
+    internal const long SideBySideBytes = 64L << 20;
+
+    /// <summary>Whether the state is a graph ML.NET's OnnxTransformer cannot hold (2 GB or more).</summary>
+    private static bool TooLargeForMlNet(ModelState state)
+        => state.Graph != null && OnnxModelIO.SerializedBytes(state.Graph) >= ExternalData.MaxModelBytes;
+
+    private static void MeasureTogether(MLContext ml, IReadOnlyList<ModelState> states, IReadOnlyList<StageReport> rows, IDataView data)
+    {
         var scorers = new List<(ITransformer Scorer, IDisposable? Owner)>();
         try
         {
@@ -109,7 +143,7 @@ internal static class ReportBuilder
         var chain = new TransformerChain<ITransformer>(state.BuildTransformers(ml, data).ToArray());
         if (state.Graph != null)
         {
-            var batched = new CompressedModel(chain, Create(state.Task, new List<StageReport>()), Onnx.OnnxModelIO.ToBytes(state.Graph));
+            var batched = new CompressedModel(chain, Create(state.Task, new List<StageReport>()), state.Graph);
             return (batched, batched);
         }
         return (chain, state is NativeState ? null : chain);
@@ -161,6 +195,8 @@ internal static class ReportBuilder
     };
 
     /// <summary>The task metric, or null when the scored data has no label of the type the evaluator needs.</summary>
+    private static bool Unlabeled(ModelState state, IDataView data) => state.Task == ModelTask.Network && data.Schema.GetColumnOrNull("Label") == null;
+
     public static double? Metric(MLContext ml, ModelTask task, IDataView scored, string labelColumn = "Label", string? networkOutput = null)
     {
         try { return task == ModelTask.Network ? NetworkAccuracy(scored, labelColumn, networkOutput) : TaskMetric(ml, task, scored, labelColumn); }

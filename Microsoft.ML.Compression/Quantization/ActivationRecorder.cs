@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Microsoft.ML.Compression.Onnx;
 using Microsoft.ML.Compression.Pipeline;
 using Microsoft.ML.OnnxRuntime;
 using System.Numerics.Tensors;
@@ -347,6 +348,9 @@ internal static class ActivationRecorder
         // Unoptimized unless asked: every tensor is computed as the graph names it, by the node that writes it
         // (a QuantizeLinear → DequantizeLinear pair too, which optimization would fuse into the next operator).
         options.GraphOptimizationLevel = optimized ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL;
+        // Unoptimized, the weights are read as stored (mapped from the graph's external data file), not copied into
+        // packed layouts: a recording reads a bounded sample of rows, where packing costs a model-sized copy.
+        if (!optimized) options.AddSessionConfigEntry("session.disable_prepacking", "1");
         using var session = SessionWithOutputs(model, outputNames, options);
         using var runOptions = new RunOptions();
         int n = 0;
@@ -389,8 +393,9 @@ internal static class ActivationRecorder
 
     /// <summary>
     /// A session over the model with <paramref name="tensors"/> added as graph outputs; the model itself is left as
-    /// it was. The model goes to ONNX Runtime through a temporary file, not a byte array: a 63 MB array per
-    /// session only fed the large-object heap (calibration and SQNR open four).
+    /// it was. The model goes to ONNX Runtime through a temporary file with its weights as external data
+    /// (<see cref="GraphFile"/>), not a byte array: a 63 MB array per session only fed the large-object heap
+    /// (calibration and SQNR open four), and a graph over 2 GB has no byte array.
     /// </summary>
     private static InferenceSession SessionWithOutputs(ModelProto model, IEnumerable<string> tensors, SessionOptions options)
     {
@@ -400,17 +405,15 @@ internal static class ActivationRecorder
         foreach (var name in tensors)
             if (!g.Output.Any(o => o.Name == name))
                 g.Output.Add(new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = OnnxType.Float } } });
-        var path = Path.Combine(Path.GetTempPath(), $"mlcompression-{Guid.NewGuid():N}.onnx");
         try
         {
-            using (var file = File.Create(path)) model.WriteTo(file);
-            return new InferenceSession(path, options);
+            // Deleted once the session is made: ONNX Runtime has read the graph and maps or holds the weights.
+            using var file = GraphFile.Write(model);
+            return new InferenceSession(file.Path, options);
         }
         finally
         {
             while (g.Output.Count > before) g.Output.RemoveAt(g.Output.Count - 1);
-            try { File.Delete(path); }
-            catch (IOException) { } // ONNX Runtime has read the file; a temporary file left behind is harmless
         }
     }
 

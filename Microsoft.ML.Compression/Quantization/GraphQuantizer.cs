@@ -131,18 +131,27 @@ internal static partial class GraphQuantizer
     /// scale maps the channel's largest magnitude to 127, or, with <paramref name="pairBounded"/>, the sum of its two
     /// largest magnitudes to 127 (see <see cref="StaticWeightFormat.PairBounded"/>).
     /// </summary>
-    internal static (sbyte[] Q, float[] Scales, double Worst) SymmetricInt8(float[] values, long[] dims, int axis, bool perChannel, bool pairBounded = false)
+    internal static (sbyte[] Q, float[] Scales, double Worst) SymmetricInt8(ReadOnlySpan<float> values, long[] dims, int axis, bool perChannel, bool pairBounded = false)
     {
         int channels = perChannel ? (int)dims[axis] : 1;
-        var channelOf = perChannel ? WeightTensors.ChannelOf(dims, axis) : new int[values.Length];
+        // Element i belongs to channel (i / inner) % channels: computed in blocks of `inner` elements rather than
+        // looked up in a per-element table, which for a large weight was one more int per weight.
+        long inner = 1;
+        if (perChannel)
+            for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
+        else inner = Math.Max(1, values.Length);
         var top1 = new float[channels];
         var top2 = new float[channels];
-        for (int i = 0; i < values.Length; i++)
+        for (long start = 0, block = 0; start < values.Length; start += inner, block++)
         {
-            float a = Math.Abs(values[i]);
-            int c = channelOf[i];
-            if (a > top1[c]) { top2[c] = top1[c]; top1[c] = a; }
-            else if (a > top2[c]) top2[c] = a;
+            int c = (int)(block % channels);
+            var span = values.Slice((int)start, (int)Math.Min(inner, values.Length - start));
+            foreach (var v in span)
+            {
+                float a = Math.Abs(v);
+                if (a > top1[c]) { top2[c] = top1[c]; top1[c] = a; }
+                else if (a > top2[c]) top2[c] = a;
+            }
         }
         // Pair-bounded: the two largest magnitudes of a channel together map to at most 128 levels, so that any two of
         // its levels sum to at most 128 and 255 · 128 = 32,640 fits the int16 pair sums of ONNX Runtime's uint8×int8
@@ -150,26 +159,36 @@ internal static partial class GraphQuantizer
         var scales = Enumerable.Range(0, channels)
             .Select(c => top1[c] == 0 ? 1f : pairBounded ? Math.Max(top1[c] / 127f, (top1[c] + top2[c]) / 128f) : top1[c] / 127f).ToArray();
         var q = new sbyte[values.Length];
-        for (int i = 0; i < values.Length; i++)
-            q[i] = (sbyte)Math.Clamp(MathF.Round(values[i] / scales[channelOf[i]]), -127, 127);
-        if (pairBounded) KeepPairsWithin128(q, channelOf, channels);
         double worst = 0;
-        for (int i = 0; i < values.Length; i++) worst = Math.Max(worst, Math.Abs(values[i] - q[i] * scales[channelOf[i]]));
+        for (long start = 0, block = 0; start < values.Length; start += inner, block++)
+        {
+            float scale = scales[(int)(block % channels)];
+            int end = (int)Math.Min(start + inner, values.Length);
+            for (int i = (int)start; i < end; i++)
+                q[i] = (sbyte)Math.Clamp(MathF.Round(values[i] / scale), -127, 127);
+        }
+        if (pairBounded) KeepPairsWithin128(q, inner, channels);
+        for (long start = 0, block = 0; start < values.Length; start += inner, block++)
+        {
+            float scale = scales[(int)(block % channels)];
+            int end = (int)Math.Min(start + inner, values.Length);
+            for (int i = (int)start; i < end; i++) worst = Math.Max(worst, Math.Abs(values[i] - q[i] * scale));
+        }
         return (q, scales, worst);
     }
 
     /// <summary>
     /// Float rounding can push the two largest levels of a channel to 129 together (84.50001 and 43.50001 both round
-    /// up); one step less on the largest restores the bound.
+    /// up); one step less on the largest restores the bound. Element i is in channel (i / inner) % channels.
     /// </summary>
-    private static void KeepPairsWithin128(sbyte[] q, int[] channelOf, int channels)
+    private static void KeepPairsWithin128(sbyte[] q, long inner, int channels)
     {
         var first = new int[channels];
         var second = new int[channels];
         var at = new int[channels];
         for (int i = 0; i < q.Length; i++)
         {
-            int a = Math.Abs((int)q[i]), c = channelOf[i];
+            int a = Math.Abs((int)q[i]), c = (int)(i / inner % channels);
             if (a > first[c]) { second[c] = first[c]; first[c] = a; at[c] = i; }
             else if (a > second[c]) second[c] = a;
         }
@@ -186,10 +205,9 @@ internal static partial class GraphQuantizer
     private static (float[] Scales, double Worst) DequantizedInt8Weight(GraphProto g, WeightTensor w, bool perChannel, List<NodeProto> prologue, bool unsigned = false, bool pairBounded = false)
     {
         var tensor = OnnxGraphEditor.Initializer(g, w.Name)!;
-        var values = OnnxTensors.ReadFloats(tensor);
         var dims = tensor.Dims.ToArray();
         g.Initializer.Remove(tensor);
-        var (q, scales, worst) = SymmetricInt8(values, dims, w.ChannelAxis, perChannel, pairBounded);
+        var (q, scales, worst) = SymmetricInt8(OnnxTensors.FloatsInPlace(tensor), dims, w.ChannelAxis, perChannel, pairBounded);
         var qName = OnnxGraphEditor.UniqueName(g, w.Name + "_quantized");
         var sName = OnnxGraphEditor.UniqueName(g, w.Name + "_scale");
         var zName = OnnxGraphEditor.UniqueName(g, w.Name + "_zero_point");

@@ -26,10 +26,9 @@ internal static class LoadTimeInt8
     public static double Replace(GraphProto g, WeightTensor w, bool perChannel, List<NodeProto> prologue)
     {
         var tensor = OnnxGraphEditor.Initializer(g, w.Name)!;
-        var values = OnnxTensors.ReadFloats(tensor);
         var dims = tensor.Dims.ToArray();
         g.Initializer.Remove(tensor);
-        var (q, scales, worst) = GraphQuantizer.SymmetricInt8(values, dims, w.ChannelAxis, perChannel);
+        var (q, scales, worst) = GraphQuantizer.SymmetricInt8(OnnxTensors.FloatsInPlace(tensor), dims, w.ChannelAxis, perChannel);
         var qName = OnnxGraphEditor.UniqueName(g, w.Name + "_quantized");
         var sName = OnnxGraphEditor.UniqueName(g, w.Name + "_scale");
         var castName = OnnxGraphEditor.UniqueName(g, w.Name + "_int8_as_float");

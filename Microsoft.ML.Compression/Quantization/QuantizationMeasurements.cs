@@ -171,7 +171,9 @@ internal static class QuantizationMeasurements
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = 1, InterOpNumThreads = 1,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
         };
-        using var session = new InferenceSession(OnnxModelIO.ToBytes(model), options);
+        InferenceSession session;
+        using (var file = GraphFile.Write(model)) session = new InferenceSession(file.Path, options);
+        using var owned = session;
         using var run = new RunOptions();
         var names = inputs.Select(i => i.Name).ToArray();
         var values = inputs.Select(i => i.Value).ToArray();

@@ -64,7 +64,7 @@ internal sealed record ModelStatistics(long ParameterCount, long NonZeroCount, d
             }
         }
         // The serialized size, computed without serializing (a 63 MB network would be copied only to be measured).
-        return new ModelStatistics(count, nonZero, count == 0 ? 0 : bits / count, model.CalculateSize());
+        return new ModelStatistics(count, nonZero, count == 0 ? 0 : bits / count, OnnxModelIO.SerializedBytes(model));
     }
 
     /// <summary>

@@ -48,13 +48,13 @@ internal sealed class BatchScorer : IDisposable
     /// <paramref name="outputs"/> as <paramref name="outputSchema"/> types them; or null when the graph cannot be
     /// batched (fixed batch dimension, input types or shapes it does not understand) and OnnxTransformer should run.
     /// </summary>
-    public static BatchScorer? TryCreate(byte[] onnx, DataViewSchema inputSchema, DataViewSchema outputSchema, IReadOnlyList<string> outputs)
+    public static BatchScorer? TryCreate(global::Onnx.ModelProto onnx, DataViewSchema inputSchema, DataViewSchema outputSchema, IReadOnlyList<string> outputs)
     {
         var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
         InferenceSession? session = null;
         try
         {
-            session = new InferenceSession(onnx, options);
+            using (var file = Onnx.GraphFile.Write(onnx)) session = new InferenceSession(file.Path, options);
             var inputs = new List<Input>();
             foreach (var (name, meta) in session.InputMetadata)
             {

@@ -25,6 +25,11 @@ internal static class OwnedOnnxTransformer
     {
         // Files, not memory: the graph is written straight from the proto and the zip streamed to disk, so a large
         // network is not held as extra byte arrays on top of the model and ML.NET's own copies.
+        long size = Onnx.OnnxModelIO.SerializedBytes(model);
+        if (size >= Onnx.ExternalData.MaxModelBytes)
+            throw new UnsupportedModelException(
+                $"The ONNX graph takes {size / (1L << 20)} MB; ML.NET's OnnxTransformer holds its graph as one protobuf message, which stops at 2 GB, so it cannot run it. " +
+                "Compress the model further (e.g. Quantize with Precision.Int8 or Int4) so that the result fits.");
         var stem = Path.Combine(ml.TempFilePath, $"mlcompression-{Guid.NewGuid():N}");
         string path = stem + ".onnx", zipPath = stem + ".zip";
         try
@@ -37,6 +42,7 @@ internal static class OwnedOnnxTransformer
                 ml.Model.Save(fitted, view.Schema, zip);
             }
             File.Delete(path); // ML.NET's handle on it is closed
+            Onnx.LargeGraphMemory.Release(model); // the graph's bytes, read whole by ML.NET's save, before the load reads them again
             ITransformer loaded;
             using (var zip = File.OpenRead(zipPath)) loaded = ml.Model.Load(zip, out _);
             if (loaded is OnnxTransformer onnx) return onnx;

@@ -7,10 +7,15 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Benchmarks.Common;
 using Benchmarks.Distillation;
+using Benchmarks.Fuzzing;
 using Benchmarks.Linear;
+using Benchmarks.Memory;
 using Benchmarks.Networks;
 using Benchmarks.Reporting;
 using Benchmarks.Trees;
+
+// A child process of the large-model memory scenario: one Fit in a fresh process, so its peak is its own.
+if (args.Length > 0 && args[0] == LargeModelMemoryScenario.ChildCommand) return LargeModelMemoryScenario.Child(args[1..]);
 
 var quickOption = new Option<bool>("--quick") { Description = "Small models and short timing windows (well under a minute), for CI." };
 var onlyOption = new Option<string?>("--only") { Description = "Run only these scenarios: comma-separated exact names, or text that names contain (e.g. distill, resnet18, letter_mlp,transformer)." };
@@ -121,6 +126,18 @@ static int Run(bool quick, string outFolder, string? only, string? saveTo)
     if (!quick) scenarios = scenarios.Append(("arctic-xs encoder", () => ArcticEncoderScenario.Run(settings))).ToArray();
     // The same encoder with whole FFN neurons removed (structured pruning through bias Add and GELU): full runs only.
     if (!quick) scenarios = scenarios.Append(("arctic structured", () => ArcticStructuredScenario.Run(settings))).ToArray();
+    // Large synthetic networks (256 MB, 512 MB inline; 2.7 GB with external data): peak memory of Quantize; and the long fuzz run.
+    // Full runs only, and only when named (--only "large model memory", "large external data", fuzz): they take many minutes.
+    if (!quick && !string.IsNullOrEmpty(only))
+        scenarios = scenarios.Concat(new (string, Func<ScenarioResult>)[]
+        {
+            ("large model memory 256 MB", () => LargeModelMemoryScenario.Run(settings, new[] { LargeModelMemoryScenario.Inline256 }, "Large networks: peak memory of INT8 quantization, 256 MB")),
+            ("large model memory 512 MB", () => LargeModelMemoryScenario.Run(settings, new[] { LargeModelMemoryScenario.Inline512 }, "Large networks: peak memory of INT8 quantization, 512 MB")),
+            ("large external data", () => LargeModelMemoryScenario.Run(settings, new[] { LargeModelMemoryScenario.OverTwoGb }, "A network over 2 GB with external data: INT8 quantization")),
+            ("large external data small", () => LargeModelMemoryScenario.Run(settings, new[] { LargeModelMemoryScenario.ExternalSmall }, "External data in and out, 128 MB: INT8 quantization")),
+            // 5,000 mutated ONNX files and 1,000 mutated zips (the test suite's mutations), about half an hour.
+            ("fuzz", () => FuzzScenario.Run(settings)),
+        }).ToArray();
     if (!string.IsNullOrEmpty(only))
     {
         // Comma-separated; an item that is a scenario's exact name picks that one alone, any other item every scenario
