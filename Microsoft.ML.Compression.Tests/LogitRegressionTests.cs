@@ -127,6 +127,7 @@ public sealed class LogitRegressionTests
         Assert.IsTrue(two.Max() > 1 && two.Min() < -1, "scores on the logit scale, not halved");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void LogitStudentWithUnlabeledRowsIsAGraphLaterStagesPruneAndQuantize()
     {

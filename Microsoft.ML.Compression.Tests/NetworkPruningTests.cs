@@ -79,6 +79,7 @@ public sealed class NetworkPruningTests
                 Assert.IsTrue(Enumerable.Range(g, 4).Count(i => w[o * 300 + i] != 0) <= 2);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void StructuredPruningOfHalfTheNeuronsShrinksTheGraphAndKeepsAccuracyWithinTwoPoints()
     {

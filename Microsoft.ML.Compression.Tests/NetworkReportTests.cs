@@ -40,6 +40,7 @@ public sealed class NetworkReportTests
     /// MatMul W → Transpose → y. t's rows are 0.5M floats, so the float capture (t and y, under its float budget)
     /// and the quantized one ran different batch sizes, and t's first-axis slices were compared across batches.
     /// </summary>
+    [TestCategory("Slow")]
     [TestMethod]
     public void SqnrOfASequenceFirstTensorIsExactWhenTheTensorIsUnchanged()
     {

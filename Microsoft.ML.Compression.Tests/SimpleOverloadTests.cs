@@ -48,6 +48,7 @@ public sealed class SimpleOverloadTests
     internal static string[] OpTypes(CompressedModel model)
         => Onnx.OnnxModelIO.Parse(model.OnnxModel!, "test").Graph.Node.Select(n => n.OpType).ToArray();
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void DistillWithAnAlphaEqualsTheOptionsForm()
     {

@@ -40,6 +40,7 @@ public sealed class SmallLayerQuantizationTests
         Assert.AreEqual(fp32, TestData.LogitAccuracy(model, _letter), 0.005);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void FashionCnnKeepsFloatConvolutionsAndQuantizesItsLargeGemmAndTheInputAfterIt()
     {
