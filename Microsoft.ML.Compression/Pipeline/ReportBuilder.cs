@@ -226,11 +226,24 @@ internal static class ReportBuilder
             _ when labelType == NumberDataViewType.Int64 => row => { var g = row.GetGetter<long>(label.Value); long l = 0; return (ref double v) => { g(ref l); v = l; }; },
             _ => _ => null,
         };
+        // The accuracy is the first time the network runs on every row: rows the graph refuses (an input shape that
+        // does not match its column) surface here, as ML.NET's InvalidOperationException around ONNX Runtime's error.
+        try { return Accuracy(scored, label.Value, scores.Value, width, labelGetter); }
+        catch (InvalidOperationException e) when (e is not CompressionException)
+        {
+            var cause = e;
+            while (cause.InnerException is InvalidOperationException inner && inner is not CompressionException) cause = inner;
+            throw new DataMismatchException($"The network cannot score the data ({(cause.InnerException ?? cause).Message}). Give one column per graph input with the input's element type and shape.", e);
+        }
+    }
+
+    private static double? Accuracy(IDataView scored, DataViewSchema.Column label, DataViewSchema.Column score, int width, Func<DataViewRow, ValueGetter<double>?> labelGetter)
+    {
         long rows = 0, right = 0;
-        using var cursor = scored.GetRowCursor(new[] { label.Value, scores.Value });
+        using var cursor = scored.GetRowCursor(new[] { label, score });
         var getLabel = labelGetter(cursor);
         if (getLabel == null) return null;
-        var getScores = cursor.GetGetter<VBuffer<float>>(scores.Value);
+        var getScores = cursor.GetGetter<VBuffer<float>>(score);
         var buffer = default(VBuffer<float>);
         double y = 0;
         while (cursor.MoveNext())
