@@ -34,6 +34,20 @@ public sealed class TypedErrorTests
         => Assert.ThrowsExactly<InvalidModelException>(() => _ml.Compression().Quantize(new MemoryStream(model.ToByteArray())));
 
     [TestMethod]
+    public void ANetworkWhoseInputShapeDoesNotFitTheColumnIsADataMismatchWhenItIsScored()
+    {
+        // A fixed batch of 1000 rows declared: the graph loads, and nothing refuses it until ONNX Runtime runs it on
+        // rows (the report's accuracy of a pruned network, the teacher's scores of a distillation).
+        var model = Spam();
+        model.Graph.Input[0].Type.TensorType.Shape.Dim[0].DimValue = 1000;
+        var bytes = model.ToByteArray();
+        var prune = Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Prune(new MemoryStream(bytes), new PruningOptions { TargetSparsity = 0.5 }).Fit(_data));
+        StringAssert.Contains(prune.Message, "1000", "the message names the shape");
+        var student = _ml.Transforms.Concatenate("Features", TestData.SpamFeatures).Append(_ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5));
+        Assert.ThrowsExactly<DataMismatchException>(() => _ml.Compression().Distill(new MemoryStream(bytes), student).Fit(_data));
+    }
+
+    [TestMethod]
     public void DataMismatchIsACompressionException()
     {
         var wrong = _ml.Transforms.DropColumns("Features").Fit(_data).Transform(_data);

@@ -66,7 +66,9 @@ internal static class TransferSetBuilder
             rowStart.Add(entryClass.Count);
         }
 
-        var scored = Score(ml, teacher, data, student.Task, o, student.WeightColumn, teacherClasses, AddClassRows, AddRegressionRow, labelledRows);
+        Scored scored;
+        try { scored = Score(ml, teacher, data, student.Task, o, student.WeightColumn, teacherClasses, AddClassRows, AddRegressionRow, labelledRows); }
+        catch (Exception e) when (ScoringErrors.IsRefusedRows(e)) { throw ScoringErrors.CannotScore("The teacher", e); }
         bool regression = student.Task == ModelTask.Regression;
         string targets = o.HardLabels ? "the teacher's predicted labels" : "labels in proportion to the soft targets";
         summary = regression

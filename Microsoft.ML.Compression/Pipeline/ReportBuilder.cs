@@ -229,12 +229,7 @@ internal static class ReportBuilder
         // The accuracy is the first time the network runs on every row: rows the graph refuses (an input shape that
         // does not match its column) surface here, as ML.NET's InvalidOperationException around ONNX Runtime's error.
         try { return Accuracy(scored, label.Value, scores.Value, width, labelGetter); }
-        catch (InvalidOperationException e) when (e is not CompressionException)
-        {
-            var cause = e;
-            while (cause.InnerException is InvalidOperationException inner && inner is not CompressionException) cause = inner;
-            throw new DataMismatchException($"The network cannot score the data ({(cause.InnerException ?? cause).Message}). Give one column per graph input with the input's element type and shape.", e);
-        }
+        catch (Exception e) when (ScoringErrors.IsRefusedRows(e)) { throw ScoringErrors.CannotScore("The network", e); }
     }
 
     private static double? Accuracy(IDataView scored, DataViewSchema.Column label, DataViewSchema.Column score, int width, Func<DataViewRow, ValueGetter<double>?> labelGetter)
