@@ -28,13 +28,20 @@ internal static class AttentionHeads
     {
         var blocks = Find(g, out var refused);
         if (refused.Count > 0)
-            throw new UnsupportedModelException($"Attention heads cannot be removed safely: {string.Join("; ", refused)}. Set AttentionHeadSparsity = 0 to prune FFN neurons only.");
+            throw new UnsupportedModelException($"Attention heads cannot be removed safely: {string.Join("; ", refused)}. Set Network.AttentionHeadSparsity = 0 to prune FFN neurons only.");
         if (blocks.Count == 0)
-            throw new UnsupportedModelException("AttentionHeadSparsity is set but the graph has no self-attention block of the form Q/K/V MatMul → Reshape [b, s, heads, head size] → Softmax(Q·Kᵀ)·V → Reshape → MatMul; set it to 0 for this model.");
+            throw new UnsupportedModelException("Network.AttentionHeadSparsity is set but the graph has no self-attention block of the form Q/K/V MatMul → Reshape [b, s, heads, head size] → Softmax(Q·Kᵀ)·V → Reshape → MatMul; set it to 0 for this model.");
         return blocks;
     }
 
     /// <summary>Prunes <paramref name="sparsity"/> of the heads of every block; returns one summary item per block.</summary>
+    /// <param name="model">The graph being pruned (edited in place).</param>
+    /// <param name="original">The graph before pruning, whose outputs the refits reproduce.</param>
+    /// <param name="blocks">The verified self-attention blocks of <paramref name="model"/>.</param>
+    /// <param name="sparsity">The share of each block's heads to remove.</param>
+    /// <param name="reconstruct">Whether the output projection is refitted by least squares.</param>
+    /// <param name="rows">At most this many calibration rows are recorded.</param>
+    /// <param name="context">The data as the graph's inputs see it.</param>
     /// <param name="originalRows">A block output projection's input rows (one per example) in the original model, by value name.</param>
     public static List<string> Prune(ModelProto model, ModelProto original, List<Block> blocks, double sparsity, bool reconstruct, int rows,
         GraphEditContext context, Func<string, float[][]> originalRows)

@@ -17,7 +17,7 @@ public sealed class DistillationCandidate
     public double? Alpha { get; init; }
 
     /// <summary>
-    /// The trees a candidate was cut to (<see cref="DistillationOptions.CandidateTreeCounts"/>, or the default size of
+    /// The trees a candidate was cut to (<see cref="StudentSelectionOptions.CandidateTreeCounts"/>, or the default size of
     /// <see cref="DistillationOptions.StudentLeafFraction"/>, which cuts the label-only candidate too; counted over all
     /// its ensembles); null for a candidate of the student's own size.
     /// </summary>
