@@ -68,6 +68,7 @@ public sealed class NativeModelTests
         AssertNativeContract(same, teacher, _spamTest);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void PrunedFastTreeIsAFastTreeWithFewerTreesAndTheInputModelIsUnchanged()
     {

@@ -44,6 +44,7 @@ public sealed class NetworkTeacherTests
         Console.WriteLine($"spam_mlp → FastTree 50: agreement {agree:F4}, student AUC {auc:F4}");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void SpamMlpFromAPathWithExplicitOutputAndClassValuesSavesAndLoads()
     {

@@ -41,6 +41,7 @@ public sealed class OnnxNetworkTests
         Assert.IsTrue(fp16.Report.Final.OnnxBytes < 0.55 * fp16.Report.Original.OnnxBytes);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void MagnitudePruningOfAnOnnxTransformerReachesTheTargetSparsityPerLayer()
     {
@@ -52,6 +53,7 @@ public sealed class OnnxNetworkTests
         Assert.IsTrue(after > before - 0.03, $"dense {before}, pruned {after}");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void PrunedThenQuantizedNetworkKeepsItsZerosAndGetsSmaller()
     {

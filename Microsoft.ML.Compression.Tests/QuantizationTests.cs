@@ -198,6 +198,7 @@ public sealed class QuantizationTests
         Assert.IsTrue(worst < 1e-4, $"{worst}");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void StaticInt8FashionCnnReportsTensorSqnrWithTheWorstFiveInToString()
     {
@@ -259,6 +260,7 @@ public sealed class QuantizationTests
         Assert.AreEqual(fp32Acc, int8Acc, 0.02);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void Opset8GraphWithSpatialBatchNormAndFixedBatchIsUpgradedAndQuantized()
     {

@@ -32,6 +32,7 @@ public sealed class SimpleOverloadTests
         Assert.IsTrue(pruned.Report.Final.Sparsity > 0.27);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void QuantizeWithAPrecisionAndAModeEqualsTheOptionsForm()
     {

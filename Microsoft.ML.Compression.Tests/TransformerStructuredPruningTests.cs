@@ -83,6 +83,7 @@ public sealed class TransformerStructuredPruningTests
         Assert.IsTrue(agreement >= 0.99, $"agreement {agreement}");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void AnActivationThatReadsAValueFromOutsideTheFfnIsNotPruned()
     {
@@ -134,6 +135,7 @@ public sealed class TransformerStructuredPruningTests
         Assert.IsTrue(agreement >= 0.97, $"agreement {agreement}");
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void HeadsWhoseReshapeShapeIsComputedAtRunTimeAreRefused()
     {

@@ -189,6 +189,7 @@ public sealed class TreeCompactionTests
         Assert.AreEqual(2, model.OpsetImport.Single(o => o.Domain == "ai.onnx.ml").Version);
     }
 
+    [TestCategory("Slow")]
     [TestMethod]
     public void PrunedAndQuantizedTreesAreStoredCompactAndSurviveSaveAndLoad()
     {
