@@ -45,7 +45,10 @@ public sealed class FuzzTests
             {
                 outcome = "UNTYPED " + e.GetType().Name;
                 var at = (e.StackTrace ?? "").Split('\n').FirstOrDefault(l => l.Contains("Microsoft.ML.Compression.") && !l.Contains(".Tests."))?.Trim();
-                Untyped.Add($"{trial}: {e.GetType().Name}: {e.Message.Split('\n')[0]} [{at}]");
+                var inner = e;
+                while (inner.InnerException != null) inner = inner.InnerException;
+                var cause = inner == e ? "" : $" <- {inner.GetType().Name}: {inner.Message.Split('\n')[0]}";
+                Untyped.Add($"{trial}: {e.GetType().Name}: {e.Message.Split('\n')[0]} [{at}]{cause}");
             }
             Counts[outcome] = Counts.GetValueOrDefault(outcome) + 1;
             if (Environment.GetEnvironmentVariable("MLCOMPRESSION_FUZZ_TRACE") == "1") Console.WriteLine($"trace {trial}: {outcome}");

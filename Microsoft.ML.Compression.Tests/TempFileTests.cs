@@ -65,6 +65,18 @@ public sealed class TempFileTests
 
     private static IEstimator<ITransformer> Student(MLContext ml) => ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 5, numberOfLeaves: 4);
 
+    [TestMethod]
+    public void AGraphFileOnnxRuntimeTakesForItsOwnFormatIsRecognisedForARetry() => InPrivateFolder((ml, folder) =>
+    {
+        // ML.NET names the graph file of a loaded model with Path.GetRandomFileName(); one name in 32,768 ends in
+        // ".ort", which ONNX Runtime reads as its flatbuffer format. Here the name is given that extension outright.
+        var path = Path.Combine(folder, "graph.ort");
+        File.Copy(SpamMlp, path);
+        var data = TestData.Head(ml, TestData.Spam(ml), 8);
+        var e = Assert.Throws<Exception>(() => ml.Transforms.ApplyOnnxModel(path).Fit(data));
+        Assert.IsTrue(Microsoft.ML.Compression.Native.ModelLoading.IsOrtFormatMisread(e), e.ToString());
+    });
+
     [TestCategory("Slow")]
     [TestMethod]
     public void TreeModelStagesLeaveNoTemporaryFiles() => InPrivateFolder((ml, folder) =>

@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using Google.Protobuf;
 using Microsoft.ML;
+using Microsoft.ML.Compression.Fuzzing;
 using Onnx;
 
 namespace Microsoft.ML.Compression.Tests;
@@ -105,6 +106,59 @@ public sealed class TypedErrorTests
         // The intact zip still loads.
         using var loaded = _ml.Compression().LoadModel(new MemoryStream(_spamZip), out _);
         Assert.AreEqual(200, TestData.Scores(loaded.Transform(_data)).Length);
+    }
+
+    [TestMethod]
+    public void ADamagedEntryIsCaughtByItsChecksumBeforeMlNetReadsIt()
+    {
+        // The graph entry stored uncompressed, so that a changed weight byte is still a well-formed zip and graph:
+        // only the CRC-32 the zip keeps for the entry tells (ML.NET's loader checks none, and read for ever on one
+        // damaged zip of the fuzz tests).
+        var stored = Mutations.RewriteZip(_spamZip, archive =>
+        {
+            var entry = archive.Entries.Last(e => e.Name == "OnnxModel");
+            var name = entry.FullName;
+            var bytes = new MemoryStream();
+            using (var s = entry.Open()) s.CopyTo(bytes);
+            entry.Delete();
+            using (var s = archive.CreateEntry(name, CompressionLevel.NoCompression).Open()) s.Write(bytes.ToArray());
+            return name;
+        });
+        using (var intact = _ml.Compression().LoadModel(new MemoryStream(stored), out _))
+            Assert.AreEqual(200, TestData.Scores(intact.Transform(_data)).Length);
+        int at = IndexOf(stored, Spam().Graph.Initializer.First(t => t.RawData.Length >= 64).RawData.Span[..32].ToArray());
+        Assert.IsTrue(at > 0, "the weights are in the zip as they are");
+        var damaged = (byte[])stored.Clone();
+        damaged[at + 1] ^= 0x01;
+        var e = Assert.ThrowsExactly<CorruptSavedModelException>(() => _ml.Compression().LoadModel(new MemoryStream(damaged), out _));
+        StringAssert.Contains(e.Message, "CRC-32");
+    }
+
+    private static int IndexOf(byte[] haystack, byte[] needle)
+    {
+        for (int i = 0; i + needle.Length <= haystack.Length; i++)
+            if (haystack.AsSpan(i, needle.Length).SequenceEqual(needle)) return i;
+        return -1;
+    }
+
+    [TestMethod]
+    public void ALoadedGraphThatRefusesItsColumnIsADataMismatchWhenScored()
+    {
+        // The saved graph declares 56 x 57 inputs (a fixed batch) or one value per row where the column holds 57:
+        // OnnxTransformer refuses the first when the view is made, the second only when rows are read.
+        foreach (var dims in new[] { new long[] { 56, 57 }, new long[] { -1, 1 } })
+        {
+            var zip = Mutations.RewriteOnnx(_spamZip, model =>
+            {
+                var shape = model.Graph.Input[0].Type.TensorType.Shape;
+                shape.Dim.Clear();
+                foreach (var d in dims) shape.Dim.Add(d < 0 ? new TensorShapeProto.Types.Dimension { DimParam = "N" } : new TensorShapeProto.Types.Dimension { DimValue = d });
+                return "input shape";
+            });
+            using var loaded = _ml.Compression().LoadModel(new MemoryStream(zip), out _);
+            var e = Assert.ThrowsExactly<DataMismatchException>(() => TestData.Scores(loaded.Transform(_data)), string.Join(",", dims));
+            Assert.IsNotNull(e.InnerException, "ML.NET's or ONNX Runtime's error is kept");
+        }
     }
 
     [TestMethod]

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.IO.Hashing;
 
 namespace Microsoft.ML.Compression.Native;
 
@@ -28,7 +29,9 @@ internal sealed class SavedModelZip
                 using var stream = entry.Open();
                 var bytes = new MemoryStream((int)entry.Length);
                 stream.CopyTo(bytes);
-                entries.Add((entry.FullName, bytes.ToArray()));
+                var content = bytes.ToArray();
+                if (Crc32.HashToUInt32(content) != entry.Crc32) throw Damaged(source, entry);
+                entries.Add((entry.FullName, content));
             }
             return new SavedModelZip(entries);
         }
@@ -37,6 +40,36 @@ internal sealed class SavedModelZip
             throw new InvalidModelException($"The saved model {source} is not a readable zip ({e.Message}). Save it again with mlContext.Model.Save.", e);
         }
     }
+
+    /// <summary>
+    /// Checks every entry of <paramref name="zip"/> against the CRC-32 the zip stores for it, without keeping the
+    /// content. Why: ML.NET's loader checks no checksum, and a damaged entry can make it read for ever (one flipped bit
+    /// in an array length of the Schema entry did).
+    /// </summary>
+    /// <exception cref="InvalidModelException">Not a readable zip, or an entry is damaged.</exception>
+    public static void Verify(byte[] zip, string source)
+    {
+        try
+        {
+            using var archive = new ZipArchive(new MemoryStream(zip, writable: false), ZipArchiveMode.Read);
+            var crc = new Crc32();
+            var buffer = new byte[81920];
+            foreach (var entry in archive.Entries)
+            {
+                crc.Reset();
+                using var stream = entry.Open();
+                for (int n; (n = stream.Read(buffer, 0, buffer.Length)) > 0;) crc.Append(buffer.AsSpan(0, n));
+                if (crc.GetCurrentHashAsUInt32() != entry.Crc32) throw Damaged(source, entry);
+            }
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidModelException($"The saved model {source} is not a readable zip ({e.Message}). Save it again with mlContext.Model.Save.", e);
+        }
+    }
+
+    private static InvalidModelException Damaged(string source, ZipArchiveEntry entry)
+        => new($"The saved model {source} has a damaged entry '{entry.FullName}' (its CRC-32 does not match its content). Save the model again with mlContext.Model.Save.");
 
     /// <summary>Saves <paramref name="model"/> with ML.NET's public API and reads the zip back.</summary>
     public static SavedModelZip Save(MLContext ml, ITransformer model, DataViewSchema? inputSchema)
@@ -87,7 +120,7 @@ internal sealed class SavedModelZip
     /// <summary>Loads the zip with ML.NET's public API: the in-memory model ML.NET itself builds from these files.</summary>
     public ITransformer Load(MLContext ml, out DataViewSchema inputSchema)
     {
-        using var stream = new MemoryStream(ToBytes(), writable: false);
-        return ml.Model.Load(stream, out inputSchema);
+        var bytes = ToBytes();
+        return ModelLoading.Load(ml, () => new MemoryStream(bytes, writable: false), out inputSchema);
     }
 }

@@ -100,7 +100,8 @@ public sealed class CompressedModel : ITransformer, IDisposable
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ThrowIfDisposed();
-        return _chain.GetOutputSchema(inputSchema);
+        try { return _chain.GetOutputSchema(inputSchema); }
+        catch (Exception e) when (_onnx != null && IsRefusedSchema(e)) { throw ScoringErrors.CannotScore(ScoringModelName, e); }
     }
 
     /// <inheritdoc/>
@@ -156,13 +157,23 @@ public sealed class CompressedModel : ITransformer, IDisposable
         var transformers = _chain.ToArray();
         int at = GraphIndex(transformers);
         if (at < 0) return _chain.Transform(input);
-        var data = input;
-        for (int i = 0; i < at; i++) data = transformers[i].Transform(data);
-        var (schema, outputs, scorer) = GraphScorer(transformers[at], data.Schema);
-        data = scorer == null ? transformers[at].Transform(data) : new BatchScoredDataView(data, schema, scorer, outputs);
-        for (int i = at + 1; i < transformers.Length; i++) data = transformers[i].Transform(data);
-        return data;
+        try
+        {
+            var data = input;
+            for (int i = 0; i < at; i++) data = transformers[i].Transform(data);
+            var (schema, outputs, scorer) = GraphScorer(transformers[at], data.Schema);
+            data = scorer == null ? transformers[at].Transform(data) : new BatchScoredDataView(data, schema, scorer, outputs);
+            for (int i = at + 1; i < transformers.Length; i++) data = transformers[i].Transform(data);
+            return new TypedErrorsDataView(data, ScoringModelName);
+        }
+        catch (Exception e) when (IsRefusedSchema(e)) { throw ScoringErrors.CannotScore(ScoringModelName, e); }
     }
+
+    private const string ScoringModelName = "The compressed model";
+
+    // OnnxTransformer checks the graph's declared input shapes against the columns (InvalidOperationException), and
+    // ML.NET's transforms look their columns up (ArgumentOutOfRangeException) when the view is made.
+    private static bool IsRefusedSchema(Exception e) => ScoringErrors.IsRefusedRows(e) || e is ArgumentOutOfRangeException;
 
     // The compressed graph is the last OnnxTransformer (a pruned featurizer runs as one before it). Should a later
     // one belong to the user's post-processing, its outputs are not the graph's and the batch scorer declines.
@@ -171,7 +182,9 @@ public sealed class CompressedModel : ITransformer, IDisposable
     /// <summary>The graph's output schema and new columns on <paramref name="input"/>, and its scorer (null: run the OnnxTransformer).</summary>
     private (DataViewSchema Output, string[] Outputs, BatchScorer? Scorer) GraphScorer(ITransformer onnx, DataViewSchema input)
     {
-        var output = onnx.GetOutputSchema(input); // also OnnxTransformer's checks of the input columns
+        DataViewSchema output;
+        try { output = onnx.GetOutputSchema(input); } // also OnnxTransformer's checks of the input columns
+        catch (Exception e) when (IsRefusedSchema(e)) { throw ScoringErrors.CannotScore(ScoringModelName, e); }
         var outputs = output.Skip(input.Count).Select(c => c.Name).ToArray();
         return (output, outputs, Scorer(input, output, outputs));
     }

@@ -1,3 +1,4 @@
+using Microsoft.ML.Compression.Native;
 using Microsoft.ML.Compression.Onnx;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Onnx;
@@ -18,7 +19,15 @@ internal static class CompressedModelLoader
         zip.CopyTo(copy);
         var bytes = copy.ToArray();
         ITransformer model;
-        try { model = ml.Model.Load(new MemoryStream(bytes), out inputSchema); }
+        try
+        {
+            SavedModelZip.Verify(bytes, description); // the zip's checksums, before ML.NET's loader trusts the entries
+            model = ModelLoading.Load(ml, () => new MemoryStream(bytes, writable: false), out inputSchema);
+        }
+        catch (InvalidModelException e)
+        {
+            throw new CorruptSavedModelException(e.Message, e);
+        }
         catch (Exception e) when (IsDamage(e))
         {
             throw new CorruptSavedModelException(

@@ -44,7 +44,7 @@ internal static class OwnedOnnxTransformer
             File.Delete(path); // ML.NET's handle on it is closed
             Onnx.LargeGraphMemory.Release(model); // the graph's bytes, read whole by ML.NET's save, before the load reads them again
             ITransformer loaded;
-            using (var zip = File.OpenRead(zipPath)) loaded = ml.Model.Load(zip, out _);
+            loaded = Native.ModelLoading.Load(ml, () => File.OpenRead(zipPath), out _);
             if (loaded is OnnxTransformer onnx) return onnx;
             (loaded as IDisposable)?.Dispose();
             throw new InvalidOperationException($"ML.NET loaded a saved OnnxTransformer back as {loaded.GetType().Name}.");

@@ -189,7 +189,7 @@ internal static class Mutations
         }
     }
 
-    private static byte[] RewriteZip(byte[] zip, Func<ZipArchive, string> change)
+    internal static byte[] RewriteZip(byte[] zip, Func<ZipArchive, string> change)
     {
         var copy = new MemoryStream();
         copy.Write(zip);
@@ -198,7 +198,7 @@ internal static class Mutations
     }
 
     /// <summary>The saved zip with its ONNX graph (stored length-prefixed in the entry "OnnxModel") changed.</summary>
-    private static byte[] RewriteOnnx(byte[] zip, Func<ModelProto, string> change) => RewriteZip(zip, archive =>
+    internal static byte[] RewriteOnnx(byte[] zip, Func<ModelProto, string> change) => RewriteZip(zip, archive =>
     {
         var entry = archive.Entries.Last(e => e.Name == "OnnxModel");
         byte[] stored;
