@@ -123,6 +123,7 @@ public sealed class FeaturizerVocabularyTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")]
     public void FeaturizerThatCannotBeExportedIsRefusedWithTheReason()
     {
         var teacher = _ml.Transforms.Conversion.MapValue("Label", new Dictionary<string, bool> { ["spam"] = true, ["ham"] = false }, "Label")

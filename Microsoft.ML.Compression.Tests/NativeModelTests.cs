@@ -183,6 +183,7 @@ public sealed class NativeModelTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")]
     public void TreesWithCategoricalSplitsAreRefusedWithWhatToDo()
     {
         // LightGBM with categorical splits: the native writer does not edit those trees yet, and ML.NET's ONNX export

@@ -77,6 +77,7 @@ public sealed class NonFiniteDataTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")]
     public void ConstantCalibrationRowsGiveAFiniteModel()
     {
         // All-zero inputs give zero ranges to every activation: scales must not divide by zero.

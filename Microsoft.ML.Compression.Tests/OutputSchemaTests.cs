@@ -61,6 +61,7 @@ public sealed class OutputSchemaTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")]
     public void OnnxFormTreesAndAnOnnxNetworkListTheirOutputs()
     {
         var teacher = _ml.BinaryClassification.Trainers.LightGbm(numberOfIterations: 10).Fit(_spam);

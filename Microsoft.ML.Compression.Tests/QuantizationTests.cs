@@ -32,6 +32,7 @@ public sealed class QuantizationTests
         => new() { ML = _ml, GraphInputData = data, GraphInputs = new[] { "Features" } };
 
     [TestMethod]
+    [TestCategory("Slow")]
     public void StaticInt8FashionMlpKeepsAccuracyWithinAPointAtUnderAThirdOfTheBytes()
     {
         double fp32 = Accuracy(Float32("fashion_mlp", _fashionTest), _fashionTest);

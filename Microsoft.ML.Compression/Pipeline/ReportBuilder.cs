@@ -127,9 +127,11 @@ internal static class ReportBuilder
             var rates = Throughput.SideBySide(ml, scorers.Select(s => (Func<IDataView, IDataView>)(rows => Score(s.Scorer, rows))).ToList(), data);
             for (int i = 0; i < rows.Count && i < rates.Count; i++) rows[i].RowsPerSecond = rates[i];
         }
-        catch (Exception e) when (e is not (OutOfMemoryException or CompressionException))
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // A reading for the report never fails the stage: the rows keep no rows/s.
+            // A reading for the report never fails the stage: the rows keep no rows/s. (ML.NET's OnnxTransformer cannot
+            // run some graphs the batch scorer declines, e.g. a source network with a free sequence dimension; such a
+            // refusal is a typed DataMismatchException by now.)
         }
         finally
         {
@@ -168,7 +170,7 @@ internal static class ReportBuilder
     private static IDataView ScoreEvaluation(ITransformer model, IDataView evaluation, string label = "Label")
     {
         try { return Score(model, evaluation, label); }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException && e is not CompressionException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException && e is not CompressionException || e is DataMismatchException)
         {
             throw new DataMismatchException($"The evaluation data given to WithEvaluationData does not fit the model ({e.Message}). Give it the columns of the training data (its label may be missing).", e);
         }
