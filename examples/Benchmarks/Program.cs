@@ -126,6 +126,7 @@ static int Run(bool quick, string outFolder, string? only, string? saveTo)
     if (!quick) scenarios = scenarios.Append(("arctic-xs encoder", () => ArcticEncoderScenario.Run(settings))).ToArray();
     // The same encoder with whole FFN neurons removed (structured pruning through bias Add and GELU): full runs only.
     if (!quick) scenarios = scenarios.Append(("arctic structured", () => ArcticStructuredScenario.Run(settings))).ToArray();
+    if (!quick) scenarios = scenarios.Append(("arctic structured per layer", () => ArcticStructuredScenario.RunRamp(settings))).ToArray();
     // Large synthetic networks (256 MB, 512 MB inline; 2.7 GB with external data): peak memory of Quantize; and the long fuzz run.
     // Full runs only, and only when named (--only "large model memory", "large external data", fuzz): they take many minutes.
     if (!quick && !string.IsNullOrEmpty(only))
