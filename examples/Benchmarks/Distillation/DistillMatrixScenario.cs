@@ -86,6 +86,9 @@ public static class DistillMatrixScenario
                     var line = setLines[k];
                     var labelOnly = Student(ml, set.Task, students[k], weight: null).Fit(train);
                     var options = new DistillationOptions { Selection = { TrainLabelOnlyBaseline = false /* trained above */ }, StudentWeightColumnName = students[k] == "one-vs-all" ? "Weight" : null };
+                    // DISTILL_MATRIX_GIVEN_VALIDATION=1: the choice on the teacher's early-stopping rows, which it did not train on
+                    // (by default Distill holds out training rows the teacher has seen, which favours distilled candidates).
+                    if (Environment.GetEnvironmentVariable("DISTILL_MATRIX_GIVEN_VALIDATION") == "1") options.Selection.ValidationData = valid;
                     using var distilled = ml.Compression().Distill(teacher, Student(ml, set.Task, students[k], "Weight"), options).Fit(train);
                     var row = distilled.Report.Stages[1];
                     // The label-only student at the default size: what Distill returns with Alpha 0 and no choice (the same cut).
