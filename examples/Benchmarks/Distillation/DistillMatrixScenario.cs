@@ -106,7 +106,7 @@ public static class DistillMatrixScenario
                     if (row.TeacherZipBytes is long tz) line.ZipRatio.Add(row.ZipBytes / (double)tz);
                     if (row.RowsPerSecond is double r && row.TeacherRowsPerSecond is double tr) line.SpeedRatio.Add(r / tr);
                     line.TeacherTrees.Add(Tabular.TreeCount(teacher) ?? double.NaN);
-                    line.OwnSpeedRatio.Add(SpeedRatio(ml, teacher, distilled, test));
+                    line.OwnSpeedRatio.Add(SpeedRatio(ml, teacher, distilled, test, s.Quick ? 2 : SpeedRounds));
                     line.Chosen.Add(row.Selection is { } sel ? sel.Chosen.Name : "not chosen: " + NotChosen(row.Description));
                 }
             }
@@ -123,7 +123,7 @@ public static class DistillMatrixScenario
                 + "and the same student with a weight column given to Distill with default options (ChooseOnValidation on its own 20 % of the training rows, "
                 + "StudentLeafFraction 0.5; TrainLabelOnlyBaseline off because the label-only student is trained here). Metrics on the test part: AUC, micro-accuracy, RMSE. "
                 + "Sizes: the Distill row's saved-zip bytes and batch rows/s against the teacher's (measured side by side by the report), and the benchmark's own reading of the rows/s "
-                + $"(the test rows, best of {SpeedRounds} interleaved passes of at least {SpeedPassSeconds} s each). All single-threaded.",
+                + $"(the test rows, best of {(s.Quick ? 2 : SpeedRounds)} interleaved passes of at least {SpeedPassSeconds} s each). All single-threaded.",
             Variants = lines.Select(l => l.Name).ToArray(),
         };
         result.Add("teacher (test)", "metric", true, "F4", lines.Select(l => (double?)l.Teacher.Average()).ToArray());
@@ -236,9 +236,9 @@ public static class DistillMatrixScenario
     /// <summary>
     /// The student's rows/s over the teacher's, read by the benchmark itself on the cached test rows: each model's batch
     /// Transform read through (Score) again and again for at least 0.15 s per pass, a warm-up pass each, then 7 rounds
-    /// in which both run in turn; the best pass of each (the least disturbed by the other jobs on the machine).
+    /// (2 in --quick) in which both run in turn; the best pass of each (the least disturbed by the other jobs on the machine).
     /// </summary>
-    private static double SpeedRatio(MLContext ml, ITransformer teacher, ITransformer student, IDataView test)
+    private static double SpeedRatio(MLContext ml, ITransformer teacher, ITransformer student, IDataView test, int rounds)
     {
         var cached = ml.Data.Cache(test);
         double Pass(ITransformer model)
@@ -268,7 +268,7 @@ public static class DistillMatrixScenario
         Pass(teacher);
         Pass(student);
         double bestTeacher = 0, bestStudent = 0;
-        for (int round = 0; round < SpeedRounds; round++)
+        for (int round = 0; round < rounds; round++)
         {
             bestTeacher = Math.Max(bestTeacher, Pass(teacher));
             bestStudent = Math.Max(bestStudent, Pass(student));
