@@ -76,6 +76,7 @@ public sealed class DistillationSelectionTests
             Assert.AreEqual(_test.GetColumn<bool>("Label").Count(), s.ValidationRows);
             // Nothing was held out, so the returned student is the candidate that was measured.
             Assert.AreEqual(metrics[s.ChosenIndex], Auc(chosen, _test), 1e-9);
+            Assert.IsFalse(chosen.Report.Stages[1].Description.Contains(TeacherSawTheRows), "rows the user gave: no warning");
         }
     }
 
@@ -95,7 +96,12 @@ public sealed class DistillationSelectionTests
         Assert.AreEqual(sa.ValidationRows, sb.ValidationRows);
         CollectionAssert.AreEqual(sa.Candidates.Select(k => k.ValidationMetric).ToArray(), sb.Candidates.Select(k => k.ValidationMetric).ToArray());
         Assert.IsFalse(sa.ValidationRows == sc.ValidationRows && sa.Candidates[0].ValidationMetric == sc.Candidates[0].ValidationMetric, "another seed holds out other rows");
+        // A distilled candidate chosen on rows the teacher trained on comes with the advice to give rows it did not.
+        foreach (var m in new[] { a, c })
+            Assert.AreEqual(m.Report.Stages[1].Selection!.ChosenIndex > 0, m.Report.Stages[1].Description.Contains(TeacherSawTheRows), m.Report.Stages[1].Description);
     }
+
+    private const string TeacherSawTheRows = "give Selection.ValidationData rows the teacher did not train on";
 
     [TestCategory("Slow")]
     [TestMethod]

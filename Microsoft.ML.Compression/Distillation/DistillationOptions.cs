@@ -132,13 +132,16 @@ public sealed class DistillationOptions
     /// <summary>
     /// The default size of a tree student (0.5 by default; null: the student's own size): when both the teacher and the
     /// student are native ML.NET tree ensembles (FastTree, LightGBM, FastForest) and <see cref="StudentTreeFraction"/> is
-    /// null, the returned student keeps at most this fraction (0–1] of the teacher's leaves and no more trees than the
-    /// teacher, counted over all ensembles and read from the saved models. The student is trained as given (its trainer
-    /// is the user's); a larger one is cut by the Prune stage's tree selection to the trees that fit (the leaf budget over
-    /// the student's leaves per tree). With <see cref="StudentSelectionOptions.ChooseOnValidation"/> every candidate, the
+    /// null, the returned student keeps at most this fraction (0–1] of the teacher's leaves (what the saved zip grows
+    /// with), no more trees than the teacher, and a per-row scoring cost at most this fraction of the teacher's: ML.NET
+    /// walks every tree for every row, so the cost is counted as the sum over the trees of their mean leaf depth (a
+    /// student of fewer but deeper trees can otherwise be slower than a teacher of shallow ones). All is counted over all
+    /// ensembles (one per class for one-versus-all) and read from the saved models. The student is trained as given (its
+    /// trainer is the user's); a larger one is cut by the Prune stage's tree selection to the trees that fit (the fewest
+    /// of the leaf budget over the student's leaves per tree, the cost budget over its cost per tree, and the teacher's trees). With <see cref="StudentSelectionOptions.ChooseOnValidation"/> every candidate, the
     /// label-only one included, is compared on the validation rows at that size. The Distill row's description gives the
     /// budget and the <c>numberOfTrees</c> to train at that size directly. Why: an early-stopped teacher can have fewer
-    /// trees than the student a user picks, and a student larger than its teacher defeats the point of distilling.
+    /// trees than the student a user picks, and a student larger or slower than its teacher defeats the point of distilling.
     /// Ignored for any other teacher or student.
     /// </summary>
     /// <example><code>var options = new DistillationOptions { StudentLeafFraction = null }; // keep the student's own size even when it is larger than the teacher</code></example>

@@ -80,16 +80,15 @@ internal static class NativeCompression
         => EnsembleSizes(ml, state)?.Select(e => e.Trees).ToList();
 
     /// <summary>
-    /// The trees and leaves of each ensemble of a native tree model (one per class for one-versus-all), read from its
+    /// The trees, leaves and per-row cost of each ensemble of a native tree model (one per class for one-versus-all), read from its
     /// saved form, or null when the state is not a native ML.NET tree ensemble.
     /// </summary>
-    public static IReadOnlyList<(int Trees, int Leaves)>? EnsembleSizes(MLContext ml, ModelState state)
+    public static IReadOnlyList<EnsembleSize>? EnsembleSizes(MLContext ml, ModelState state)
     {
         if (state is not NativeState { Parts: { } parts }) return null;
         var zip = SavedModelZip.Save(ml, parts.Predictor, null);
         var sizes = zip.ModelFiles().Where(f => NativeTreeFormat.Of(f.File) != null)
-            .Select(f => NativeTreeEnsemble.Read(f.File, NativeTreeFormat.Of(f.File)!, $"'{f.Name}'").Trees)
-            .Select(trees => (trees.Count, trees.Sum(t => t.NumLeaves))).ToList();
+            .Select(f => EnsembleSize.Of(NativeTreeEnsemble.Read(f.File, NativeTreeFormat.Of(f.File)!, $"'{f.Name}'"))).ToList();
         return sizes.Count > 0 ? sizes : null;
     }
 
