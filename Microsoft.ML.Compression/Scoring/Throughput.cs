@@ -18,7 +18,10 @@ internal static class Throughput
     /// The least time a timed pass reads (the sample again and again): a small tree model reads 2,000 rows in a few
     /// milliseconds, where the cursor's setup and the timer's noise weigh as much as the rows.
     /// </summary>
-    private static readonly TimeSpan MinPass = TimeSpan.FromSeconds(0.01);
+    internal static readonly TimeSpan DefaultMinPass = TimeSpan.FromSeconds(0.01);
+
+    // Declared after its default: static fields are initialized in the order they are written.
+    private static TimeSpan MinPass = DefaultMinPass;
 
     /// <summary>
     /// The least time all models are warmed up together the first time in the process: .NET compiles a hot method
@@ -27,7 +30,16 @@ internal static class Throughput
     /// rows/s cold and 380,000 warm). The scoring code is shared by the models of later readings, which then warm up
     /// with one pass each (a Fit costs about 0.1 s more only once).
     /// </summary>
-    private static readonly TimeSpan MinWarmUp = TimeSpan.FromSeconds(0.1);
+    internal static readonly TimeSpan DefaultMinWarmUp = TimeSpan.FromSeconds(0.1);
+
+    private static TimeSpan MinWarmUp = DefaultMinWarmUp;
+
+    /// <summary>
+    /// The two minimums above, settable for this library's own test suite: it reads no speeds that need them (speed
+    /// targets live in the benchmark app) and runs hundreds of Fits, each of which would time several models for
+    /// tens of milliseconds more.
+    /// </summary>
+    internal static void UseMinimums(TimeSpan pass, TimeSpan warmUp) => (MinPass, MinWarmUp) = (pass, warmUp);
 
     private static int _warmedUp;
 
