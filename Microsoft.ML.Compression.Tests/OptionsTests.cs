@@ -105,6 +105,7 @@ public sealed class OptionsTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")]
     public void AStageIsNotChangedByLaterChangesToItsOptions()
     {
         var letter = _ml.Data.Cache(TestData.Head(_ml, TestData.Letter(_ml), 200));

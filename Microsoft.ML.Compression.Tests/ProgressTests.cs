@@ -14,6 +14,7 @@ public sealed class ProgressTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")]
     public void EveryStageReportsItsStartAndEndInOrder()
     {
         var ml = new MLContext(seed: 1);

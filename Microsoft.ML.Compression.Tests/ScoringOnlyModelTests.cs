@@ -27,6 +27,7 @@ public sealed class ScoringOnlyModelTests
         .Append(_ml.BinaryClassification.Trainers.FieldAwareFactorizationMachine(new[] { "Features" }));
 
     [TestMethod]
+    [TestCategory("Slow")]
     public void AFactorizationMachineStudentLearnsATreeTeacherBetterThanTheLabels()
     {
         using var distilled = _ml.Compression().Distill(_fastTree, Ffm()).WithEvaluationData(_test).Fit(_train);

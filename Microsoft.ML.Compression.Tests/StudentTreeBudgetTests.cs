@@ -123,6 +123,7 @@ public sealed class StudentTreeBudgetTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")]
     public void ALightGbmRegressionStudentIsCutToAFractionOfAFastTreeTeacher()
     {
         var (train, test) = TestData.Split(_ml, _ml.Data.Cache(TestData.Cps(_ml)));

@@ -26,6 +26,7 @@ public sealed class SweepTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")]
     public void ASweepOverStudentSettingsPicksTheDistilledStudentWithTheBestValidationMetric()
     {
         // Student settings matter (README, LETTER.p2): a sweep with only distillation points is a tuner — run it on
