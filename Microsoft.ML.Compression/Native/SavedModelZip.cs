@@ -29,9 +29,7 @@ internal sealed class SavedModelZip
                 using var stream = entry.Open();
                 var bytes = new MemoryStream((int)entry.Length);
                 stream.CopyTo(bytes);
-                var content = bytes.ToArray();
-                if (Crc32.HashToUInt32(content) != entry.Crc32) throw Damaged(source, entry);
-                entries.Add((entry.FullName, content));
+                entries.Add((entry.FullName, bytes.ToArray()));
             }
             return new SavedModelZip(entries);
         }
