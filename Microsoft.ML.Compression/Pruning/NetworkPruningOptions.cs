@@ -32,10 +32,12 @@ public sealed class NetworkPruningOptions
     public IReadOnlyDictionary<string, double> LayerSparsity { get; set; } = new Dictionary<string, double>();
 
     /// <summary>
-    /// Unstructured pruning only: <see cref="PruningScope.Global"/> (default) uses one saliency threshold for all layers
+    /// Unstructured pruning: <see cref="PruningScope.Global"/> (default) uses one saliency threshold for all layers
     /// together, so less important layers lose more and <see cref="PruningOptions.TargetSparsity"/> is reached overall;
     /// <see cref="PruningScope.Layer"/> removes <see cref="PruningOptions.TargetSparsity"/> of every layer. Global was
-    /// the more accurate at high sparsity (docs/stages.md).
+    /// the more accurate at high sparsity (docs/stages.md). Structured pruning removes the same share of every layer
+    /// (with <see cref="PruningScope.Global"/> or <see cref="PruningScope.Layer"/>) unless
+    /// <see cref="PruningScope.Measured"/> chooses each layer's share from the output error of pruning it alone.
     /// </summary>
     /// <example><code>var options = new PruningOptions { TargetSparsity = 0.9, Network = { Scope = PruningScope.Layer } };</code></example>
     public PruningScope Scope { get; set; } = PruningScope.Global;
@@ -80,7 +82,9 @@ public sealed class NetworkPruningOptions
         if (SemiStructuredN < 1 || SemiStructuredN >= SemiStructuredM)
             throw new ArgumentOutOfRangeException(nameof(SemiStructuredN), SemiStructuredN, "Network.SemiStructuredN must be at least 1 and less than SemiStructuredM.");
         if (!Enum.IsDefined(Scope))
-            throw new ArgumentOutOfRangeException(nameof(Scope), Scope, "Network.Scope must be Layer or Global.");
+            throw new ArgumentOutOfRangeException(nameof(Scope), Scope, "Network.Scope must be Layer, Global or Measured.");
+        if (Scope == PruningScope.Measured && Granularity != PruningGranularity.Structured)
+            throw new ArgumentException("Network.Scope = Measured chooses each layer's share for structured pruning (Granularity = Structured) only; for single weights use Global (one threshold over all layers) or Layer.", nameof(Scope));
         if (LayerSparsity == null)
             throw new ArgumentNullException(nameof(LayerSparsity), "Network.LayerSparsity may be empty but not null.");
         foreach (var (layer, sparsity) in LayerSparsity)

@@ -42,67 +42,23 @@ internal static class StructuredPruner
         // the costly part); each layer's current input is recorded as the pruning reaches it.
         var refitInputs = plans.Where(p => p.Consumer.Node.OpType != "Conv" || ConvPatches.Of(p.Consumer.Node, p.Consumer.Weight) != null)
             .Select(p => p.Consumer.Node.Input[0]).Concat(blocks.Select(b => b.Output.Input[0])).Distinct().ToArray();
+        var originalShapes = new Dictionary<string, long[]>();
         var originalRows = options.Reconstruct && refitInputs.Length > 0
-            ? ActivationRecorder.Capture(original, refitInputs, context, rows, maxFloats: MaxCapturedFloats) : new Dictionary<string, float[][]>();
+            ? ActivationRecorder.Capture(original, refitInputs, context, rows, out originalShapes, maxFloats: MaxCapturedFloats) : new Dictionary<string, float[][]>();
         // Heads first: the FFN refits below then see (and compensate) the attention blocks as pruned.
         if (blocks.Count > 0)
             summary.AddRange(AttentionHeads.Prune(model, original, blocks, options.Network.AttentionHeadSparsity, options.Reconstruct, rows, context, name => originalRows[name]));
-        foreach (var plan in plans)
+        var shares = StructuredSplit.Shares(original, plans.Select(p => new StructuredSplit.Layer(p.Producer.Node.Name, p.Producer.Weight.Name,
+                OnnxTensors.ElementCount(p.Producer.Weight) + OnnxTensors.ElementCount(p.Consumer.Weight))).ToList(), options, context, rows,
+            (clone, i, share) => PrunePlan(clone, original, plans[i], share, options.Reconstruct, rows, context, originalRows, originalShapes, cloneOfOriginal: true),
+            out var splitNote);
+        // Plans are applied in graph order: each refit sees (and compensates) the layers pruned before it.
+        for (int i = 0; i < plans.Count; i++)
         {
-            int channels = (int)plan.Producer.Weight.Dims[plan.Producer.OutAxis];
-            double sparsity = options.Network.LayerSparsity.TryGetValue(plan.Producer.Node.Name, out var named) || options.Network.LayerSparsity.TryGetValue(plan.Producer.Weight.Name, out named)
-                ? named : Math.Min(options.TargetSparsity, options.Network.MaxLayerSparsity); // the per-layer cap: no layer pruned away by default
-            int keep = Math.Max(1, channels - (int)Math.Floor(sparsity * channels));
-            if (keep == channels) continue;
-            // Data-aware when possible: a channel matters as much as its activations' size times its outgoing weights.
-            // A Conv consumer is refitted as a matrix over its input patches (im2col).
-            var patches = plan.Consumer.Node.OpType == "Conv" ? ConvPatches.Of(plan.Consumer.Node, plan.Consumer.Weight) : null;
-            bool refit = options.Reconstruct && (plan.Consumer.Node.OpType is "MatMul" or "Gemm" || patches != null);
-            float[][]? currentInputs = null, originalInputs = null;
-            long[]? imageShape = null;
-            var consumerInput = new[] { plan.Consumer.Node.Input[0] };
-            if (refit)
-            {
-                currentInputs = ActivationRecorder.Capture(model, consumerInput, context, rows, out var shapes, maxFloats: MaxCapturedFloats)[consumerInput[0]];
-                originalInputs = originalRows[consumerInput[0]];
-                // The same examples on both sides (captures stop at a float budget, so their lengths may differ).
-                int examples = Math.Min(currentInputs.Length, originalInputs.Length);
-                currentInputs = currentInputs[..examples];
-                originalInputs = originalInputs[..examples];
-                imageShape = shapes.GetValueOrDefault(consumerInput[0]);
-                if (patches != null && imageShape?.Length != 3) refit = false;
-                // A sequence ([batch, positions, features], a Transformer's FFN): each position is a row of the MatMul.
-                int width = (int)plan.Consumer.Weight.Dims[plan.Consumer.InAxis];
-                if (patches == null && currentInputs.Length > 0 && currentInputs[0].Length != width && currentInputs[0].Length % width == 0)
-                {
-                    currentInputs = GraphPruner.TokenRows(currentInputs, width);
-                    originalInputs = GraphPruner.TokenRows(originalInputs, width);
-                }
-            }
-            // Activations of a channel: SpatialBlock values before a Flatten, a whole H×W map before a Conv.
-            int block = patches != null && imageShape is { Length: 3 } ? (int)(imageShape[1] * imageShape[2]) : plan.SpatialBlock;
-            var importance = Importance(plan, channels, refit ? currentInputs : null, block);
-            var kept = Enumerable.Range(0, channels).OrderByDescending(c => importance[c]).Take(keep).OrderBy(c => c).ToArray();
-            Apply(g, plan, kept);
-            if (refit)
-            {
-                var originalWeight = OnnxGraphEditor.Initializer(original.Graph, plan.Consumer.Weight.Name)!;
-                if (patches != null)
-                {
-                    // Patch inputs are channel-major: channel c owns kh·kw consecutive inputs.
-                    int kernel = (int)(originalWeight.Dims[2] * originalWeight.Dims[3]);
-                    var keptPatchInputs = kept.SelectMany(c => Enumerable.Range(c * kernel, kernel)).ToArray();
-                    ConsumerRefit.Refit(g, plan.Consumer.Node, originalWeight, patches.Extract(originalInputs!, imageShape!),
-                        patches.Extract(currentInputs!, imageShape!), keptPatchInputs);
-                }
-                else
-                {
-                    var keptInputs = kept.SelectMany(c => Enumerable.Range(c * plan.SpatialBlock, plan.SpatialBlock)).ToArray();
-                    ConsumerRefit.Refit(g, plan.Consumer.Node, originalWeight, originalInputs!, currentInputs!, keptInputs);
-                }
-                refitted++;
-            }
-            summary.Add($"{plan.Producer.Node.Name}: {channels}→{keep}");
+            var pruned = PrunePlan(model, original, plans[i], shares[i], options.Reconstruct, rows, context, originalRows, originalShapes, cloneOfOriginal: false);
+            if (pruned == null) continue;
+            summary.Add(pruned.Value.Summary);
+            if (pruned.Value.Refitted) refitted++;
         }
         g.ValueInfo.Clear(); // intermediate shapes changed; ONNX Runtime infers them again
         if (blocks.Count > 0) OnnxGraphEditor.RemoveDeadNodes(g); // the head counts' old constants, now read by nothing
@@ -111,7 +67,80 @@ internal static class StructuredPruner
             : "ranked by the product of their incoming and outgoing weight norms";
         if (blocks.Count > 0)
             how += $"; attention heads ranked by their output on the data (context × their rows of the output projection){(options.Reconstruct ? ", output projections refitted by least squares with bias correction" : "")}";
-        return $"structured pruning removed whole neurons/channels/heads ({string.Join(", ", summary)}), {how}; the graph's tensors shrank accordingly.";
+        return $"structured pruning removed whole neurons/channels/heads ({string.Join(", ", summary)}), {how}{splitNote}; the graph's tensors shrank accordingly.";
+    }
+
+    /// <summary>
+    /// Removes the share <paramref name="sparsity"/> of one plan's channels from <paramref name="model"/> and refits its
+    /// consumer; null when that share rounds to no channel.
+    /// </summary>
+    /// <param name="cloneOfOriginal">
+    /// The model is an unpruned copy of the original (the per-layer split's trial runs): the consumer's current inputs are
+    /// the original ones already recorded, so no pass over the data is needed.
+    /// </param>
+    private static (string Summary, bool Refitted)? PrunePlan(ModelProto model, ModelProto original, Plan plan, double sparsity, bool reconstruct, int rows,
+        GraphEditContext context, IReadOnlyDictionary<string, float[][]> originalRows, IReadOnlyDictionary<string, long[]> originalShapes, bool cloneOfOriginal)
+    {
+        var g = model.Graph;
+        int channels = (int)plan.Producer.Weight.Dims[plan.Producer.OutAxis];
+        int keep = Math.Max(1, channels - (int)Math.Floor(sparsity * channels));
+        if (keep == channels) return null;
+        // Data-aware when possible: a channel matters as much as its activations' size times its outgoing weights.
+        // A Conv consumer is refitted as a matrix over its input patches (im2col).
+        var patches = plan.Consumer.Node.OpType == "Conv" ? ConvPatches.Of(plan.Consumer.Node, plan.Consumer.Weight) : null;
+        bool refit = reconstruct && (plan.Consumer.Node.OpType is "MatMul" or "Gemm" || patches != null);
+        float[][]? currentInputs = null, originalInputs = null;
+        long[]? imageShape = null;
+        var consumerInput = new[] { plan.Consumer.Node.Input[0] };
+        if (refit)
+        {
+            originalInputs = originalRows[consumerInput[0]];
+            if (cloneOfOriginal)
+            {
+                currentInputs = originalInputs;
+                imageShape = originalShapes.GetValueOrDefault(consumerInput[0]);
+            }
+            else
+            {
+                currentInputs = ActivationRecorder.Capture(model, consumerInput, context, rows, out var shapes, maxFloats: MaxCapturedFloats)[consumerInput[0]];
+                imageShape = shapes.GetValueOrDefault(consumerInput[0]);
+            }
+            // The same examples on both sides (captures stop at a float budget, so their lengths may differ).
+            int examples = Math.Min(currentInputs.Length, originalInputs.Length);
+            currentInputs = currentInputs[..examples];
+            originalInputs = originalInputs[..examples];
+            if (patches != null && imageShape?.Length != 3) refit = false;
+            // A sequence ([batch, positions, features], a Transformer's FFN): each position is a row of the MatMul.
+            int width = (int)plan.Consumer.Weight.Dims[plan.Consumer.InAxis];
+            if (patches == null && currentInputs.Length > 0 && currentInputs[0].Length != width && currentInputs[0].Length % width == 0)
+            {
+                currentInputs = GraphPruner.TokenRows(currentInputs, width);
+                originalInputs = cloneOfOriginal ? currentInputs : GraphPruner.TokenRows(originalInputs, width);
+            }
+        }
+        // Activations of a channel: SpatialBlock values before a Flatten, a whole H×W map before a Conv.
+        int block = patches != null && imageShape is { Length: 3 } ? (int)(imageShape[1] * imageShape[2]) : plan.SpatialBlock;
+        var importance = Importance(plan, channels, refit ? currentInputs : null, block);
+        var kept = Enumerable.Range(0, channels).OrderByDescending(c => importance[c]).Take(keep).OrderBy(c => c).ToArray();
+        Apply(g, plan, kept);
+        if (refit)
+        {
+            var originalWeight = OnnxGraphEditor.Initializer(original.Graph, plan.Consumer.Weight.Name)!;
+            if (patches != null)
+            {
+                // Patch inputs are channel-major: channel c owns kh·kw consecutive inputs.
+                int kernel = (int)(originalWeight.Dims[2] * originalWeight.Dims[3]);
+                var keptPatchInputs = kept.SelectMany(c => Enumerable.Range(c * kernel, kernel)).ToArray();
+                ConsumerRefit.Refit(g, plan.Consumer.Node, originalWeight, patches.Extract(originalInputs!, imageShape!),
+                    patches.Extract(currentInputs!, imageShape!), keptPatchInputs);
+            }
+            else
+            {
+                var keptInputs = kept.SelectMany(c => Enumerable.Range(c * plan.SpatialBlock, plan.SpatialBlock)).ToArray();
+                ConsumerRefit.Refit(g, plan.Consumer.Node, originalWeight, originalInputs!, currentInputs!, keptInputs);
+            }
+        }
+        return ($"{plan.Producer.Node.Name}: {channels}→{keep}", refit);
     }
 
     private static List<Plan> FindPlans(GraphProto g, IReadOnlyCollection<string> excluded)

@@ -18,16 +18,22 @@ public static class ArcticStructuredScenario
 {
     // 64 e-mails × 64 tokens: 4,096 token rows, of which each refit takes 2,048 (a pass of the encoder is the cost).
     private const int CalibrationRows = 64, EvaluationRows = 512, Neighbours = 10, LatencyBatch = 32;
-    /// <summary>One variant: the FFN share removed, the head share, and optionally each layer's FFN share (layer 0 first; null: the same for all).</summary>
-    private sealed record Variant(double Ffn, double Heads, double[]? PerLayer = null);
+    /// <summary>
+    /// One variant: the FFN share removed, the head share, optionally each layer's FFN share (layer 0 first), and
+    /// whether the library splits the share over the layers by measured sensitivity (Scope = Measured) or removes it
+    /// from every layer alike (the default).
+    /// </summary>
+    private sealed record Variant(double Ffn, double Heads, double[]? PerLayer = null, PruningScope Scope = PruningScope.Global);
 
     private static readonly Variant[] Default = { new(0.25, 0), new(0.5, 0), new(0.5, 0.25), new(0.75, 0.5) };
 
     // 45 % of the FFN neurons on average (30 % of the encoder's MatMul weights), uniform against a ramp that prunes the
     // later layers more: layers near the input were measured to be the sensitive ones (a ramp the other way lost more).
-    private static readonly Variant[] Ramp = { new(0.45, 0), new(0.45, 0, new[] { 0.15, 0.3, 0.45, 0.55, 0.6, 0.65 }) };
+    // Scope = Measured chooses the shares itself from the output error of each layer pruned alone.
+    private static readonly Variant[] Ramp = { new(0.45, 0), new(0.45, 0, new[] { 0.15, 0.3, 0.45, 0.55, 0.6, 0.65 }), new(0.45, 0, Scope: PruningScope.Measured) };
 
-    private static string Label(Variant p) => p.PerLayer != null ? $"FFN −{p.Ffn:P0} on average, per layer {string.Join("/", p.PerLayer.Select(v => $"{v * 100:F0}"))} %"
+    private static string Label(Variant p) => p.Scope == PruningScope.Measured ? $"FFN −{p.Ffn:P0} on average, split by measured sensitivity (Scope = Measured)"
+        : p.PerLayer != null ? $"FFN −{p.Ffn:P0} on average, per layer {string.Join("/", p.PerLayer.Select(v => $"{v * 100:F0}"))} %"
         : p.Heads > 0 ? $"FFN −{p.Ffn:P0}, heads −{p.Heads:P0}" : $"FFN −{p.Ffn:P0}";
 
     private static Dictionary<string, double> LayerSparsity(Variant p)
@@ -72,7 +78,7 @@ public static class ArcticStructuredScenario
             var sw = Stopwatch.StartNew();
             using var stream = new MemoryStream(fp32, writable: false);
             using var model = StageProgress.Run($"arctic-xs structured {Label(p)}", progress => ml.Compression()
-                .Prune(stream, new PruningOptions { TargetSparsity = p.Ffn, MaxCalibrationRows = CalibrationRows, Network = { Granularity = PruningGranularity.Structured, AttentionHeadSparsity = p.Heads, LayerSparsity = LayerSparsity(p) } })
+                .Prune(stream, new PruningOptions { TargetSparsity = p.Ffn, MaxCalibrationRows = CalibrationRows, Network = { Granularity = PruningGranularity.Structured, AttentionHeadSparsity = p.Heads, LayerSparsity = LayerSparsity(p), Scope = p.Scope } })
                 .WithProgress(progress).Fit(calib));
             seconds[i + 1] = sw.Elapsed.TotalSeconds;
             models[i + 1] = model.OnnxModel!;
