@@ -43,7 +43,7 @@ internal static class StructuredPruner
         var refitInputs = plans.Where(p => p.Consumer.Node.OpType != "Conv" || ConvPatches.Of(p.Consumer.Node, p.Consumer.Weight) != null)
             .Select(p => p.Consumer.Node.Input[0]).Concat(blocks.Select(b => b.Output.Input[0])).Distinct().ToArray();
         var originalRows = options.Reconstruct && refitInputs.Length > 0
-            ? ActivationRecorder.Capture(original, refitInputs, context, rows, maxFloats: MaxCapturedFloats) : new Dictionary<string, float[][]>();
+            ? TensorCapture.Capture(original, refitInputs, context, rows, maxFloats: MaxCapturedFloats) : new Dictionary<string, float[][]>();
         // Heads first: the FFN refits below then see (and compensate) the attention blocks as pruned.
         if (blocks.Count > 0)
             summary.AddRange(AttentionHeads.Prune(model, original, blocks, options.Network.AttentionHeadSparsity, options.Reconstruct, rows, context, name => originalRows[name]));
@@ -63,7 +63,7 @@ internal static class StructuredPruner
             var consumerInput = new[] { plan.Consumer.Node.Input[0] };
             if (refit)
             {
-                currentInputs = ActivationRecorder.Capture(model, consumerInput, context, rows, out var shapes, maxFloats: MaxCapturedFloats)[consumerInput[0]];
+                currentInputs = TensorCapture.Capture(model, consumerInput, context, rows, out var shapes, maxFloats: MaxCapturedFloats)[consumerInput[0]];
                 originalInputs = originalRows[consumerInput[0]];
                 // The same examples on both sides (captures stop at a float budget, so their lengths may differ).
                 int examples = Math.Min(currentInputs.Length, originalInputs.Length);
