@@ -53,6 +53,25 @@ public sealed class ArchitectureTests
         Assert.AreEqual(0, found.Count, "ONNX Runtime sessions or tensors outside Scoring/:\n" + string.Join("\n", found));
     }
 
+    /// <summary>
+    /// The public surface is the root namespace: the folders' own namespaces (Microsoft.ML.Compression.Quantization,
+    /// …) are implementation and stay internal, except the output mappings ML.NET's CustomMapping loader has to
+    /// instantiate, which are hidden from IntelliSense (EditorBrowsable Never).
+    /// </summary>
+    [TestMethod]
+    public void OnlyTheRootNamespaceIsPublicApartFromHiddenPlumbing()
+    {
+        var exported = typeof(CompressedModel).Assembly.GetExportedTypes();
+        Console.WriteLine($"{exported.Length} public types: {string.Join(", ", exported.Select(t => t.Name).Order(StringComparer.Ordinal))}");
+        var misplaced = exported
+            .Where(t => t.Namespace != "Microsoft.ML.Compression")
+            .Where(t => t.GetCustomAttributes(typeof(System.ComponentModel.EditorBrowsableAttribute), inherit: false)
+                .Cast<System.ComponentModel.EditorBrowsableAttribute>().All(a => a.State != System.ComponentModel.EditorBrowsableState.Never))
+            .Select(t => t.FullName).ToList();
+        Assert.AreEqual(0, misplaced.Count, "public types in an implementation namespace: " + string.Join(", ", misplaced));
+        Assert.IsTrue(exported.Any(t => t.Namespace == "Microsoft.ML.Compression.MlNet"), "the check above has the hidden output mappings to look at");
+    }
+
     private static string Name(string folder) => folder.Length == 0 ? "(root)" : folder;
 
     private static string LibraryFolder()
