@@ -61,7 +61,7 @@ public sealed class ActivationSmoothingTests
             Assert.IsTrue(before.Zip(after).Max(p => Math.Abs(p.First - p.Second)) < 1e-4, o);
         }
         // The activation's largest channel over its median channel shrinks (30× before).
-        var capture = ActivationRecorder.Capture(smoothed, new[] { mul.Output[0] }, context, Rows)[mul.Output[0]];
+        var capture = TensorCapture.Capture(smoothed, new[] { mul.Output[0] }, context, Rows)[mul.Output[0]];
         var channelMax = Enumerable.Range(0, Width).Select(c => capture.SelectMany(r => r.Where((_, i) => i % Width == c)).Max(Math.Abs)).OrderBy(v => v).ToArray();
         Assert.IsTrue(channelMax[^1] / channelMax[Width / 2] < 10, $"{channelMax[^1] / channelMax[Width / 2]}");
     }

@@ -34,6 +34,44 @@ public sealed class ArchitectureTests
         Assert.AreEqual(0, upward.Count, "upward uses:\n" + string.Join("\n", upward));
     }
 
+    /// <summary>
+    /// Scoring/ is where graphs run: no other folder opens an ONNX Runtime session or holds its tensors (Onnx/ only
+    /// reads, writes and edits protobuf; calibration and timing call Scoring's TensorCapture and GraphTimer).
+    /// </summary>
+    [TestMethod]
+    public void OnlyScoringRunsGraphsInOnnxRuntime()
+    {
+        var runtimeTypes = new System.Text.RegularExpressions.Regex(@"\b(InferenceSession|OrtValue|SessionOptions|RunOptions|OrtEnv)\b|^using Microsoft\.ML\.OnnxRuntime;");
+        string library = LibraryFolder();
+        var found = (from file in Directory.EnumerateFiles(library, "*.cs", SearchOption.AllDirectories)
+                     let relative = Path.GetRelativePath(library, file)
+                     let folder = relative.Contains(Path.DirectorySeparatorChar) ? relative[..relative.IndexOf(Path.DirectorySeparatorChar)] : ""
+                     where folder is not ("Scoring" or "bin" or "obj")
+                     from line in File.ReadLines(file).Select((text, i) => (Text: text.Trim(), Number: i + 1))
+                     where !line.Text.StartsWith("//", StringComparison.Ordinal) && runtimeTypes.IsMatch(line.Text)
+                     select $"{relative}:{line.Number}: {line.Text}").ToList();
+        Assert.AreEqual(0, found.Count, "ONNX Runtime sessions or tensors outside Scoring/:\n" + string.Join("\n", found));
+    }
+
+    /// <summary>
+    /// The public surface is the root namespace: the folders' own namespaces (Microsoft.ML.Compression.Quantization,
+    /// …) are implementation and stay internal, except the output mappings ML.NET's CustomMapping loader has to
+    /// instantiate, which are hidden from IntelliSense (EditorBrowsable Never).
+    /// </summary>
+    [TestMethod]
+    public void OnlyTheRootNamespaceIsPublicApartFromHiddenPlumbing()
+    {
+        var exported = typeof(CompressedModel).Assembly.GetExportedTypes();
+        Console.WriteLine($"{exported.Length} public types: {string.Join(", ", exported.Select(t => t.Name).Order(StringComparer.Ordinal))}");
+        var misplaced = exported
+            .Where(t => t.Namespace != "Microsoft.ML.Compression")
+            .Where(t => t.GetCustomAttributes(typeof(System.ComponentModel.EditorBrowsableAttribute), inherit: false)
+                .Cast<System.ComponentModel.EditorBrowsableAttribute>().All(a => a.State != System.ComponentModel.EditorBrowsableState.Never))
+            .Select(t => t.FullName).ToList();
+        Assert.AreEqual(0, misplaced.Count, "public types in an implementation namespace: " + string.Join(", ", misplaced));
+        Assert.IsTrue(exported.Any(t => t.Namespace == "Microsoft.ML.Compression.MlNet"), "the check above has the hidden output mappings to look at");
+    }
+
     private static string Name(string folder) => folder.Length == 0 ? "(root)" : folder;
 
     private static string LibraryFolder()

@@ -31,7 +31,7 @@ public sealed class BadInputTests
     {
         var dir = TempDir();
         var path = Path.Combine(dir, "corrupt.onnx");
-        var bytes = File.ReadAllBytes(TestData.Path(Path.Combine("models", "letter_mlp.onnx"))).Take(3000).ToArray();
+        var bytes = File.ReadAllBytes(TestData.Network("letter_mlp")).Take(3000).ToArray();
         File.WriteAllBytes(path, bytes);
         var e = Assert.ThrowsExactly<InvalidModelException>(() => _ml.Compression().Quantize(path));
         StringAssert.Contains(e.Message, "corrupt.onnx");
@@ -73,7 +73,7 @@ public sealed class BadInputTests
     [TestMethod]
     public void NanWeightsAreRejectedNamingTheTensor()
     {
-        var model = Microsoft.ML.Compression.Onnx.OnnxModelIO.Load(TestData.Path(Path.Combine("models", "letter_mlp.onnx")));
+        var model = Microsoft.ML.Compression.Onnx.OnnxModelIO.Load(TestData.Network("letter_mlp"));
         var weight = model.Graph.Initializer.First(t => t.Dims.Count == 2);
         var values = Microsoft.ML.Compression.Onnx.OnnxTensors.ReadFloats(weight);
         values[3] = float.NaN;

@@ -83,7 +83,7 @@ public sealed class BatchScoringTests
     public void BatchedNetworkLogitsEqualRowByRowLogits()
     {
         var test = _ml.Data.Cache(TestData.Fashion(_ml, "fashion_mnist_test_1000.csv"));
-        using var compressed = _ml.Compression().Quantize(TestData.Path(Path.Combine("models", "fashion_mlp.onnx"))).Fit(test);
+        using var compressed = _ml.Compression().Quantize(TestData.Network("fashion_mlp")).Fit(test);
         AssertSameVectors(compressed.Transform(test), compressed.Transformers.Transform(test), "Score");
     }
 }

@@ -75,7 +75,7 @@ public sealed class ChainTests
         {
             _ml.Model.Save(compressed, _train.Schema, path);
             var fresh = new MLContext(seed: 2);
-            fresh.Compression(); // makes the output-column mappings of this library findable
+            fresh.Compression(); // as a notebook host would (not needed here: ML.NET loads the mappings' assembly by name)
             var loaded = fresh.Model.Load(path, out var schema);
             Assert.IsInstanceOfType<TransformerChain<ITransformer>>(loaded);
             Assert.IsFalse(((IEnumerable<ITransformer>)loaded).Any(t => t.GetType().Assembly == typeof(CompressedModel).Assembly));

@@ -22,11 +22,7 @@ public sealed class DistillationTargetTests
             NumberOfLeaves = leaves, NumberOfIterations = iterations, NumberOfThreads = 1, ExampleWeightColumnName = weight,
         });
 
-    private static LightGbmRegressionTrainer Regressor(int leaves, int iterations)
-        => _ml.Regression.Trainers.LightGbm(new LightGbmRegressionTrainer.Options
-        {
-            NumberOfLeaves = leaves, NumberOfIterations = iterations, NumberOfThreads = 1, MinimumExampleCountPerLeaf = 5,
-        });
+    private static LightGbmRegressionTrainer Regressor(int leaves, int iterations) => TestData.LightGbmRegressor(_ml, leaves, iterations);
 
     private static IDataView Transfer(ITransformer teacher, IDataView data, IEstimator<ITransformer> student, DistillationOptions options, out string summary)
         => TransferSetBuilder.Build(_ml, MlNetModelParts.Flatten(teacher).ToList(), data, StudentTrainer.Of(student, "student"), options, out summary);

@@ -32,7 +32,7 @@ public sealed class EstimatorContractTests
 
     private static IEstimator<ITransformer> CpsFeatures() => _ml.Transforms.Concatenate("Features", "education", "experience");
 
-    private static string LetterMlp => TestData.Path(Path.Combine("models", "letter_mlp.onnx"));
+    private static string LetterMlp => TestData.Network("letter_mlp");
 
     /// <summary>Every score the model writes, flattened (vector scores slot by slot).</summary>
     private static float[] AllScores(IDataView scored)

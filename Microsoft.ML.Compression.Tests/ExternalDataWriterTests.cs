@@ -15,7 +15,7 @@ namespace Microsoft.ML.Compression.Tests;
 [TestClass]
 public sealed class ExternalDataWriterTests
 {
-    private static string SpamMlp => TestData.Path(Path.Combine("models", "spam_mlp.onnx"));
+    private static string SpamMlp => TestData.Network("spam_mlp");
 
     private sealed class Folder : IDisposable
     {

@@ -24,7 +24,7 @@ public sealed class FuzzTests
     {
         _ml = new MLContext(seed: 1);
         _data = TestData.Head(_ml, _ml.Data.ShuffleRows(TestData.Spam(_ml), seed: 1), 64);
-        _spam = File.ReadAllBytes(TestData.Path(Path.Combine("models", "spam_mlp.onnx")));
+        _spam = File.ReadAllBytes(TestData.Network("spam_mlp"));
         using var model = _ml.Compression().Quantize(new MemoryStream(_spam)).Fit(_data);
         using var zip = new MemoryStream();
         _ml.Model.Save(model, _data.Schema, zip);

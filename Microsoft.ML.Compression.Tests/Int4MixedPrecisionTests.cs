@@ -13,7 +13,7 @@ public sealed class Int4MixedPrecisionTests
 {
     private static MLContext _ml = null!;
     private static IDataView _calib = null!, _test = null!;
-    private static readonly string Model = TestData.Path(Path.Combine("models", "fashion_mlp.onnx"));
+    private static readonly string Model = TestData.Network("fashion_mlp");
 
     [ClassInitialize]
     public static void Init(TestContext _)

@@ -13,7 +13,7 @@ public sealed class KeyedLabelDistillationTests
 {
     private static MLContext _ml = null!;
     private static IDataView _train = null!, _test = null!;
-    private static string LetterModel => TestData.Path(Path.Combine("models", "letter_mlp.onnx"));
+    private static string LetterModel => TestData.Network("letter_mlp");
     private static readonly object[] SortedLetters = Enumerable.Range('A', 26).Select(c => (object)((char)c).ToString()).ToArray();
 
     [ClassInitialize]

@@ -21,8 +21,8 @@ public sealed class LayerEditTests
         _letter = TestData.Head(_ml, TestData.Letter(_ml), 300);
     }
 
-    private static string FashionMlp => TestData.Path(Path.Combine("models", "fashion_mlp.onnx"));
-    private static string LetterMlp => TestData.Path(Path.Combine("models", "letter_mlp.onnx"));
+    private static string FashionMlp => TestData.Network("fashion_mlp");
+    private static string LetterMlp => TestData.Network("letter_mlp");
 
     /// <summary>The float weights of the graph that went in: MatMul/Gemm weight inputs, by name, with their element counts.</summary>
     private static Dictionary<string, long[]> FloatWeights(string path)

@@ -29,7 +29,11 @@ public sealed class LinearModelTests
         Assert.AreEqual(teacherAuc, metrics.AreaUnderRocCurve, 0.005);
         // A native ML.NET linear model stores float32 weights: the report says so, and that they sit on the INT8 grid.
         Assert.AreEqual(32.0, compressed.Report.Final.BitsPerWeight!.Value, 0.01);
-        StringAssert.Contains(compressed.Report.Final.Description, "INT8 grid");
+        // The INT8 grid: every weight an integer multiple (within float rounding) of one scale, the largest |w| / 127.
+        var weights = TestData.LinearWeights(compressed.Transformers);
+        float scale = weights.Max(Math.Abs) / 127;
+        Assert.IsTrue(weights.All(w => Math.Abs(w / scale - Math.Round(w / scale)) < 1e-3), string.Join(", ", weights.Select(w => w / scale)));
+        Assert.IsFalse(TestData.LinearWeights(_teacher).All(w => Math.Abs(w / scale - Math.Round(w / scale)) < 1e-3), "the teacher's weights were not on it");
         using var onnx = _ml.Compression().Quantize(_teacher, new QuantizationOptions { Precision = Precision.Int8, Form = ModelForm.Onnx }).Fit(_train);
         Assert.IsTrue(onnx.Report.Final.BitsPerWeight < 9, $"bits/weight {onnx.Report.Final.BitsPerWeight}");
     }

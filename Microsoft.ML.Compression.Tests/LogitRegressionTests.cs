@@ -21,12 +21,7 @@ public sealed class LogitRegressionTests
         _teacher = _ml.BinaryClassification.Trainers.FastTree(numberOfLeaves: 16, numberOfTrees: 100).Fit(_train);
     }
 
-    /// <summary>Single-threaded LightGBM: OpenMP threads spin badly on a busy 2-core machine.</summary>
-    private static LightGbmRegressionTrainer Regressor(int leaves, int iterations)
-        => _ml.Regression.Trainers.LightGbm(new LightGbmRegressionTrainer.Options
-        {
-            NumberOfLeaves = leaves, NumberOfIterations = iterations, NumberOfThreads = 1, MinimumExampleCountPerLeaf = 5,
-        });
+    private static LightGbmRegressionTrainer Regressor(int leaves, int iterations) => TestData.LightGbmRegressor(_ml, leaves, iterations);
 
     private static IEstimator<ITransformer> BinaryStudent() => _ml.BinaryClassification.Trainers.FastTree(numberOfLeaves: 8, numberOfTrees: 10);
 
@@ -176,7 +171,7 @@ public sealed class LogitRegressionTests
     public void OnnxNetworkTeacherDistillsIntoALogitStudentThatFollowsItsLogitDifference()
     {
         // spam_mlp gives two logits; the binary teacher's logit is logit 1 − logit 0.
-        var model = TestData.Path(Path.Combine("models", "spam_mlp.onnx"));
+        var model = TestData.Network("spam_mlp");
         var options = Logit(Regressor(16, 60));
         options.Selection.TrainLabelOnlyBaseline = false;
         using var distilled = _ml.Compression().Distill(model, BinaryStudent(), options).WithEvaluationData(_test).Fit(_train);

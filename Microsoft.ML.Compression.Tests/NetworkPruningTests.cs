@@ -10,7 +10,7 @@ public sealed class NetworkPruningTests
     private static MLContext _ml = null!;
     private static IDataView _test = null!, _calibration = null!;
     private static int[] _labels = null!;
-    private static string Mlp => TestData.Path(Path.Combine("models", "fashion_mlp.onnx"));
+    private static string Mlp => TestData.Network("fashion_mlp");
 
     [ClassInitialize]
     public static void Init(TestContext _)
@@ -55,7 +55,7 @@ public sealed class NetworkPruningTests
     public void ConvLayersAreReconstructedFromImagePatches()
     {
         // Measured: 80% (global) 91.4% -> 89.8% reconstructed (89.3% when only the Gemm layers were), 86.3% plain.
-        var cnn = TestData.Path(Path.Combine("models", "fashion_cnn.onnx"));
+        var cnn = TestData.Network("fashion_cnn");
         using var rebuilt = _ml.Compression().Prune(cnn, new PruningOptions { TargetSparsity = 0.8 }).Fit(_calibration);
         using var plain = _ml.Compression().Prune(cnn, new PruningOptions { TargetSparsity = 0.8, Reconstruct = false }).Fit(_calibration);
         double dense = Accuracy(_ml.Transforms.ApplyOnnxModel(cnn).Fit(_test)), a = Accuracy(rebuilt), b = Accuracy(plain);
@@ -96,7 +96,7 @@ public sealed class NetworkPruningTests
     [TestMethod]
     public void StructuredPruningOfConvChannelsFollowsBatchNormAndFlatten()
     {
-        var cnn = TestData.Path(Path.Combine("models", "fashion_cnn.onnx"));
+        var cnn = TestData.Network("fashion_cnn");
         using var pruned = _ml.Compression().Prune(cnn, new PruningOptions { TargetSparsity = 0.25, Network = { Granularity = PruningGranularity.Structured } }).Fit(_calibration);
         var model = Microsoft.ML.Compression.Onnx.OnnxModelIO.Parse(pruned.OnnxModel!, "test");
         Assert.AreEqual(12L, model.Graph.Initializer.First(t => t.Name == "3.running_mean").Dims[0]);

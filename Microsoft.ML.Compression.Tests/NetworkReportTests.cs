@@ -18,7 +18,7 @@ public sealed class NetworkReportTests
         var ml = new MLContext(seed: 1);
         var calib = ml.Data.Cache(TestData.Fashion(ml, "fashion_mnist_calib_512.csv"));
         var test = ml.Data.Cache(TestData.Fashion(ml, "fashion_mnist_test_1000.csv"));
-        var path = TestData.Path(Path.Combine("models", "fashion_mlp.onnx"));
+        var path = TestData.Network("fashion_mlp");
         using var model = ml.Compression().Quantize(path, new QuantizationOptions()).WithEvaluationData(test).Fit(calib);
         var report = model.Report;
         Console.WriteLine(report);

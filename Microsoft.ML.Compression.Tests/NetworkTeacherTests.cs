@@ -9,8 +9,8 @@ namespace Microsoft.ML.Compression.Tests;
 public sealed class NetworkTeacherTests
 {
     private static MLContext _ml = null!;
-    private static string SpamModel => TestData.Path(Path.Combine("models", "spam_mlp.onnx"));
-    private static string LetterModel => TestData.Path(Path.Combine("models", "letter_mlp.onnx"));
+    private static string SpamModel => TestData.Network("spam_mlp");
+    private static string LetterModel => TestData.Network("letter_mlp");
 
     [ClassInitialize]
     public static void Init(TestContext _) => _ml = new MLContext(seed: 1);

@@ -12,7 +12,7 @@ public sealed class NonFiniteDataTests
 {
     private static MLContext _ml = null!;
     private static List<SpamRow> _clean = null!;
-    private static string SpamMlp => TestData.Path(Path.Combine("models", "spam_mlp.onnx"));
+    private static string SpamMlp => TestData.Network("spam_mlp");
 
     public sealed class SpamRow
     {

@@ -41,7 +41,7 @@ public sealed class NotebookHtmlTests
         CompressionFormatters.Register();
         var ml = new MLContext(seed: 1);
         var data = TestData.Head(ml, TestData.Letter(ml), 300);
-        using var quantized = ml.Compression().Quantize(TestData.Path(Path.Combine("models", "letter_mlp.onnx")), Precision.Int8).Fit(data);
+        using var quantized = ml.Compression().Quantize(TestData.Network("letter_mlp"), Precision.Int8).Fit(data);
         var report = quantized.Report;
         int tensors = report.Stages.Sum(s => s.TensorErrors?.Count ?? 0);
         Assert.IsTrue(tensors > 0, "the Quantize stage measured its tensors");

@@ -9,7 +9,7 @@ public sealed class OnnxNetworkTests
 {
     private static MLContext _ml = null!;
     private static IDataView _letter = null!;
-    private static string Model => TestData.Path(Path.Combine("models", "letter_mlp.onnx"));
+    private static string Model => TestData.Network("letter_mlp");
 
     [ClassInitialize]
     public static void Init(TestContext _)

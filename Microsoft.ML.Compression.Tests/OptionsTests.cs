@@ -109,7 +109,7 @@ public sealed class OptionsTests
     public void AStageIsNotChangedByLaterChangesToItsOptions()
     {
         var letter = _ml.Data.Cache(TestData.Head(_ml, TestData.Letter(_ml), 200));
-        string model = TestData.Path(Path.Combine("models", "letter_mlp.onnx"));
+        string model = TestData.Network("letter_mlp");
         var options = new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic, MinMatMulMultiplyAdds = 0 } };
         var stage = _ml.Compression().Quantize(model, options);
         options.Network.Mode = QuantizationMode.WeightOnly; // after the stage was created

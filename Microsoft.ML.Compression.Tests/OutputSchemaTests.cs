@@ -66,7 +66,7 @@ public sealed class OutputSchemaTests
     {
         var teacher = _ml.BinaryClassification.Trainers.LightGbm(numberOfIterations: 10).Fit(_spam);
         AssertShapeContract(_ml.Compression().Quantize(teacher, new QuantizationOptions { Form = ModelForm.Onnx }), _spam);
-        AssertShapeContract(_ml.Compression().Quantize(TestData.Path(Path.Combine("models", "letter_mlp.onnx"))), _letter);
+        AssertShapeContract(_ml.Compression().Quantize(TestData.Network("letter_mlp")), _letter);
     }
 
     [TestMethod]

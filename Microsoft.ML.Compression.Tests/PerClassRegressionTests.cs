@@ -21,11 +21,7 @@ public sealed class PerClassRegressionTests
             NumberOfLeaves = leaves, NumberOfIterations = iterations, NumberOfThreads = 1, MinimumExampleCountPerLeaf = 5,
         }));
 
-    private static LightGbmRegressionTrainer Regressor(int leaves, int iterations)
-        => _ml.Regression.Trainers.LightGbm(new LightGbmRegressionTrainer.Options
-        {
-            NumberOfLeaves = leaves, NumberOfIterations = iterations, NumberOfThreads = 1, MinimumExampleCountPerLeaf = 5,
-        });
+    private static LightGbmRegressionTrainer Regressor(int leaves, int iterations) => TestData.LightGbmRegressor(_ml, leaves, iterations);
 
     private static DistillationOptions PerClass(IEstimator<ITransformer>? regression) => new()
     {

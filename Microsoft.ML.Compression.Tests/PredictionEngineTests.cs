@@ -182,7 +182,7 @@ public sealed class PredictionEngineTests
     public void QuantizedNetworkEngineEqualsTheChainsEngine()
     {
         var letter = TestData.Head(_ml, TestData.Letter(_ml), 300);
-        using var int8 = _ml.Compression().Quantize(TestData.Path(Path.Combine("models", "letter_mlp.onnx"))).Fit(letter);
+        using var int8 = _ml.Compression().Quantize(TestData.Network("letter_mlp")).Fit(letter);
         AssertEnginesAgree<LetterRow, NetworkOutput>(int8, letter, (e, a, row) => SameVector(e.Score, a.Score, $"Score, {row}"));
     }
 

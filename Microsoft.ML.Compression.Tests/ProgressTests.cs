@@ -20,7 +20,7 @@ public sealed class ProgressTests
         var ml = new MLContext(seed: 1);
         var letter = ml.Data.Cache(TestData.Letter(ml));
         var recorder = new Recorder();
-        using var model = ml.Compression().Prune(TestData.Path(Path.Combine("models", "letter_mlp.onnx")), new PruningOptions { TargetSparsity = 0.5 })
+        using var model = ml.Compression().Prune(TestData.Network("letter_mlp"), new PruningOptions { TargetSparsity = 0.5 })
             .WithProgress(recorder)
             .Append(ml.Compression().Quantize())
             .Fit(letter);

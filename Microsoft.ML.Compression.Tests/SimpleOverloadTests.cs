@@ -25,7 +25,7 @@ public sealed class SimpleOverloadTests
     {
         var ml = new MLContext(seed: 1);
         var letter = ml.Data.Cache(TestData.Head(ml, TestData.Letter(ml), 500));
-        string model = TestData.Path(Path.Combine("models", "letter_mlp.onnx"));
+        string model = TestData.Network("letter_mlp");
         using var fp16 = ml.Compression().Quantize(model, Precision.Float16).Fit(letter);
         Assert.IsTrue(fp16.Report.Final.OnnxBytes < 0.55 * fp16.Report.Original.OnnxBytes);
         using var pruned = ml.Compression().Prune(model, 0.3).Fit(letter);
@@ -38,7 +38,7 @@ public sealed class SimpleOverloadTests
     {
         var ml = new MLContext(seed: 1);
         var images = TestData.Head(ml, TestData.Fashion(ml, "fashion_mnist_calib_512.csv"), 32);
-        string model = TestData.Path(Path.Combine("models", "fashion_mlp.onnx")); // a first layer large enough for integer arithmetic
+        string model = TestData.Network("fashion_mlp"); // a first layer large enough for integer arithmetic
         using var simple = ml.Compression().Quantize(model, Precision.Int8, QuantizationMode.Dynamic).Fit(images);
         using var options = ml.Compression().Quantize(model, new QuantizationOptions { Precision = Precision.Int8, Network = { Mode = QuantizationMode.Dynamic } }).Fit(images);
         Assert.AreEqual(0.0, TestData.ScoreRmse(options, simple, images));

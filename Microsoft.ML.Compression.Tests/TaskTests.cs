@@ -87,7 +87,8 @@ public sealed class TaskTests
         var maxRel = expected.Zip(actual).Max(p => Math.Abs(p.First - p.Second) / Math.Max(1, Math.Abs(p.First)));
         Assert.IsTrue(maxRel < 1e-2, $"max relative error {maxRel}");
         // Native: float32 storage on the FP16 grid (every weight survives a round trip through Half).
-        StringAssert.Contains(fp16.Report.Final.Description, "FP16");
+        Assert.IsTrue(TestData.LinearWeights(fp16.Transformers).All(w => (float)(Half)w == w), "every weight is an FP16 value");
+        Assert.IsFalse(TestData.LinearWeights(teacher).All(w => (float)(Half)w == w), "the teacher's weights were not");
         Assert.AreEqual(32.0, fp16.Report.Final.BitsPerWeight!.Value, 0.01);
     }
 

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Compression.Tests;
 [TestClass]
 public sealed class TempFileTests
 {
-    private static string SpamMlp => TestData.Path(Path.Combine("models", "spam_mlp.onnx"));
+    private static string SpamMlp => TestData.Network("spam_mlp");
 
     private static (MLContext ml, string folder) PrivateContext()
     {

@@ -8,6 +8,9 @@ internal static class TestData
 {
     public static string Path(string file) => System.IO.Path.Combine(AppContext.BaseDirectory, "Data", file);
 
+    /// <summary>An ONNX network of Data/models/ (see tools/), e.g. Network("letter_mlp").</summary>
+    public static string Network(string name) => Path(System.IO.Path.Combine("models", name + ".onnx"));
+
     public static readonly string[] SpamFeatures = Enumerable.Range(1, 57).Select(i => $"F{i}").ToArray();
 
     /// <summary>Spambase: Label "spam"/"nonspam", 57 numeric features.</summary>
@@ -108,6 +111,23 @@ internal static class TestData
             .Append(ml.Transforms.Categorical.OneHotEncoding(ChurnCategorical.Select(c => new InputOutputColumnPair(c + "_onehot", c)).ToArray()))
             .Append(ml.Transforms.ReplaceMissingValues(ChurnNumeric.Select(c => new InputOutputColumnPair(c + "_filled", c)).ToArray()))
             .Append(ml.Transforms.Concatenate("Features", ChurnCategorical.Select(c => c + "_onehot").Concat(ChurnNumeric.Select(c => c + "_filled")).ToArray()));
+
+    /// <summary>Single-threaded LightGBM regression (OpenMP threads spin badly on a busy 2-core machine): the regression student of logit and per-class distillation tests.</summary>
+    public static Microsoft.ML.Trainers.LightGbm.LightGbmRegressionTrainer LightGbmRegressor(MLContext ml, int leaves, int iterations)
+        => ml.Regression.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmRegressionTrainer.Options
+        {
+            NumberOfLeaves = leaves, NumberOfIterations = iterations, NumberOfThreads = 1, MinimumExampleCountPerLeaf = 5,
+        });
+
+    /// <summary>The weights of the last linear predictor of <paramref name="model"/> (a calibrated one's inner model).</summary>
+    public static float[] LinearWeights(ITransformer model)
+    {
+        static IEnumerable<ITransformer> Flatten(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : new[] { t };
+        var parameters = Flatten(model).OfType<ISingleFeaturePredictionTransformer<object>>().Last().Model;
+        var linear = parameters as Microsoft.ML.Trainers.LinearModelParameters
+            ?? (Microsoft.ML.Trainers.LinearModelParameters)parameters.GetType().GetProperties().First(p => p.Name == "SubModel").GetValue(parameters)!;
+        return linear.Weights.ToArray();
+    }
 
     /// <summary>The first <paramref name="rows"/> rows, cached.</summary>
     public static IDataView Head(MLContext ml, IDataView data, int rows) => ml.Data.Cache(ml.Data.TakeRows(data, rows));

@@ -20,7 +20,7 @@ public sealed class TokenIdNetworkTests
     private static IDataView _calib = null!, _test = null!;
     private static float[][] _fp32Logits = null!;
     private static double _fp32;
-    private static readonly string Model = TestData.Path(Path.Combine("models", "spam_token_transformer.onnx"));
+    private static readonly string Model = TestData.Network("spam_token_transformer");
 
     [ClassInitialize]
     public static void Init(TestContext _)

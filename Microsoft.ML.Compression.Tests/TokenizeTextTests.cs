@@ -78,7 +78,7 @@ public sealed class TokenizeTextTests
             .Take(300).Select(m => new TextRow { Text = m.Subject + " " + m.Body, Label = m.Label == "spam" ? 1 : 0 }).ToList();
         var data = _ml.Data.LoadFromEnumerable(rows);
         var tokens = _ml.Data.Cache(_ml.Compression().TokenizeText(data, "Text", tokenizer, 128, new TokenizedTextOptions { TokenTypeIdsColumnName = null }));
-        var model = TestData.Path(Path.Combine("models", "spam_token_transformer.onnx"));
+        var model = TestData.Network("spam_token_transformer");
         var fp32 = _ml.Transforms.ApplyOnnxModel(model).Fit(tokens);
         using var int8 = _ml.Compression().Quantize(model, new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(tokens);
         double fp32Accuracy = TestData.LogitAccuracy(fp32, tokens), int8Accuracy = TestData.LogitAccuracy(int8, tokens);

@@ -16,7 +16,7 @@ public sealed class TransformerStructuredPruningTests
 {
     private static MLContext _ml = null!;
     private static IDataView _calib = null!, _test = null!;
-    private static readonly string Model = TestData.Path(Path.Combine("models", "spam_token_transformer.onnx"));
+    private static readonly string Model = TestData.Network("spam_token_transformer");
 
     [ClassInitialize]
     public static void Init(TestContext _)

@@ -35,7 +35,7 @@ public sealed class TransformerTeacherTests
             {
                 FeatureColumnName = "Bag", ExampleWeightColumnName = "Weight", NumberOfTrees = 20, NumberOfLeaves = 16, NumberOfThreads = 1,
             }));
-        using var distilled = _ml.Compression().Distill(TestData.Path(Path.Combine("models", "spam_transformer.onnx")), student, new DistillationOptions { UnlabeledData = unlabeled, Selection = { ChooseOnValidation = false } })
+        using var distilled = _ml.Compression().Distill(TestData.Network("spam_transformer"), student, new DistillationOptions { UnlabeledData = unlabeled, Selection = { ChooseOnValidation = false } })
             .WithEvaluationData(test).Fit(train);
         var (teacherRow, row) = (distilled.Report.Stages[0], distilled.Report.Stages[1]);
         Console.WriteLine(distilled.Report);

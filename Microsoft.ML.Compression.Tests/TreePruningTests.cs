@@ -28,7 +28,8 @@ public sealed class TreePruningTests
         var teacherAuc = _ml.BinaryClassification.Evaluate(_teacher.Transform(_test)).AreaUnderRocCurve;
         var auc = _ml.BinaryClassification.Evaluate(pruned.Transform(_test)).AreaUnderRocCurve;
         Assert.IsTrue(auc >= teacherAuc - 0.003, $"teacher {teacherAuc}, pruned {auc}");
-        StringAssert.Contains(pruned.Report.Final.Description, "kept 60 of 300 trees");
+        Assert.AreEqual(300, NativeCompression.TreeCounts(_ml, NativeState.Of(_teacher, ModelTask.BinaryClassification, "teacher"))!.Sum());
+        Assert.AreEqual(60, NativeCompression.TreeCounts(_ml, pruned.State!)!.Sum(), "TargetSparsity 0.8 keeps a fifth of the trees");
     }
 
     [TestMethod]

@@ -16,7 +16,7 @@ public sealed class TypedErrorTests
     private static MLContext _ml = null!;
     private static IDataView _data = null!;
     private static byte[] _spamZip = null!;
-    private static string SpamMlp => TestData.Path(Path.Combine("models", "spam_mlp.onnx"));
+    private static string SpamMlp => TestData.Network("spam_mlp");
 
     [ClassInitialize]
     public static void Init(TestContext _)

@@ -2,20 +2,37 @@
 """Writes examples/notebooks/*.ipynb (C# / .NET Interactive) without outputs. Edit the cells here, then run
     python3 tools/make_notebooks.py
 """
-import json, os
+import json, os, re
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "notebooks")
+REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+ROOT = os.path.join(REPO, "examples", "notebooks")
 
-REFS = '''// The library from this repository's own Release build (run build.sh first), its formatter for notebooks,
+
+def _versions():
+    """The package versions of the build (Directory.Build.props, Directory.Packages.props; default ML.NET), so that
+    the notebooks restore exactly what the library was built and tested against."""
+    build = open(os.path.join(REPO, "Directory.Build.props"), encoding="utf-8").read()
+    packages = open(os.path.join(REPO, "Directory.Packages.props"), encoding="utf-8").read()
+    prop = lambda name: re.search(r"<%s>([^<$]+)</%s>" % (name, name), build).group(1)
+    mlnet = prop("MlNetDefaultVersion")
+    extras = re.search(r"<MlNetExtrasVersion Condition=\"[^\"]*'%s'\">([^<]+)<" % re.escape(mlnet), build).group(1)
+    pinned = dict(re.findall(r'<PackageVersion Include="([^"]+)" Version="([^"$]+)"', packages))
+    return {"mlnet": mlnet, "extras": extras, "onnxruntime": prop("MicrosoftMLOnnxRuntimeVersion"), **pinned}
+
+
+V = _versions()
+
+REFS = f'''// The library from this repository's own Release build (run build.sh first), its formatter for notebooks,
 // and the packages the library depends on.
 #r "../../Microsoft.ML.Compression/bin/Release/net10.0/Microsoft.ML.Compression.dll"
 #r "../../Microsoft.ML.Compression.Interactive/bin/Release/net10.0/Microsoft.ML.Compression.Interactive.dll"
-#r "nuget: Microsoft.ML, 5.0.1"
-#r "nuget: Microsoft.ML.FastTree, 5.0.1"
-#r "nuget: Microsoft.ML.OnnxTransformer, 5.0.1"
-#r "nuget: Microsoft.ML.OnnxConverter, 0.23.1"
-#r "nuget: Microsoft.ML.OnnxRuntime, 1.31.1"
-#r "nuget: OnnxSharp, 0.3.2"'''
+#r "nuget: Microsoft.ML, {V["mlnet"]}"
+#r "nuget: Microsoft.ML.FastTree, {V["mlnet"]}"
+#r "nuget: Microsoft.ML.OnnxTransformer, {V["mlnet"]}"
+#r "nuget: Microsoft.ML.OnnxConverter, {V["extras"]}"
+#r "nuget: Microsoft.ML.OnnxRuntime, {V["onnxruntime"]}"
+#r "nuget: OnnxSharp, {V["OnnxSharp"]}"
+#r "nuget: System.IO.Hashing, {V["System.IO.Hashing"]}"'''
 
 
 def md(text):
@@ -233,10 +250,10 @@ reports["prune 50% neurons + INT8"]
 '''),
 ])
 
-PLOT_REFS = '''// Charts: the optional plotting assembly of this repository (ScottPlot 5 inside; the core library does not
+PLOT_REFS = f'''// Charts: the optional plotting assembly of this repository (ScottPlot 5 inside; the core library does not
 // depend on it) and ScottPlot itself, which draws with SkiaSharp (its Linux native library comes with it).
 #r "../../Microsoft.ML.Compression.Plotting/bin/Release/net10.0/Microsoft.ML.Compression.Plotting.dll"
-#r "nuget: ScottPlot, 5.1.59"'''
+#r "nuget: ScottPlot, {V["ScottPlot"]}"'''
 
 trees = notebook([
     md('''
@@ -252,8 +269,8 @@ teacher and student are compared on size and scoring speed.
 Run `bash build.sh` in the repository root first: the notebook loads the library from the Release build. Paths are
 relative to this notebook's folder (`examples/notebooks`), which must be the working directory of the kernel.
 '''),
-    code(REFS + '''
-#r "nuget: Microsoft.ML.LightGbm, 5.0.1"'''),
+    code(REFS + f'''
+#r "nuget: Microsoft.ML.LightGbm, {V["mlnet"]}"'''),
     code('''
 using System.Diagnostics;
 using System.IO;

@@ -89,7 +89,6 @@ internal static class MlNetHead
 /// </summary>
 /// <example>
 /// <code>
-/// ml.Compression();                                          // registers the mapping's assembly
 /// var model = ml.Model.Load("model.zip", out var schema);    // BinaryHead reads BinaryHeadInput rows internally
 /// </code>
 /// </example>
@@ -135,7 +134,6 @@ public sealed class BinaryHeadOutput
 /// </summary>
 /// <example>
 /// <code>
-/// ml.Compression();                                          // registers the mapping's assembly
 /// var model = ml.Model.Load("model.zip", out var schema);    // CalibratedBinaryHead reads these rows internally
 /// </code>
 /// </example>
@@ -188,7 +186,6 @@ public sealed class CalibratedBinaryHeadOutput
 /// </summary>
 /// <example>
 /// <code>
-/// ml.Compression();                                          // registers the mapping's assembly
 /// var model = ml.Model.Load("model.zip", out var schema);    // RegressionHead reads these rows internally
 /// </code>
 /// </example>
@@ -225,7 +222,6 @@ public sealed class RegressionHeadOutput
 /// </summary>
 /// <example>
 /// <code>
-/// ml.Compression();                                          // registers the mapping's assembly
 /// var model = ml.Model.Load("model.zip", out var schema);    // MulticlassHead reads these rows internally
 /// </code>
 /// </example>
@@ -266,7 +262,6 @@ public sealed class MulticlassHeadOutput
 /// <example>
 /// <code>
 /// var ml = new MLContext();
-/// ml.Compression();                                          // registers this assembly, so the contract is found
 /// ITransformer model = ml.Model.Load("model.zip", out var inputSchema);
 /// </code>
 /// </example>
@@ -297,7 +292,6 @@ public sealed class BinaryHead : CustomMappingFactory<BinaryHeadInput, BinaryHea
 /// <example>
 /// <code>
 /// var ml = new MLContext();
-/// ml.Compression();                                          // registers this assembly, so the contract is found
 /// ITransformer model = ml.Model.Load("model.zip", out var inputSchema);
 /// </code>
 /// </example>
@@ -328,7 +322,6 @@ public sealed class CalibratedBinaryHead : CustomMappingFactory<CalibratedBinary
 /// <example>
 /// <code>
 /// var ml = new MLContext();
-/// ml.Compression();                                          // registers this assembly, so the contract is found
 /// ITransformer model = ml.Model.Load("model.zip", out var inputSchema);
 /// </code>
 /// </example>
@@ -356,7 +349,6 @@ public sealed class RegressionHead : CustomMappingFactory<RegressionHeadInput, R
 /// <example>
 /// <code>
 /// var ml = new MLContext();
-/// ml.Compression();                                          // registers this assembly, so the contract is found
 /// ITransformer model = ml.Model.Load("model.zip", out var inputSchema);
 /// </code>
 /// </example>

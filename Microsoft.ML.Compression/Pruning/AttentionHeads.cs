@@ -54,7 +54,7 @@ internal static class AttentionHeads
             if (keep == block.Heads) continue;
             var context1 = new[] { block.Output.Input[0] };
             int width = block.Heads * block.HeadSize;
-            var recorded = ActivationRecorder.Capture(model, context1, context, rows, maxFloats: StructuredPruner.MaxCapturedFloats)[context1[0]];
+            var recorded = TensorCapture.Capture(model, context1, context, rows, maxFloats: StructuredPruner.MaxCapturedFloats)[context1[0]];
             var before = reconstruct ? originalRows(context1[0]) : recorded;
             int examples = Math.Min(recorded.Length, before.Length); // the same examples on both sides
             var current = GraphPruner.TokenRows(recorded[..examples], width);

@@ -221,7 +221,7 @@ internal static class GraphPruner
         {
             // Images [C, H, W] as the layer sees them (recorded even for a graph input, to learn their shape).
             if (context.FeatureInput != null || (!options.Reconstruct && !context.GraphInputs.Contains(input))) return null;
-            var images = ActivationRecorder.Capture(model, new[] { input }, context, Math.Min(options.MaxCalibrationRows, MaxNetworkCalibrationRows), out var shapes);
+            var images = TensorCapture.Capture(model, new[] { input }, context, Math.Min(options.MaxCalibrationRows, MaxNetworkCalibrationRows), out var shapes);
             var rowsOfPatches = shapes.TryGetValue(input, out var shape) ? patches.Extract(images[input], shape) : Array.Empty<float[]>();
             return rowsOfPatches.Length > 1 && rowsOfPatches[0].Length == inputs ? rowsOfPatches : null;
         }
@@ -231,7 +231,7 @@ internal static class GraphPruner
         else if (context.FeatureInput == null && options.Reconstruct)
             // Inner layer of a network: record its input on the current (already partly pruned) graph, so each layer
             // also compensates the error of the layers before it.
-            rows = ActivationRecorder.Capture(model, new[] { input }, context, Math.Min(options.MaxCalibrationRows, MaxNetworkCalibrationRows))[input];
+            rows = TensorCapture.Capture(model, new[] { input }, context, Math.Min(options.MaxCalibrationRows, MaxNetworkCalibrationRows))[input];
         else
             return null;
         if (rows.Length > 0 && rows[0].Length != inputs && rows[0].Length % inputs == 0 && !context.GraphInputs.Contains(input))

@@ -44,7 +44,7 @@ internal static class StructuredPruner
             .Select(p => p.Consumer.Node.Input[0]).Concat(blocks.Select(b => b.Output.Input[0])).Distinct().ToArray();
         var originalShapes = new Dictionary<string, long[]>();
         var originalRows = options.Reconstruct && refitInputs.Length > 0
-            ? ActivationRecorder.Capture(original, refitInputs, context, rows, out originalShapes, maxFloats: MaxCapturedFloats) : new Dictionary<string, float[][]>();
+            ? TensorCapture.Capture(original, refitInputs, context, rows, out originalShapes, maxFloats: MaxCapturedFloats) : new Dictionary<string, float[][]>();
         // Heads first: the FFN refits below then see (and compensate) the attention blocks as pruned.
         if (blocks.Count > 0)
             summary.AddRange(AttentionHeads.Prune(model, original, blocks, options.Network.AttentionHeadSparsity, options.Reconstruct, rows, context, name => originalRows[name]));
@@ -102,7 +102,7 @@ internal static class StructuredPruner
             }
             else
             {
-                currentInputs = ActivationRecorder.Capture(model, consumerInput, context, rows, out var shapes, maxFloats: MaxCapturedFloats)[consumerInput[0]];
+                currentInputs = TensorCapture.Capture(model, consumerInput, context, rows, out var shapes, maxFloats: MaxCapturedFloats)[consumerInput[0]];
                 imageShape = shapes.GetValueOrDefault(consumerInput[0]);
             }
             // The same examples on both sides (captures stop at a float budget, so their lengths may differ).

@@ -1,4 +1,3 @@
-using Microsoft.ML.Compression.Quantization;
 using Microsoft.ML.Compression.Scoring;
 using Onnx;
 
@@ -41,7 +40,7 @@ internal static class StructuredSplit
         if (network.Scope != PruningScope.Measured || free.Count < 2 || target <= 0 || target >= cap || outputs.Length == 0) return shares;
 
         var batches = new List<int>();
-        var reference = ActivationRecorder.Capture(original, outputs, context, rows, optimized: true, batches: batches);
+        var reference = TensorCapture.Capture(original, outputs, context, rows, optimized: true, batches: batches);
         var tried = new double[free.Count][];
         var errors = new double[free.Count][];
         for (int f = 0; f < free.Count; f++)
@@ -52,7 +51,7 @@ internal static class StructuredSplit
             {
                 var copy = original.Clone();
                 pruneAlone(copy, free[f], tried[f][k]);
-                var result = ActivationRecorder.Capture(copy, outputs, context, rows, optimized: true, batches: batches);
+                var result = TensorCapture.Capture(copy, outputs, context, rows, optimized: true, batches: batches);
                 errors[f][k] = RelativeError(reference, result);
                 context.ML.LogInfo($"Compression: structured split: {layers[free[f]].Node} pruned alone at {tried[f][k]:P0}: relative output error {errors[f][k]:G3}.");
             }

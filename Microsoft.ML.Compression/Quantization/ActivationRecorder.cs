@@ -1,7 +1,6 @@
 using Google.Protobuf;
 using Microsoft.ML.Compression.Onnx;
 using Microsoft.ML.Compression.Pipeline;
-using Microsoft.ML.OnnxRuntime;
 using System.Numerics.Tensors;
 using Onnx;
 
@@ -239,23 +238,12 @@ internal sealed class TensorStatistics
 }
 
 /// <summary>
-/// Runs a graph with ONNX Runtime on the first rows of the calibration data, with chosen intermediate tensors
-/// added as extra outputs, and hands each of them over batch by batch (<see cref="TensorStatistics"/> for
-/// calibration, captured rows for SQNR and pruning). The rows are streamed from the data view: only one batch of
-/// inputs and of recorded tensors is held at a time.
+/// Calibration: the ranges and histograms (<see cref="TensorStatistics"/>) of chosen intermediate tensors on the
+/// first rows of the calibration data, recorded batch by batch as <see cref="TensorCapture"/> runs the graph, so
+/// that only one batch of inputs and of recorded tensors is held at a time.
 /// </summary>
 internal static class ActivationRecorder
 {
-    /// <summary>The most rows run at once.</summary>
-    public const int BatchSize = 64;
-
-    /// <summary>
-    /// About how many floats the recorded tensors of one batch may hold (128 MB). The first batch is one row; it
-    /// tells how wide the recorded tensors are, and later batches take as many rows as fit (ResNet18 with every
-    /// activation recorded: about 4 million floats a row, so 8 rows a batch).
-    /// </summary>
-    private const long BatchFloats = 32L << 20;
-
     public static Dictionary<string, TensorStatistics> Record(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows) => Record(model, tensors, context, maxRows, out _);
 
     public static Dictionary<string, TensorStatistics> Record(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows, out int rows)
@@ -263,165 +251,7 @@ internal static class ActivationRecorder
         var stats = tensors.ToDictionary(t => t, t => new TensorStatistics(t));
         // With all optimizations: ONNX Runtime keeps every graph output as named (no fusion swallows a requested
         // tensor), and its NCHWc convolutions took a third less CPU than the unoptimized graph on ResNet18.
-        rows = Visit(model, tensors, context, maxRows, optimized: true, long.MaxValue, null, (name, value) => stats[name].Add(value.GetTensorDataAsSpan<float>()));
+        rows = TensorCapture.Visit(model, tensors, context, maxRows, optimized: true, long.MaxValue, null, (name, values, _) => stats[name].Add(values));
         return stats;
-    }
-
-    /// <summary>
-    /// The values of the tensors on the calibration rows, one array per row (for layer reconstruction and SQNR,
-    /// which need the values themselves, not their ranges). <paramref name="optimized"/>: run the graph with all
-    /// of ONNX Runtime's optimizations, as ML.NET's OnnxTransformer runs it (QDQ fused into integer kernels);
-    /// otherwise every node runs as written. <paramref name="maxFloats"/>: stop after the batch that brings the
-    /// captured values to about that many floats (the rows actually captured are the length of each array).
-    /// </summary>
-    public static Dictionary<string, float[][]> Capture(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows, bool optimized = false, long maxFloats = long.MaxValue,
-        List<int>? batches = null)
-        => Capture(model, tensors, context, maxRows, out _, optimized, maxFloats, batches);
-
-    /// <param name="model">The graph to run (not modified).</param>
-    /// <param name="tensors">Names of the tensors to capture.</param>
-    /// <param name="context">The data as the graph's inputs see it.</param>
-    /// <param name="maxRows">Most calibration rows to run.</param>
-    /// <param name="rowShapes">Per tensor: the shape of one row (the tensor's shape without the batch axis).</param>
-    /// <param name="optimized">Run with all of ONNX Runtime's optimizations (fused kernels).</param>
-    /// <param name="maxFloats">Stop after about this many captured floats.</param>
-    /// <param name="batches">
-    /// Empty: filled with the rows of each batch run. Not empty: the batches to run, in rows (as recorded by an earlier
-    /// capture). Two captures compare value for value only when they ran the same batches: a tensor whose first axis
-    /// is not the batch (an attention tensor laid out [sequence, batch·heads, width]) is cut into "rows" along that axis.
-    /// </param>
-    public static Dictionary<string, float[][]> Capture(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows,
-        out Dictionary<string, long[]> rowShapes, bool optimized = false, long maxFloats = long.MaxValue, List<int>? batches = null)
-    {
-        var rows = tensors.ToDictionary(t => t, _ => new List<float[]>());
-        var shapes = new Dictionary<string, long[]>();
-        rowShapes = shapes;
-        if (rows.Count == 0) return new Dictionary<string, float[][]>();
-        Visit(model, tensors, context, maxRows, optimized, maxFloats, batches, (name, value) =>
-        {
-            var shape = value.GetTensorTypeAndShape().Shape;
-            if (shape.Length < 1) return;
-            shapes[name] = shape.Skip(1).ToArray();
-            int batch = (int)shape[0];
-            var data = value.GetTensorDataAsSpan<float>();
-            int width = batch == 0 ? 0 : data.Length / batch;
-            for (int r = 0; r < batch; r++) rows[name].Add(data.Slice(r * width, width).ToArray());
-        });
-        return rows.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
-    }
-
-    /// <summary>Runs the graph batch by batch and hands every requested tensor of every batch to <paramref name="onValue"/>; returns the rows run.</summary>
-    private static int Visit(ModelProto model, IReadOnlyCollection<string> tensors, GraphEditContext context, int maxRows, bool optimized, long maxFloats,
-        List<int>? batchRows, Action<string, OrtValue> onValue)
-    {
-        if (maxRows < 1) throw new ArgumentOutOfRangeException(nameof(maxRows), maxRows, "At least one calibration row is needed.");
-        var g = model.Graph;
-        var initializers = new HashSet<string>(g.Initializer.Select(t => t.Name));
-        var inputs = g.Input.Where(i => !initializers.Contains(i.Name)).ToList();
-        var dims = new List<long[]>();
-        foreach (var input in inputs)
-        {
-            var type = input.Type?.TensorType
-                ?? throw new UnsupportedModelException($"The graph input '{input.Name}' is not a tensor; only networks with tensor inputs can be run on calibration data.");
-            dims.Add(type.Shape?.Dim.Select(d => d.DimValue > 0 ? d.DimValue : -1).ToArray() ?? new long[] { -1, -1 });
-        }
-        var inputNames = inputs.Select(i => i.Name).ToArray();
-        var outputNames = tensors.ToArray();
-
-        using var batches = new FeatureBatches(context.GraphInputData, inputNames, context.SkipsNonFiniteRows); // checks that the data has each input column
-        for (int i = 0; i < inputs.Count; i++)
-            GraphInputTypes.Check(inputs[i], batches.ItemTypes[i]);
-        // A graph exported with a fixed batch size (CNTK's ResNet18: [1, 3, 224, 224]) is run that many rows at a time.
-        int fixedBatch = dims.Select(d => d.Length > 1 && d[0] > 0 ? (int)d[0] : BatchSize).Min();
-        bool adaptive = fixedBatch == BatchSize;
-        // Replaying the batches of an earlier capture (see Capture): the same rows per run, in the same order.
-        bool replay = batchRows is { Count: > 0 };
-        int batchIndex = 0;
-        int count = batches.Read(replay ? batchRows![0] : Math.Min(adaptive ? 1 : fixedBatch, maxRows), out var flat);
-        context.NoteSkipped(batches.Skipped, count, string.Join(", ", inputNames));
-        if (count == 0)
-            throw new DataMismatchException("The calibration data has no rows. Give the stage data to record the activations on.");
-
-        // No memory arena: with every intermediate tensor an output, a batch's tensors are hundreds of MB, and the
-        // arena would keep its largest extent (rounded up to a power of two) until the session ends.
-        using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, EnableCpuMemArena = false };
-        // Unoptimized unless asked: every tensor is computed as the graph names it, by the node that writes it
-        // (a QuantizeLinear → DequantizeLinear pair too, which optimization would fuse into the next operator).
-        options.GraphOptimizationLevel = optimized ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL;
-        // Unoptimized, the weights are read as stored (mapped from the graph's external data file), not copied into
-        // packed layouts: a recording reads a bounded sample of rows, where packing costs a model-sized copy.
-        if (!optimized) options.AddSessionConfigEntry("session.disable_prepacking", "1");
-        using var session = SessionWithOutputs(model, outputNames, options);
-        using var runOptions = new RunOptions();
-        int n = 0;
-        long total = 0;
-        while (count > 0)
-        {
-            long floats = 0;
-            var values = new List<OrtValue>();
-            try
-            {
-                for (int i = 0; i < inputNames.Length; i++)
-                    values.Add(OrtTensors.Over(flat[i], count * batches.Widths[i], Shape(dims[i], count, batches.Widths[i])));
-                using var results = session.Run(runOptions, inputNames, values, outputNames);
-                int k = 0;
-                foreach (var result in results)
-                {
-                    floats += result.GetTensorTypeAndShape().ElementCount;
-                    onValue(outputNames[k++], result);
-                }
-            }
-            finally
-            {
-                foreach (var v in values) v.Dispose();
-            }
-            n += count;
-            total += floats;
-            if (!replay) batchRows?.Add(count);
-            if (replay)
-            {
-                count = ++batchIndex < batchRows!.Count ? batches.Read(batchRows[batchIndex], out flat) : 0;
-                continue;
-            }
-            long perRow = Math.Max(1, floats / count);
-            int next = adaptive ? (int)Math.Clamp(Math.Min(BatchFloats, maxFloats - total) / perRow, 1, BatchSize) : fixedBatch;
-            count = n < maxRows && total < maxFloats ? batches.Read(Math.Min(next, maxRows - n), out flat) : 0;
-        }
-        context.NoteSkipped(batches.Skipped, n, string.Join(", ", inputNames));
-        return n;
-    }
-
-    /// <summary>
-    /// A session over the model with <paramref name="tensors"/> added as graph outputs; the model itself is left as
-    /// it was. The model goes to ONNX Runtime through a temporary file with its weights as external data
-    /// (<see cref="GraphFile"/>), not a byte array: a 63 MB array per session only fed the large-object heap
-    /// (calibration and SQNR open four), and a graph over 2 GB has no byte array.
-    /// </summary>
-    private static InferenceSession SessionWithOutputs(ModelProto model, IEnumerable<string> tensors, SessionOptions options)
-    {
-        var g = model.Graph;
-        int before = g.Output.Count;
-        // Added in place and removed again rather than on a copy: a copy of a 63 MB ResNet18 costs time and memory.
-        foreach (var name in tensors)
-            if (!g.Output.Any(o => o.Name == name))
-                g.Output.Add(new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = OnnxType.Float } } });
-        try
-        {
-            // Deleted once the session is made: ONNX Runtime has read the graph and maps or holds the weights.
-            using var file = GraphFile.Write(model);
-            return new InferenceSession(file.Path, options);
-        }
-        finally
-        {
-            while (g.Output.Count > before) g.Output.RemoveAt(g.Output.Count - 1);
-        }
-    }
-
-    /// <summary>The input's declared shape with the batch filled in, or [count, width] when it does not fit.</summary>
-    internal static long[] Shape(long[] dims, int count, int width)
-    {
-        if (dims.Length >= 2 && dims.Skip(1).All(d => d > 0) && dims.Skip(1).Aggregate(1L, (a, d) => a * d) == width)
-            return dims.Select((d, i) => i == 0 ? count : d).ToArray();
-        return new long[] { count, width };
     }
 }

@@ -21,7 +21,7 @@ internal static class ActivationSmoothing
                 && OnnxGraphEditor.Initializer(g, w.Name) is { Dims.Count: 2 } && g.Node.Count(n => n.Input.Contains(w.Name)) == 1)
             .GroupBy(w => w.Consumer.Input[0]).ToList();
         if (groups.Count == 0) return "";
-        var captured = ActivationRecorder.Capture(model, groups.Select(grp => grp.Key).ToArray(), context, Math.Min(options.Network.MaxCalibrationRows, 64), maxFloats: 64L << 20);
+        var captured = TensorCapture.Capture(model, groups.Select(grp => grp.Key).ToArray(), context, Math.Min(options.Network.MaxCalibrationRows, 64), maxFloats: 64L << 20);
         int smoothed = 0;
         double largestRatio = 0;
         foreach (var group in groups)

@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using Microsoft.ML.Compression.Onnx;
 using Microsoft.ML.Compression.Pipeline;
-using Microsoft.ML.OnnxRuntime;
 using Onnx;
 
 namespace Microsoft.ML.Compression.Quantization;
@@ -56,14 +54,14 @@ internal static class QuantizationMeasurements
         // so different batch sizes (the adaptive batching sizes batches by the captured tensors) misaligned them and
         // reported ~10 dB on tensors that FP16 left all but exact.
         var batches = new List<int>();
-        var reference = ActivationRecorder.Capture(floatModel, floatNames, context, maxRows, maxFloats: CaptureBudget, batches: batches);
+        var reference = TensorCapture.Capture(floatModel, floatNames, context, maxRows, maxFloats: CaptureBudget, batches: batches);
         int rowCount = Math.Max(1, batches.Sum());
         // Graph outputs as ONNX Runtime really runs the quantized graph (QDQ fused into integer kernels, whose
         // arithmetic can differ from QDQ simulated in float: int16 saturation in u8×s8 kernels once hid here);
         // intermediate tensors unoptimized, since fusion removes them.
         var graphOutputs = new HashSet<string>(qg.Output.Select(o => o.Name));
-        var candidate = ActivationRecorder.Capture(measured, pairs.Select(p => p.Quantized).Where(q => !graphOutputs.Contains(q)).Distinct().ToArray(), context, rowCount, batches: batches);
-        foreach (var (name, rows) in ActivationRecorder.Capture(quantized, pairs.Select(p => p.Quantized).Where(graphOutputs.Contains).Distinct().ToArray(), context, rowCount, optimized: true, batches: batches))
+        var candidate = TensorCapture.Capture(measured, pairs.Select(p => p.Quantized).Where(q => !graphOutputs.Contains(q)).Distinct().ToArray(), context, rowCount, batches: batches);
+        foreach (var (name, rows) in TensorCapture.Capture(quantized, pairs.Select(p => p.Quantized).Where(graphOutputs.Contains).Distinct().ToArray(), context, rowCount, optimized: true, batches: batches))
             candidate[name] = rows;
         var result = new List<TensorError>();
         foreach (var (f, q) in pairs)
@@ -97,44 +95,36 @@ internal static class QuantizationMeasurements
     public static string QuantizeFasterThanFloat(ModelProto model, QuantizationMode mode, QuantizationOptions options, GraphEditContext context,
         QuantizeVariant quantize)
     {
-        var (inputs, batch) = TimingBatch(model, context, Math.Min(64, options.Network.MaxCalibrationRows));
-        try
+        using var timer = new GraphTimer(model, context, Math.Min(64, options.Network.MaxCalibrationRows));
+        double fp32 = timer.MedianMs(model);
+        var weights = WeightTensors.Find(model.Graph, options.ExcludedNodes);
+        var candidates = new List<(string What, string[] Float)> { ("all layers", Array.Empty<string>()) };
+        var conv = weights.Where(w => w.Consumer.OpType == "Conv").Select(w => w.Name).ToArray();
+        var dense = weights.Where(w => w.Consumer.OpType != "Conv").Select(w => w.Name).ToArray();
+        if (conv.Length > 0 && dense.Length > 0)
         {
-            double fp32 = TimeMs(model, inputs);
-            var weights = WeightTensors.Find(model.Graph, options.ExcludedNodes);
-            var candidates = new List<(string What, string[] Float)> { ("all layers", Array.Empty<string>()) };
-            var conv = weights.Where(w => w.Consumer.OpType == "Conv").Select(w => w.Name).ToArray();
-            var dense = weights.Where(w => w.Consumer.OpType != "Conv").Select(w => w.Name).ToArray();
-            if (conv.Length > 0 && dense.Length > 0)
-            {
-                candidates.Add(("Conv layers left float", conv));
-                candidates.Add(("MatMul/Gemm layers left float", dense));
-            }
-            var tried = new List<string>();
-            (ModelProto Model, string Description, string What, double Ms)? best = null;
-            foreach (var (what, keepFloat) in candidates)
-            {
-                var copy = model.Clone();
-                var description = quantize(copy, mode, keepFloat);
-                double ms = TimeMs(copy, inputs);
-                tried.Add($"{what} {ms:F2} ms");
-                if (ms < fp32 && (best == null || ms < best.Value.Ms)) best = (copy, description, what, ms);
-                if (what == "all layers" && ms < fp32) break; // quantizing everything already pays off
-            }
-            int rows = (int)inputs[0].Value.GetTensorTypeAndShape().Shape[0];
-            string timing = $"timed on a batch of {rows} calibration row(s), 1 thread: FP32 {fp32:F2} ms, {mode} INT8 with {string.Join(", ", tried)}";
-            if (best is { } b)
-            {
-                Replace(model, b.Model);
-                return $"{b.Description} RequireSpeedup: {timing}; kept {b.What} ({fp32 / b.Ms:F2}x faster).";
-            }
-            var weightOnly = quantize(model, QuantizationMode.WeightOnly, Array.Empty<string>());
-            return $"{weightOnly} RequireSpeedup: {timing}; no {mode} variant was faster than FP32, so the weights were quantized weight-only (smaller, as fast as FP32).";
+            candidates.Add(("Conv layers left float", conv));
+            candidates.Add(("MatMul/Gemm layers left float", dense));
         }
-        finally
+        var tried = new List<string>();
+        (ModelProto Model, string Description, string What, double Ms)? best = null;
+        foreach (var (what, keepFloat) in candidates)
         {
-            foreach (var (_, v) in inputs) v.Dispose();
+            var copy = model.Clone();
+            var description = quantize(copy, mode, keepFloat);
+            double ms = timer.MedianMs(copy);
+            tried.Add($"{what} {ms:F2} ms");
+            if (ms < fp32 && (best == null || ms < best.Value.Ms)) best = (copy, description, what, ms);
+            if (what == "all layers" && ms < fp32) break; // quantizing everything already pays off
         }
+        string timing = $"timed on a batch of {timer.Rows} calibration row(s), 1 thread: FP32 {fp32:F2} ms, {mode} INT8 with {string.Join(", ", tried)}";
+        if (best is { } b)
+        {
+            Replace(model, b.Model);
+            return $"{b.Description} RequireSpeedup: {timing}; kept {b.What} ({fp32 / b.Ms:F2}x faster).";
+        }
+        var weightOnly = quantize(model, QuantizationMode.WeightOnly, Array.Empty<string>());
+        return $"{weightOnly} RequireSpeedup: {timing}; no {mode} variant was faster than FP32, so the weights were quantized weight-only (smaller, as fast as FP32).";
     }
 
     private static void Replace(ModelProto target, ModelProto source)
@@ -142,52 +132,5 @@ internal static class QuantizationMeasurements
         target.Graph = source.Graph;
         target.OpsetImport.Clear();
         target.OpsetImport.Add(source.OpsetImport);
-    }
-
-    private static (List<(string Name, OrtValue Value)>, int) TimingBatch(ModelProto model, GraphEditContext context, int maxRows)
-    {
-        var g = model.Graph;
-        var initializers = new HashSet<string>(g.Initializer.Select(t => t.Name));
-        var inputs = g.Input.Where(i => !initializers.Contains(i.Name)).ToList();
-        var values = new List<(string, OrtValue)>();
-        // Read in each input's own item type (int64 token ids stay int64); the blocks are fresh for this one read.
-        using var batches = new FeatureBatches(context.GraphInputData, inputs.Select(i => i.Name).ToArray());
-        int n = batches.Read(maxRows, out var blocks);
-        for (int i = 0; n > 0 && i < inputs.Count; i++)
-        {
-            var dims = inputs[i].Type?.TensorType?.Shape?.Dim.Select(d => d.DimValue > 0 ? d.DimValue : -1).ToArray() ?? new long[] { -1, -1 };
-            int width = batches.Widths[i];
-            values.Add((inputs[i].Name, OrtTensors.Over(blocks[i], n * width, ActivationRecorder.Shape(dims, n, width))));
-        }
-        if (n == 0) throw new DataMismatchException("The calibration data has no rows to time the network on.");
-        return (values, n);
-    }
-
-    /// <summary>Median milliseconds per run, one thread, all graph optimizations (as ML.NET's OnnxTransformer runs it).</summary>
-    private static double TimeMs(ModelProto model, List<(string Name, OrtValue Value)> inputs)
-    {
-        using var options = new SessionOptions
-        {
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = 1, InterOpNumThreads = 1,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-        };
-        InferenceSession session;
-        using (var file = GraphFile.Write(model)) session = new InferenceSession(file.Path, options);
-        using var owned = session;
-        using var run = new RunOptions();
-        var names = inputs.Select(i => i.Name).ToArray();
-        var values = inputs.Select(i => i.Value).ToArray();
-        var outputs = session.OutputNames.ToArray();
-        for (int i = 0; i < 2; i++) session.Run(run, names, values, outputs).Dispose();
-        var times = new List<double>();
-        var total = Stopwatch.StartNew();
-        while (times.Count < 5 || times.Count < 25 && total.Elapsed.TotalSeconds < 1)
-        {
-            var sw = Stopwatch.StartNew();
-            session.Run(run, names, values, outputs).Dispose();
-            times.Add(sw.Elapsed.TotalMilliseconds);
-        }
-        times.Sort();
-        return times[times.Count / 2];
     }
 }

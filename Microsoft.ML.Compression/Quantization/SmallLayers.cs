@@ -27,7 +27,7 @@ internal static class SmallLayers
         Dictionary<string, float[][]> rows;
         try
         {
-            rows = ActivationRecorder.Capture(model, inside, context, 1);
+            rows = TensorCapture.Capture(model, inside, context, 1);
         }
         catch (DataMismatchException e) when (e.ColumnName == null)
         {

@@ -21,7 +21,7 @@ internal static class WeightNoise
     {
         var g = floatModel.Graph;
         var inputs = weights.Select(w => w.Consumer.Input[0]).Distinct().ToArray();
-        var captured = ActivationRecorder.Capture(floatModel, inputs, context, Math.Min(maxRows, 64), maxFloats: 16L << 20);
+        var captured = TensorCapture.Capture(floatModel, inputs, context, Math.Min(maxRows, 64), maxFloats: 16L << 20);
         var result = new Dictionary<string, double>();
         foreach (var w in weights)
         {
