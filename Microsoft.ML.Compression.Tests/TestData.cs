@@ -165,6 +165,10 @@ internal static class TestData
     /// Accuracy of a network's logits (the "Score" vector, argmax) against the label: letters A..Z map to 0..25,
     /// numeric labels (Fashion-MNIST class ids) are used as they are.
     /// </summary>
+    /// <summary>The Score vector of every row.</summary>
+    public static float[][] Logits(ITransformer model, IDataView data)
+        => model.Transform(data).GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();
+
     public static double LogitAccuracy(ITransformer model, IDataView data)
     {
         var scored = model.Transform(data);

@@ -68,8 +68,58 @@ public sealed class TransformerQuantizationTests
             Assert.AreEqual(12, g.Node.Count(n => n.OpType == "MatMulIntegerToFloat" && n.Domain == "com.microsoft" && n.Input.Count == 7));
             Assert.AreEqual(4, g.Node.Count(n => n.OpType == "MatMul"));
             Assert.AreEqual(5, g.Node.Count(n => n.OpType == "Add"), "the positional and the 4 residual Adds; no bias Add left");
-            Assert.IsFalse(g.Node.Any(n => n.OpType == "Mul" && g.Node.Any(q => q.OpType == "QuantizeLinear" && q.Input[0] == n.Output[0])));
+            Assert.IsFalse(g.Node.Any(n => n.OpType == "Mul" && n.Input.Any(i => g.Initializer.Any(t => t.Name == i && OnnxTensors.ElementCount(t) == 1))
+                && g.Node.Any(q => q.OpType == "QuantizeLinear" && q.Input[0] == n.Output[0])), "no scalar Mul feeds a QuantizeLinear");
         }
+    }
+
+    [TestCategory("Slow")]
+    [TestMethod]
+    public void SplittingOutlierChannelsBringsStaticInt8CloserToFp32()
+    {
+        // The fixture's LayerNorm outputs are even (±4); give them the outlier channel a pretrained Transformer has:
+        // channel 0 of each LayerNorm that feeds only weight MatMuls ×20 (its scale and bias), and row 0 of those
+        // MatMuls' weights ÷20, which leaves the float model's output as it was.
+        var m = OnnxModelIO.Load(Model);
+        var g0 = m.Graph;
+        int edited = 0;
+        foreach (var ln in g0.Node.Where(n => n.OpType == "LayerNormalization").ToList())
+        {
+            var readers = g0.Node.Where(n => n.Input.Contains(ln.Output[0])).ToList();
+            if (readers.Count == 0 || readers.Any(r => r.OpType != "MatMul" || r.Input[0] != ln.Output[0] || OnnxGraphEditor.Initializer(g0, r.Input[1]) == null)) continue;
+            foreach (var input in ln.Input.Skip(1)) Scale(g0, input, 0, 20f, rowLength: 1);
+            foreach (var r in readers)
+            {
+                var w = OnnxGraphEditor.Initializer(g0, r.Input[1])!;
+                Scale(g0, w.Name, 0, 1f / 20, rowLength: (int)w.Dims[1]);
+            }
+            edited++;
+        }
+        Assert.IsTrue(edited >= 2, $"{edited} LayerNorm(s) edited");
+        var bytes = OnnxModelIO.ToBytes(m);
+        var path = Path.Combine(Path.GetTempPath(), $"outlier_transformer_{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, bytes);
+        float[][] fp32;
+        try { fp32 = TestData.Logits(_ml.Transforms.ApplyOnnxModel(path).Fit(_test), _test); }
+        finally { File.Delete(path); }
+        double Error(CompressedModel q) => TestData.Logits(q, _test).Zip(fp32, (a, b) => a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum()).Average();
+        using var split = _ml.Compression().Quantize(new MemoryStream(bytes), new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(_calib);
+        using var plain = _ml.Compression().Quantize(new MemoryStream(bytes), new QuantizationOptions { Network = { Mode = QuantizationMode.Static, SplitOutlierChannels = false } }).Fit(_calib);
+        // Each split MatMul input is widened by a Gather of its own channels and scaled back by a Mul.
+        Assert.IsTrue(Graph(split).Node.Count(n => n.OpType == "Gather" && n.Output[0].EndsWith("_split")) >= edited);
+        Assert.IsFalse(Graph(plain).Node.Any(n => n.OpType == "Gather" && n.Output[0].EndsWith("_split")));
+        double a = Error(split), b = Error(plain);
+        Console.WriteLine($"logit MSE against FP32: split {a:G4}, plain {b:G4}");
+        Assert.IsTrue(a < 0.5 * b, $"split {a}, plain {b}");
+    }
+
+    /// <summary>Multiplies entry <paramref name="row"/> (a run of <paramref name="rowLength"/> values) of an initializer.</summary>
+    private static void Scale(global::Onnx.GraphProto g, string name, int row, float factor, int rowLength)
+    {
+        var t = OnnxGraphEditor.Initializer(g, name)!;
+        var values = OnnxTensors.ReadFloats(t);
+        for (int i = row * rowLength; i < (row + 1) * rowLength; i++) values[i] *= factor;
+        g.Initializer[g.Initializer.IndexOf(t)] = OnnxTensors.Float(t.Name, values, t.Dims.ToArray());
     }
 
     [TestCategory("Slow")]

@@ -99,6 +99,7 @@ internal static partial class GraphQuantizer
         var small = new List<WeightTensor>();
         if (mode != QuantizationMode.WeightOnly) weights = SmallLayers.KeepSmallInFloat(model, weights, options, context, out small, out smallNote);
         if (mode == QuantizationMode.Static && options.Network.SmoothActivations) smallNote += ActivationSmoothing.Apply(model, weights, options, context);
+        if (mode == QuantizationMode.Static && options.Network.SplitOutlierChannels) smallNote += OutlierChannelSplitting.Apply(model, weights, options, context);
         string description = weights.Count == 0 ? "" : mode switch
         {
             QuantizationMode.Static => QuantizeStatic(model, weights, options, context),
