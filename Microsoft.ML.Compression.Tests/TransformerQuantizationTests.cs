@@ -105,9 +105,9 @@ public sealed class TransformerQuantizationTests
         double Error(CompressedModel q) => TestData.Logits(q, _test).Zip(fp32, (a, b) => a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum()).Average();
         using var split = _ml.Compression().Quantize(new MemoryStream(bytes), new QuantizationOptions { Network = { Mode = QuantizationMode.Static } }).Fit(_calib);
         using var plain = _ml.Compression().Quantize(new MemoryStream(bytes), new QuantizationOptions { Network = { Mode = QuantizationMode.Static, SplitOutlierChannels = false } }).Fit(_calib);
-        // Each split MatMul input is widened by a Gather of its own channels and scaled back by a Mul.
-        Assert.IsTrue(Graph(split).Node.Count(n => n.OpType == "Gather" && n.Output[0].EndsWith("_split")) >= edited);
-        Assert.IsFalse(Graph(plain).Node.Any(n => n.OpType == "Gather" && n.Output[0].EndsWith("_split")));
+        // Each split MatMul input is widened by a Concat of its channels and the further copies of the split ones.
+        Assert.IsTrue(Graph(split).Node.Count(n => n.OpType == "Concat" && n.Output[0].EndsWith("_split")) >= edited);
+        Assert.IsFalse(Graph(plain).Node.Any(n => n.OpType == "Concat" && n.Output[0].EndsWith("_split")));
         double a = Error(split), b = Error(plain);
         Console.WriteLine($"logit MSE against FP32: split {a:G4}, plain {b:G4}");
         Assert.IsTrue(a < 0.5 * b, $"split {a}, plain {b}");

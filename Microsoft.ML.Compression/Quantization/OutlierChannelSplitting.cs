@@ -12,8 +12,9 @@ namespace Microsoft.ML.Compression.Quantization;
 /// (a row is only repeated), so their per-channel scales do not grow; the activation's range shrinks by up to c.
 /// The cost is a Gather and a Mul on the activation and a few more rows in the MatMul (at most
 /// <see cref="MaxExtraShare"/> of its inputs). On the pretrained sentence encoder of the benchmarks the largest
-/// LayerNorm-output channel was 10× the 90th-percentile channel; splitting to 1.5× raised static INT8's top-10
-/// neighbour overlap with FP32 from 0.90 to 0.94 (docs/benchmarks.md).
+/// LayerNorm-output channel was 10× the 90th-percentile channel; splitting every input to 1.5× raised static INT8's
+/// top-10 neighbour overlap with FP32 from 0.90 to 0.94 at about a fifth more time per batch (docs/benchmarks.md);
+/// splitting only the inputs with the strongest outliers kept most of the time but not the overlap.
 /// </summary>
 internal static class OutlierChannelSplitting
 {
@@ -48,20 +49,24 @@ internal static class OutlierChannelSplitting
             int extra = copies.Sum() - k;
             if (extra == 0) continue;
 
-            // Gather indices: every channel once, then each split channel's further copies; the Mul divides all copies.
+            // The input's channels, each split one divided by its copy count, then the further copies of the split
+            // channels appended: Mul, Gather of those few channels, Mul, Concat on the last axis. (A Gather of every
+            // channel instead copied value by value and made the encoder slower than FP32.)
             var index = Enumerable.Range(0, k).Select(i => (long)i).ToList();
             for (int j = 0; j < k; j++)
                 for (int c = 1; c < copies[j]; c++) index.Add(j);
-            var factor = index.Select(j => 1f / copies[j]).ToArray();
-            var indexName = OnnxGraphEditor.UniqueName(g, group.Key + "_split_index");
-            var factorName = OnnxGraphEditor.UniqueName(g, group.Key + "_split_factor");
-            var gathered = OnnxGraphEditor.UniqueName(g, group.Key + "_split");
-            var output = OnnxGraphEditor.UniqueName(g, group.Key + "_split_scaled");
-            g.Initializer.Add(OnnxTensors.Int64(indexName, index.ToArray(), index.Count));
-            g.Initializer.Add(OnnxTensors.Float(factorName, factor, factor.Length));
+            var extraIndex = index.Skip(k).ToArray();
+            var names = new[] { "_split_factor", "_split_scaled", "_split_index", "_split_copies", "_split_copy_factor", "_split_copies_scaled", "_split" }
+                .Select(suffix => OnnxGraphEditor.UniqueName(g, group.Key + suffix)).ToArray();
+            g.Initializer.Add(OnnxTensors.Float(names[0], Enumerable.Range(0, k).Select(j => 1f / copies[j]).ToArray(), k));
+            g.Initializer.Add(OnnxTensors.Int64(names[2], extraIndex, extraIndex.Length));
+            g.Initializer.Add(OnnxTensors.Float(names[4], extraIndex.Select(j => 1f / copies[j]).ToArray(), extraIndex.Length));
+            var output = names[6];
             int at = g.Node.IndexOf(group.Select(w => w.Consumer).OrderBy(n => g.Node.IndexOf(n)).First());
-            g.Node.Insert(at, OnnxGraphEditor.Node("Gather", new[] { group.Key, indexName }, new[] { gathered }, gathered).WithInt("axis", -1));
-            g.Node.Insert(at + 1, OnnxGraphEditor.Node("Mul", new[] { gathered, factorName }, new[] { output }, output));
+            g.Node.Insert(at, OnnxGraphEditor.Node("Mul", new[] { group.Key, names[0] }, new[] { names[1] }, names[1]));
+            g.Node.Insert(at + 1, OnnxGraphEditor.Node("Gather", new[] { group.Key, names[2] }, new[] { names[3] }, names[3]).WithInt("axis", -1));
+            g.Node.Insert(at + 2, OnnxGraphEditor.Node("Mul", new[] { names[3], names[4] }, new[] { names[5] }, names[5]));
+            g.Node.Insert(at + 3, OnnxGraphEditor.Node("Concat", new[] { names[1], names[5] }, new[] { output }, output).WithInt("axis", -1));
             for (int t = 0; t < tensors.Count; t++)
             {
                 int n = (int)tensors[t].Dims[1];
