@@ -72,12 +72,10 @@ internal static class StructuredPruner
 
     /// <summary>
     /// Removes the share <paramref name="sparsity"/> of one plan's channels from <paramref name="model"/> and refits its
-    /// consumer; null when that share rounds to no channel.
+    /// consumer; null when that share rounds to no channel. With <paramref name="cloneOfOriginal"/> the model is an
+    /// unpruned copy of the original (the per-layer split's trial runs): the consumer's current inputs are the
+    /// original ones already recorded, so no pass over the data is needed.
     /// </summary>
-    /// <param name="cloneOfOriginal">
-    /// The model is an unpruned copy of the original (the per-layer split's trial runs): the consumer's current inputs are
-    /// the original ones already recorded, so no pass over the data is needed.
-    /// </param>
     private static (string Summary, bool Refitted)? PrunePlan(ModelProto model, ModelProto original, Plan plan, double sparsity, bool reconstruct, int rows,
         GraphEditContext context, IReadOnlyDictionary<string, float[][]> originalRows, IReadOnlyDictionary<string, long[]> originalShapes, bool cloneOfOriginal)
     {

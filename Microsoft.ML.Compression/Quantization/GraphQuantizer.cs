@@ -99,7 +99,8 @@ internal static partial class GraphQuantizer
         var small = new List<WeightTensor>();
         if (mode != QuantizationMode.WeightOnly) weights = SmallLayers.KeepSmallInFloat(model, weights, options, context, out small, out smallNote);
         if (mode == QuantizationMode.Static && options.Network.SmoothActivations) smallNote += ActivationSmoothing.Apply(model, weights, options, context);
-        if (mode == QuantizationMode.Static && options.Network.SplitOutlierChannels) smallNote += OutlierChannelSplitting.Apply(model, weights, options, context);
+        var splitFactors = new List<string>();
+        if (mode == QuantizationMode.Static && options.Network.SplitOutlierChannels) smallNote += OutlierChannelSplitting.Apply(model, weights, options, context, splitFactors);
         string description = weights.Count == 0 ? "" : mode switch
         {
             QuantizationMode.Static => QuantizeStatic(model, weights, options, context),
@@ -121,7 +122,8 @@ internal static partial class GraphQuantizer
             description += $" {withBias} quantized MatMul(s) with their bias Add written as ONNX Runtime's MatMulIntegerToFloat with the bias inside (the QDQ form leaves the Add as a separate pass).";
         // Embedding tables (Gather) and large constant operands are stored quantized in every mode: in text models
         // they are most of the file.
-        var excluded = options.ExcludedNodes.Concat(alsoExcluded ?? Array.Empty<string>()).ToHashSet();
+        // The split's factor vectors are part of the activation path, not a model constant worth storing smaller.
+        var excluded = options.ExcludedNodes.Concat(alsoExcluded ?? Array.Empty<string>()).Concat(splitFactors).ToHashSet();
         return (description + EmbeddingQuantizer.Quantize(model, EmbeddingQuantizer.Find(model.Graph, excluded), options)
             + (context.FeatureInput == null ? EmbeddingQuantizer.QuantizeOperands(model, options, excluded) : "")).TrimStart();
     }

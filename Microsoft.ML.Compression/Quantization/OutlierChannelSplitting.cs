@@ -24,7 +24,8 @@ internal static class OutlierChannelSplitting
     /// <summary>Splitting stops once no channel's copies exceed this multiple of the 90th-percentile channel.</summary>
     internal const double TargetRatio = 1.5;
 
-    public static string Apply(ModelProto model, List<WeightTensor> weights, QuantizationOptions options, GraphEditContext context)
+    /// <summary>Splits the outlier channels of every weight MatMul's input; <paramref name="factors"/> receives the names of the factor vectors added, for the steps after this one to leave alone.</summary>
+    public static string Apply(ModelProto model, List<WeightTensor> weights, QuantizationOptions options, GraphEditContext context, List<string> factors)
     {
         var g = model.Graph;
         if (OnnxGraphEditor.OpsetVersion(model) < 11) return ""; // Gather with a negative axis
@@ -61,6 +62,8 @@ internal static class OutlierChannelSplitting
             g.Initializer.Add(OnnxTensors.Float(names[0], Enumerable.Range(0, k).Select(j => 1f / copies[j]).ToArray(), k));
             g.Initializer.Add(OnnxTensors.Int64(names[2], extraIndex, extraIndex.Length));
             g.Initializer.Add(OnnxTensors.Float(names[4], extraIndex.Select(j => 1f / copies[j]).ToArray(), extraIndex.Length));
+            factors.Add(names[0]);
+            factors.Add(names[4]);
             var output = names[6];
             int at = g.Node.IndexOf(group.Select(w => w.Consumer).OrderBy(n => g.Node.IndexOf(n)).First());
             g.Node.Insert(at, OnnxGraphEditor.Node("Mul", new[] { group.Key, names[0] }, new[] { names[1] }, names[1]));
