@@ -102,23 +102,14 @@ internal static class StructuredSplit
         return result;
     }
 
-    /// <summary>Mean over the outputs of the squared error relative to the output's mean square.</summary>
+    /// <summary>
+    /// Mean over the outputs of the squared error relative to the output's mean square; infinite when a trial's output
+    /// is not finite, so that share is taken last.
+    /// </summary>
     private static double RelativeError(Dictionary<string, float[][]> reference, Dictionary<string, float[][]> result)
-    {
-        double sum = 0;
-        foreach (var (name, rows) in reference)
+        => reference.Average(kv =>
         {
-            double error = 0, energy = 0;
-            var other = result[name];
-            for (int r = 0; r < Math.Min(rows.Length, other.Length); r++)
-                for (int j = 0; j < rows[r].Length; j++)
-                {
-                    double d = (double)other[r][j] - rows[r][j];
-                    error += double.IsFinite(d) ? d * d : double.MaxValue / 4;
-                    energy += (double)rows[r][j] * rows[r][j];
-                }
-            sum += error / Math.Max(energy, 1e-30);
-        }
-        return sum / reference.Count;
-    }
+            var (signal, noise) = CapturedError.Energies(kv.Value, result[kv.Key]);
+            return double.IsFinite(noise) ? noise / Math.Max(signal, 1e-30) : double.PositiveInfinity;
+        });
 }

@@ -16,24 +16,15 @@ internal static class ActivationSmoothing
     public static string Apply(ModelProto model, List<WeightTensor> weights, QuantizationOptions options, GraphEditContext context)
     {
         var g = model.Graph;
-        // MatMul layers ([K, N] weight read only there), grouped by the activation they read: one scale vector per activation.
-        var groups = weights.Where(w => w.Consumer.OpType == "MatMul" && w.Consumer.Input[1] == w.Name
-                && OnnxGraphEditor.Initializer(g, w.Name) is { Dims.Count: 2 } && g.Node.Count(n => n.Input.Contains(w.Name)) == 1)
-            .GroupBy(w => w.Consumer.Input[0]).ToList();
-        if (groups.Count == 0) return "";
-        var captured = TensorCapture.Capture(model, groups.Select(grp => grp.Key).ToArray(), context, Math.Min(options.Network.MaxCalibrationRows, 64), maxFloats: 64L << 20);
+        // One scale vector per activation, shared by the MatMuls that read it.
+        var groups = MatMulInputChannels.Measure(model, weights, options, context);
         int smoothed = 0;
         double largestRatio = 0;
         foreach (var group in groups)
         {
-            var first = OnnxGraphEditor.Initializer(g, group.First().Name)!;
-            int k = (int)first.Dims[0];
-            if (!captured.TryGetValue(group.Key, out var rows) || rows.Length == 0 || rows.Any(r => r.Length % k != 0)) continue;
-            var xMax = new float[k];
-            foreach (var row in rows)
-                for (int i = 0; i < row.Length; i++) xMax[i % k] = Math.Max(xMax[i % k], Math.Abs(row[i]));
-            var tensors = group.Select(w => OnnxGraphEditor.Initializer(g, w.Name)!).ToList();
-            if (tensors.Any(t => t.Dims[0] != k)) continue;
+            var xMax = group.ChannelMax;
+            int k = xMax.Length;
+            var tensors = group.Layers.Select(w => OnnxGraphEditor.Initializer(g, w.Name)!).ToList();
             var values = tensors.Select(OnnxTensors.ReadFloats).ToList();
             var wMax = new float[k];
             for (int t = 0; t < tensors.Count; t++)
@@ -43,7 +34,7 @@ internal static class ActivationSmoothing
                     for (int c = 0; c < n; c++) wMax[r] = Math.Max(wMax[r], Math.Abs(values[t][r * n + c]));
             }
             var s = new float[k];
-            for (int r = 0; r < k; r++) s[r] = xMax[r] > 0 && wMax[r] > 0 ? MathF.Sqrt(xMax[r] / wMax[r]) : 1f;
+            for (int r = 0; r < k; r++) s[r] = xMax[r] > 0 && wMax[r] > 0 ? (float)Math.Sqrt(xMax[r] / wMax[r]) : 1f;
             var sorted = xMax.OrderBy(v => v).ToArray();
             if (sorted[k / 2] > 0) largestRatio = Math.Max(largestRatio, sorted[^1] / sorted[k / 2]);
             for (int t = 0; t < tensors.Count; t++)
@@ -55,13 +46,13 @@ internal static class ActivationSmoothing
                 var replacement = OnnxTensors.Float(tensors[t].Name, scaled, tensors[t].Dims.ToArray());
                 g.Initializer[g.Initializer.IndexOf(tensors[t])] = replacement;
             }
-            var inverse = OnnxGraphEditor.UniqueName(g, group.Key + "_smooth_scale");
-            var output = OnnxGraphEditor.UniqueName(g, group.Key + "_smoothed");
+            var inverse = OnnxGraphEditor.UniqueName(g, group.Input + "_smooth_scale");
+            var output = OnnxGraphEditor.UniqueName(g, group.Input + "_smoothed");
             g.Initializer.Add(OnnxTensors.Float(inverse, s.Select(v => 1f / v).ToArray(), k));
-            var mul = OnnxGraphEditor.Node("Mul", new[] { group.Key, inverse }, new[] { output }, output);
-            int at = g.Node.IndexOf(group.Select(w => w.Consumer).OrderBy(n => g.Node.IndexOf(n)).First());
+            var mul = OnnxGraphEditor.Node("Mul", new[] { group.Input, inverse }, new[] { output }, output);
+            int at = g.Node.IndexOf(group.Layers.Select(w => w.Consumer).OrderBy(n => g.Node.IndexOf(n)).First());
             g.Node.Insert(at, mul);
-            foreach (var w in group) w.Consumer.Input[0] = output;
+            foreach (var w in group.Layers) w.Consumer.Input[0] = output;
             smoothed++;
         }
         return smoothed == 0 ? "" : $" Activation outliers moved into the weights (SmoothQuant, α 0.5) on {smoothed} MatMul input(s) (largest channel up to {largestRatio:F0}× the median channel).";

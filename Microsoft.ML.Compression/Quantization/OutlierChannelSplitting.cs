@@ -29,23 +29,15 @@ internal static class OutlierChannelSplitting
     {
         var g = model.Graph;
         if (OnnxGraphEditor.OpsetVersion(model) < 11) return ""; // Gather with a negative axis
-        // A graph input is left alone: it cannot be recorded as an extra output of the graph.
-        var graphInputs = new HashSet<string>(g.Input.Select(i => i.Name));
-        var groups = weights.Where(w => w.Consumer.OpType == "MatMul" && w.Consumer.Input[1] == w.Name && !graphInputs.Contains(w.Consumer.Input[0])
-                && OnnxGraphEditor.Initializer(g, w.Name) is { Dims.Count: 2 } && g.Node.Count(n => n.Input.Contains(w.Name)) == 1)
-            .GroupBy(w => w.Consumer.Input[0]).ToList();
-        if (groups.Count == 0) return "";
-        var captured = TensorCapture.Capture(model, groups.Select(grp => grp.Key).ToArray(), context, Math.Min(options.Network.MaxCalibrationRows, 64), maxFloats: 64L << 20);
         int split = 0, extraRows = 0;
         double rangeBefore = 0, rangeAfter = 0;
-        foreach (var group in groups)
+        // A graph input is left as it comes (the default is on for every static quantization; splitting the caller's
+        // raw features was never measured).
+        foreach (var group in MatMulInputChannels.Measure(model, weights, options, context, graphInputs: false))
         {
-            var tensors = group.Select(w => OnnxGraphEditor.Initializer(g, w.Name)!).ToList();
-            int k = (int)tensors[0].Dims[0];
-            if (tensors.Any(t => t.Dims[0] != k) || !captured.TryGetValue(group.Key, out var rows) || rows.Length == 0 || rows.Any(r => r.Length % k != 0)) continue;
-            var xMax = new double[k];
-            foreach (var row in rows)
-                for (int i = 0; i < row.Length; i++) xMax[i % k] = Math.Max(xMax[i % k], Math.Abs(row[i]));
+            var tensors = group.Layers.Select(w => OnnxGraphEditor.Initializer(g, w.Name)!).ToList();
+            var xMax = group.ChannelMax;
+            int k = xMax.Length;
             var copies = Copies(xMax, (int)Math.Floor(MaxExtraShare * k));
             int extra = copies.Sum() - k;
             if (extra == 0) continue;
@@ -58,16 +50,16 @@ internal static class OutlierChannelSplitting
                 for (int c = 1; c < copies[j]; c++) index.Add(j);
             var extraIndex = index.Skip(k).ToArray();
             var names = new[] { "_split_factor", "_split_scaled", "_split_index", "_split_copies", "_split_copy_factor", "_split_copies_scaled", "_split" }
-                .Select(suffix => OnnxGraphEditor.UniqueName(g, group.Key + suffix)).ToArray();
+                .Select(suffix => OnnxGraphEditor.UniqueName(g, group.Input + suffix)).ToArray();
             g.Initializer.Add(OnnxTensors.Float(names[0], Enumerable.Range(0, k).Select(j => 1f / copies[j]).ToArray(), k));
             g.Initializer.Add(OnnxTensors.Int64(names[2], extraIndex, extraIndex.Length));
             g.Initializer.Add(OnnxTensors.Float(names[4], extraIndex.Select(j => 1f / copies[j]).ToArray(), extraIndex.Length));
             factors.Add(names[0]);
             factors.Add(names[4]);
             var output = names[6];
-            int at = g.Node.IndexOf(group.Select(w => w.Consumer).OrderBy(n => g.Node.IndexOf(n)).First());
-            g.Node.Insert(at, OnnxGraphEditor.Node("Mul", new[] { group.Key, names[0] }, new[] { names[1] }, names[1]));
-            g.Node.Insert(at + 1, OnnxGraphEditor.Node("Gather", new[] { group.Key, names[2] }, new[] { names[3] }, names[3]).WithInt("axis", -1));
+            int at = g.Node.IndexOf(group.Layers.Select(w => w.Consumer).OrderBy(n => g.Node.IndexOf(n)).First());
+            g.Node.Insert(at, OnnxGraphEditor.Node("Mul", new[] { group.Input, names[0] }, new[] { names[1] }, names[1]));
+            g.Node.Insert(at + 1, OnnxGraphEditor.Node("Gather", new[] { group.Input, names[2] }, new[] { names[3] }, names[3]).WithInt("axis", -1));
             g.Node.Insert(at + 2, OnnxGraphEditor.Node("Mul", new[] { names[3], names[4] }, new[] { names[5] }, names[5]));
             g.Node.Insert(at + 3, OnnxGraphEditor.Node("Concat", new[] { names[1], names[5] }, new[] { output }, output).WithInt("axis", -1));
             for (int t = 0; t < tensors.Count; t++)
@@ -78,7 +70,7 @@ internal static class OutlierChannelSplitting
                 for (int r = 0; r < index.Count; r++) Array.Copy(values, index[r] * n, repeated, (long)r * n, n);
                 g.Initializer[g.Initializer.IndexOf(tensors[t])] = OnnxTensors.Float(tensors[t].Name, repeated, index.Count, n);
             }
-            foreach (var w in group) w.Consumer.Input[0] = output;
+            foreach (var w in group.Layers) w.Consumer.Input[0] = output;
             split++;
             extraRows += extra;
             rangeBefore = Math.Max(rangeBefore, xMax.Max() / Percentile90(xMax));

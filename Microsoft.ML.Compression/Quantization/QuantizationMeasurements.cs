@@ -66,19 +66,7 @@ internal static class QuantizationMeasurements
         var result = new List<TensorError>();
         foreach (var (f, q) in pairs)
         {
-            var x = reference[f];
-            var y = candidate[q];
-            double signal = 0, noise = 0;
-            for (int r = 0; r < Math.Min(x.Length, y.Length); r++)
-            {
-                if (x[r].Length != y[r].Length) { signal = double.NaN; break; }
-                for (int i = 0; i < x[r].Length; i++)
-                {
-                    double d = x[r][i] - y[r][i];
-                    signal += (double)x[r][i] * x[r][i];
-                    noise += d * d;
-                }
-            }
+            var (signal, noise) = CapturedError.Energies(reference[f], candidate[q]);
             if (double.IsNaN(signal)) continue;
             double db = noise == 0 ? TensorError.MaxSqnrDb : signal == 0 ? -TensorError.MaxSqnrDb : Math.Min(TensorError.MaxSqnrDb, 10 * Math.Log10(signal / noise));
             result.Add(new TensorError { Name = f, SqnrDb = Math.Round(db, 2) });
