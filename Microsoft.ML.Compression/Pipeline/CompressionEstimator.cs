@@ -123,16 +123,19 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
         {
             ReportBuilder.Measure(_ml, state, input, _evaluationData, first is DistillationEstimator ? "Teacher" : "Original", sourceDescription),
         };
-        Onnx.LargeGraphMemory.Release(state.Graph);
+        // Decided once from the model given: its compressed form may be small, but the phases that measure it still
+        // leave model-sized garbage behind.
+        bool large = Onnx.LargeGraphMemory.IsLarge(state.Graph);
+        Onnx.LargeGraphMemory.Release(large);
         for (int i = 0; i < _stages.Count; i++)
         {
             var stage = _stages[i];
             _ml.LogInfo($"Compression: running stage {stage.StageName} ({i + 1} of {_stages.Count}).");
             _progress?.Report(new CompressionProgress(stage.StageName, i, _stages.Count, false, "started"));
             state = stage.Apply(state, input, out var description);
-            Onnx.LargeGraphMemory.Release(state.Graph);
+            Onnx.LargeGraphMemory.Release(large);
             var row = ReportBuilder.Measure(_ml, state, input, _evaluationData, stage.StageName, description);
-            Onnx.LargeGraphMemory.Release(state.Graph);
+            Onnx.LargeGraphMemory.Release(large);
             rows.Add(row);
             states.Add(state);
             string done = $"done: {description}" + (row.Metric is double m ? $" {ReportBuilder.MetricName(state.Task)} (fit) {m:F4}." : "");
@@ -140,7 +143,7 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
             _progress?.Report(new CompressionProgress(stage.StageName, i, _stages.Count, true, done));
         }
         ReportBuilder.MeasureThroughput(_ml, states, rows, input);
-        Onnx.LargeGraphMemory.Release(state.Graph);
+        Onnx.LargeGraphMemory.Release(large);
         if (_stages[0] is DistillationEstimator) rows[1].TeacherRowsPerSecond = rows[0].RowsPerSecond; // the student against its teacher, read side by side
         var report = ReportBuilder.Create(state.Task, rows);
         if (state.Graph != null)

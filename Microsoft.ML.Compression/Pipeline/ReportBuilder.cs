@@ -105,7 +105,10 @@ internal static class ReportBuilder
         {
             for (int i = 0; i < states.Count && i < rows.Count; i++)
                 if (!TooLargeForMlNet(states[i]))
+                {
                     MeasureTogether(ml, new[] { states[i] }, new[] { rows[i] }, data);
+                    LargeGraphMemory.Release(large: true); // one model's sessions and arrays, before the next model's
+                }
             return;
         }
         MeasureTogether(ml, states, rows, data);

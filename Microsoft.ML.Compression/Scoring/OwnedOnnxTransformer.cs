@@ -1,4 +1,5 @@
 using Microsoft.ML.Transforms.Onnx;
+using System.IO.Compression;
 using Google.Protobuf;
 using Onnx;
 
@@ -10,8 +11,12 @@ namespace Microsoft.ML.Compression.Scoring;
 /// taking ownership of the copy (<c>OnnxModel.CreateFromStream</c> passes <c>ownModelFile: false</c>), so every such
 /// transformer left a file behind, disposed or not. <c>ApplyOnnxModel(path)</c> reads the file again whenever the
 /// transformer is saved, so that file cannot go early either. The transformer ML.NET's model loader creates does own
-/// its copy (opened delete-on-close: removed when it is disposed, or when its handle is finalized), so the graph is
-/// run once from a private file, saved, and loaded back; both private files are deleted before this returns.
+/// its copy (opened delete-on-close: removed when it is disposed, or when its handle is finalized), so the
+/// transformer is loaded from a saved zip. That zip is written here, not by running the graph and saving it: a
+/// stand-in graph with the same inputs and outputs (one constant per output, no weights) is fitted and saved, and
+/// its "OnnxModel" entry (an opaque length-prefixed byte array in ML.NET's versioned format) is replaced by the real
+/// graph, streamed from the proto. So a large network is given to ONNX Runtime once, not twice, and ML.NET never
+/// reads it whole to save it (measured on a 512 MB network: several model-sized copies less).
 /// </summary>
 internal static class OwnedOnnxTransformer
 {
@@ -34,20 +39,19 @@ internal static class OwnedOnnxTransformer
         string path = stem + ".onnx", zipPath = stem + ".zip";
         try
         {
-            using (var file = File.Create(path)) model.WriteTo(file);
-            using (var fitted = ml.Transforms.ApplyOnnxModel(outputs, inputs, path).Fit(view))
+            WriteZip(ml, outputs, inputs, model, view, path, zipPath);
+            var loaded = Native.ModelLoading.Load(ml, () => File.OpenRead(zipPath), out _);
+            if (loaded is not OnnxTransformer onnx)
             {
-                fitted.GetOutputSchema(view.Schema); // ML.NET checks the input shapes only here
-                using var zip = File.Create(zipPath);
-                ml.Model.Save(fitted, view.Schema, zip);
+                (loaded as IDisposable)?.Dispose();
+                throw new InvalidOperationException($"ML.NET loaded a saved OnnxTransformer back as {loaded.GetType().Name}.");
             }
-            File.Delete(path); // ML.NET's handle on it is closed
-            Onnx.LargeGraphMemory.Release(model); // the graph's bytes, read whole by ML.NET's save, before the load reads them again
-            ITransformer loaded;
-            loaded = Native.ModelLoading.Load(ml, () => File.OpenRead(zipPath), out _);
-            if (loaded is OnnxTransformer onnx) return onnx;
-            (loaded as IDisposable)?.Dispose();
-            throw new InvalidOperationException($"ML.NET loaded a saved OnnxTransformer back as {loaded.GetType().Name}.");
+            try { onnx.GetOutputSchema(view.Schema); } // ML.NET checks the input shapes only here
+            catch { onnx.Dispose(); throw; }
+            // ML.NET's loader copied the graph's bytes twice on their way to ONNX Runtime: return them before the
+            // caller's next model-sized step.
+            Onnx.LargeGraphMemory.Release(size >= Onnx.LargeGraphMemory.LargeBytes);
+            return onnx;
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException && e is not CompressionException && e.InnerException is not Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
         {
@@ -55,9 +59,10 @@ internal static class OwnedOnnxTransformer
                 $"ML.NET cannot run the graph on this data ({e.Message}). Give data whose columns have the names, types and sizes of the graph's inputs ({string.Join(", ", inputs)}); " +
                 "a graph whose batch dimension is fixed must be re-exported with a free one.", e);
         }
-        catch (Exception e) when (e is NullReferenceException or KeyNotFoundException or IndexOutOfRangeException or InvalidCastException)
+        catch (Exception e) when (Loaded(e) is NullReferenceException or KeyNotFoundException or IndexOutOfRangeException or InvalidCastException)
         {
-            // ML.NET's reading of the graph's declared types (e.g. an output declared without a shape) fails this way.
+            // ML.NET's reading of the graph's declared types (e.g. an output declared without a shape) fails this way
+            // (inside its model loader, which calls the transformer's constructor by reflection).
             throw new UnsupportedModelException(
                 $"ML.NET's OnnxTransformer cannot read the declared inputs and outputs of the graph ({e.GetType().Name}: {e.Message}). Declare every graph input and output " +
                 "as a tensor with an element type and a shape (re-export the model), then compress it again.", e);
@@ -67,5 +72,76 @@ internal static class OwnedOnnxTransformer
             File.Delete(path);
             File.Delete(zipPath);
         }
+    }
+
+    /// <summary>The exception ML.NET's model loader met, without the reflection wrapper it arrives in.</summary>
+    private static Exception Loaded(Exception e) => e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
+
+    /// <summary>
+    /// Writes to <paramref name="zipPath"/> what <c>mlContext.Model.Save</c> writes for an OnnxTransformer of
+    /// <paramref name="model"/>: the stand-in's transformer is fitted (checking the inputs against the data) and saved
+    /// to memory, and its entries are copied with the graph's bytes in place of the stand-in's.
+    /// </summary>
+    private static void WriteZip(MLContext ml, string[] outputs, string[] inputs, ModelProto model, IDataView view, string standInPath, string zipPath)
+    {
+        var standIn = StandIn(model, inputs, outputs);
+        using (var file = File.Create(standInPath)) standIn.WriteTo(file);
+        using var template = new MemoryStream();
+        using (var fitted = ml.Transforms.ApplyOnnxModel(outputs, inputs, standInPath).Fit(view))
+        {
+            fitted.GetOutputSchema(view.Schema);
+            ml.Model.Save(fitted, view.Schema, template);
+        }
+        File.Delete(standInPath); // ML.NET's handle on it is closed
+        long standInLength = standIn.CalculateSize();
+        template.Position = 0;
+        using var source = new ZipArchive(template, ZipArchiveMode.Read);
+        using var target = new ZipArchive(File.Create(zipPath), ZipArchiveMode.Create);
+        bool replaced = false;
+        foreach (var entry in source.Entries)
+        {
+            bool graph = entry.Name == "OnnxModel";
+            var copy = target.CreateEntry(entry.FullName, graph ? CompressionLevel.NoCompression : CompressionLevel.Fastest);
+            using var output = copy.Open();
+            if (!graph)
+            {
+                using var input = entry.Open();
+                input.CopyTo(output);
+                continue;
+            }
+            // The entry is the array's length (ML.NET writes an Int32 or an Int64, depending on its version) and the bytes.
+            int prefix = checked((int)(entry.Length - standInLength));
+            if (prefix != 4 && prefix != 8 || replaced)
+                throw new NotSupportedException($"ML.NET saved an OnnxTransformer in a form this library does not know (an OnnxModel entry of {entry.Length} bytes for a graph of {standInLength}).");
+            long length = model.CalculateSize();
+            output.Write(prefix == 4 ? BitConverter.GetBytes(checked((int)length)) : BitConverter.GetBytes(length));
+            model.WriteTo(output);
+            replaced = true;
+        }
+        if (!replaced) throw new NotSupportedException("ML.NET saved an OnnxTransformer without its OnnxModel entry.");
+    }
+
+    /// <summary>
+    /// A graph with <paramref name="model"/>'s opsets, the given inputs as it declares them, and each given output
+    /// written by a Constant (one float), so that ML.NET can fit and save a transformer of the same columns cheaply.
+    /// </summary>
+    private static ModelProto StandIn(ModelProto model, string[] inputs, string[] outputs)
+    {
+        var graph = new GraphProto { Name = "stand_in" };
+        graph.Input.AddRange(model.Graph.Input.Where(i => inputs.Contains(i.Name)).Select(i => i.Clone()));
+        foreach (var name in outputs)
+        {
+            var value = new TensorProto { Name = name + "_value", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 1 } };
+            value.FloatData.Add(0f);
+            graph.Node.Add(new NodeProto { OpType = "Constant", Name = name + "_stand_in", Output = { name }, Attribute = { new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = value } } });
+            graph.Output.Add(new ValueInfoProto
+            {
+                Name = name,
+                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = new TensorShapeProto { Dim = { new TensorShapeProto.Types.Dimension { DimValue = 1 } } } } },
+            });
+        }
+        var standIn = new ModelProto { IrVersion = model.IrVersion, ProducerName = "Microsoft.ML.Compression", Graph = graph };
+        standIn.OpsetImport.AddRange(model.OpsetImport.Select(o => o.Clone()));
+        return standIn;
     }
 }
