@@ -73,7 +73,7 @@ public sealed class CompressionCatalog
     /// <summary>
     /// Distills an ONNX network read from a file into <paramref name="student"/>, a native ML.NET estimator (chain) ending
     /// in a binary, multiclass or regression trainer. The network's output is read as the student's task says (see
-    /// <see cref="DistillationOptions.NetworkTeacher"/>); the file itself is never changed.
+    /// <see cref="DistillationOptions.NetworkTeacher"/>); the file itself is never changed. A file of 64 MB or more is read again at Fit instead of being held by the stage, and must not change in between (else <see cref="InvalidModelException"/>).
     /// </summary>
     /// <example>
     /// <code>
@@ -83,7 +83,7 @@ public sealed class CompressionCatalog
     /// </code>
     /// </example>
     public DistillationEstimator Distill(string onnxModelPath, IEstimator<ITransformer> student, DistillationOptions? options = null)
-        => new(_ml, ModelSource.FromOnnx(OnnxModelIO.Load(CheckPath(onnxModelPath)), $"'{onnxModelPath}'"), student, options ?? new DistillationOptions());
+        => new(_ml, ModelSource.FromOnnxFile(CheckPath(onnxModelPath), $"'{onnxModelPath}'"), student, options ?? new DistillationOptions());
 
     /// <summary>Distills an ONNX network read from a stream (read to its end, not closed); see <see cref="Distill(string, IEstimator{ITransformer}, DistillationOptions)"/>.</summary>
     /// <example><code>using var s = File.OpenRead("letter_mlp.onnx"); var distilled = ml.Compression().Distill(s, student).Fit(train);</code></example>
@@ -125,10 +125,10 @@ public sealed class CompressionCatalog
     public PruningEstimator Prune(ITransformer model, PruningOptions? options = null)
         => new(_ml, ModelSource.FromTransformer(_ml, model, nameof(model)), options ?? new PruningOptions());
 
-    /// <summary>Prunes an ONNX network read from a file; the file itself is never changed.</summary>
+    /// <summary>Prunes an ONNX network read from a file; the file itself is never changed. A file of 64 MB or more is read again at Fit instead of being held by the stage, and must not change in between (else <see cref="InvalidModelException"/>).</summary>
     /// <example><code>var pruned = ml.Compression().Prune("mlp.onnx", new PruningOptions { TargetSparsity = 0.8 }).Fit(data);</code></example>
     public PruningEstimator Prune(string onnxModelPath, PruningOptions? options = null)
-        => new(_ml, ModelSource.FromOnnx(OnnxModelIO.Load(CheckPath(onnxModelPath)), $"'{onnxModelPath}'"), options ?? new PruningOptions());
+        => new(_ml, ModelSource.FromOnnxFile(CheckPath(onnxModelPath), $"'{onnxModelPath}'"), options ?? new PruningOptions());
 
     /// <summary>Prunes an ONNX network read from a stream (read to its end, not closed).</summary>
     /// <example><code>using var s = File.OpenRead("mlp.onnx"); var pruned = ml.Compression().Prune(s).Fit(data);</code></example>
@@ -161,10 +161,10 @@ public sealed class CompressionCatalog
     public QuantizationEstimator Quantize(ITransformer model, QuantizationOptions? options = null)
         => new(_ml, ModelSource.FromTransformer(_ml, model, nameof(model)), options ?? new QuantizationOptions());
 
-    /// <summary>Quantizes an ONNX network read from a file; the file itself is never changed.</summary>
+    /// <summary>Quantizes an ONNX network read from a file; the file itself is never changed. A file of 64 MB or more is read again at Fit instead of being held by the stage, and must not change in between (else <see cref="InvalidModelException"/>).</summary>
     /// <example><code>var int8 = ml.Compression().Quantize("mlp.onnx").Fit(data);</code></example>
     public QuantizationEstimator Quantize(string onnxModelPath, QuantizationOptions? options = null)
-        => new(_ml, ModelSource.FromOnnx(OnnxModelIO.Load(CheckPath(onnxModelPath)), $"'{onnxModelPath}'"), options ?? new QuantizationOptions());
+        => new(_ml, ModelSource.FromOnnxFile(CheckPath(onnxModelPath), $"'{onnxModelPath}'"), options ?? new QuantizationOptions());
 
     /// <summary>Quantizes an ONNX network read from a stream (read to its end, not closed).</summary>
     /// <example><code>using var s = File.OpenRead("mlp.onnx"); var int8 = ml.Compression().Quantize(s).Fit(data);</code></example>

@@ -142,6 +142,14 @@ internal sealed class NetworkState : ModelState
 
     public override IReadOnlyList<ITransformer> BuildTransformers(MLContext ml, IDataView input)
     {
+        BuildInputChecks(ref input);
+        var onnx = OwnedOnnxTransformer.Create(ml, Outputs, Inputs, Model, input);
+        return Prefix.Append(onnx).ToList();
+    }
+
+    /// <summary>The data as the graph reads it (after <see cref="Prefix"/>), its input columns checked by name and type.</summary>
+    private void BuildInputChecks(ref IDataView input)
+    {
         foreach (var p in Prefix) input = p.Transform(input);
         foreach (var name in Inputs)
         {
@@ -153,8 +161,18 @@ internal sealed class NetworkState : ModelState
             if (GraphInputTypes.ItemTypeOf(graphInput.Type?.TensorType?.ElemType ?? 0) != null)
                 GraphInputTypes.Check(graphInput, column.Type is VectorDataViewType v ? v.ItemType.RawType : column.Type.RawType);
         }
-        var onnx = OwnedOnnxTransformer.Create(ml, Outputs, Inputs, Model, input);
-        return Prefix.Append(onnx).ToList();
+    }
+
+    /// <summary>
+    /// <see cref="BuildTransformers"/> with a weightless stand-in in place of the graph's OnnxTransformer (same
+    /// columns; see <see cref="OwnedOnnxTransformer.CreateSchemaTwin"/>), or null when the graph's outputs cannot be
+    /// stood in for. Only for readings that score through the graph's batch scorer or read no scores at all.
+    /// </summary>
+    public IReadOnlyList<ITransformer>? BuildSchemaTwin(MLContext ml, IDataView input)
+    {
+        BuildInputChecks(ref input);
+        var twin = OwnedOnnxTransformer.CreateSchemaTwin(ml, Outputs, Inputs, Model, input);
+        return twin == null ? null : Prefix.Append(twin).ToList();
     }
 }
 

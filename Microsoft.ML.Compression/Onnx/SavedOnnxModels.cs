@@ -23,6 +23,15 @@ internal static class SavedOnnxModels
         }
     }
 
+    /// <summary>The graph in one "OnnxModel" entry's bytes and the length prefix's size (4 or 8), or null.</summary>
+    public static ModelProto? Parse(byte[] entry, out int prefix)
+    {
+        foreach (int p in new[] { 4, 8 })
+            if (TryParse(entry, p) is { } model) { prefix = p; return model; }
+        prefix = 0;
+        return null;
+    }
+
     private static ModelProto? TryParse(byte[] bytes, int prefix)
     {
         if (bytes.Length <= prefix) return null;

@@ -136,6 +136,21 @@ public sealed class CompressedModel : ITransformer, IDisposable
         return new ChainedRowMapper(inputSchema, mappers);
     }
 
+    /// <summary>
+    /// Whether <see cref="Transform"/> scores the graph with this library's batch scorer on data of
+    /// <paramref name="inputSchema"/> (and so never runs the chain's OnnxTransformer); makes the scorer when it can.
+    /// </summary>
+    internal bool ScoresInBatches(DataViewSchema inputSchema)
+    {
+        ThrowIfDisposed();
+        var transformers = _chain.ToArray();
+        int at = GraphIndex(transformers);
+        if (at < 0) return false;
+        var schema = inputSchema;
+        for (int i = 0; i < at; i++) schema = transformers[i].GetOutputSchema(schema);
+        return GraphScorer(transformers[at], schema).Scorer != null;
+    }
+
     /// <summary>Rows the ONNX graph scored one at a time through this library's mapper (PredictionEngines); for tests.</summary>
     internal long SingleRowRuns
     {

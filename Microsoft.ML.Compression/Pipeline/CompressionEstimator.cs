@@ -115,18 +115,41 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
             throw new ArgumentException(
                 $"The first stage ({first.StageName}) has no model to act on. Give it one, e.g. ml.Compression().{first.StageName}(teacher, options), or start the chain with Distill.");
 
-        var state = first.PrepareSource(first.Source.Create(_ml), input);
-        foreach (var stage in _stages) stage.CheckBeforeFit(state); // e.g. a student of another task: fail before the teacher is measured
-        var sourceDescription = state is Distillation.NetworkTeacherState network ? $"{first.Source.Description}: {network.Description}" : first.Source.Description;
-        var states = new List<ModelState> { state };
-        var rows = new List<StageReport>
+        var (state, rows, large) = RunStages(first, input);
+        // The earlier stages' models (the original among them) went with RunStages' frame: for a large graph their
+        // memory goes back before the result's OnnxTransformer is built, the Fit's last model-sized step.
+        Onnx.LargeGraphMemory.Release(large);
+        var report = ReportBuilder.Create(state.Task, rows);
+        if (state.Graph != null)
         {
-            ReportBuilder.Measure(_ml, state, input, _evaluationData, first is DistillationEstimator ? "Teacher" : "Original", sourceDescription),
-        };
+            // A model compressed again carries the earlier report: replace it, ONNX metadata keys are unique.
+            var earlier = state.Graph.MetadataProps.Where(p => p.Key == CompressionReport.MetadataKey).ToList();
+            foreach (var entry in earlier) state.Graph.MetadataProps.Remove(entry);
+            state.Graph.MetadataProps.Add(new global::Onnx.StringStringEntryProto { Key = CompressionReport.MetadataKey, Value = report.ToJson() });
+        }
+        var chain = new TransformerChain<ITransformer>(state.BuildTransformers(_ml, input).ToArray());
+        return new CompressedModel(chain, report, state.Graph, state);
+
+    }
+
+    /// <summary>
+    /// Measures the model given, runs every stage and measures its result, then reads every model's rows/s; returns
+    /// the last stage's model, the report's rows, and whether the model given was large. A method of its own because
+    /// a method that runs once keeps its locals alive to its end (unoptimized code, hence compiled optimized at once here,
+    /// where a local's model dies when the next stage's replaces it): only here do they hold the earlier stages' models.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining | System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private (ModelState Final, List<StageReport> Rows, bool Large) RunStages(CompressionStageEstimator first, IDataView input)
+    {
+        var state = MeasureSource(first, input, out var sourceRow);
+        var rows = new List<StageReport> { sourceRow };
         // Decided once from the model given: its compressed form may be small, but the phases that measure it still
         // leave model-sized garbage behind.
         bool large = Onnx.LargeGraphMemory.IsLarge(state.Graph);
         Onnx.LargeGraphMemory.Release(large);
+        // A large original's rows/s was read with it (MeasureSource): its stage holds the last reference to it.
+        var states = new List<ModelState>();
+        if (!large) states.Add(state);
         for (int i = 0; i < _stages.Count; i++)
         {
             var stage = _stages[i];
@@ -142,19 +165,28 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
             _ml.LogInfo($"Compression: stage {stage.StageName} {done}");
             _progress?.Report(new CompressionProgress(stage.StageName, i, _stages.Count, true, done));
         }
-        ReportBuilder.MeasureThroughput(_ml, states, rows, input);
-        Onnx.LargeGraphMemory.Release(large);
+        ReportBuilder.MeasureThroughput(_ml, states, large ? rows.Skip(1).ToList() : rows, input);
         if (_stages[0] is DistillationEstimator) rows[1].TeacherRowsPerSecond = rows[0].RowsPerSecond; // the student against its teacher, read side by side
-        var report = ReportBuilder.Create(state.Task, rows);
-        if (state.Graph != null)
+        return (state, rows, large);
+    }
+
+    /// <summary>
+    /// The model given, checked by every stage and measured for the report's first row; a large graph's rows/s is read
+    /// here too (large graphs are read one model at a time anyway), so that no later step keeps the original for it.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private ModelState MeasureSource(CompressionStageEstimator first, IDataView input, out StageReport row)
+    {
+        var state = first.PrepareSource(first.Source!.Create(_ml), input);
+        foreach (var stage in _stages) stage.CheckBeforeFit(state); // e.g. a student of another task: fail before the teacher is measured
+        var sourceDescription = state is Distillation.NetworkTeacherState network ? $"{first.Source.Description}: {network.Description}" : first.Source.Description;
+        row = ReportBuilder.Measure(_ml, state, input, _evaluationData, first is DistillationEstimator ? "Teacher" : "Original", sourceDescription);
+        if (Onnx.LargeGraphMemory.IsLarge(state.Graph))
         {
-            // A model compressed again carries the earlier report: replace it, ONNX metadata keys are unique.
-            var earlier = state.Graph.MetadataProps.Where(p => p.Key == CompressionReport.MetadataKey).ToList();
-            foreach (var entry in earlier) state.Graph.MetadataProps.Remove(entry);
-            state.Graph.MetadataProps.Add(new global::Onnx.StringStringEntryProto { Key = CompressionReport.MetadataKey, Value = report.ToJson() });
+            Onnx.LargeGraphMemory.Release(large: true);
+            ReportBuilder.MeasureThroughput(_ml, new[] { state }, new[] { row }, input);
         }
-        var chain = new TransformerChain<ITransformer>(state.BuildTransformers(_ml, input).ToArray());
-        return new CompressedModel(chain, report, state.Graph, state);
+        return state;
     }
 
     /// <summary>

@@ -76,6 +76,27 @@ internal sealed class ModelSource
     }
 
     /// <summary>
+    /// <see cref="FromOnnx"/> of the file at <paramref name="path"/>, checked now. A large graph (64 MB or more) is not
+    /// held by the estimator: each Fit reads the file again, so that a Fit can let the original go once its stages
+    /// are done with it (the file must be unchanged by then: its length and time of last write are compared).
+    /// </summary>
+    public static ModelSource FromOnnxFile(string path, string description)
+    {
+        var model = OnnxModelIO.Load(path);
+        var source = FromOnnx(model, description);
+        if (!LargeGraphMemory.IsLarge(model)) return source;
+        var file = new FileInfo(path);
+        var (length, written) = (file.Length, file.LastWriteTimeUtc);
+        return new ModelSource(_ =>
+        {
+            file.Refresh();
+            if (!file.Exists || file.Length != length || file.LastWriteTimeUtc != written)
+                throw new InvalidModelException($"The ONNX file {description} changed (or went) after this stage was created from it. Create the stage again to compress the file as it is now.");
+            return new NetworkState(OnnxModelIO.Load(path));
+        }, description);
+    }
+
+    /// <summary>
     /// OnnxTransformer does not expose its model bytes; saving it with ML.NET's public API and reading the
     /// "OnnxModel" stream back out of the zip does.
     /// </summary>

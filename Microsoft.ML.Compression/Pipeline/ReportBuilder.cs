@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Microsoft.ML.Compression.Onnx;
 using Microsoft.ML.Data;
 
@@ -27,7 +28,11 @@ internal static class ReportBuilder
                 BitsPerWeight = stats?.BitsPerWeight, OnnxBytes = stats?.OnnxBytes, ZipBytes = stats?.OnnxBytes ?? 0, TensorErrors = state.TensorErrors,
             };
         }
-        var transformers = state.BuildTransformers(ml, data);
+        // A large network read for its counts and saved size only (no label, no evaluation data) is not run at all:
+        // a stand-in with its columns takes the place of ML.NET's transformer, which would hold a session of the
+        // whole graph, and the saved size is computed with the graph in the stand-in's place.
+        var twin = SizeOnly(state, data, evaluation) ? ((NetworkState)state).BuildSchemaTwin(ml, data) : null;
+        var transformers = twin ?? state.BuildTransformers(ml, data);
         var chain = new TransformerChain<ITransformer>(transformers.ToArray());
         // Scored the way the resulting CompressedModel.Transform scores (a batch of rows per ONNX Runtime call), so the
         // report's metrics are exactly what users measure on the model; the saved size still comes from the chain.
@@ -55,7 +60,7 @@ internal static class ReportBuilder
         }
         try
         {
-            long zipBytes = ZipBytes(ml, chain, data);
+            long zipBytes = twin != null ? ZipBytesWithGraph(ml, chain, data, state.Graph!) : ZipBytes(ml, chain, data);
             return new StageReport
             {
                 Stage = stage,
@@ -145,6 +150,14 @@ internal static class ReportBuilder
     /// <summary>The state's model scored the way the resulting CompressedModel scores it, and what to dispose after (null for the user's own native model).</summary>
     private static (ITransformer Scorer, IDisposable? Owner) Scorer(MLContext ml, ModelState state, IDataView data)
     {
+        // A large network is timed through its batch scorer alone: the stand-in keeps ML.NET's transformer (a second
+        // session of the whole graph) out of memory, and is used only when the batch scorer takes the graph.
+        if (state is NetworkState network && LargeGraphMemory.IsLarge(network.Model) && network.BuildSchemaTwin(ml, data) is { } twin)
+        {
+            var scored = new CompressedModel(new TransformerChain<ITransformer>(twin.ToArray()), Create(state.Task, new List<StageReport>()), network.Model);
+            if (scored.ScoresInBatches(data.Schema)) return (scored, scored);
+            scored.Dispose();
+        }
         var chain = new TransformerChain<ITransformer>(state.BuildTransformers(ml, data).ToArray());
         if (state.Graph != null)
         {
@@ -155,11 +168,44 @@ internal static class ReportBuilder
     }
 
     /// <summary>The bytes of the model saved with <c>mlContext.Model.Save</c>.</summary>
-    private static long ZipBytes(MLContext ml, ITransformer model, IDataView data)
+    internal static long ZipBytes(MLContext ml, ITransformer model, IDataView data)
     {
         using var zip = new CountingStream();
         ml.Model.Save(model, data.Schema, zip);
         return zip.Length;
+    }
+
+    /// <summary>Whether <see cref="Measure"/> reads only counts and the saved size of the state: a large network without labels, evaluation data or a teacher.</summary>
+    private static bool SizeOnly(ModelState state, IDataView data, IDataView? evaluation)
+        => state is NetworkState network && LargeGraphMemory.IsLarge(network.Model) && state.Distillation == null && evaluation == null && Unlabeled(state, data);
+
+    /// <summary>
+    /// <see cref="ZipBytes"/> of <paramref name="chain"/> as if its stand-in graph were <paramref name="graph"/>: ML.NET
+    /// stores a graph as one deflated zip entry (a length-prefixed byte array, compressed at the optimal level), so the
+    /// saved size is the stand-in chain's with that entry's compressed length replaced by the graph's, deflated here
+    /// the same way as a stream (no copy of the graph is held).
+    /// </summary>
+    internal static long ZipBytesWithGraph(MLContext ml, ITransformer chain, IDataView data, global::Onnx.ModelProto graph)
+    {
+        using var zip = new MemoryStream();
+        ml.Model.Save(chain, data.Schema, zip);
+        zip.Position = 0;
+        using var archive = new System.IO.Compression.ZipArchive(zip, System.IO.Compression.ZipArchiveMode.Read, leaveOpen: true);
+        foreach (var entry in archive.Entries.Where(e => e.Name == "OnnxModel" && e.Length < LargeGraphMemory.LargeBytes))
+        {
+            var content = new byte[entry.Length];
+            using (var s = entry.Open()) s.ReadExactly(content);
+            if (SavedOnnxModels.Parse(content, out int prefix) is not { Graph.Name: Scoring.OwnedOnnxTransformer.StandInName }) continue;
+            using var deflated = new CountingStream();
+            using (var deflate = new System.IO.Compression.DeflateStream(deflated, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+            {
+                long length = graph.CalculateSize();
+                deflate.Write(prefix == 4 ? BitConverter.GetBytes(checked((int)length)) : BitConverter.GetBytes(length));
+                graph.WriteTo(deflate);
+            }
+            return zip.Length - entry.CompressedLength + deflated.Length;
+        }
+        throw new NotSupportedException("ML.NET saved the stand-in's OnnxTransformer in a form this library does not know (no OnnxModel entry of the stand-in graph).");
     }
 
     /// <summary>The model's predictions; label conversions are skipped on data without the label column.</summary>

@@ -74,6 +74,46 @@ internal static class OwnedOnnxTransformer
         }
     }
 
+    /// <summary>
+    /// An OnnxTransformer with the columns of <paramref name="model"/>'s transformer (same inputs, same output names,
+    /// types and sizes) that runs a weightless stand-in: zeros of each output's declared type. For the report's
+    /// readings of a large network, whose scores come from the batch scorer of the graph itself and whose saved size
+    /// is computed from the stand-in's (see <c>ReportBuilder</c>): ML.NET's own transformer would hold a session of
+    /// the whole graph and copy its bytes twice on the way. Null when an output's declared type is not a numeric tensor
+    /// with a shape (then only the real transformer has the right columns).
+    /// </summary>
+    public static OnnxTransformer? CreateSchemaTwin(MLContext ml, string[] outputs, string[] inputs, ModelProto model, IDataView view)
+    {
+        var twin = TypedStandIn(model, inputs, outputs);
+        return twin == null ? null : Create(ml, outputs, inputs, twin, view);
+    }
+
+    /// <summary>The graph name of every stand-in, by which a saved one is found again.</summary>
+    public const string StandInName = "mlcompression_stand_in";
+
+    /// <summary>The most values a stand-in output may hold (its dims with each free one read as 1).</summary>
+    private const long MaxStandInValues = 1 << 20;
+
+    /// <summary><see cref="StandIn"/> with each output declared as in <paramref name="model"/> and a constant of that type and shape; null when one cannot be made.</summary>
+    internal static ModelProto? TypedStandIn(ModelProto model, string[] inputs, string[] outputs)
+    {
+        var standIn = StandIn(model, inputs, Array.Empty<string>());
+        foreach (var name in outputs)
+        {
+            var declared = model.Graph.Output.FirstOrDefault(o => o.Name == name);
+            var tensor = declared?.Type?.TensorType;
+            if (tensor?.Shape == null || tensor.ElemType is not (1 or 2 or 3 or 6 or 7 or 9 or 11)) return null;
+            var dims = tensor.Shape.Dim.Select(d => d.HasDimValue && d.DimValue > 0 ? d.DimValue : 1L).ToArray();
+            long count = dims.Aggregate(1L, (a, d) => a * d);
+            if (count > MaxStandInValues) return null;
+            var value = new TensorProto { Name = name + "_value", DataType = tensor.ElemType, RawData = ByteString.CopyFrom(new byte[Onnx.OnnxType.RawBytes(tensor.ElemType, count)!.Value]) };
+            value.Dims.AddRange(dims);
+            standIn.Graph.Node.Add(new NodeProto { OpType = "Constant", Name = name + "_stand_in", Output = { name }, Attribute = { new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = value } } });
+            standIn.Graph.Output.Add(declared!.Clone());
+        }
+        return standIn;
+    }
+
     /// <summary>The exception ML.NET's model loader met, without the reflection wrapper it arrives in.</summary>
     private static Exception Loaded(Exception e) => e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
 
@@ -127,7 +167,7 @@ internal static class OwnedOnnxTransformer
     /// </summary>
     private static ModelProto StandIn(ModelProto model, string[] inputs, string[] outputs)
     {
-        var graph = new GraphProto { Name = "stand_in" };
+        var graph = new GraphProto { Name = StandInName };
         graph.Input.AddRange(model.Graph.Input.Where(i => inputs.Contains(i.Name)).Select(i => i.Clone()));
         foreach (var name in outputs)
         {
