@@ -102,7 +102,7 @@ internal static class OwnedOnnxTransformer
         {
             var declared = model.Graph.Output.FirstOrDefault(o => o.Name == name);
             var tensor = declared?.Type?.TensorType;
-            if (tensor?.Shape == null || tensor.ElemType is not (1 or 2 or 3 or 6 or 7 or 9 or 11)) return null;
+            if (tensor?.Shape == null || tensor.ElemType is not (Onnx.OnnxType.Float or Onnx.OnnxType.UInt8 or Onnx.OnnxType.Int8 or Onnx.OnnxType.Int32 or Onnx.OnnxType.Int64 or Onnx.OnnxType.Bool or Onnx.OnnxType.Double)) return null;
             var dims = tensor.Shape.Dim.Select(d => d.HasDimValue && d.DimValue > 0 ? d.DimValue : 1L).ToArray();
             long count = dims.Aggregate(1L, (a, d) => a * d);
             if (count > MaxStandInValues) return null;
