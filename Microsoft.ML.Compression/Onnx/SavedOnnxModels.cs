@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using System.IO.Compression;
 using Onnx;
 
@@ -21,6 +22,14 @@ internal static class SavedOnnxModels
             var model = TryParse(bytes, 4) ?? TryParse(bytes, 8);
             if (model != null) yield return model;
         }
+    }
+
+    /// <summary>Writes <paramref name="model"/> as an "OnnxModel" entry's content: its length in <paramref name="prefix"/> bytes (4 or 8), then its bytes, streamed.</summary>
+    public static void WriteEntry(Stream entry, ModelProto model, int prefix)
+    {
+        long length = model.CalculateSize();
+        entry.Write(prefix == 4 ? BitConverter.GetBytes(checked((int)length)) : BitConverter.GetBytes(length));
+        model.WriteTo(entry);
     }
 
     /// <summary>The graph in one "OnnxModel" entry's bytes and the length prefix's size (4 or 8), or null.</summary>

@@ -198,11 +198,7 @@ internal static class ReportBuilder
             if (SavedOnnxModels.Parse(content, out int prefix) is not { Graph.Name: Scoring.OwnedOnnxTransformer.StandInName }) continue;
             using var deflated = new CountingStream();
             using (var deflate = new System.IO.Compression.DeflateStream(deflated, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
-            {
-                long length = graph.CalculateSize();
-                deflate.Write(prefix == 4 ? BitConverter.GetBytes(checked((int)length)) : BitConverter.GetBytes(length));
-                graph.WriteTo(deflate);
-            }
+                SavedOnnxModels.WriteEntry(deflate, graph, prefix);
             return zip.Length - entry.CompressedLength + deflated.Length;
         }
         throw new NotSupportedException("ML.NET saved the stand-in's OnnxTransformer in a form this library does not know (no OnnxModel entry of the stand-in graph).");

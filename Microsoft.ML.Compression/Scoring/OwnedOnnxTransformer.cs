@@ -153,9 +153,7 @@ internal static class OwnedOnnxTransformer
             int prefix = checked((int)(entry.Length - standInLength));
             if (prefix != 4 && prefix != 8 || replaced)
                 throw new NotSupportedException($"ML.NET saved an OnnxTransformer in a form this library does not know (an OnnxModel entry of {entry.Length} bytes for a graph of {standInLength}).");
-            long length = model.CalculateSize();
-            output.Write(prefix == 4 ? BitConverter.GetBytes(checked((int)length)) : BitConverter.GetBytes(length));
-            model.WriteTo(output);
+            Onnx.SavedOnnxModels.WriteEntry(output, model, prefix);
             replaced = true;
         }
         if (!replaced) throw new NotSupportedException("ML.NET saved an OnnxTransformer without its OnnxModel entry.");
