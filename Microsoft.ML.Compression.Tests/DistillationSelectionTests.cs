@@ -59,9 +59,9 @@ public sealed class DistillationSelectionTests
     public void TheCandidateBestOnTheValidationDataIsReturnedAsItWasTrainedWhenItBeatsTheMargin()
     {
         var teacher = _ml.BinaryClassification.Trainers.LightGbm(numberOfIterations: 100).Fit(_train);
-        foreach (double margin in new[] { 0.0, 0.05 })
+        foreach (var (margin, noise) in new[] { (0.0, 0.0), (0.05, 1.0) })
         {
-            var options = new DistillationOptions { Selection = { ChooseOnValidation = true, ValidationData = _test, CandidateAlphas = new[] { 1.0, 0.7, 0.3 }, MinimumErrorReduction = margin } };
+            var options = new DistillationOptions { Selection = { ChooseOnValidation = true, ValidationData = _test, CandidateAlphas = new[] { 1.0, 0.7, 0.3 }, MinimumErrorReduction = margin, MinimumStandardErrors = noise } };
             using var chosen = _ml.Compression().Distill(teacher, Student(5), options).Fit(_train);
             var s = chosen.Report.Stages[1].Selection!;
             var metrics = s.Candidates.Select(c => c.ValidationMetric!.Value).ToArray();
@@ -70,7 +70,11 @@ public sealed class DistillationSelectionTests
             Assert.AreEqual(margin, s.MinimumErrorReduction);
             // The best distilled candidate (the first of equals), if it cuts the label-only error (1 - AUC) by the margin.
             int best = 1 + Array.IndexOf(metrics[1..], metrics[1..].Max());
-            int expected = 1 - metrics[best] < (1 - metrics[0]) * (1 - margin) ? best : 0;
+            // ... and by more than `noise` standard errors of the paired comparison, which the report shows.
+            Assert.AreEqual(metrics[best] - metrics[0], s.BestGain!.Value, 1e-12);
+            double se = s.BestGainStandardError!.Value;
+            Assert.IsTrue(se > 0 && se < 0.05, $"standard error {se}");
+            int expected = 1 - metrics[best] < (1 - metrics[0]) * (1 - margin) && metrics[best] - metrics[0] > noise * se ? best : 0;
             Assert.AreEqual(expected, s.ChosenIndex, string.Join(", ", metrics));
             Assert.IsFalse(s.HeldOut || s.Refitted);
             Assert.AreEqual(_test.GetColumn<bool>("Label").Count(), s.ValidationRows);
@@ -145,7 +149,7 @@ public sealed class DistillationSelectionTests
         var options = new DistillationOptions
         {
             BinaryTargets = BinaryTargets.LogitRegression, RegressionStudent = _ml.Regression.Trainers.FastTree(numberOfLeaves: 8, numberOfTrees: 10),
-            Selection = { ChooseOnValidation = true, ValidationData = _test, CandidateAlphas = new[] { 1.0 }, MinimumErrorReduction = 0 },
+            Selection = { ChooseOnValidation = true, ValidationData = _test, CandidateAlphas = new[] { 1.0 }, MinimumErrorReduction = 0, MinimumStandardErrors = 0 },
         };
         using var chosen = _ml.Compression().Distill(teacher, _ml.BinaryClassification.Trainers.FastTree(numberOfLeaves: 8, numberOfTrees: 10), options).Fit(_train);
         var s = chosen.Report.Stages[1].Selection!;

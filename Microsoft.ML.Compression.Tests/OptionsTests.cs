@@ -37,6 +37,7 @@ public sealed class OptionsTests
         Assert.AreEqual(0.3, d.Selection.ValidationFraction);
         Assert.IsTrue(d.Selection.ChooseOnValidation);
         Assert.AreEqual(0.05, d.Selection.MinimumErrorReduction);
+        Assert.AreEqual(1, d.Selection.MinimumStandardErrors);
     }
 
     [TestMethod]
@@ -65,6 +66,8 @@ public sealed class OptionsTests
             () => _ml.Compression().Distill(student, new DistillationOptions { Augmentation = { SampleSize = 10 } })).ParamName);
         Assert.AreEqual(nameof(StudentSelectionOptions.ValidationFraction), Assert.ThrowsExactly<ArgumentOutOfRangeException>(
             () => _ml.Compression().Distill(student, new DistillationOptions { Selection = { ValidationFraction = 0.9 } })).ParamName);
+        Assert.AreEqual(nameof(StudentSelectionOptions.MinimumStandardErrors), Assert.ThrowsExactly<ArgumentOutOfRangeException>(
+            () => _ml.Compression().Distill(student, new DistillationOptions { Selection = { MinimumStandardErrors = 5 } })).ParamName);
         Assert.AreEqual(nameof(StudentSelectionOptions.CandidateAlphas), Assert.ThrowsExactly<ArgumentException>(
             () => _ml.Compression().Distill(student, new DistillationOptions { Selection = { ChooseOnValidation = false, CandidateAlphas = new[] { 0.5 } } })).ParamName);
         Assert.AreEqual(nameof(DistillationOptions.Alpha), Assert.ThrowsExactly<ArgumentOutOfRangeException>(

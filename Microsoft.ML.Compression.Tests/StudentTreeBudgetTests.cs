@@ -99,7 +99,7 @@ public sealed class StudentTreeBudgetTests
     [TestMethod]
     public void CandidateTreeCountsAreChosenOnValidationLikeAlphas()
     {
-        var options = new DistillationOptions { Selection = { CandidateAlphas = new[] { 1.0 }, CandidateTreeCounts = new[] { 10, 40, 500 }, MinimumErrorReduction = 0 }, StudentLeafFraction = null };
+        var options = new DistillationOptions { Selection = { CandidateAlphas = new[] { 1.0 }, CandidateTreeCounts = new[] { 10, 40, 500 }, MinimumErrorReduction = 0, MinimumStandardErrors = 0 }, StudentLeafFraction = null };
         using var chosen = _ml.Compression().Distill(_teacher, _ml.BinaryClassification.Trainers.FastTree(exampleWeightColumnName: "Weight", numberOfTrees: 100, numberOfLeaves: 16), options)
             .WithEvaluationData(_test).Fit(_train);
         var row = chosen.Report.Stages[1];

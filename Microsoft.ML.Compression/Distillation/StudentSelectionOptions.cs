@@ -13,7 +13,8 @@ public sealed class StudentSelectionOptions
     /// student on the labels alone and one distilled student per value of <see cref="CandidateAlphas"/>, scores them
     /// on the split with ML.NET's evaluator of the task (AUC for binary, micro-accuracy for multiclass, RMSE for
     /// regression) and returns the best distilled candidate when it cuts the label-only student's validation error by
-    /// <see cref="MinimumErrorReduction"/>, else the label-only student. With
+    /// <see cref="MinimumErrorReduction"/> and by more than <see cref="MinimumStandardErrors"/> standard errors of the
+    /// comparison, else the label-only student. With
     /// <see cref="RefitChosenOnAllData"/> (default) the chosen candidate is then trained again on all the data.
     /// Fits: 1 + the number of alphas on the split's training part, then 1 refit and, when a distilled candidate
     /// wins and <see cref="TrainLabelOnlyBaseline"/> is on, the labels-only baseline on all the data (default 5 fits
@@ -85,6 +86,19 @@ public sealed class StudentSelectionOptions
     public double MinimumErrorReduction { get; set; } = 0.05;
 
     /// <summary>
+    /// With <see cref="ChooseOnValidation"/>: how many standard errors (0–4, default 1) the best distilled candidate's
+    /// validation gain over the label-only student must exceed to be returned instead of it, besides
+    /// <see cref="MinimumErrorReduction"/>. The standard error is that of the difference of the two students' metric on
+    /// the same validation rows, from a paired bootstrap (200 resamples of the rows, seeded by
+    /// <see cref="ValidationSeed"/>); the one-standard-error rule returns the simpler choice unless the other is ahead
+    /// by more than the noise. Few validation rows, or two students that disagree on many of them, widen the noise;
+    /// the report shows the gain and its standard error (<see cref="DistillationSelection.BestGainStandardError"/>).
+    /// 0 leaves the choice to the margin alone.
+    /// </summary>
+    /// <example><code>var options = new DistillationOptions { Selection = { MinimumStandardErrors = 2 } }; // distil only for a gain twice the noise</code></example>
+    public double MinimumStandardErrors { get; set; } = 1;
+
+    /// <summary>
     /// Also trains the same student estimator on the true labels alone (default true, and only when the data has a
     /// label column), and shows its metric in the report's distill row (<see cref="StageReport.BaselineMetric"/>,
     /// <see cref="StageReport.BaselineEvaluationMetric"/>), so you can see whether distillation beat simply
@@ -112,6 +126,8 @@ public sealed class StudentSelectionOptions
             throw new ArgumentOutOfRangeException(nameof(CandidateAlphas), $"Selection.CandidateAlphas must hold 1 to {DistillationOptions.MaxCandidateAlphas} values in [0, 1] (each is one more student fit), or be null for Alpha and 0.5.");
         if (double.IsNaN(MinimumErrorReduction) || MinimumErrorReduction < 0 || MinimumErrorReduction > 0.5)
             throw new ArgumentOutOfRangeException(nameof(MinimumErrorReduction), MinimumErrorReduction, "Selection.MinimumErrorReduction must be between 0 and 0.5 (a fraction of the label-only student's validation error).");
+        if (double.IsNaN(MinimumStandardErrors) || MinimumStandardErrors < 0 || MinimumStandardErrors > 4)
+            throw new ArgumentOutOfRangeException(nameof(MinimumStandardErrors), MinimumStandardErrors, "Selection.MinimumStandardErrors must be between 0 and 4 (standard errors of the gain on the validation rows).");
         if (double.IsNaN(ValidationFraction) || ValidationFraction < 0.05 || ValidationFraction > 0.5)
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "Selection.ValidationFraction must be between 0.05 and 0.5.");
         if (!ChooseOnValidation && (ValidationData != null || CandidateAlphas != null || CandidateTreeCounts != null))

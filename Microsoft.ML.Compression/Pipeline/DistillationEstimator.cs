@@ -304,7 +304,14 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         for (int i = 1; i < candidates.Count; i++)
             if (candidates[i].ValidationMetric is double m && (best == 0 || Error(m) < Error(candidates[best].ValidationMetric!.Value)))
                 best = i;
-        int chosen = best > 0 && Error(candidates[best].ValidationMetric!.Value) < Error(labelOnlyMetric) * (1 - _options.Selection.MinimumErrorReduction) ? best : 0;
+        // ... and only when its gain is beyond the noise of the comparison on these rows (the one-standard-error rule):
+        // measured on the matrix of issue 16, distilled candidates ahead by more than the margin on a few hundred rows
+        // still lost on the test rows where the gain was within a standard error.
+        double? gainError = best > 0 ? GainStandardError(rounds, best) : null;
+        double gain = best > 0 ? Error(labelOnlyMetric) - Error(candidates[best].ValidationMetric!.Value) : 0;
+        bool beyondMargin = best > 0 && Error(candidates[best].ValidationMetric!.Value) < Error(labelOnlyMetric) * (1 - _options.Selection.MinimumErrorReduction);
+        bool beyondNoise = gainError is not double se || gain > _options.Selection.MinimumStandardErrors * se;
+        int chosen = beyondMargin && beyondNoise ? best : 0;
         var teacherMetrics = parts.Select(p => ReportBuilder.Metric(Ml, StudentTask, LabelFree.Transform(teacher, p.Validation, label), label)).OfType<double>().ToList();
         double? teacherMetric = teacherMetrics.Count > 0 ? teacherMetrics.Average() : null;
 
@@ -351,6 +358,9 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             TeacherValidationMetric = teacherMetric,
             Refitted = refit,
             MinimumErrorReduction = _options.Selection.MinimumErrorReduction,
+            MinimumStandardErrors = _options.Selection.MinimumStandardErrors,
+            BestGain = best > 0 ? gain : null,
+            BestGainStandardError = gainError,
         };
         description = $"{targets}; chosen among {candidates.Count} candidates on {rows} {(heldOut ? "held-out" : "validation")} rows" +
             (folds > 1 ? $" in {folds} folds (too few rows to hold out {DistillationOptions.MinValidationRows} at Selection.ValidationFraction {_options.Selection.ValidationFraction:G3}: each row was held out once, the metrics averaged)" : "") +
@@ -362,8 +372,20 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         return WithInfo(result, new DistillationInfo(input, baseline, label, selection));
     }
 
-    /// <summary>The candidates of one training part, scored on its validation rows: label-only first, then the distilled ones.</summary>
-    private sealed record CandidateRound(List<DistillationCandidate> Candidates, List<ModelState?> States, List<string> Summaries, ITransformer LabelOnly);
+    /// <summary>The candidates of one training part, scored on its validation rows: label-only first, then the distilled ones, with their predictions row by row.</summary>
+    private sealed record CandidateRound(List<DistillationCandidate> Candidates, List<ModelState?> States, List<string> Summaries, ITransformer LabelOnly, List<ValidationRows?> Rows);
+
+    /// <summary>The standard error of candidate <paramref name="best"/>'s metric gain over the label-only student, on the same rows in every round; null when a round's rows could not be read.</summary>
+    private double? GainStandardError(List<CandidateRound> rounds, int best)
+    {
+        var pairs = new List<(ValidationRows, ValidationRows)>();
+        foreach (var r in rounds)
+        {
+            if (r.Rows[0] is not { } labelOnly || best >= r.Rows.Count || r.Rows[best] is not { } distilled) return null;
+            pairs.Add((labelOnly, distilled));
+        }
+        return PairedBootstrap.StandardError(pairs, _options.Selection.ValidationSeed);
+    }
 
     private CandidateRound Round(TransformerChain<ITransformer> teacher, (object[], DataViewType)? classes, IDataView fitPart, IDataView validation, StudentSizeBudget? budget)
     {
@@ -371,17 +393,20 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         var candidates = new List<DistillationCandidate>();
         var states = new List<ModelState?>();
         var summaries = new List<string>();
+        var rows = new List<ValidationRows?>();
         foreach (double alpha in _options.AlphasToTry())
         {
             var o = WithAlpha(alpha);
             Ml.LogInfo($"Compression: training the distilled candidate student with alpha {alpha:G3}.");
             // Every candidate is compared at the size it would be returned at (the default size cuts a larger one).
             var state = WithinDefaultSize(budget, TrainDistilled(teacher, classes, fitPart, o, out var summary), fitPart, out int? sized);
+            var (metric, predictions) = ValidationMetric(state, fitPart, validation);
             candidates.Add(new DistillationCandidate
             {
                 Name = $"distilled, alpha {alpha:G3}" + (sized is int n ? $", {n} trees (default size)" : ""), Alpha = alpha, Trees = sized,
-                ValidationMetric = ValidationMetric(state, fitPart, validation),
+                ValidationMetric = metric,
             });
+            rows.Add(predictions);
             states.Add(state);
             summaries.Add(summary);
             if (_options.Selection.CandidateTreeCounts is not { } sizes) continue;
@@ -390,7 +415,9 @@ public sealed class DistillationEstimator : CompressionStageEstimator
             {
                 Ml.LogInfo($"Compression: cutting the candidate with alpha {alpha:G3} to {size} trees.");
                 var cut = NativeCompression.PruneToTreeBudget(Ml, state, fitPart, trees, size, out var pruning);
-                candidates.Add(new DistillationCandidate { Name = $"distilled, alpha {alpha:G3}, {size} trees", Alpha = alpha, Trees = size, ValidationMetric = ValidationMetric(cut, fitPart, validation) });
+                var (cutMetric, cutPredictions) = ValidationMetric(cut, fitPart, validation);
+                candidates.Add(new DistillationCandidate { Name = $"distilled, alpha {alpha:G3}, {size} trees", Alpha = alpha, Trees = size, ValidationMetric = cutMetric });
+                rows.Add(cutPredictions);
                 states.Add(cut);
                 summaries.Add($"{summary}; cut to {size} trees by the Prune stage's {pruning}");
             }
@@ -398,14 +425,16 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         Ml.LogInfo("Compression: training the label-only candidate student.");
         var labelOnly = FitOnLabels(fitPart);
         var labelOnlyState = WithinDefaultSize(budget, NativeState.Of(labelOnly, StudentTask, "student"), fitPart, out int? labelOnlyTrees);
+        var (labelOnlyMetric, labelOnlyRows) = ValidationMetric(labelOnlyState, fitPart, validation);
         candidates.Insert(0, new DistillationCandidate
         {
             Name = "labels only" + (labelOnlyTrees is int k ? $", {k} trees (default size)" : ""), LabelOnly = true, Trees = labelOnlyTrees,
-            ValidationMetric = ValidationMetric(labelOnlyState, fitPart, validation),
+            ValidationMetric = labelOnlyMetric,
         });
+        rows.Insert(0, labelOnlyRows);
         states.Insert(0, labelOnlyState);
         summaries.Insert(0, "");
-        return new CandidateRound(candidates, states, summaries, labelOnly);
+        return new CandidateRound(candidates, states, summaries, labelOnly, rows);
     }
 
     /// <summary>
@@ -439,14 +468,19 @@ public sealed class DistillationEstimator : CompressionStageEstimator
         return o;
     }
 
-    /// <summary>The task metric of a candidate on the validation rows; null when it cannot be measured there.</summary>
-    private double? ValidationMetric(ModelState candidate, IDataView fitData, IDataView validation)
+    /// <summary>
+    /// The task metric of a candidate on the validation rows (null when it cannot be measured there), and its
+    /// predictions row by row (null when they cannot be read) to measure the noise of a comparison with.
+    /// </summary>
+    private (double? Metric, ValidationRows? Rows) ValidationMetric(ModelState candidate, IDataView fitData, IDataView validation)
     {
         var transformers = candidate.BuildTransformers(Ml, fitData);
         try
         {
             var flat = transformers.SelectMany(MlNetModelParts.Flatten);
-            return ReportBuilder.Metric(Ml, StudentTask, LabelFree.Transform(flat, validation, _options.LabelColumnName), _options.LabelColumnName);
+            var scored = LabelFree.Transform(flat, validation, _options.LabelColumnName);
+            var metric = ReportBuilder.Metric(Ml, StudentTask, scored, _options.LabelColumnName);
+            return (metric, metric == null ? null : ValidationRows.Read(scored, StudentTask, _options.LabelColumnName));
         }
         finally
         {

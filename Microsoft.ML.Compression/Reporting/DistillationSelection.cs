@@ -75,7 +75,25 @@ public sealed class DistillationSelection
     /// <summary>The <see cref="StudentSelectionOptions.MinimumErrorReduction"/> the best distilled candidate had to beat the label-only student by.</summary>
     public double MinimumErrorReduction { get; init; }
 
-    /// <summary>True when no distilled candidate beat the label-only student on the validation rows by <see cref="MinimumErrorReduction"/>: the teacher had nothing to teach this student, and the label-only student was returned.</summary>
+    /// <summary>The <see cref="StudentSelectionOptions.MinimumStandardErrors"/> the best distilled candidate's gain had to exceed.</summary>
+    public double MinimumStandardErrors { get; init; }
+
+    /// <summary>
+    /// The best distilled candidate's validation gain over the label-only student, in the metric's units and positive
+    /// when it is better (AUC or accuracy up, RMSE down); null when there was no distilled candidate.
+    /// </summary>
+    public double? BestGain { get; init; }
+
+    /// <summary>
+    /// The standard error of <see cref="BestGain"/>: the noise of the comparison on these rows, from a paired bootstrap
+    /// (both students on the same resampled rows); null when it could not be measured (then the margin alone decided).
+    /// </summary>
+    public double? BestGainStandardError { get; init; }
+
+    /// <summary>Whether the best distilled candidate was ahead, but by no more than the noise (<see cref="MinimumStandardErrors"/> standard errors).</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public bool WithinNoise => BestGain is double g && g > 0 && BestGainStandardError is double se && g <= MinimumStandardErrors * se;
+
+    /// <summary>True when no distilled candidate beat the label-only student on the validation rows by <see cref="MinimumErrorReduction"/> and beyond the noise: the teacher had nothing to teach this student, and the label-only student was returned.</summary>
     [System.Text.Json.Serialization.JsonIgnore] public bool NothingToDistil => Candidates.Count > 0 && Chosen.LabelOnly;
 
     /// <summary>Whether <paramref name="a"/> is strictly better than <paramref name="b"/> by this metric.</summary>

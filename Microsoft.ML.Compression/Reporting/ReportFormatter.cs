@@ -102,10 +102,13 @@ internal static class ReportFormatter
             var each = c.Candidates.Select((k, i) => $"{k.Name} {Fmt(k.ValidationMetric)}{(i == c.ChosenIndex ? " (returned)" : "")}");
             yield return $"chosen on {c.ValidationRows} {(c.HeldOut ? "held-out" : "validation")} rows by {c.MetricName}: {string.Join(", ", each)}" +
                 (c.TeacherValidationMetric is double t ? $"; teacher {t:F4}{(c.HeldOut ? " (it may have trained on these rows)" : "")}" : "") +
+                (c.BestGain is double g && c.BestGainStandardError is double se ? $"; best distilled gain {g:+0.####;-0.####} ± {se:0.####} (paired bootstrap standard error)" : "") +
                 (c.Refitted ? "; the returned student was trained again on all the training data" : "");
             if (c.NothingToDistil)
                 yield return c.TeacherValidationMetric is double tm && !c.Better(tm, c.Candidates[0].ValidationMetric ?? double.NaN)
                     ? "nothing to distil: the teacher is no better than the label-only student on the validation rows, so the label-only student was returned"
+                    : c.WithinNoise
+                        ? $"nothing to distil: the best distilled student was ahead by {c.BestGain:G3} {c.MetricName}, within the noise of these rows (standard error {c.BestGainStandardError:G3}, MinimumStandardErrors {c.MinimumStandardErrors:G3}), so the label-only student was returned"
                     : c.AnyDistilledBetter
                         ? $"nothing to distil: no distilled student cut the label-only student's validation error by {c.MinimumErrorReduction:P0} (MinimumErrorReduction), so the label-only student was returned"
                         : "nothing to distil: no distilled student beat the label-only student on the validation rows, so the label-only student was returned";

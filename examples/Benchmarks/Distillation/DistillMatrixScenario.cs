@@ -108,6 +108,9 @@ public static class DistillMatrixScenario
                     line.TeacherTrees.Add(Tabular.TreeCount(teacher) ?? double.NaN);
                     line.OwnSpeedRatio.Add(SpeedRatio(ml, teacher, distilled, test, s.Quick ? 2 : SpeedRounds));
                     line.Chosen.Add(row.Selection is { } sel ? sel.Chosen.Name : "not chosen: " + NotChosen(row.Description));
+                    if (row.Selection is { } chosen)
+                        Console.WriteLine($"        seed {seed} {line.Name}: {Short(chosen.Chosen.Name)}; best distilled gain {chosen.BestGain:+0.0000;-0.0000} ± {chosen.BestGainStandardError:0.0000} on {chosen.ValidationRows} rows; " +
+                            $"teacher {chosen.TeacherValidationMetric:0.0000}, labels only {chosen.Candidates[0].ValidationMetric:0.0000} there; test distilled − labels only (default size) {line.Distilled[^1] - line.LabelOnlySized[^1]:+0.0000;-0.0000}");
                 }
             }
             lines.AddRange(setLines);
