@@ -148,6 +148,23 @@ internal static class OnnxModelIO
     /// <summary>A deep copy, so that editing never touches the caller's model.</summary>
     public static ModelProto Clone(ModelProto model) => model.Clone();
 
+    /// <summary>A copy of <paramref name="model"/> whose initializers hold no values (names, types and shapes only).</summary>
+    public static ModelProto WithoutWeights(ModelProto model)
+    {
+        var copy = model.Clone(); // shares the tensors' bytes, which are then dropped from the copy
+        foreach (var t in ModelTensors.All(copy))
+        {
+            t.RawData = ByteString.Empty;
+            t.FloatData.Clear();
+            t.Int32Data.Clear();
+            t.Int64Data.Clear();
+            t.DoubleData.Clear();
+            t.StringData.Clear();
+            t.Uint64Data.Clear();
+        }
+        return copy;
+    }
+
     /// <summary>
     /// Writes bytes to <paramref name="path"/> through a temporary file in the same folder, so a failure never
     /// leaves a half-written file behind.

@@ -34,13 +34,18 @@ public sealed class CompressedModel : ITransformer, IDisposable
         + "the model it was created from unless it was created with new PredictionEngineOptions { OwnsTransformer = false }: create engines that "
         + "way to keep using the model, or load it again with mlContext.Model.Load.";
 
-    internal CompressedModel(TransformerChain<ITransformer> chain, CompressionReport report, global::Onnx.ModelProto? onnx, ModelState? state = null)
+    internal CompressedModel(TransformerChain<ITransformer> chain, CompressionReport report, global::Onnx.ModelProto? onnx, ModelState? state = null, string? graphPath = null)
     {
         _chain = chain;
         Report = report;
         _onnx = onnx;
         _state = state;
+        _graphPath = graphPath;
     }
+
+    // A file with the graph and its weights that the batch scorer loads instead of _onnx (then only the graph's
+    // structure): the report's reading of a large original's rows/s, made while no managed copy of it is held.
+    private readonly string? _graphPath;
 
     // The last stage's model, so that this model can be compressed again (e.g. Prune(distilled)): its chain alone
     // ends in ML.NET's output-column mappers after the OnnxTransformer, which no stage could read back.
@@ -209,7 +214,7 @@ public sealed class CompressedModel : ITransformer, IDisposable
     {
         lock (_scorerLock)
         {
-            if (!_scorerTried) _scorer = BatchScorer.TryCreate(_onnx!, input, output, outputs);
+            if (!_scorerTried) _scorer = BatchScorer.TryCreate(_onnx!, input, output, outputs, _graphPath);
             _scorerTried = true;
             return _scorer;
         }

@@ -13,6 +13,12 @@ internal sealed class ModelSource
 
     public ModelState Create(MLContext ml) => _create(ml);
 
+    /// <summary>
+    /// The ONNX file that <see cref="Create"/> reads again at each Fit (a large graph given as a file), or null: ONNX
+    /// Runtime can load the original from it while the Fit holds no managed copy.
+    /// </summary>
+    public string? GraphPath { get; private init; }
+
     /// <param name="ml">The context.</param>
     /// <param name="model">The trained model.</param>
     /// <param name="paramName">Its parameter name, for exceptions.</param>
@@ -93,7 +99,7 @@ internal sealed class ModelSource
             if (!file.Exists || file.Length != length || file.LastWriteTimeUtc != written)
                 throw new InvalidModelException($"The ONNX file {description} changed (or went) after this stage was created from it. Create the stage again to compress the file as it is now.");
             return new NetworkState(OnnxModelIO.Load(path));
-        }, description);
+        }, description) { GraphPath = Path.GetFullPath(path) };
     }
 
     /// <summary>

@@ -127,11 +127,19 @@ internal static class ReportBuilder
         => state.Graph != null && OnnxModelIO.SerializedBytes(state.Graph) >= ExternalData.MaxModelBytes;
 
     private static void MeasureTogether(MLContext ml, IReadOnlyList<ModelState> states, IReadOnlyList<StageReport> rows, IDataView data)
+        => Time(ml, scorers => { foreach (var state in states) scorers.Add(Scorer(ml, state, data)); }, rows, data);
+
+    /// <summary>Sets <paramref name="row"/>'s rows/s from <paramref name="scorer"/>, which is disposed after.</summary>
+    public static void MeasureThroughput(MLContext ml, CompressedModel scorer, StageReport row, IDataView data)
+        => Time(ml, scorers => scorers.Add((scorer, scorer)), new[] { row }, data);
+
+    /// <summary>Times the scorers that <paramref name="build"/> adds, side by side, and disposes them.</summary>
+    private static void Time(MLContext ml, Action<List<(ITransformer Scorer, IDisposable? Owner)>> build, IReadOnlyList<StageReport> rows, IDataView data)
     {
         var scorers = new List<(ITransformer Scorer, IDisposable? Owner)>();
         try
         {
-            foreach (var state in states) scorers.Add(Scorer(ml, state, data));
+            build(scorers);
             var rates = Throughput.SideBySide(ml, scorers.Select(s => (Func<IDataView, IDataView>)(rows => Score(s.Scorer, rows))).ToList(), data);
             for (int i = 0; i < rows.Count && i < rates.Count; i++) rows[i].RowsPerSecond = rates[i];
         }

@@ -6,10 +6,19 @@ namespace Microsoft.ML.Compression.Quantization;
 /// <summary>Weight-only quantization: INT8 restored by DequantizeLinear, FP16 in a Constant node.</summary>
 internal static partial class GraphQuantizer
 {
-    private static string QuantizeWeightsOnly(GraphProto g, List<WeightTensor> weights, QuantizationOptions options)
+    /// <param name="g">The graph.</param>
+    /// <param name="weights">Its weights to quantize.</param>
+    /// <param name="options">The options.</param>
+    /// <param name="large">
+    /// Whether the graph is large (<see cref="LargeGraphMemory.IsLarge"/>): then INT8 MatMul weights have their scale
+    /// applied to the product (<see cref="LoadTimeInt8.ReplaceScalingProduct"/>), for ONNX Runtime's memory at load.
+    /// </param>
+    private static string QuantizeWeightsOnly(GraphProto g, List<WeightTensor> weights, QuantizationOptions options, bool large)
     {
         double worst = 0;
         var prologue = new List<NodeProto>();
+        var readers = large && options.Precision == Precision.Int8 && !options.Network.KeepDequantizeLinear ? LoadTimeInt8.Readers(g) : null;
+        int scaledProducts = 0;
         foreach (var w in weights)
         {
             if (options.Precision == Precision.Float16)
@@ -24,12 +33,19 @@ internal static partial class GraphQuantizer
                 worst = Math.Max(worst, values.Max(v => Math.Abs(v - (float)(Half)Math.Clamp(v, -65504f, 65504f))));
                 continue;
             }
+            if (readers != null && LoadTimeInt8.ReplaceScalingProduct(g, w, options.PerChannel, prologue, readers) is { } error)
+            {
+                worst = Math.Max(worst, error);
+                scaledProducts++;
+                continue;
+            }
             worst = Math.Max(worst, WeightOnlyInt8(g, w, options, prologue));
         }
         InsertPrologue(g, prologue);
         string how = options.Precision == Precision.Float16 ? "FP16 weights (Constant + Cast)"
             : $"INT8 weights, symmetric, {(options.PerChannel ? "per output channel" : "per tensor")}, " +
               (options.Network.KeepDequantizeLinear ? "via DequantizeLinear" : "restored by Cast + Mul (folded when ONNX Runtime loads the graph)");
+        if (scaledProducts > 0) how += $"; on {scaledProducts} MatMul weight(s) the scale multiplies the product instead (one float copy folded at load: a large graph)";
         return $"{how} on {weights.Count} weight tensor(s); largest weight error {worst:G3}.";
     }
 

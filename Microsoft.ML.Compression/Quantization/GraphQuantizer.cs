@@ -76,6 +76,8 @@ internal static partial class GraphQuantizer
         {
             // Networks: how far each quantized operator's input and each output moved, on the calibration rows.
             var tensors = ActivationInputs(floatModel.Graph, WeightTensors.Find(floatModel.Graph, options.ExcludedNodes));
+            // The quantizers' temporaries (an int8 array per weight, copied into the graph) go before ONNX Runtime runs the graphs.
+            LargeGraphMemory.Release(LargeGraphMemory.IsLarge(floatModel));
             context.TensorErrors = QuantizationMeasurements.Sqnr(floatModel, model, tensors, context, options.Network.MaxCalibrationRows);
         }
         return foldNote + description + note;
@@ -106,7 +108,7 @@ internal static partial class GraphQuantizer
             QuantizationMode.Static => QuantizeStatic(model, weights, options, context),
             QuantizationMode.Dynamic => QuantizeDynamic(model, weights, options),
             _ when options.Precision == Precision.Int4 => QuantizeInt4(model, weights, options),
-            _ => QuantizeWeightsOnly(model.Graph, weights, options),
+            _ => QuantizeWeightsOnly(model.Graph, weights, options, LargeGraphMemory.IsLarge(model)),
         };
         if (mode == QuantizationMode.Static) smallNote += SmallLayers.QuantizeInputsFromQuantizedLayers(model, small, weights, options, context);
         description += smallNote;

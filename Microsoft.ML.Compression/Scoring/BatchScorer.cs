@@ -48,13 +48,19 @@ internal sealed class BatchScorer : IDisposable
     /// <paramref name="outputs"/> as <paramref name="outputSchema"/> types them; or null when the graph cannot be
     /// batched (fixed batch dimension, input types or shapes it does not understand) and OnnxTransformer should run.
     /// </summary>
-    public static BatchScorer? TryCreate(global::Onnx.ModelProto onnx, DataViewSchema inputSchema, DataViewSchema outputSchema, IReadOnlyList<string> outputs)
+    /// <param name="onnx">The graph.</param>
+    /// <param name="inputSchema">The columns it reads from.</param>
+    /// <param name="outputSchema">The columns it writes.</param>
+    /// <param name="outputs">The names of its output columns.</param>
+    /// <param name="graphPath">A file holding the same graph with its weights, for ONNX Runtime to load instead of <paramref name="onnx"/> (which then need not hold the weights).</param>
+    public static BatchScorer? TryCreate(global::Onnx.ModelProto onnx, DataViewSchema inputSchema, DataViewSchema outputSchema, IReadOnlyList<string> outputs, string? graphPath = null)
     {
         var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
         InferenceSession? session = null;
         try
         {
-            using (var file = Onnx.GraphFile.Write(onnx)) session = new InferenceSession(file.Path, options);
+            if (graphPath != null) session = new InferenceSession(graphPath, options);
+            else using (var file = Onnx.GraphFile.Write(onnx)) session = new InferenceSession(file.Path, options);
             var inputs = new List<Input>();
             foreach (var (name, meta) in session.InputMetadata)
             {

@@ -112,6 +112,9 @@ internal static class TensorCapture
         // Optimized too: the kernels are the same, only packing each call instead of once (weight-only INT8 of a
         // 512 MB network: the folded float weights' packed copy took the stage's peak from 1.5 to 2 GB).
         options.AddSessionConfigEntry("session.disable_prepacking", "1");
+        // Declared before the session, so disposed after it: the session reads these weights in place (unoptimized
+        // only: then no pass rewrites them).
+        using var shared = !optimized && LargeGraphMemory.IsLarge(model) ? SharedWeights.Add(model, options) : null;
         using var session = SessionWithOutputs(model, outputNames, options);
         using var runOptions = new RunOptions();
         int n = 0;
@@ -175,6 +178,66 @@ internal static class TensorCapture
         finally
         {
             while (g.Output.Count > before) g.Output.RemoveAt(g.Output.Count - 1);
+        }
+    }
+
+    /// <summary>
+    /// A large graph's weights handed to ONNX Runtime as the model's own bytes (pinned; <c>SessionOptions.AddInitializer</c>)
+    /// rather than read from the graph file: with prepacking off, the session then computes with them in place, where
+    /// it would map the file's copy (weight-only INT8 of a 512 MB network: the float graph's capture held the model
+    /// once more, 512 MB, next to the model itself). The file keeps its copy, so it stays a complete graph.
+    /// </summary>
+    private sealed class SharedWeights : IDisposable
+    {
+        /// <summary>Tensors from this size on are shared (1 MB): the weights, not the small constants.</summary>
+        private const int MinBytes = 1 << 20;
+
+        private readonly List<(System.Runtime.InteropServices.GCHandle Pin, OrtValue Value)> _tensors = new();
+
+        public static SharedWeights Add(ModelProto model, SessionOptions options)
+        {
+            var shared = new SharedWeights();
+            try
+            {
+                foreach (var t in model.Graph.Initializer)
+                {
+                    if (t.DataLocation == TensorProto.Types.DataLocation.External || t.RawData.Length < MinBytes
+                        || t.DataType is not (OnnxType.Float or OnnxType.Int8 or OnnxType.UInt8 or OnnxType.Int32 or OnnxType.Int64 or OnnxType.Double or OnnxType.Float16)
+                        || !System.Runtime.InteropServices.MemoryMarshal.TryGetArray(t.RawData.Memory, out var bytes))
+                        continue;
+                    var pin = System.Runtime.InteropServices.GCHandle.Alloc(bytes.Array, System.Runtime.InteropServices.GCHandleType.Pinned);
+                    OrtValue value;
+                    try
+                    {
+                        // ONNX Runtime's element type codes are ONNX's.
+                        value = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, (Microsoft.ML.OnnxRuntime.Tensors.TensorElementType)t.DataType,
+                            t.Dims.ToArray(), pin.AddrOfPinnedObject() + bytes.Offset, bytes.Count);
+                    }
+                    catch
+                    {
+                        pin.Free();
+                        throw;
+                    }
+                    shared._tensors.Add((pin, value));
+                    options.AddInitializer(t.Name, value);
+                }
+                return shared;
+            }
+            catch
+            {
+                shared.Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var (pin, value) in _tensors)
+            {
+                value.Dispose();
+                pin.Free();
+            }
+            _tensors.Clear();
         }
     }
 
