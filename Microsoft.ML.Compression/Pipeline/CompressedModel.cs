@@ -1,3 +1,4 @@
+using Microsoft.ML.Compression.MlNet;
 using Microsoft.ML.Compression.Onnx;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Onnx;
@@ -20,7 +21,14 @@ namespace Microsoft.ML.Compression;
 /// </example>
 public sealed class CompressedModel : ITransformer, IDisposable
 {
-    private readonly TransformerChain<ITransformer> _chain;
+    // The chain of standard transformers (saved, and run where the batch scorer cannot); for a large network built on
+    // first need (see Deferred), so null until then.
+    private TransformerChain<ITransformer>? _chain;
+    private Func<TransformerChain<ITransformer>>? _buildChain;
+    private readonly object _chainLock = new();
+    // A chain of the same columns as _chain, for schemas and the transformers around the graph, whose OnnxTransformer
+    // runs a weightless stand-in: only while _chain is not built, and only where the batch scorer scores the graph.
+    private TransformerChain<ITransformer>? _schemaChain;
     private readonly global::Onnx.ModelProto? _onnx; // the library's own graph: never changed once the model is made
 
     private readonly object _scorerLock = new();
@@ -34,13 +42,72 @@ public sealed class CompressedModel : ITransformer, IDisposable
         + "the model it was created from unless it was created with new PredictionEngineOptions { OwnsTransformer = false }: create engines that "
         + "way to keep using the model, or load it again with mlContext.Model.Load.";
 
-    internal CompressedModel(TransformerChain<ITransformer> chain, CompressionReport report, global::Onnx.ModelProto? onnx, ModelState? state = null, string? graphPath = null)
+    internal CompressedModel(TransformerChain<ITransformer>? chain, CompressionReport report, global::Onnx.ModelProto? onnx, ModelState? state = null, string? graphPath = null)
     {
         _chain = chain;
         Report = report;
         _onnx = onnx;
         _state = state;
         _graphPath = graphPath;
+    }
+
+    /// <summary>
+    /// A model of a large network whose ML.NET chain is built only when something needs it: saving, enumerating
+    /// <see cref="Transformers"/>, or data the batch scorer cannot take. Why: the chain's OnnxTransformer holds an ONNX
+    /// Runtime session of the whole graph (a 512 MB network's INT8 result: ~700 MB, and building it was the Fit's
+    /// peak), while <see cref="Transform"/> and PredictionEngines score through the batch scorer's own session; both
+    /// together held the model twice. <paramref name="schemaTwin"/> (<see cref="NetworkState.BuildSchemaTwin"/>) has
+    /// the chain's columns and answers for schemas meanwhile.
+    /// </summary>
+    /// <returns>Null when the graph's outputs have no stand-in: then build the chain now.</returns>
+    /// <exception cref="UnsupportedModelException">The graph is too large for ML.NET's OnnxTransformer (2 GB).</exception>
+    /// <exception cref="DataMismatchException">The chain refuses <paramref name="input"/>'s columns (the stand-in checks them as the chain would).</exception>
+    internal static CompressedModel? Deferred(MLContext ml, NetworkState network, IDataView input, CompressionReport report)
+    {
+        OwnedOnnxTransformer.CheckSize(network.Model); // the chain's own refusal, at Fit as before
+        if (network.BuildSchemaTwin(ml, input) is not { } twin) return null;
+        // Only the schema is kept for the build, not the data (which may be large and cached).
+        var schema = input.Schema;
+        return new CompressedModel(chain: null, report, network.Model, network)
+        {
+            _schemaChain = new TransformerChain<ITransformer>(twin.ToArray()),
+            _buildChain = () => new TransformerChain<ITransformer>(network.BuildTransformers(ml, new EmptyDataView(schema)).ToArray()),
+        };
+    }
+
+    /// <summary>Whether the ML.NET chain has been built (always, unless the model was made <see cref="Deferred"/>); for tests.</summary>
+    internal bool ChainBuilt
+    {
+        get
+        {
+            lock (_chainLock) return _chain != null;
+        }
+    }
+
+    /// <summary>The ML.NET chain, built now if it was deferred.</summary>
+    private TransformerChain<ITransformer> Chain
+    {
+        get
+        {
+            lock (_chainLock)
+            {
+                if (_chain == null)
+                {
+                    ThrowIfDisposed();
+                    _chain = _buildChain!();
+                }
+                return _chain;
+            }
+        }
+    }
+
+    /// <summary>The chain for schemas and the transformers around the graph: the built chain, else its stand-in.</summary>
+    private TransformerChain<ITransformer> SchemaChain
+    {
+        get
+        {
+            lock (_chainLock) return _chain ?? _schemaChain!;
+        }
     }
 
     // A file with the graph and its weights that the batch scorer loads instead of _onnx (then only the graph's
@@ -67,7 +134,8 @@ public sealed class CompressedModel : ITransformer, IDisposable
 
     /// <summary>The standard ML.NET transformers this model runs, in order (featurization, OnnxTransformer, output columns).</summary>
     /// <example><code>foreach (var t in compressed.Transformers) Console.WriteLine(t.GetType().Name);</code></example>
-    public TransformerChain<ITransformer> Transformers => _chain;
+    /// <remarks>For a large network this builds ML.NET's OnnxTransformer of the graph (an ONNX Runtime session of it) if it is not built yet.</remarks>
+    public TransformerChain<ITransformer> Transformers => Chain;
 
     /// <summary>The compressed ONNX graph (of the predictor or network), or null when the result is a native ML.NET model.</summary>
     /// <example><code>File.WriteAllBytes("model.onnx", compressed.OnnxModel!);</code></example>
@@ -99,13 +167,13 @@ public sealed class CompressedModel : ITransformer, IDisposable
     }
 
     /// <inheritdoc/>
-    public bool IsRowToRowMapper => ((ITransformer)_chain).IsRowToRowMapper;
+    public bool IsRowToRowMapper => ((ITransformer)SchemaChain).IsRowToRowMapper;
 
     /// <inheritdoc/>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ThrowIfDisposed();
-        try { return _chain.GetOutputSchema(inputSchema); }
+        try { return SchemaChain.GetOutputSchema(inputSchema); }
         catch (Exception e) when (_onnx != null && IsRefusedSchema(e)) { throw ScoringErrors.CannotScore(ScoringModelName, e); }
     }
 
@@ -119,9 +187,9 @@ public sealed class CompressedModel : ITransformer, IDisposable
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
     {
         ThrowIfDisposed();
-        var transformers = _chain.ToArray();
+        var transformers = SchemaChain.ToArray();
         int at = GraphIndex(transformers);
-        if (at < 0) return ((ITransformer)_chain).GetRowToRowMapper(inputSchema);
+        if (at < 0) return ((ITransformer)Chain).GetRowToRowMapper(inputSchema);
         var mappers = new List<IRowToRowMapper>();
         var schema = inputSchema;
         for (int i = 0; i < at; i++)
@@ -130,7 +198,7 @@ public sealed class CompressedModel : ITransformer, IDisposable
             schema = mappers[^1].OutputSchema;
         }
         var (output, outputs, scorer) = GraphScorer(transformers[at], schema);
-        if (scorer == null) return ((ITransformer)_chain).GetRowToRowMapper(inputSchema);
+        if (scorer == null) return ((ITransformer)Chain).GetRowToRowMapper(inputSchema);
         mappers.Add(new SingleRowOnnxMapper(schema, output, scorer, outputs));
         schema = output;
         for (int i = at + 1; i < transformers.Length; i++)
@@ -148,7 +216,7 @@ public sealed class CompressedModel : ITransformer, IDisposable
     internal bool ScoresInBatches(DataViewSchema inputSchema)
     {
         ThrowIfDisposed();
-        var transformers = _chain.ToArray();
+        var transformers = SchemaChain.ToArray();
         int at = GraphIndex(transformers);
         if (at < 0) return false;
         var schema = inputSchema;
@@ -174,15 +242,16 @@ public sealed class CompressedModel : ITransformer, IDisposable
     public IDataView Transform(IDataView input)
     {
         ThrowIfDisposed();
-        var transformers = _chain.ToArray();
+        var transformers = SchemaChain.ToArray();
         int at = GraphIndex(transformers);
-        if (at < 0) return _chain.Transform(input);
+        if (at < 0) return Chain.Transform(input);
         try
         {
             var data = input;
             for (int i = 0; i < at; i++) data = transformers[i].Transform(data);
             var (schema, outputs, scorer) = GraphScorer(transformers[at], data.Schema);
-            data = scorer == null ? transformers[at].Transform(data) : new BatchScoredDataView(data, schema, scorer, outputs);
+            // Without the scorer the real OnnxTransformer runs (the stand-in's would write zeros); the chains share the rest.
+            data = scorer == null ? Chain.ElementAt(at).Transform(data) : new BatchScoredDataView(data, schema, scorer, outputs);
             for (int i = at + 1; i < transformers.Length; i++) data = transformers[i].Transform(data);
             return new TypedErrorsDataView(data, ScoringModelName);
         }
@@ -244,7 +313,7 @@ public sealed class CompressedModel : ITransformer, IDisposable
         if (inputData == null) throw new ArgumentNullException(nameof(inputData));
         if (output == null) throw new ArgumentNullException(nameof(output));
         ThrowIfDisposed();
-        var transformers = _chain.ToArray();
+        var transformers = SchemaChain.ToArray();
         if (_onnx != null)
         {
             if (transformers.Length == 1 && transformers[0] is OnnxTransformer) { output.Write(OnnxModelIO.ToBytes(_onnx)); return; }
@@ -254,7 +323,7 @@ public sealed class CompressedModel : ITransformer, IDisposable
         }
         try
         {
-            mlContext.Model.ConvertToOnnx(_chain, inputData, output);
+            mlContext.Model.ConvertToOnnx(Chain, inputData, output);
         }
         catch (Exception e) when (e is InvalidOperationException or NotSupportedException or ArgumentException && e is not CompressionException)
         {
@@ -266,7 +335,7 @@ public sealed class CompressedModel : ITransformer, IDisposable
     void ICanSaveModel.Save(ModelSaveContext ctx)
     {
         ThrowIfDisposed();
-        ((ICanSaveModel)_chain).Save(ctx);
+        ((ICanSaveModel)Chain).Save(ctx);
     }
 
     /// <summary>Releases the ONNX Runtime sessions of the model.</summary>
@@ -280,7 +349,16 @@ public sealed class CompressedModel : ITransformer, IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        _chain.Dispose();
+        lock (_chainLock)
+        {
+            if (_chain == null) _schemaChain?.Dispose();
+            else
+            {
+                _chain.Dispose();
+                // The stand-in's own OnnxTransformer; the transformers before it are the built chain's, disposed with it.
+                (_schemaChain?.LastTransformer as IDisposable)?.Dispose();
+            }
+        }
         lock (_scorerLock) _scorer?.Dispose();
     }
 

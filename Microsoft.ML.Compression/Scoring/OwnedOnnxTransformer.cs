@@ -30,11 +30,7 @@ internal static class OwnedOnnxTransformer
     {
         // Files, not memory: the graph is written straight from the proto and the zip streamed to disk, so a large
         // network is not held as extra byte arrays on top of the model and ML.NET's own copies.
-        long size = Onnx.OnnxModelIO.SerializedBytes(model);
-        if (size >= Onnx.ExternalData.MaxModelBytes)
-            throw new UnsupportedModelException(
-                $"The ONNX graph takes {size / (1L << 20)} MB; ML.NET's OnnxTransformer holds its graph as one protobuf message, which stops at 2 GB, so it cannot run it. " +
-                "Compress the model further (e.g. Quantize with Precision.Int8 or Int4) so that the result fits.");
+        long size = CheckSize(model);
         var stem = Path.Combine(ml.TempFilePath, $"mlcompression-{Guid.NewGuid():N}");
         string path = stem + ".onnx", zipPath = stem + ".zip";
         try
@@ -72,6 +68,18 @@ internal static class OwnedOnnxTransformer
             File.Delete(path);
             File.Delete(zipPath);
         }
+    }
+
+    /// <summary>The graph's serialized size, checked against what ML.NET's OnnxTransformer can hold.</summary>
+    /// <exception cref="UnsupportedModelException">The graph takes 2 GB or more.</exception>
+    public static long CheckSize(ModelProto model)
+    {
+        long size = Onnx.OnnxModelIO.SerializedBytes(model);
+        if (size >= Onnx.ExternalData.MaxModelBytes)
+            throw new UnsupportedModelException(
+                $"The ONNX graph takes {size / (1L << 20)} MB; ML.NET's OnnxTransformer holds its graph as one protobuf message, which stops at 2 GB, so it cannot run it. " +
+                "Compress the model further (e.g. Quantize with Precision.Int8 or Int4) so that the result fits.");
+        return size;
     }
 
     /// <summary>

@@ -1,0 +1,116 @@
+using System.IO.Compression;
+using Microsoft.ML;
+using Microsoft.ML.Compression.MlNet;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Onnx;
+
+namespace Microsoft.ML.Compression.Tests;
+
+/// <summary>
+/// A large network's result builds its ML.NET chain (an OnnxTransformer: an ONNX Runtime session of the whole graph)
+/// only when something needs it (<see cref="CompressedModel.Deferred"/>): until then it answers for schemas through a
+/// weightless stand-in and scores through the batch scorer. It must score, save and clean up as a model built with
+/// its chain does. Shown on a small network, made deferred as a Fit makes a large one.
+/// </summary>
+[TestClass]
+public sealed class DeferredChainTests
+{
+    public sealed class SpamRow
+    {
+        public string Label { get; set; } = "";
+        [VectorType(57)] public float[] Features { get; set; } = Array.Empty<float>();
+    }
+
+    public sealed class NetworkOutput
+    {
+        public float[] Score { get; set; } = Array.Empty<float>();
+    }
+
+    [TestMethod]
+    public void ADeferredModelScoresAndSavesAsTheBuiltOneAndBuildsItsChainOnlyWhenNeeded()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "mlcompression-deferred-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var ml = new MLContext(seed: 1) { TempFilePath = folder };
+            var data = TestData.Head(ml, TestData.Spam(ml), 64);
+            using (var built = ml.Compression().Quantize(TestData.Network("spam_mlp"), new QuantizationOptions { Precision = Precision.Int8 }).Fit(data))
+            {
+                Assert.IsTrue(built.ChainBuilt, "a small network's chain is built at Fit");
+                var network = (NetworkState)built.State!;
+                var deferred = CompressedModel.Deferred(ml, network, data, built.Report)!;
+                try
+                {
+                    Assert.IsFalse(deferred.ChainBuilt);
+                    CollectionAssert.AreEqual(Columns(built.GetOutputSchema(data.Schema)), Columns(deferred.GetOutputSchema(data.Schema)));
+                    CollectionAssert.AreEqual(TestData.Logits(built, data).SelectMany(r => r).ToArray(), TestData.Logits(deferred, data).SelectMany(r => r).ToArray());
+                    var row = ml.Data.CreateEnumerable<SpamRow>(data, reuseRowObject: false).First();
+                    var shared = new PredictionEngineOptions { OwnsTransformer = false };
+                    using (var engine = ml.Model.CreatePredictionEngine<SpamRow, NetworkOutput>(deferred, shared))
+                    using (var expected = ml.Model.CreatePredictionEngine<SpamRow, NetworkOutput>(built, shared))
+                        CollectionAssert.AreEqual(expected.Predict(row).Score, engine.Predict(row).Score);
+                    Assert.IsFalse(deferred.ChainBuilt, "schemas, Transform and PredictionEngines run without the chain");
+
+                    var expectedZip = Saved(ml, built, data);
+                    var zip = SaveZip(ml, deferred, data);
+                    var actualZip = Entries(zip);
+                    CollectionAssert.AreEqual(expectedZip.Select(e => e.Name).ToArray(), actualZip.Select(e => e.Name).ToArray());
+                    for (int i = 0; i < expectedZip.Length; i++)
+                        CollectionAssert.AreEqual(expectedZip[i].Content, actualZip[i].Content, $"{expectedZip[i].Name}: what the built chain saves");
+                    var loaded = ml.Model.Load(new MemoryStream(zip), out _);
+                    CollectionAssert.AreEqual(TestData.Logits(built, data).SelectMany(r => r).ToArray(), TestData.Logits(loaded, data).SelectMany(r => r).ToArray(), "ML.NET loads the saved zip");
+                    (loaded as IDisposable)?.Dispose();
+
+                    Assert.IsInstanceOfType<OnnxTransformer>(deferred.Transformers.LastTransformer);
+                    Assert.IsTrue(deferred.ChainBuilt);
+                }
+                finally { deferred.Dispose(); }
+                Assert.ThrowsExactly<ObjectDisposedException>(() => deferred.Transform(data));
+            }
+            Assert.AreEqual(0, Directory.GetFiles(folder).Length, "no temporary file outlives the models");
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
+
+    [TestMethod]
+    public void ADeferredModelDisposedBeforeItsChainIsBuiltLeavesNoFile()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "mlcompression-deferred-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var ml = new MLContext(seed: 1) { TempFilePath = folder };
+            var data = TestData.Head(ml, TestData.Spam(ml), 16);
+            using (var built = ml.Compression().Quantize(TestData.Network("spam_mlp"), new QuantizationOptions { Precision = Precision.Int8 }).Fit(data))
+            using (var deferred = CompressedModel.Deferred(ml, (NetworkState)built.State!, data, built.Report)!)
+                TestData.Logits(deferred, data);
+            Assert.AreEqual(0, Directory.GetFiles(folder).Length);
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
+
+    private static string[] Columns(DataViewSchema schema) => schema.Select(c => $"{c.Name}:{c.Type}:{c.IsHidden}").ToArray();
+
+    private static byte[] SaveZip(MLContext ml, ITransformer model, IDataView data)
+    {
+        using var zip = new MemoryStream();
+        ml.Model.Save(model, data.Schema, zip);
+        return zip.ToArray();
+    }
+
+    /// <summary>The saved zip's entries, name and content (a zip's own bytes hold the time it was written).</summary>
+    private static (string Name, byte[] Content)[] Saved(MLContext ml, ITransformer model, IDataView data) => Entries(SaveZip(ml, model, data));
+
+    private static (string Name, byte[] Content)[] Entries(byte[] zip)
+    {
+        using var archive = new ZipArchive(new MemoryStream(zip), ZipArchiveMode.Read);
+        return archive.Entries.Select(e =>
+        {
+            using var s = e.Open();
+            using var content = new MemoryStream();
+            s.CopyTo(content);
+            return (e.FullName, content.ToArray());
+        }).ToArray();
+    }
+}
