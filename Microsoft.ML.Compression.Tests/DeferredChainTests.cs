@@ -62,6 +62,8 @@ public sealed class DeferredChainTests
                     CollectionAssert.AreEqual(TestData.Logits(built, data).SelectMany(r => r).ToArray(), TestData.Logits(loaded, data).SelectMany(r => r).ToArray(), "ML.NET loads the saved zip");
                     (loaded as IDisposable)?.Dispose();
 
+                    Assert.IsFalse(deferred.ChainBuilt, "a save builds the chain for itself and lets it go");
+                    CollectionAssert.AreEqual(TestData.Logits(built, data).SelectMany(r => r).ToArray(), TestData.Logits(deferred, data).SelectMany(r => r).ToArray(), "scores after a save");
                     Assert.IsInstanceOfType<OnnxTransformer>(deferred.Transformers.LastTransformer);
                     Assert.IsTrue(deferred.ChainBuilt);
                 }

@@ -52,8 +52,8 @@ public sealed class CompressedModel : ITransformer, IDisposable
     }
 
     /// <summary>
-    /// A model of a large network whose ML.NET chain is built only when something needs it: saving, enumerating
-    /// <see cref="Transformers"/>, or data the batch scorer cannot take. Why: the chain's OnnxTransformer holds an ONNX
+    /// A model of a large network whose ML.NET chain is built only when something needs it: enumerating
+    /// <see cref="Transformers"/>, or data the batch scorer cannot take (and for each save, without keeping it). Why: the chain's OnnxTransformer holds an ONNX
     /// Runtime session of the whole graph (a 512 MB network's INT8 result: ~700 MB, and building it was the Fit's
     /// peak), while <see cref="Transform"/> and PredictionEngines score through the batch scorer's own session; both
     /// together held the model twice. <paramref name="schemaTwin"/> (<see cref="NetworkState.BuildSchemaTwin"/>) has
@@ -335,7 +335,20 @@ public sealed class CompressedModel : ITransformer, IDisposable
     void ICanSaveModel.Save(ModelSaveContext ctx)
     {
         ThrowIfDisposed();
-        ((ICanSaveModel)Chain).Save(ctx);
+        lock (_chainLock)
+        {
+            if (_chain != null)
+            {
+                ((ICanSaveModel)_chain).Save(ctx);
+                return;
+            }
+            // A deferred chain is built for the save alone and let go after it: kept, its session would sit beside the
+            // batch scorer's for the model's life (a 512 MB network's INT8 result: ~700 MB each).
+            var chain = _buildChain!();
+            try { ((ICanSaveModel)chain).Save(ctx); }
+            // Its graph's transformer only: those before it are the stand-in chain's too.
+            finally { (chain.LastTransformer as IDisposable)?.Dispose(); }
+        }
     }
 
     /// <summary>Releases the ONNX Runtime sessions of the model.</summary>
