@@ -25,6 +25,20 @@ internal static class LoadTimeInt8
     /// </summary>
     public static double Replace(GraphProto g, WeightTensor w, bool perChannel, List<NodeProto> prologue)
     {
+        // Per channel: the scales keep the weight's rank with 1 everywhere but the channel axis, so Mul broadcasts them.
+        var (castName, sName, worst) = CastToFloat(g, w, perChannel, prologue, (dims, i, d) => i == w.ChannelAxis ? d : 1L);
+        prologue.Add(OnnxGraphEditor.Node("Mul", new[] { castName, sName }, new[] { w.Name }, castName + "_scale"));
+        return worst;
+    }
+
+    /// <summary>
+    /// The shared half of both forms: <paramref name="w"/>'s float initializer replaced by int8 values and a scale
+    /// initializer (whose dims, per channel, <paramref name="scaleDim"/> gives from the weight's), and the Cast of the
+    /// int8 values to float added to <paramref name="prologue"/>. Returns the Cast's output, the scale's name and the
+    /// largest absolute weight error.
+    /// </summary>
+    private static (string Cast, string Scale, double Worst) CastToFloat(GraphProto g, WeightTensor w, bool perChannel, List<NodeProto> prologue, Func<long[], int, long, long> scaleDim)
+    {
         var tensor = OnnxGraphEditor.Initializer(g, w.Name)!;
         var dims = tensor.Dims.ToArray();
         g.Initializer.Remove(tensor);
@@ -33,12 +47,10 @@ internal static class LoadTimeInt8
         var sName = OnnxGraphEditor.UniqueName(g, w.Name + "_scale");
         var castName = OnnxGraphEditor.UniqueName(g, w.Name + "_int8_as_float");
         g.Initializer.Add(OnnxTensors.Int8(qName, q, dims));
-        // Per channel: the scales keep the weight's rank with 1 everywhere but the channel axis, so Mul broadcasts them.
-        var scaleDims = perChannel ? dims.Select((d, i) => i == w.ChannelAxis ? d : 1L).ToArray() : Array.Empty<long>();
+        var scaleDims = perChannel ? dims.Select((d, i) => scaleDim(dims, i, d)).Where(d => d > 0).ToArray() : Array.Empty<long>();
         g.Initializer.Add(OnnxTensors.Float(sName, scales, scaleDims));
         prologue.Add(OnnxGraphEditor.Node("Cast", new[] { qName }, new[] { castName }, castName).WithInt("to", OnnxType.Float));
-        prologue.Add(OnnxGraphEditor.Node("Mul", new[] { castName, sName }, new[] { w.Name }, castName + "_scale"));
-        return worst;
+        return (castName, sName, worst);
     }
 
     /// <summary>
@@ -60,18 +72,10 @@ internal static class LoadTimeInt8
             return null;
         int at = g.Node.IndexOf(matMul);
         if (at < 0) return null;
-        var dims = tensor.Dims.ToArray();
-        g.Initializer.Remove(tensor);
-        var (q, scales, worst) = GraphQuantizer.SymmetricInt8(OnnxTensors.FloatsInPlace(tensor), dims, w.ChannelAxis, perChannel);
-        var qName = OnnxGraphEditor.UniqueName(g, w.Name + "_quantized");
-        var sName = OnnxGraphEditor.UniqueName(g, w.Name + "_scale");
-        var castName = OnnxGraphEditor.UniqueName(g, w.Name + "_int8_as_float");
+        // Per channel: one scale per element of the product's last axis (the weight's last), which Mul broadcasts over the rows.
+        var (castName, sName, worst) = CastToFloat(g, w, perChannel, prologue, (dims, i, d) => i == dims.Length - 1 ? d : 0L);
         var product = matMul.Output[0];
         var unscaled = OnnxGraphEditor.UniqueName(g, product + "_unscaled");
-        g.Initializer.Add(OnnxTensors.Int8(qName, q, dims));
-        // Per channel: one scale per element of the product's last axis, which Mul broadcasts over the rows.
-        g.Initializer.Add(OnnxTensors.Float(sName, scales, perChannel ? new long[] { scales.Length } : Array.Empty<long>()));
-        prologue.Add(OnnxGraphEditor.Node("Cast", new[] { qName }, new[] { castName }, castName).WithInt("to", OnnxType.Float));
         matMul.Input[1] = castName;
         matMul.Output[0] = unscaled;
         g.Node.Insert(at + 1, OnnxGraphEditor.Node("Mul", new[] { unscaled, sName }, new[] { product }, unscaled + "_scale"));
