@@ -27,6 +27,7 @@ public sealed class DeferredChainTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")] // seconds: ONNX Runtime sessions of spam_mlp, a save and a load
     public void ADeferredModelScoresAndSavesAsTheBuiltOneAndBuildsItsChainOnlyWhenNeeded()
     {
         var folder = Path.Combine(Path.GetTempPath(), "mlcompression-deferred-" + Guid.NewGuid().ToString("N"));
@@ -76,6 +77,7 @@ public sealed class DeferredChainTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")] // seconds: ONNX Runtime sessions of spam_mlp, a save and a load
     public void ADeferredModelDisposedBeforeItsChainIsBuiltLeavesNoFile()
     {
         var folder = Path.Combine(Path.GetTempPath(), "mlcompression-deferred-" + Guid.NewGuid().ToString("N"));

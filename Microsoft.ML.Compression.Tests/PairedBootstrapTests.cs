@@ -37,7 +37,14 @@ public sealed class PairedBootstrapTests
         var regression = Ml.Data.LoadFromEnumerable(targets.Select(t => new RegressionRow { Label = t, Score = t + (float)(random.NextDouble() - 0.5) }).ToList());
         var regressionRows = ValidationRows.Read(regression, ModelTask.Regression, "Label")!;
         Assert.AreEqual(Ml.Regression.Evaluate(regression).RootMeanSquaredError, PairedBootstrap.Metric(regressionRows, Ones(n))!.Value, 1e-6);
+        // Columns the task's evaluator does not read: no rows (the choice falls back to the margin alone).
+        Assert.IsNull(ValidationRows.Read(binary, ModelTask.MulticlassClassification, "Label"));
+    }
 
+    [TestMethod]
+    [TestCategory("Slow")] // a multiclass LightGBM fit: seconds on the shared 2-core machine
+    public void AMulticlassStudentsRowsGiveMlNetsMicroAccuracy()
+    {
         // Multiclass: the key-typed label and PredictedLabel of ML.NET's multiclass trainers.
         var letter = TestData.Head(Ml, TestData.Letter(Ml), 600);
         var model = Ml.Transforms.Conversion.MapValueToKey("Label")
@@ -46,8 +53,6 @@ public sealed class PairedBootstrapTests
         var multiclassRows = ValidationRows.Read(scored, ModelTask.MulticlassClassification, "Label")!;
         Assert.AreEqual(600, multiclassRows.Count);
         Assert.AreEqual(Ml.MulticlassClassification.Evaluate(scored).MicroAccuracy, PairedBootstrap.Metric(multiclassRows, Ones(600))!.Value, 1e-12);
-        // Columns the task's evaluator does not read: no rows (the choice falls back to the margin alone).
-        Assert.IsNull(ValidationRows.Read(binary, ModelTask.MulticlassClassification, "Label"));
     }
 
     [TestMethod]
