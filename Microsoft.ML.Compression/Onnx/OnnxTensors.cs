@@ -75,6 +75,17 @@ internal static class OnnxTensors
         return t;
     }
 
+    /// <summary>
+    /// A float tensor whose raw data is <paramref name="raw"/> itself (little-endian floats), not a copy: for a large
+    /// weight built in place. The caller gives the array up: nothing may write to it afterwards.
+    /// </summary>
+    public static TensorProto FloatOver(string name, byte[] raw, params long[] dims)
+    {
+        var t = new TensorProto { Name = name, DataType = OnnxType.Float, RawData = UnsafeByteOperations.UnsafeWrap(raw) };
+        t.Dims.Add(dims);
+        return t;
+    }
+
     public static TensorProto Int8(string name, sbyte[] values, params long[] dims)
     {
         var t = new TensorProto { Name = name, DataType = OnnxType.Int8, RawData = ByteString.CopyFrom(AsBytes(values)) };

@@ -112,9 +112,11 @@ internal static class TensorCapture
         // Optimized too: the kernels are the same, only packing each call instead of once (weight-only INT8 of a
         // 512 MB network: the folded float weights' packed copy took the stage's peak from 1.5 to 2 GB).
         options.AddSessionConfigEntry("session.disable_prepacking", "1");
-        // Declared before the session, so disposed after it: the session reads these weights in place (unoptimized
-        // only: then no pass rewrites them).
-        using var shared = !optimized && LargeGraphMemory.IsLarge(model) ? SharedWeights.Add(model, options) : null;
+        // Declared before the session, so disposed after it: the session reads these weights in place. Optimized, only
+        // the float weights: the passes that rework a weight (folding, layouts) write a new initializer, while the
+        // quantized-operator passes may convert integer weights (int8 to uint8); sharing the float weights of static
+        // calibration kept a 512 MB network's stage at 1.07 GB there instead of 1.58 GB.
+        using var shared = LargeGraphMemory.IsLarge(model) ? SharedWeights.Add(model, options, floatOnly: optimized) : null;
         using var session = SessionWithOutputs(model, outputNames, options);
         using var runOptions = new RunOptions();
         int n = 0;
@@ -194,7 +196,7 @@ internal static class TensorCapture
 
         private readonly List<(System.Runtime.InteropServices.GCHandle Pin, OrtValue Value)> _tensors = new();
 
-        public static SharedWeights Add(ModelProto model, SessionOptions options)
+        public static SharedWeights Add(ModelProto model, SessionOptions options, bool floatOnly)
         {
             var shared = new SharedWeights();
             try
@@ -202,6 +204,7 @@ internal static class TensorCapture
                 foreach (var t in model.Graph.Initializer)
                 {
                     if (t.DataLocation == TensorProto.Types.DataLocation.External || t.RawData.Length < MinBytes
+                        || (floatOnly && t.DataType != OnnxType.Float)
                         || t.DataType is not (OnnxType.Float or OnnxType.Int8 or OnnxType.UInt8 or OnnxType.Int32 or OnnxType.Int64 or OnnxType.Double or OnnxType.Float16)
                         || !System.Runtime.InteropServices.MemoryMarshal.TryGetArray(t.RawData.Memory, out var bytes))
                         continue;
