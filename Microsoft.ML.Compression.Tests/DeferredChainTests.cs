@@ -30,13 +30,11 @@ public sealed class DeferredChainTests
     [TestCategory("Slow")] // seconds: ONNX Runtime sessions of spam_mlp, a save and a load
     public void ADeferredModelScoresAndSavesAsTheBuiltOneAndBuildsItsChainOnlyWhenNeeded()
     {
-        var folder = Path.Combine(Path.GetTempPath(), "mlcompression-deferred-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
-        try
+        InPrivateTempFolder(folder =>
         {
             var ml = new MLContext(seed: 1) { TempFilePath = folder };
             var data = TestData.Head(ml, TestData.Spam(ml), 64);
-            using (var built = ml.Compression().Quantize(TestData.Network("spam_mlp"), new QuantizationOptions { Precision = Precision.Int8 }).Fit(data))
+            using (var built = QuantizedSpamMlp(ml, data))
             {
                 Assert.IsTrue(built.ChainBuilt, "a small network's chain is built at Fit");
                 var network = (NetworkState)built.State!;
@@ -72,26 +70,21 @@ public sealed class DeferredChainTests
                 Assert.ThrowsExactly<ObjectDisposedException>(() => deferred.Transform(data));
             }
             Assert.AreEqual(0, Directory.GetFiles(folder).Length, "no temporary file outlives the models");
-        }
-        finally { Directory.Delete(folder, recursive: true); }
+        });
     }
-
     [TestMethod]
     [TestCategory("Slow")] // seconds: ONNX Runtime sessions of spam_mlp, a save and a load
     public void ADeferredModelDisposedBeforeItsChainIsBuiltLeavesNoFile()
     {
-        var folder = Path.Combine(Path.GetTempPath(), "mlcompression-deferred-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
-        try
+        InPrivateTempFolder(folder =>
         {
             var ml = new MLContext(seed: 1) { TempFilePath = folder };
             var data = TestData.Head(ml, TestData.Spam(ml), 16);
-            using (var built = ml.Compression().Quantize(TestData.Network("spam_mlp"), new QuantizationOptions { Precision = Precision.Int8 }).Fit(data))
+            using (var built = QuantizedSpamMlp(ml, data))
             using (var deferred = CompressedModel.Deferred(ml, (NetworkState)built.State!, data, built.Report)!)
                 TestData.Logits(deferred, data);
             Assert.AreEqual(0, Directory.GetFiles(folder).Length);
-        }
-        finally { Directory.Delete(folder, recursive: true); }
+        });
     }
 
     private static string[] Columns(DataViewSchema schema) => schema.Select(c => $"{c.Name}:{c.Type}:{c.IsHidden}").ToArray();
@@ -117,4 +110,17 @@ public sealed class DeferredChainTests
             return (e.FullName, content.ToArray());
         }).ToArray();
     }
+
+    /// <summary>Runs <paramref name="test"/> with a temp folder of its own (ML.NET's TempFilePath), deleted after it: files left in it are the test's.</summary>
+    private static void InPrivateTempFolder(Action<string> test)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "mlcompression-deferred-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try { test(folder); }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
+
+    /// <summary>spam_mlp quantized INT8 (weight-only): a small network, so its chain is built at Fit.</summary>
+    private static CompressedModel QuantizedSpamMlp(MLContext ml, IDataView data)
+        => ml.Compression().Quantize(TestData.Network("spam_mlp"), new QuantizationOptions { Precision = Precision.Int8 }).Fit(data);
 }
