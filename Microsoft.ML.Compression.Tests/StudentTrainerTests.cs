@@ -46,6 +46,7 @@ public sealed class StudentTrainerTests
     // data/spam.csv keeps Spambase's order, all spam rows first: the online learners (SDCA, perceptron, linear SVM)
     // pin that the transfer set reaches them shuffled (read in file order, the SVM scored AUC 0.39 and the perceptron 0.90).
     [TestMethod]
+    [TestCategory("Slow")] // six student kinds, 1–2 s each: 8 s of the fast tier's minute
     [DynamicData(nameof(BinaryStudents))]
     public void EveryBinaryTrainerKindLearnsTheTeachersSoftTargets(string student)
     {
