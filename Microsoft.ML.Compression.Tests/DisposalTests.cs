@@ -22,6 +22,7 @@ public sealed class DisposalTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")] // over a second on the shared 2-core machine (the fast tier read 59 s in CI)
     public void ModelDisposedByItsOwningPredictionEngineThrowsObjectDisposedExceptionWithTheRemedy()
     {
         var pruned = _ml.Compression().Prune(_teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }).Fit(_train);
@@ -51,6 +52,7 @@ public sealed class DisposalTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")] // over a second on the shared 2-core machine (the fast tier read 59 s in CI)
     public void DataViewOfADisposedModelThrowsWhenRead()
     {
         var pruned = _ml.Compression().Prune(_teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }).Fit(_train);
