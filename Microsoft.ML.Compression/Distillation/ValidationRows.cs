@@ -33,21 +33,29 @@ internal sealed class ValidationRows
         if (label == null) return null;
         var predictions = new List<double>();
         var labels = new List<double>();
+        // Binary and regression: a Single score against the label, read as a number (a Boolean as 1/0).
+        void ReadScores<TLabel>(DataViewSchema.Column score, Func<TLabel, double> asNumber)
+        {
+            using var cursor = scored.GetRowCursor(new[] { label.Value, score });
+            var getLabel = cursor.GetGetter<TLabel>(label.Value);
+            var getScore = cursor.GetGetter<float>(score);
+            TLabel y = default!; float s = 0;
+            while (cursor.MoveNext())
+            {
+                getLabel(ref y); getScore(ref s);
+                double value = asNumber(y);
+                if (float.IsNaN(s) || double.IsNaN(value)) continue;
+                predictions.Add(s); labels.Add(value);
+            }
+        }
+        var scoreColumn = scored.Schema.GetColumnOrNull("Score") is { } c && c.Type == NumberDataViewType.Single ? c : (DataViewSchema.Column?)null;
         switch (task)
         {
-            case ModelTask.BinaryClassification when label.Value.Type is BooleanDataViewType && scored.Schema.GetColumnOrNull("Score") is { Type: var t } score && t == NumberDataViewType.Single:
-                using (var cursor = scored.GetRowCursor(new[] { label.Value, score }))
-                {
-                    var getLabel = cursor.GetGetter<bool>(label.Value);
-                    var getScore = cursor.GetGetter<float>(score);
-                    bool y = false; float s = 0;
-                    while (cursor.MoveNext())
-                    {
-                        getLabel(ref y); getScore(ref s);
-                        if (float.IsNaN(s)) continue;
-                        predictions.Add(s); labels.Add(y ? 1 : 0);
-                    }
-                }
+            case ModelTask.BinaryClassification when label.Value.Type is BooleanDataViewType && scoreColumn is { } score:
+                ReadScores<bool>(score, y => y ? 1 : 0);
+                break;
+            case ModelTask.Regression when label.Value.Type == NumberDataViewType.Single && scoreColumn is { } score:
+                ReadScores<float>(score, y => y);
                 break;
             case ModelTask.MulticlassClassification when label.Value.Type is KeyDataViewType && scored.Schema.GetColumnOrNull("PredictedLabel") is { Type: KeyDataViewType } predicted:
                 using (var cursor = scored.GetRowCursor(new[] { label.Value, predicted }))
@@ -60,20 +68,6 @@ internal sealed class ValidationRows
                         getLabel(ref y); getPredicted(ref p);
                         if (y == 0) continue; // a missing key
                         predictions.Add(p == y ? 1 : 0); labels.Add(0);
-                    }
-                }
-                break;
-            case ModelTask.Regression when label.Value.Type == NumberDataViewType.Single && scored.Schema.GetColumnOrNull("Score") is { Type: var t } score && t == NumberDataViewType.Single:
-                using (var cursor = scored.GetRowCursor(new[] { label.Value, score }))
-                {
-                    var getLabel = cursor.GetGetter<float>(label.Value);
-                    var getScore = cursor.GetGetter<float>(score);
-                    float y = 0, s = 0;
-                    while (cursor.MoveNext())
-                    {
-                        getLabel(ref y); getScore(ref s);
-                        if (float.IsNaN(y) || float.IsNaN(s)) continue;
-                        predictions.Add(s); labels.Add(y);
                     }
                 }
                 break;
