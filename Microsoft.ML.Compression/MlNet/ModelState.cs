@@ -147,6 +147,16 @@ internal sealed class NetworkState : ModelState
         return Prefix.Append(onnx).ToList();
     }
 
+    /// <summary>
+    /// <see cref="BuildTransformers"/> for a chain that is only saved: the graph's transformer reads it from
+    /// <paramref name="graphPath"/> (see <see cref="OwnedOnnxTransformer.CreateForSave"/>; the caller deletes the file).
+    /// </summary>
+    public IReadOnlyList<ITransformer> BuildSaveTransformers(MLContext ml, IDataView input, string graphPath)
+    {
+        BuildInputChecks(ref input);
+        return Prefix.Append(OwnedOnnxTransformer.CreateForSave(ml, Outputs, Inputs, Model, input, graphPath)).ToList();
+    }
+
     /// <summary>The data as the graph reads it (after <see cref="Prefix"/>), its input columns checked by name and type.</summary>
     private void BuildInputChecks(ref IDataView input)
     {

@@ -25,6 +25,9 @@ public sealed class CompressedModel : ITransformer, IDisposable
     // first need (see Deferred), so null until then.
     private TransformerChain<ITransformer>? _chain;
     private Func<TransformerChain<ITransformer>>? _buildChain;
+    // The same chain for a save alone, its graph read from the given file: its OnnxTransformer's session is never run (see SaveOnlyContext).
+    private Func<string, TransformerChain<ITransformer>>? _buildSaveChain;
+    private string? _tempFolder; // the context's MLContext.TempFilePath, where that file goes
     private readonly object _chainLock = new();
     // A chain of the same columns as _chain, for schemas and the transformers around the graph, whose OnnxTransformer
     // runs a weightless stand-in: only while _chain is not built, and only where the batch scorer scores the graph.
@@ -72,7 +75,27 @@ public sealed class CompressedModel : ITransformer, IDisposable
         {
             _schemaChain = new TransformerChain<ITransformer>(twin.ToArray()),
             _buildChain = () => new TransformerChain<ITransformer>(network.BuildTransformers(ml, new EmptyDataView(schema)).ToArray()),
+            _tempFolder = ml.TempFilePath,
+            _buildSaveChain = graphPath => new TransformerChain<ITransformer>(network.BuildSaveTransformers(SaveOnlyContext(), new EmptyDataView(schema), graphPath).ToArray()),
         };
+    }
+
+    /// <summary>
+    /// A context whose OnnxTransformers open their ONNX Runtime session without graph optimizations or memory arena, for
+    /// a chain that is only saved. Why: ML.NET's OnnxTransformer makes a session when it is built and writes its zip
+    /// entry from the graph's file; with optimizations ORT folds a weight-only INT8 graph's Cast of each weight into a
+    /// float copy (a 512 MB network's result: 128 MB of INT8 held as 512 MB of float), which a save never runs.
+    /// </summary>
+    private static MLContext SaveOnlyContext()
+    {
+        var ml = new MLContext();
+        ml.SetOnnxSessionOption(new OnnxSessionOptions
+        {
+            GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            EnableCpuMemArena = false,
+            EnableMemoryPattern = false,
+        });
+        return ml;
     }
 
     /// <summary>Whether the ML.NET chain has been built (always, unless the model was made <see cref="Deferred"/>); for tests.</summary>
@@ -344,10 +367,15 @@ public sealed class CompressedModel : ITransformer, IDisposable
             }
             // A deferred chain is built for the save alone and let go after it: kept, its session would sit beside the
             // batch scorer's for the model's life (a 512 MB network's INT8 result: ~700 MB each).
-            var chain = _buildChain!();
-            try { ((ICanSaveModel)chain).Save(ctx); }
-            // Its graph's transformer only: those before it are the stand-in chain's too.
-            finally { (chain.LastTransformer as IDisposable)?.Dispose(); }
+            var graphPath = Path.Combine(_tempFolder ?? Path.GetTempPath(), $"mlcompression-save-{Guid.NewGuid():N}.onnx");
+            try
+            {
+                var chain = _buildSaveChain!(graphPath);
+                try { ((ICanSaveModel)chain).Save(ctx); }
+                // Its graph's transformer only: those before it are the stand-in chain's too.
+                finally { (chain.LastTransformer as IDisposable)?.Dispose(); }
+            }
+            finally { File.Delete(graphPath); }
         }
     }
 

@@ -70,6 +70,20 @@ internal static class OwnedOnnxTransformer
         }
     }
 
+    /// <summary>
+    /// An OnnxTransformer of <paramref name="model"/> that reads the graph from <paramref name="graphPath"/>, written
+    /// here, for a chain that is saved and then disposed: the caller deletes the file after disposing the transformer.
+    /// Why not <see cref="Create"/>: its round trip through ML.NET's loader writes and reads the graph twice more, which
+    /// a save does not need. (ML.NET's transformer still parses the whole graph into managed memory and keeps it, and
+    /// its save reads the file's bytes again: a save of a large network holds both for a moment.)
+    /// </summary>
+    public static OnnxTransformer CreateForSave(MLContext ml, string[] outputs, string[] inputs, ModelProto model, IDataView view, string graphPath)
+    {
+        CheckSize(model);
+        using (var file = File.Create(graphPath)) model.WriteTo(file);
+        return ml.Transforms.ApplyOnnxModel(outputs, inputs, graphPath).Fit(view);
+    }
+
     /// <summary>The graph's serialized size, checked against what ML.NET's OnnxTransformer can hold.</summary>
     /// <exception cref="UnsupportedModelException">The graph takes 2 GB or more.</exception>
     public static long CheckSize(ModelProto model)
