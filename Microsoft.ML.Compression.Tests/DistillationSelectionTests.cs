@@ -187,4 +187,36 @@ public sealed class DistillationSelectionTests
         Console.WriteLine(larger.Report);
         Assert.IsTrue(row.SmallerThanTeacher == false && row.ZipBytes > row.TeacherZipBytes, $"{row.ZipBytes} vs {row.TeacherZipBytes}");
     }
+
+    [TestMethod]
+    public void ATeacherFarBetterThanTheLabelOnlyStudentOnTheValidationRowsIsFlaggedAsHavingTrainedOnThem()
+    {
+        // The quick start's numbers: a 500-tree teacher on 1,135 held-out rows of its own training data.
+        DistillationSelection Selection(double teacher, double labelsOnly, bool higherIsBetter = true, bool heldOut = true) => new()
+        {
+            MetricName = higherIsBetter ? "AUC" : "RMSE", HigherIsBetter = higherIsBetter, HeldOut = heldOut, ValidationRows = 1135,
+            Candidates = new[] { new DistillationCandidate { Name = "labels only", LabelOnly = true, ValidationMetric = labelsOnly }, new DistillationCandidate { Name = "distilled, alpha 1", Alpha = 1, ValidationMetric = labelsOnly + 0.006 } },
+            ChosenIndex = 1, TeacherValidationMetric = teacher,
+        };
+        Assert.IsTrue(Selection(0.9999, 0.8407).TeacherLikelyTrainedOnValidationRows);
+        Assert.IsFalse(Selection(0.8470, 0.8407).TeacherLikelyTrainedOnValidationRows, "a teacher merely better");
+        Assert.IsFalse(Selection(0.9, 0.8).TeacherLikelyTrainedOnValidationRows, "error 0.1 against 0.2: not under half");
+        Assert.IsTrue(Selection(0.91, 0.8, heldOut: false).TeacherLikelyTrainedOnValidationRows, "the user's rows can have been the teacher's too");
+        Assert.IsTrue(Selection(165, 690, higherIsBetter: false).TeacherLikelyTrainedOnValidationRows, "RMSE: the error itself");
+        Assert.IsFalse(Selection(300, 383, higherIsBetter: false).TeacherLikelyTrainedOnValidationRows);
+        Assert.IsFalse(Selection(1, 1).TeacherLikelyTrainedOnValidationRows, "both perfect: nothing to tell");
+
+        CompressionReport Report(DistillationSelection selection) => new()
+        {
+            Task = ModelTask.BinaryClassification, MetricName = "AUC",
+            Stages = new[] { new StageReport { Stage = "Teacher" }, new StageReport { Stage = "Distill", Description = "distilled", Selection = selection } },
+        };
+        var text = Report(Selection(0.9999, 0.8407)).ToString();
+        var line = text.Split('\n').Single(l => l.Contains("most likely trained on these rows"));
+        StringAssert.Contains(line, "AUC on the held-out rows, 0.9999 against the label-only student's 0.8407, leaves it under half that student's error");
+        StringAssert.Contains(line, "DistillationOptions.Selection.ValidationData");
+        text = Report(Selection(0.8470, 0.8407)).ToString();
+        Assert.IsFalse(text.Contains("most likely trained"), text);
+        StringAssert.Contains(text, "teacher 0.8470 (it may have trained on these rows)");
+    }
 }

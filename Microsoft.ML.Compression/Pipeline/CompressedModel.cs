@@ -59,7 +59,7 @@ public sealed class CompressedModel : ITransformer, IDisposable
     /// <see cref="Transformers"/>, or data the batch scorer cannot take (and for each save, without keeping it). Why: the chain's OnnxTransformer holds an ONNX
     /// Runtime session of the whole graph (a 512 MB network's INT8 result: ~700 MB, and building it was the Fit's
     /// peak), while <see cref="Transform"/> and PredictionEngines score through the batch scorer's own session; both
-    /// together held the model twice. <paramref name="schemaTwin"/> (<see cref="NetworkState.BuildSchemaTwin"/>) has
+    /// together held the model twice. A stand-in chain (<see cref="NetworkState.BuildSchemaTwin"/>) has
     /// the chain's columns and answers for schemas meanwhile.
     /// </summary>
     /// <returns>Null when the graph's outputs have no stand-in: then build the chain now.</returns>

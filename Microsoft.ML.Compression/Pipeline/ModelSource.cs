@@ -98,6 +98,9 @@ internal sealed class ModelSource
             file.Refresh();
             if (!file.Exists || file.Length != length || file.LastWriteTimeUtc != written)
                 throw new InvalidModelException($"The ONNX file {description} changed (or went) after this stage was created from it. Create the stage again to compress the file as it is now.");
+            // The copy read when the stage was created (and any earlier Fit's) is garbage by now, but the collector
+            // may not have run since: without this, the read below held the model twice (a 2.7 GB network: 5.1 GB).
+            LargeGraphMemory.Release(large: true);
             return new NetworkState(OnnxModelIO.Load(path));
         }, description) { GraphPath = Path.GetFullPath(path) };
     }

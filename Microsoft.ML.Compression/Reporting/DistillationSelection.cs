@@ -96,6 +96,24 @@ public sealed class DistillationSelection
     /// <summary>True when no distilled candidate beat the label-only student on the validation rows by <see cref="MinimumErrorReduction"/> and beyond the noise: the teacher had nothing to teach this student, and the label-only student was returned.</summary>
     [System.Text.Json.Serialization.JsonIgnore] public bool NothingToDistil => Candidates.Count > 0 && Chosen.LabelOnly;
 
+    /// <summary>
+    /// Whether the teacher's error on the validation rows is under half the label-only student's (error: 1 − AUC,
+    /// 1 − accuracy, or RMSE). A teacher that good on rows a student of the same data barely fits has almost always
+    /// been trained on them: then the distilled students learned those rows' labels through it, and look better on
+    /// them than they will be on new rows (measured: distilled students ahead by 2.5 standard errors on such rows lost
+    /// on the test rows; docs/stages.md). Give Distill rows the teacher never saw as <see cref="StudentSelectionOptions.ValidationData"/>.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool TeacherLikelyTrainedOnValidationRows =>
+        TeacherValidationMetric is double t && Candidates.Count > 0 && Candidates[0].ValidationMetric is double l
+        && Error(l) > 0 && Error(t) < TeacherErrorFraction * Error(l);
+
+    /// <summary>The share of the label-only student's validation error under which the teacher's suggests it was trained on the rows.</summary>
+    internal const double TeacherErrorFraction = 0.5;
+
+    // RMSE is an error already; AUC and accuracy are at most 1.
+    private double Error(double metric) => HigherIsBetter ? 1 - metric : metric;
+
     /// <summary>Whether <paramref name="a"/> is strictly better than <paramref name="b"/> by this metric.</summary>
     internal bool Better(double a, double b) => HigherIsBetter ? a > b : a < b;
 

@@ -101,9 +101,13 @@ internal static class ReportFormatter
         {
             var each = c.Candidates.Select((k, i) => $"{k.Name} {Fmt(k.ValidationMetric)}{(i == c.ChosenIndex ? " (returned)" : "")}");
             yield return $"chosen on {c.ValidationRows} {(c.HeldOut ? "held-out" : "validation")} rows by {c.MetricName}: {string.Join(", ", each)}" +
-                (c.TeacherValidationMetric is double t ? $"; teacher {t:F4}{(c.HeldOut ? " (it may have trained on these rows)" : "")}" : "") +
+                (c.TeacherValidationMetric is double t ? $"; teacher {t:F4}{(c.HeldOut && !c.TeacherLikelyTrainedOnValidationRows ? " (it may have trained on these rows)" : "")}" : "") +
                 (c.BestGain is double g && c.BestGainStandardError is double se ? $"; best distilled gain {g:+0.####;-0.####} ± {se:0.####} (paired bootstrap standard error)" : "") +
                 (c.Refitted ? "; the returned student was trained again on all the training data" : "");
+            if (c.TeacherLikelyTrainedOnValidationRows)
+                yield return $"the teacher's {c.MetricName} on the {(c.HeldOut ? "held-out" : "validation")} rows, {c.TeacherValidationMetric:F4} against the label-only student's {c.Candidates[0].ValidationMetric:F4}, leaves it under half that student's error: " +
+                    "it was most likely trained on these rows, which makes distilled students look better on them than they are on new data; " +
+                    "give Distill rows the teacher never saw as DistillationOptions.Selection.ValidationData (and train the student on the rest)";
             if (c.NothingToDistil)
                 yield return c.TeacherValidationMetric is double tm && !c.Better(tm, c.Candidates[0].ValidationMetric ?? double.NaN)
                     ? "nothing to distil: the teacher is no better than the label-only student on the validation rows, so the label-only student was returned"

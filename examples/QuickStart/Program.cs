@@ -26,9 +26,12 @@ var loader = ml.Data.CreateTextLoader(new TextLoader.Options
 });
 IDataView data = loader.Load(dataPath);
 var split = ml.Data.TrainTestSplit(data, testFraction: 0.2, seed: 1);
-IDataView train = ml.Data.Cache(split.TrainSet), test = ml.Data.Cache(split.TestSet);
+// A fifth of the training rows is kept from the teacher: Distill chooses its student on them (see step 4).
+var fit = ml.Data.TrainTestSplit(split.TrainSet, testFraction: 0.2, seed: 1);
+IDataView train = ml.Data.Cache(fit.TrainSet), validation = ml.Data.Cache(fit.TestSet), test = ml.Data.Cache(split.TestSet);
 long testRows = test.GetRowCount() ?? ml.Data.CreateEnumerable<ChurnRow>(test, reuseRowObject: true).LongCount();
-Console.WriteLine($"Data: {Path.GetFileName(dataPath)}, {ml.Data.CreateEnumerable<ChurnRow>(train, true).Count()} train rows, {testRows} test rows.");
+Console.WriteLine($"Data: {Path.GetFileName(dataPath)}, {ml.Data.CreateEnumerable<ChurnRow>(train, true).Count()} train rows, " +
+    $"{ml.Data.CreateEnumerable<ChurnRow>(validation, true).Count()} validation rows, {testRows} test rows.");
 
 // 2. Featurization shared by teacher and student: Yes/No -> Boolean label, one-hot categoricals, NaN -> mean.
 IEstimator<ITransformer> Featurize() =>
@@ -44,13 +47,14 @@ Console.WriteLine($"Teacher (FastTree, 500 trees) trained in {sw.Elapsed.TotalSe
 
 // 4. Compress: distill into 20 trees, prune half of them, quantize the leaves to INT8. The student's trainer reads
 //    an example-weight column, so it learns the teacher's exact soft targets (one weighted row per class; Distill
-//    adds the column). new DistillationOptions { Selection = { ChooseOnValidation = true } } would also return the student trained
-//    on the labels alone when distilling does not beat it on held-out rows (docs/stages.md). The chain reports each
-//    stage's start and end to an IProgress; StageProgress shows them as a live progress bar on a terminal and as
-//    plain lines when the output is redirected.
+//    adds the column). Distill trains the student on the labels alone too, and returns it when no distilled student
+//    beats it on the validation rows: rows the teacher never saw, because a teacher's own training rows flatter the
+//    students that learned from it (docs/stages.md). The chain reports each stage's start and end to an IProgress;
+//    StageProgress shows them as a live progress bar on a terminal and as plain lines when the output is redirected.
 sw.Restart();
 var compress = ml.Compression()
-    .Distill(teacher, Featurize().Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20, exampleWeightColumnName: "Weight")))
+    .Distill(teacher, Featurize().Append(ml.BinaryClassification.Trainers.FastTree(numberOfTrees: 20, exampleWeightColumnName: "Weight")),
+        new DistillationOptions { Selection = { ValidationData = validation } })
     .Append(ml.Compression().Prune(new PruningOptions { TargetSparsity = 0.5 }))
     .Append(ml.Compression().Quantize(new QuantizationOptions { Precision = Precision.Int8 }))
     .WithEvaluationData(test);
