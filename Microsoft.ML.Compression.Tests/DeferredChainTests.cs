@@ -87,6 +87,64 @@ public sealed class DeferredChainTests
         });
     }
 
+    [TestMethod]
+    [TestCategory("Slow")] // seconds: a 64 MB network quantized, saved, loaded twice
+    public void ALargeSavedNetworkLoadsWithoutItsChainAndScoresAndSavesAsTheFullLoad()
+    {
+        InPrivateTempFolder(folder =>
+        {
+            var ml = new MLContext(seed: 1) { TempFilePath = folder };
+            var data = TestData.Head(ml, TestData.Spam(ml), 32);
+            var modelFolder = Directory.CreateDirectory(Path.Combine(folder, "model")).FullName;
+            byte[] zip;
+            string reportJson;
+            using (var compressed = ml.Compression().Quantize(WriteLargeModel(modelFolder), new QuantizationOptions { Precision = Precision.Int8 }).Fit(data))
+            {
+                Assert.IsFalse(compressed.ChainBuilt, "a large result is deferred at Fit");
+                zip = SaveZip(ml, compressed, data);
+                reportJson = compressed.Report.ToJson();
+            }
+            using (var loaded = ml.Compression().LoadModel(new MemoryStream(zip), out var inputSchema))
+            {
+                Assert.IsFalse(loaded.ChainBuilt, "LoadModel of a large graph loads a stand-in chain");
+                Assert.AreEqual(reportJson, loaded.Report.ToJson());
+                var plain = ml.Model.Load(new MemoryStream(zip), out var plainSchema);
+                try
+                {
+                    CollectionAssert.AreEqual(Columns(plainSchema), Columns(inputSchema));
+                    CollectionAssert.AreEqual(Columns(plain.GetOutputSchema(data.Schema)), Columns(loaded.GetOutputSchema(data.Schema)));
+                    CollectionAssert.AreEqual(TestData.Logits(plain, data).SelectMany(r => r).ToArray(), TestData.Logits(loaded, data).SelectMany(r => r).ToArray());
+                }
+                finally { (plain as IDisposable)?.Dispose(); }
+                var expected = Entries(zip);
+                var saved = Entries(SaveZip(ml, loaded, data));
+                CollectionAssert.AreEqual(expected.Select(e => e.Name).ToArray(), saved.Select(e => e.Name).ToArray());
+                for (int i = 0; i < expected.Length; i++)
+                    CollectionAssert.AreEqual(expected[i].Content, saved[i].Content, $"{expected[i].Name}: what the loaded zip holds");
+                Assert.IsFalse(loaded.ChainBuilt, "scoring and saving need no chain");
+                Assert.IsInstanceOfType<OnnxTransformer>(loaded.Transformers.LastTransformer);
+                Assert.IsTrue(loaded.ChainBuilt);
+            }
+            Directory.Delete(modelFolder, recursive: true);
+            Assert.AreEqual(0, Directory.GetFiles(folder).Length, "no temporary file outlives the models");
+        });
+    }
+
+    /// <summary>spam_mlp with a 2048×8192 float initializer more (64 MB of random values, unused by the graph's nodes): a large network.</summary>
+    private static string WriteLargeModel(string folder)
+    {
+        var model = Onnx.OnnxModelIO.Load(TestData.Network("spam_mlp"));
+        var values = new float[2048 * 8192];
+        var random = new Random(5);
+        for (int i = 0; i < values.Length; i++) values[i] = random.NextSingle() - 0.5f;
+        var ballast = new global::Onnx.TensorProto { Name = "ballast", DataType = (int)global::Onnx.TensorProto.Types.DataType.Float, Dims = { 2048, 8192 } };
+        ballast.RawData = Google.Protobuf.ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        model.Graph.Initializer.Add(ballast);
+        var path = Path.Combine(folder, "large.onnx");
+        using (var file = File.Create(path)) Google.Protobuf.MessageExtensions.WriteTo(model, file);
+        return path;
+    }
+
     private static string[] Columns(DataViewSchema schema) => schema.Select(c => $"{c.Name}:{c.Type}:{c.IsHidden}").ToArray();
 
     private static byte[] SaveZip(MLContext ml, ITransformer model, IDataView data)

@@ -215,6 +215,8 @@ public sealed class DistillationSelectionTests
         var line = text.Split('\n').Single(l => l.Contains("most likely trained on these rows"));
         StringAssert.Contains(line, "AUC on the held-out rows, 0.9999 against the label-only student's 0.8407, leaves it under half that student's error");
         StringAssert.Contains(line, "DistillationOptions.Selection.ValidationData");
+        text = Report(Selection(0.91, 0.8, heldOut: false)).ToString();
+        StringAssert.Contains(text, "if it was trained or early-stopped on these rows, distilled students look better");
         text = Report(Selection(0.8470, 0.8407)).ToString();
         Assert.IsFalse(text.Contains("most likely trained"), text);
         StringAssert.Contains(text, "teacher 0.8470 (it may have trained on these rows)");

@@ -25,9 +25,10 @@ public sealed class CompressedModel : ITransformer, IDisposable
     // first need (see Deferred), so null until then.
     private TransformerChain<ITransformer>? _chain;
     private Func<TransformerChain<ITransformer>>? _buildChain;
-    // The same chain for a save alone, its graph read from the given file: its OnnxTransformer's session is never run (see SaveOnlyContext).
-    private Func<string, TransformerChain<ITransformer>>? _buildSaveChain;
-    private string? _tempFolder; // the context's MLContext.TempFilePath, where that file goes
+    // Saves the deferred model without building _chain: through a chain made for the save alone (see SaveOnlyContext).
+    private Action<ModelSaveContext>? _saveDeferred;
+    // Whether _schemaChain's transformers are all its own (a loaded model's), not shared with the built chain.
+    private bool _schemaChainOwnsAll;
     private readonly object _chainLock = new();
     // A chain of the same columns as _chain, for schemas and the transformers around the graph, whose OnnxTransformer
     // runs a weightless stand-in: only while _chain is not built, and only where the batch scorer scores the graph.
@@ -71,13 +72,49 @@ public sealed class CompressedModel : ITransformer, IDisposable
         if (network.BuildSchemaTwin(ml, input) is not { } twin) return null;
         // Only the schema is kept for the build, not the data (which may be large and cached).
         var schema = input.Schema;
+        var tempFolder = ml.TempFilePath;
         return new CompressedModel(chain: null, report, network.Model, network)
         {
             _schemaChain = new TransformerChain<ITransformer>(twin.ToArray()),
             _buildChain = () => new TransformerChain<ITransformer>(network.BuildTransformers(ml, new EmptyDataView(schema)).ToArray()),
-            _tempFolder = ml.TempFilePath,
-            _buildSaveChain = graphPath => new TransformerChain<ITransformer>(network.BuildSaveTransformers(SaveOnlyContext(), new EmptyDataView(schema), graphPath).ToArray()),
+            _saveDeferred = ctx => SaveThroughFile(ctx, network, schema, tempFolder),
         };
+    }
+
+    /// <summary>
+    /// A model loaded from a saved zip whose graph is large, without ML.NET's chain of it built: <paramref name="standIns"/>
+    /// is the zip's chain loaded with a weightless stand-in in the graph's place (see CompressedModelLoader), and the
+    /// real chain is loaded from <paramref name="zip"/> on first need, as in <see cref="Deferred"/>. Why: ML.NET's
+    /// loader makes an ONNX Runtime session of the graph and keeps a parsed copy of it, beside the batch scorer's.
+    /// </summary>
+    internal static CompressedModel Loaded(MLContext ml, TransformerChain<ITransformer> standIns, byte[] zip, CompressionReport report, global::Onnx.ModelProto graph)
+        => new(chain: null, report, graph)
+        {
+            _schemaChain = standIns,
+            _schemaChainOwnsAll = true,
+            _buildChain = () => LoadChain(ml, zip),
+            _saveDeferred = ctx =>
+            {
+                using var chain = LoadChain(SaveOnlyContext(), zip);
+                ((ICanSaveModel)chain).Save(ctx);
+            },
+        };
+
+    private static TransformerChain<ITransformer> LoadChain(MLContext ml, byte[] zip)
+        => new(MlNetModelParts.Flatten(Native.ModelLoading.Load(ml, () => new MemoryStream(zip, writable: false), out _)).ToArray());
+
+    /// <summary>Saves <paramref name="network"/>'s chain built for the save alone, its graph read from a file in <paramref name="tempFolder"/> (deleted after).</summary>
+    private static void SaveThroughFile(ModelSaveContext ctx, NetworkState network, DataViewSchema schema, string tempFolder)
+    {
+        var graphPath = Path.Combine(tempFolder, $"mlcompression-save-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            var chain = new TransformerChain<ITransformer>(network.BuildSaveTransformers(SaveOnlyContext(), new EmptyDataView(schema), graphPath).ToArray());
+            try { ((ICanSaveModel)chain).Save(ctx); }
+            // Its graph's transformer only: those before it are the stand-in chain's too.
+            finally { (chain.LastTransformer as IDisposable)?.Dispose(); }
+        }
+        finally { File.Delete(graphPath); }
     }
 
     /// <summary>
@@ -367,15 +404,7 @@ public sealed class CompressedModel : ITransformer, IDisposable
             }
             // A deferred chain is built for the save alone and let go after it: kept, its session would sit beside the
             // batch scorer's for the model's life (a 512 MB network's INT8 result: ~700 MB each).
-            var graphPath = Path.Combine(_tempFolder ?? Path.GetTempPath(), $"mlcompression-save-{Guid.NewGuid():N}.onnx");
-            try
-            {
-                var chain = _buildSaveChain!(graphPath);
-                try { ((ICanSaveModel)chain).Save(ctx); }
-                // Its graph's transformer only: those before it are the stand-in chain's too.
-                finally { (chain.LastTransformer as IDisposable)?.Dispose(); }
-            }
-            finally { File.Delete(graphPath); }
+            _saveDeferred!(ctx);
         }
     }
 
@@ -392,13 +421,11 @@ public sealed class CompressedModel : ITransformer, IDisposable
         _disposed = true;
         lock (_chainLock)
         {
-            if (_chain == null) _schemaChain?.Dispose();
+            if (_chain == null || _schemaChainOwnsAll) _schemaChain?.Dispose();
             else
-            {
-                _chain.Dispose();
                 // The stand-in's own OnnxTransformer; the transformers before it are the built chain's, disposed with it.
                 (_schemaChain?.LastTransformer as IDisposable)?.Dispose();
-            }
+            _chain?.Dispose();
         }
         lock (_scorerLock) _scorer?.Dispose();
     }

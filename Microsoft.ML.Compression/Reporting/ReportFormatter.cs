@@ -106,8 +106,8 @@ internal static class ReportFormatter
                 (c.Refitted ? "; the returned student was trained again on all the training data" : "");
             if (c.TeacherLikelyTrainedOnValidationRows)
                 yield return $"the teacher's {c.MetricName} on the {(c.HeldOut ? "held-out" : "validation")} rows, {c.TeacherValidationMetric:F4} against the label-only student's {c.Candidates[0].ValidationMetric:F4}, leaves it under half that student's error: " +
-                    "it was most likely trained on these rows, which makes distilled students look better on them than they are on new data; " +
-                    "give Distill rows the teacher never saw as DistillationOptions.Selection.ValidationData (and train the student on the rest)";
+                    (c.HeldOut ? "it was most likely trained on these rows" : "if it was trained or early-stopped on these rows") +
+                    ", distilled students look better on them than they are on new data; give Distill rows the teacher never saw as DistillationOptions.Selection.ValidationData (and train the student on the rest)";
             if (c.NothingToDistil)
                 yield return c.TeacherValidationMetric is double tm && !c.Better(tm, c.Candidates[0].ValidationMetric ?? double.NaN)
                     ? "nothing to distil: the teacher is no better than the label-only student on the validation rows, so the label-only student was returned"
