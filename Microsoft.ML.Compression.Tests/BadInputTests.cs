@@ -55,6 +55,7 @@ public sealed class BadInputTests
         => Assert.ThrowsExactly<FileNotFoundException>(() => _ml.Compression().Quantize("/no/such/model.onnx"));
 
     [TestMethod]
+    [TestCategory("Slow")] // about a second in the fast tier, which read 62 s in CI
     public void OnnxGraphWithNothingToQuantizeIsUnsupported()
     {
         // A graph of one Relu: valid ONNX, nothing learned in it.

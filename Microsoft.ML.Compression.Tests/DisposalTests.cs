@@ -38,6 +38,7 @@ public sealed class DisposalTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")] // about a second in the fast tier, which read 62 s in CI
     public void EngineThatDoesNotOwnTheModelLeavesItUsable()
     {
         using var pruned = _ml.Compression().Prune(_teacher, new PruningOptions { Form = ModelForm.Onnx, TargetSparsity = 0.5 }).Fit(_train);

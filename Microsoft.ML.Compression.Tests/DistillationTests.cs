@@ -80,6 +80,7 @@ public sealed class DistillationTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")] // about a second in the fast tier, which read 62 s in CI
     public void AlphaBelowOneWithoutLabelColumnIsRejected()
     {
         var spam = TestData.SpamBool(_ml);

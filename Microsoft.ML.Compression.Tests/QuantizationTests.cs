@@ -59,6 +59,7 @@ public sealed class QuantizationTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")] // about a second in the fast tier, which read 62 s in CI
     public void Int4BlockWiseFashionMlpRunsAndIsSmallerThanInt8()
     {
         double fp32 = Accuracy(Float32("fashion_mlp", _fashionTest), _fashionTest);

@@ -21,6 +21,7 @@ public sealed class SimpleOverloadTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")] // about a second in the fast tier, which read 62 s in CI
     public void QuantizeAnOnnxFileWithOnlyAPrecision()
     {
         var ml = new MLContext(seed: 1);

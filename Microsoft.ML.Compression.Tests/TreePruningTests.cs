@@ -22,6 +22,7 @@ public sealed class TreePruningTests
     private static double ScoreRmse(ITransformer model) => TestData.ScoreRmse(_teacher, model, _test);
 
     [TestMethod]
+    [TestCategory("Slow")] // about a second in the fast tier, which read 62 s in CI
     public void LassoReweightingKeepsAFifthOfTheTreesWithinThreeThousandthsOfAuc()
     {
         using var pruned = _ml.Compression().Prune(_teacher, new PruningOptions { TargetSparsity = 0.8 }).Fit(_train);
@@ -33,6 +34,7 @@ public sealed class TreePruningTests
     }
 
     [TestMethod]
+    [TestCategory("Slow")] // about a second in the fast tier, which read 62 s in CI
     public void LassoReweightingReproducesTheTeachersScoresBetterThanDroppingTrees()
     {
         using var lasso = _ml.Compression().Prune(_teacher, new PruningOptions { TargetSparsity = 0.9 }).Fit(_train);
