@@ -91,6 +91,9 @@ public static class DistillMatrixScenario
                     // Fewer than the 50 rows a choice needs (wine: 36): Distill's own folds, as without the variable.
                     if (Environment.GetEnvironmentVariable("DISTILL_MATRIX_GIVEN_VALIDATION") == "1" && valid.GetColumn<float[]>("Features").Count() >= 50 /* Distill's minimum */)
                         options.Selection.ValidationData = valid;
+                    // DISTILL_MATRIX_TEMPERATURE=T: classification students learn the teacher's probabilities softened by T.
+                    if (double.TryParse(Environment.GetEnvironmentVariable("DISTILL_MATRIX_TEMPERATURE"), System.Globalization.CultureInfo.InvariantCulture, out var temperature) && set.Task != Task.Regression)
+                        options.Temperature = temperature;
                     using var distilled = ml.Compression().Distill(teacher, Student(ml, set.Task, students[k], "Weight"), options).Fit(train);
                     var row = distilled.Report.Stages[1];
                     line.LabelOnlySized.Add(LabelOnlyAtDefaultSize(ml, set.Task, teacher, Student(ml, set.Task, students[k], "Weight"), options, train, test, distilled));
