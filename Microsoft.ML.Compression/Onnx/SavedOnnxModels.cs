@@ -32,6 +32,27 @@ internal static class SavedOnnxModels
         model.WriteTo(entry);
     }
 
+    /// <summary>
+    /// Copies every entry of <paramref name="source"/> into <paramref name="target"/>, the "OnnxModel" entry
+    /// <paramref name="graph"/> holding <paramref name="replacement"/> in place of its own graph (streamed, stored
+    /// uncompressed, with a length prefix of <paramref name="prefix"/> bytes as ML.NET wrote it).
+    /// </summary>
+    public static void CopyReplacing(ZipArchive source, ZipArchive target, ZipArchiveEntry graph, ModelProto replacement, int prefix)
+    {
+        foreach (var entry in source.Entries)
+        {
+            bool replaced = entry == graph;
+            using var output = target.CreateEntry(entry.FullName, replaced ? CompressionLevel.NoCompression : CompressionLevel.Fastest).Open();
+            if (replaced)
+            {
+                WriteEntry(output, replacement, prefix);
+                continue;
+            }
+            using var input = entry.Open();
+            input.CopyTo(output);
+        }
+    }
+
     /// <summary>The graph in one "OnnxModel" entry's bytes and the length prefix's size (4 or 8), or null.</summary>
     public static ModelProto? Parse(byte[] entry, out int prefix)
     {

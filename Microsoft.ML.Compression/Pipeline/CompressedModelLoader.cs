@@ -114,13 +114,7 @@ internal static class CompressedModelLoader
             if (Scoring.OwnedOnnxTransformer.TypedStandIn(graph, inputs, graph.Graph.Output.Select(o => o.Name).ToArray()) is not { } standIn) return null;
             using var written = new MemoryStream();
             using (var target = new ZipArchive(written, ZipArchiveMode.Create, leaveOpen: true))
-                foreach (var entry in source.Entries)
-                {
-                    using var output = target.CreateEntry(entry.FullName, CompressionLevel.Fastest).Open();
-                    if (entry == large[0]) { SavedOnnxModels.WriteEntry(output, standIn, prefix); continue; }
-                    using var input = entry.Open();
-                    input.CopyTo(output);
-                }
+                SavedOnnxModels.CopyReplacing(source, target, large[0], standIn, prefix);
             standInZip = written.ToArray();
         }
         var report = graph.MetadataProps.FirstOrDefault(p => p.Key == CompressionReport.MetadataKey) is { } json ? CompressionReport.FromJson(json.Value)

@@ -158,27 +158,14 @@ internal static class OwnedOnnxTransformer
         long standInLength = standIn.CalculateSize();
         template.Position = 0;
         using var source = new ZipArchive(template, ZipArchiveMode.Read);
+        var graphs = source.Entries.Where(e => e.Name == "OnnxModel").ToList();
+        if (graphs.Count != 1) throw new NotSupportedException($"ML.NET saved an OnnxTransformer with {graphs.Count} OnnxModel entries, where this library expects one.");
+        // The entry is the array's length (ML.NET writes an Int32 or an Int64, depending on its version) and the bytes.
+        int prefix = checked((int)(graphs[0].Length - standInLength));
+        if (prefix != 4 && prefix != 8)
+            throw new NotSupportedException($"ML.NET saved an OnnxTransformer in a form this library does not know (an OnnxModel entry of {graphs[0].Length} bytes for a graph of {standInLength}).");
         using var target = new ZipArchive(File.Create(zipPath), ZipArchiveMode.Create);
-        bool replaced = false;
-        foreach (var entry in source.Entries)
-        {
-            bool graph = entry.Name == "OnnxModel";
-            var copy = target.CreateEntry(entry.FullName, graph ? CompressionLevel.NoCompression : CompressionLevel.Fastest);
-            using var output = copy.Open();
-            if (!graph)
-            {
-                using var input = entry.Open();
-                input.CopyTo(output);
-                continue;
-            }
-            // The entry is the array's length (ML.NET writes an Int32 or an Int64, depending on its version) and the bytes.
-            int prefix = checked((int)(entry.Length - standInLength));
-            if (prefix != 4 && prefix != 8 || replaced)
-                throw new NotSupportedException($"ML.NET saved an OnnxTransformer in a form this library does not know (an OnnxModel entry of {entry.Length} bytes for a graph of {standInLength}).");
-            Onnx.SavedOnnxModels.WriteEntry(output, model, prefix);
-            replaced = true;
-        }
-        if (!replaced) throw new NotSupportedException("ML.NET saved an OnnxTransformer without its OnnxModel entry.");
+        Onnx.SavedOnnxModels.CopyReplacing(source, target, graphs[0], model, prefix);
     }
 
     /// <summary>
