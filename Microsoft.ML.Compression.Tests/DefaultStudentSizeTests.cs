@@ -107,7 +107,15 @@ public sealed class DefaultStudentSizeTests
         // 64-leaf trees of depth 2 (impossible, but the leaves alone must then bind): 320 / 64 = 5.
         Assert.AreEqual(5, budget.TreesFor(new[] { new EnsembleSize(50, 50 * 64, 50 * 2.0) }));
         // Three ensembles (one-versus-all) keep a tree each however small the budget.
-        Assert.AreEqual(3, StudentSizeBudget.Of(options, new[] { new EnsembleSize(1, 2, 1) })!.TreesFor(new[] { new EnsembleSize(50, 800, 250), new EnsembleSize(50, 800, 250), new EnsembleSize(50, 800, 250) }));
+        var oneVersusAll = new[] { new EnsembleSize(50, 800, 250), new EnsembleSize(50, 800, 250), new EnsembleSize(50, 800, 250) };
+        var tiny = StudentSizeBudget.Of(options, new[] { new EnsembleSize(1, 2, 1) })!;
+        Assert.AreEqual(3, tiny.TreesFor(oneVersusAll));
+        // ... and the report says that such a student is over the budget and may be neither smaller nor faster.
+        Assert.IsTrue(tiny.BelowOneTreePerEnsemble(oneVersusAll));
+        StringAssert.Contains(tiny.Describe(oneVersusAll), "over the budget");
+        Assert.IsFalse(budget.BelowOneTreePerEnsemble(new[] { new EnsembleSize(50, 800, 250) }), "one ensemble: the one-tree minimum is no surprise");
+        Assert.IsFalse(StudentSizeBudget.Of(options, new[] { new EnsembleSize(30, 960, 150) })!.BelowOneTreePerEnsemble(oneVersusAll), "a budget of more trees than models");
+        Assert.IsFalse(budget.Describe(new[] { new EnsembleSize(50, 800, 250) }).Contains("over the budget"));
         Assert.IsTrue(budget.Exceeds(new[] { new EnsembleSize(9, 144, 45) }) && !budget.Exceeds(new[] { new EnsembleSize(8, 128, 40) }));
     }
 

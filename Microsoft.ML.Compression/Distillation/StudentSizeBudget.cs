@@ -28,14 +28,23 @@ internal sealed record StudentSizeBudget(int TeacherTrees, int TeacherLeaves, do
     /// fewest of the leaf budget over its leaves per tree, the cost budget over its cost per tree, and the teacher's
     /// trees; at least one per ensemble.
     /// </summary>
-    public int TreesFor(IReadOnlyList<EnsembleSize> student)
+    public int TreesFor(IReadOnlyList<EnsembleSize> student) => Math.Max(student.Count, WantedTrees(student));
+
+    /// <summary>
+    /// Whether the budget is under one tree per ensemble of the student (e.g. a one-vs-all student of a teacher of a
+    /// few trees): the student keeps one tree each, over the budget, and may be neither smaller nor faster.
+    /// </summary>
+    public bool BelowOneTreePerEnsemble(IReadOnlyList<EnsembleSize> student)
+        => student.Count > 1 && TreesFor(student) == student.Count && WantedTrees(student) < student.Count;
+
+    private int WantedTrees(IReadOnlyList<EnsembleSize> student)
     {
         int trees = Math.Max(1, student.Sum(e => e.Trees));
         double leavesPerTree = Math.Max(1, student.Sum(e => e.Leaves) / (double)trees);
         double costPerTree = student.Sum(e => e.Cost) / trees;
         int byLeaves = (int)Math.Floor(LeafBudget / leavesPerTree);
         int byCost = costPerTree > 0 ? (int)Math.Floor(CostBudget / costPerTree + 1e-9) : int.MaxValue; // + 1e-9: a cost that equals the budget fits it
-        return Math.Max(student.Count, Math.Min(TeacherTrees, Math.Min(byLeaves, byCost)));
+        return Math.Min(TeacherTrees, Math.Min(byLeaves, byCost));
     }
 
     /// <summary>Whether the student is over the budget.</summary>
@@ -47,6 +56,10 @@ internal sealed record StudentSizeBudget(int TeacherTrees, int TeacherLeaves, do
         int trees = Math.Max(1, student.Sum(e => e.Trees));
         return $"default student size (StudentLeafFraction {Fraction:G3}): at most {LeafBudget} of the teacher's {TeacherLeaves} leaves, no more than its {TeacherTrees} trees, " +
                $"and a per-row cost (comparisons: the sum over trees of the mean leaf depth) at most {CostBudget:F0} of the teacher's {TeacherCost:F0}; " +
-               $"{TreesFor(student)} trees of the student's {student.Sum(e => e.Leaves) / (double)trees:F1} leaves and {student.Sum(e => e.Cost) / trees:F1} comparisons each";
+               $"{TreesFor(student)} trees of the student's {student.Sum(e => e.Leaves) / (double)trees:F1} leaves and {student.Sum(e => e.Cost) / trees:F1} comparisons each" +
+               (BelowOneTreePerEnsemble(student)
+                   ? $" (the budget is under one tree for each of the student's {student.Count} models, e.g. one per class of a one-vs-all student: it keeps one each, over the " +
+                     "budget, and may be neither smaller nor faster than the teacher)"
+                   : "");
     }
 }

@@ -94,6 +94,9 @@ public static class DistillMatrixScenario
                     // DISTILL_MATRIX_TEMPERATURE=T: classification students learn the teacher's probabilities softened by T.
                     if (double.TryParse(Environment.GetEnvironmentVariable("DISTILL_MATRIX_TEMPERATURE"), System.Globalization.CultureInfo.InvariantCulture, out var temperature) && set.Task != Task.Regression)
                         options.Temperature = temperature;
+                    // DISTILL_MATRIX_MUNGE=F: F MUNGE rows per training row, labelled by the teacher (Augmentation.Factor).
+                    if (int.TryParse(Environment.GetEnvironmentVariable("DISTILL_MATRIX_MUNGE"), out var munge))
+                        options.Augmentation.Factor = munge;
                     using var distilled = ml.Compression().Distill(teacher, Student(ml, set.Task, students[k], "Weight"), options).Fit(train);
                     var row = distilled.Report.Stages[1];
                     line.LabelOnlySized.Add(LabelOnlyAtDefaultSize(ml, set.Task, teacher, Student(ml, set.Task, students[k], "Weight"), options, train, test, distilled));
