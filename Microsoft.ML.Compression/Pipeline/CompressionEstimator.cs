@@ -187,8 +187,14 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
         row = ReportBuilder.Measure(_ml, state, input, _evaluationData, first is DistillationEstimator ? "Teacher" : "Original", sourceDescription);
         if (Onnx.LargeGraphMemory.IsLarge(state.Graph))
         {
-            if (first.Source.GraphPath is { } path && first is not DistillationEstimator && state is NetworkState && MeasureFromFile(ref state, path, input, row))
-                return first.Source.Create(_ml); // read again, now that no ONNX Runtime session of it is held
+            if (first.Source.GraphPath is { } path && first is not DistillationEstimator && state is NetworkState)
+            {
+                if (MeasureFromFile(ref state, path, input, row))
+                    return first.Source.Create(_ml); // read again, now that no ONNX Runtime session of it is held
+                // Let go for a session that could not score in batches (e.g. a sequence dimension in an output): read
+                // it again and measure it row by row, as a small graph.
+                state ??= first.PrepareSource(first.Source.Create(_ml), input);
+            }
             Onnx.LargeGraphMemory.Release(large: true);
             ReportBuilder.MeasureThroughput(_ml, new[] { state }, new[] { row }, input);
         }
@@ -198,8 +204,10 @@ public sealed class CompressionEstimator : IEstimator<CompressedModel>
     /// <summary>
     /// Reads the rows/s of a large original given as a file with ONNX Runtime loading that file, once
     /// <paramref name="state"/> (the graph parsed from it) is let go: a float session next to the managed copy held the
-    /// model twice (a 512 MB network: 1.18 GB, the Fit's peak). Returns false, changing nothing, when the graph's
-    /// outputs have no stand-in or it cannot be scored in batches; the caller then reads the state again.
+    /// model twice (a 512 MB network: 1.18 GB, the Fit's peak). Returns false when the graph's outputs have no
+    /// stand-in (<paramref name="state"/> unchanged) or when the file's session cannot score in batches
+    /// (<paramref name="state"/> then null: it was let go before the session was made); the caller then reads the
+    /// state again.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining | System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private bool MeasureFromFile(ref ModelState state, string path, IDataView input, StageReport row)
