@@ -10,7 +10,7 @@ namespace Microsoft.ML.Compression.Quantization;
 /// j is split into c copies that each carry x_j / c, with weight row j repeated c times:
 /// Σ over the copies of (x_j / c)·w_j = x_j·w_j, exact in float. Unlike SmoothQuant the weights keep their values
 /// (a row is only repeated), so their per-channel scales do not grow; the activation's range shrinks by up to c.
-/// The cost is a Gather and a Mul on the activation and a few more rows in the MatMul (at most
+/// The cost is a Mul, a Gather and a Concat on the activation and a few more rows in the MatMul (at most
 /// <see cref="MaxExtraShare"/> of its inputs). On the pretrained sentence encoder of the benchmarks the largest
 /// LayerNorm-output channel was 10× the 90th-percentile channel; splitting every input to 1.5× raised static INT8's
 /// top-10 neighbour overlap with FP32 from 0.90 to 0.94 at about a fifth more time per batch (docs/benchmarks.md);
@@ -43,25 +43,24 @@ internal static class OutlierChannelSplitting
             if (extra == 0) continue;
 
             // The input's channels, each split one divided by its copy count, then the further copies of the split
-            // channels appended: Mul, Gather of those few channels, Mul, Concat on the last axis. (A Gather of every
-            // channel instead copied value by value and made the encoder slower than FP32.)
+            // channels appended: Mul, Gather of those few channels from the divided input (each copy carries the
+            // same x_j / c_j), Concat on the last axis. (A Gather of every channel instead copied value by value and
+            // made the encoder slower than FP32; gathering from the undivided input and dividing again cost a second
+            // pass, 1.6 % of the encoder's time.)
             var index = Enumerable.Range(0, k).Select(i => (long)i).ToList();
             for (int j = 0; j < k; j++)
                 for (int c = 1; c < copies[j]; c++) index.Add(j);
             var extraIndex = index.Skip(k).ToArray();
-            var names = new[] { "_split_factor", "_split_scaled", "_split_index", "_split_copies", "_split_copy_factor", "_split_copies_scaled", "_split" }
+            var names = new[] { "_split_factor", "_split_scaled", "_split_index", "_split_copies", "_split" }
                 .Select(suffix => OnnxGraphEditor.UniqueName(g, group.Input + suffix)).ToArray();
             g.Initializer.Add(OnnxTensors.Float(names[0], Enumerable.Range(0, k).Select(j => 1f / copies[j]).ToArray(), k));
             g.Initializer.Add(OnnxTensors.Int64(names[2], extraIndex, extraIndex.Length));
-            g.Initializer.Add(OnnxTensors.Float(names[4], extraIndex.Select(j => 1f / copies[j]).ToArray(), extraIndex.Length));
             factors.Add(names[0]);
-            factors.Add(names[4]);
-            var output = names[6];
+            var output = names[4];
             int at = g.Node.IndexOf(group.Layers.Select(w => w.Consumer).OrderBy(n => g.Node.IndexOf(n)).First());
             g.Node.Insert(at, OnnxGraphEditor.Node("Mul", new[] { group.Input, names[0] }, new[] { names[1] }, names[1]));
-            g.Node.Insert(at + 1, OnnxGraphEditor.Node("Gather", new[] { group.Input, names[2] }, new[] { names[3] }, names[3]).WithInt("axis", -1));
-            g.Node.Insert(at + 2, OnnxGraphEditor.Node("Mul", new[] { names[3], names[4] }, new[] { names[5] }, names[5]));
-            g.Node.Insert(at + 3, OnnxGraphEditor.Node("Concat", new[] { names[1], names[5] }, new[] { output }, output).WithInt("axis", -1));
+            g.Node.Insert(at + 1, OnnxGraphEditor.Node("Gather", new[] { names[1], names[2] }, new[] { names[3] }, names[3]).WithInt("axis", -1));
+            g.Node.Insert(at + 2, OnnxGraphEditor.Node("Concat", new[] { names[1], names[3] }, new[] { output }, output).WithInt("axis", -1));
             for (int t = 0; t < tensors.Count; t++)
             {
                 // The rows are copied from the weight's own bytes straight into the new tensor's: a float array of the
