@@ -129,6 +129,13 @@ public sealed class LargeNetworkSourceTests
             var byMlNet = plain.Transform(data).GetColumn<float[]>(model.Graph.Output[0].Name).ToList();
             for (int i = 0; i < scores.Count; i++) CollectionAssert.AreEqual(scores[i], byMlNet[i]);
             (plain as IDisposable)?.Dispose();
+            // ... and saved again from the loaded model (its chain built on demand), it loads in ML.NET alone the same.
+            var resaved = new MemoryStream();
+            ml.Model.Save(loaded, data.Schema, resaved);
+            var reloaded = ml.Model.Load(new MemoryStream(resaved.ToArray()), out _);
+            var third = reloaded.Transform(data).GetColumn<float[]>(model.Graph.Output[0].Name).ToList();
+            for (int i = 0; i < scores.Count; i++) CollectionAssert.AreEqual(scores[i], third[i]);
+            (reloaded as IDisposable)?.Dispose();
         }
         finally { Directory.Delete(folder, recursive: true); }
     }
