@@ -141,17 +141,32 @@ public sealed class TokenIdNetworkTests
     [TestMethod]
     [DataRow(DynamicWeightFormat.EightBit, OnnxType.Int8)]
     [DataRow(DynamicWeightFormat.EightBitUnsigned, OnnxType.UInt8)]
+    [DataRow(DynamicWeightFormat.PairBounded, OnnxType.Int8)]
     [DataRow(DynamicWeightFormat.Auto, -1)]
     public void DynamicWeightFormatDecidesTheMatMulIntegerWeightType(DynamicWeightFormat format, int expected)
     {
-        if (expected < 0) expected = Quantization.CpuInt8.ExactSignedProducts ? OnnxType.Int8 : OnnxType.UInt8;
+        // Auto: ±127 int8 where the u8×s8 kernels are exact (VNNI, ARM64), pair-bounded int8 elsewhere.
+        var effective = format != DynamicWeightFormat.Auto ? format : Quantization.CpuInt8.ExactSignedProducts ? DynamicWeightFormat.EightBit : DynamicWeightFormat.PairBounded;
+        if (expected < 0) expected = OnnxType.Int8;
         var options = new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = format } };
         using var model = _ml.Compression().Quantize(Model, options).Fit(_calib);
         var g = Microsoft.ML.Compression.Onnx.OnnxModelIO.Parse(model.OnnxModel!, "test").Graph;
         var weights = g.Node.Where(n => n.OpType == "MatMulInteger").Select(n => g.Initializer.Single(t => t.Name == n.Input[1])).ToList();
         Assert.AreEqual(12, weights.Count, "the 12 projections");
         Assert.IsTrue(weights.All(t => t.DataType == expected), $"{string.Join(", ", weights.Select(t => t.DataType))}: {model.Report.Final.Description}");
-        // Same ±127 levels either way: the scores agree with FP32 as closely.
+        if (effective == DynamicWeightFormat.PairBounded)
+            foreach (var t in weights)
+            {
+                // [in, out], one scale per output column: any two levels of a column sum to at most 128 in magnitude.
+                var levels = t.RawData.ToByteArray().Select(b => Math.Abs((int)(sbyte)b)).ToArray();
+                int rows = (int)t.Dims[0], columns = (int)t.Dims[1];
+                for (int c = 0; c < columns; c++)
+                {
+                    var top = Enumerable.Range(0, rows).Select(r => levels[r * columns + c]).OrderByDescending(v => v).Take(2).ToArray();
+                    Assert.IsTrue(top[0] + top[1] <= 128, $"{t.Name} column {c}: {top[0]} + {top[1]}");
+                }
+            }
+        // ±127 levels or pair-bounded ones (7 to 8 bits): the scores agree with FP32 as closely.
         var (accuracy, agreement, _) = Compare(model);
         Assert.IsTrue(accuracy >= _fp32 - 0.002 && agreement >= 0.998, $"{accuracy} vs {_fp32}, agreement {agreement}");
     }

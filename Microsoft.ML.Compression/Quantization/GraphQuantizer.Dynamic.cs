@@ -15,8 +15,11 @@ internal static partial class GraphQuantizer
         var dynamicInputs = new Dictionary<string, (string Q, string Scale, string Zero)>();
         double worst = 0;
         int dynamic = 0;
-        bool signedWeights = options.Network.DynamicWeightFormat == DynamicWeightFormat.EightBit
-            || options.Network.DynamicWeightFormat == DynamicWeightFormat.Auto && CpuInt8.ExactSignedProducts;
+        // Auto: ±127 int8 where the u8×s8 kernels are exact (VNNI, ARM64); elsewhere pair-bounded int8, which keeps
+        // those faster kernels exact (uint8 weights made ONNX Runtime use its slower u8×u8 kernels).
+        var weightFormat = options.Network.DynamicWeightFormat != DynamicWeightFormat.Auto ? options.Network.DynamicWeightFormat
+            : CpuInt8.ExactSignedProducts ? DynamicWeightFormat.EightBit : DynamicWeightFormat.PairBounded;
+        bool signedWeights = weightFormat != DynamicWeightFormat.EightBitUnsigned;
         foreach (var w in weights)
         {
             var node = w.Consumer;
@@ -42,12 +45,12 @@ internal static partial class GraphQuantizer
                 (rows, cols) = (cols, rows);
             }
             g.Initializer.Remove(tensor);
-            var (q, scales, err) = SymmetricInt8(values, new[] { rows, cols }, 1, options.PerChannel);
+            var (q, scales, err) = SymmetricInt8(values, new[] { rows, cols }, 1, options.PerChannel, pairBounded: weightFormat == DynamicWeightFormat.PairBounded);
             worst = Math.Max(worst, err);
-            // Without VNNI: stored as uint8 with zero point 128, the same 255 symmetric levels, but ONNX Runtime then
-            // uses its u8×u8 kernel; its u8×s8 kernel sums pairs in int16 on AVX2 CPUs without VNNI and can saturate
-            // (measured: letter_mlp lost 1.7 points with int8 weights, none with these). With VNNI: int8, whose u8×s8
-            // kernel is exact there and faster than u8×u8 (see docs/stages.md for the measurements).
+            // ONNX Runtime's u8×s8 kernel sums pairs of products in int16 on x64 CPUs without VNNI and can saturate
+            // with ±127 int8 weights (measured: letter_mlp lost 1.7 points): pair-bounded levels cannot, and uint8
+            // weights around zero point 128 (the same 255 symmetric levels) send it to its exact but slower u8×u8
+            // kernel. With VNNI the u8×s8 kernel is exact with ±127 (see docs/stages.md for the measurements).
             var qName = OnnxGraphEditor.UniqueName(g, w.Name + "_quantized");
             var sName = OnnxGraphEditor.UniqueName(g, w.Name + "_scale");
             var zName = OnnxGraphEditor.UniqueName(g, w.Name + "_zero_point");
@@ -86,7 +89,12 @@ internal static partial class GraphQuantizer
         foreach (var n in g.Node) ordered.AddRange(replacements.TryGetValue(n, out var r) ? r : new List<NodeProto> { n });
         g.Node.Clear();
         g.Node.Add(ordered);
-        string format = signedWeights ? "stored int8 (u8×s8 kernels" : "stored uint8 around 128 (u8×u8 kernels";
+        string format = weightFormat switch
+        {
+            DynamicWeightFormat.PairBounded => "stored int8 with each channel's two largest levels summing to at most 128 (u8×s8 kernels that cannot saturate",
+            DynamicWeightFormat.EightBit => "stored int8 (u8×s8 kernels",
+            _ => "stored uint8 around 128 (u8×u8 kernels",
+        };
         string why = options.Network.DynamicWeightFormat == DynamicWeightFormat.Auto ? $", chosen for this CPU: {CpuInt8.Feature})" : ")";
         return $"dynamic INT8: {dynamic} MatMul/Gemm as DynamicQuantizeLinear (uint8 activations, range per batch) + MatMulInteger with 8-bit symmetric " +
                $"{(options.PerChannel ? "per-channel" : "per-tensor")} weights {format}{why}; {weights.Count - dynamic} other weight tensor(s) INT8 weight-only; largest weight error {worst:G3}.";

@@ -176,7 +176,7 @@ public sealed class NetworkQuantizationOptions
         if (!Enum.IsDefined(Mode))
             throw new ArgumentOutOfRangeException(nameof(Mode), Mode, "Network.Mode must be WeightOnly, Dynamic or Static.");
         if (!Enum.IsDefined(DynamicWeightFormat))
-            throw new ArgumentOutOfRangeException(nameof(DynamicWeightFormat), DynamicWeightFormat, "Network.DynamicWeightFormat must be Auto, EightBitUnsigned or EightBit.");
+            throw new ArgumentOutOfRangeException(nameof(DynamicWeightFormat), DynamicWeightFormat, "Network.DynamicWeightFormat must be Auto, EightBitUnsigned, EightBit or PairBounded.");
         if (!Enum.IsDefined(WeightFormat))
             throw new ArgumentOutOfRangeException(nameof(WeightFormat), WeightFormat, "Network.WeightFormat must be PairBounded, EightBitUnsigned or EightBit.");
         if (!Enum.IsDefined(Calibration))

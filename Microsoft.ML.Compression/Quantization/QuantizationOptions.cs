@@ -107,7 +107,7 @@ public enum DynamicWeightFormat
 {
     /// <summary>
     /// Chosen from the CPU quantizing (the CPU that will run the model, as a rule): <see cref="EightBit"/> on x64 with
-    /// AVX-512 VNNI or AVX-VNNI and on ARM64, <see cref="EightBitUnsigned"/> elsewhere. The report says which.
+    /// AVX-512 VNNI or AVX-VNNI and on ARM64, <see cref="PairBounded"/> elsewhere. The report says which.
     /// </summary>
     /// <example><code>new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic } } // DynamicWeightFormat.Auto</code></example>
     Auto,
@@ -117,6 +117,13 @@ public enum DynamicWeightFormat
     /// <summary>±127 levels stored as int8 (uint8×int8 kernels): fastest with VNNI; on x64 without VNNI it can saturate.</summary>
     /// <example><code>new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBit } }</code></example>
     EightBit,
+    /// <summary>
+    /// int8 with each channel's scale set so that its two largest magnitudes together take at most 128 levels, as
+    /// <see cref="StaticWeightFormat.PairBounded"/>: the uint8×int8 kernels' 16-bit pair sums cannot saturate
+    /// (255 · 128 &lt; 32,768), so the fast kernels stay exact on x64 without VNNI, at 7 to 8 bits of precision.
+    /// </summary>
+    /// <example><code>new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.PairBounded } }</code></example>
+    PairBounded,
 }
 
 /// <summary>

@@ -45,7 +45,7 @@ public static class ArcticEncoderScenario
                 // The default's outlier channel splitting, off: what it adds to the neighbour overlap.
                 ("static INT8, outlier channels not split", new QuantizationOptions { Network = { Mode = QuantizationMode.Static, MaxCalibrationRows = CalibrationRows, SplitOutlierChannels = false } }),
                 ("dynamic INT8", new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic } }),
-                // The weight format the default picks only without VNNI, side by side (see DynamicWeightFormat).
+                // uint8 weights (u8×u8 kernels, exact on every CPU; the default without VNNI before PairBounded), side by side.
                 ("dynamic INT8, uint8 weights", new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBitUnsigned } }),
                 ("weight-only INT8", new QuantizationOptions { Network = { Mode = QuantizationMode.WeightOnly } }),
                 ("weight-only INT4 mixed (default)", new QuantizationOptions { Precision = Precision.Int4, Network = { Mode = QuantizationMode.WeightOnly } }),

@@ -53,6 +53,8 @@ public static class NetworkScenario
             .Quantize(path, new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBitUnsigned } }).Fit(fit)),
         new("dynamic int8 weights", "dynamic INT8, weights int8 (u8×s8 kernels)", (ml, path, fit) => ml.Compression()
             .Quantize(path, new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.EightBit } }).Fit(fit)),
+        new("dynamic pair-bounded int8 weights", "dynamic INT8, weights int8 with each channel's two largest levels summing to at most 128 (u8×s8 kernels that cannot saturate)", (ml, path, fit) => ml.Compression()
+            .Quantize(path, new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic, DynamicWeightFormat = DynamicWeightFormat.PairBounded } }).Fit(fit)),
         new("dynamic default", "dynamic INT8 with the default options (weight format chosen by the CPU's VNNI support)", (ml, path, fit) => ml.Compression()
             .Quantize(path, new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic } }).Fit(fit)),
     };
