@@ -18,7 +18,7 @@ public sealed class LargeNetworkSourceTests
     private static string WriteLargeModel(string folder)
     {
         var model = OnnxModelIO.Load(TestData.Network("spam_mlp"));
-        var ballast = new TensorProto { Name = "ballast", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 2048, 8192 }, RawData = ByteString.CopyFrom(new byte[2048 * 8192 * 4]) };
+        var ballast = Ballast();
         model.Graph.Initializer.Add(ballast);
         var path = Path.Combine(folder, "large.onnx");
         using (var file = File.Create(path)) model.WriteTo(file);
@@ -29,9 +29,7 @@ public sealed class LargeNetworkSourceTests
     [TestMethod]
     public void ALargeFileChangedAfterTheStageWasMadeIsRefusedAtFit()
     {
-        var folder = Path.Combine(Path.GetTempPath(), "mlcompression-largesource-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
-        try
+        InTempFolder(folder =>
         {
             var ml = new MLContext(seed: 1);
             var path = WriteLargeModel(folder);
@@ -40,8 +38,7 @@ public sealed class LargeNetworkSourceTests
             File.AppendAllText(path, "x");
             var e = Assert.ThrowsExactly<InvalidModelException>(() => quantize.Fit(TestData.Head(ml, TestData.Spam(ml), 32)));
             StringAssert.Contains(e.Message, "Create the stage again");
-        }
-        finally { Directory.Delete(folder, recursive: true); }
+        });
     }
 
     /// <summary>
@@ -53,9 +50,7 @@ public sealed class LargeNetworkSourceTests
     [TestMethod]
     public void WeightOnlyInt8OfALargeFileScalesTheProductsAndMeasuresAsTheSmallGraph()
     {
-        var folder = Path.Combine(Path.GetTempPath(), "mlcompression-largesource-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
-        try
+        InTempFolder(folder =>
         {
             var ml = new MLContext(seed: 1);
             var data = TestData.Head(ml, TestData.Spam(ml), 32);
@@ -63,7 +58,7 @@ public sealed class LargeNetworkSourceTests
             var model = WithMatMuls(OnnxModelIO.Load(TestData.Network("spam_mlp")));
             var smallPath = Path.Combine(folder, "small.onnx");
             using (var file = File.Create(smallPath)) model.WriteTo(file);
-            model.Graph.Initializer.Add(new TensorProto { Name = "ballast", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 2048, 8192 }, RawData = ByteString.CopyFrom(new byte[2048 * 8192 * 4]) });
+            model.Graph.Initializer.Add(Ballast());
             var largePath = Path.Combine(folder, "large.onnx");
             using (var file = File.Create(largePath)) model.WriteTo(file);
             using var small = ml.Compression().Quantize(smallPath, options).Fit(data);
@@ -83,8 +78,7 @@ public sealed class LargeNetworkSourceTests
             Assert.AreEqual(expected.Count, large.Report.Final.TensorErrors!.Count);
             foreach (var e in large.Report.Final.TensorErrors!)
                 Assert.AreEqual(expected[e.Name], e.SqnrDb, 0.05, e.Name);
-        }
-        finally { Directory.Delete(folder, recursive: true); }
+        });
     }
 
     /// <summary>
@@ -97,16 +91,14 @@ public sealed class LargeNetworkSourceTests
     [TestMethod]
     public void ALargeFileThatCannotBeScoredInBatchesIsMeasuredRowByRowAndQuantized()
     {
-        var folder = Path.Combine(Path.GetTempPath(), "mlcompression-largesource-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
-        try
+        InTempFolder(folder =>
         {
             var ml = new MLContext(seed: 1);
             var data = TestData.Head(ml, TestData.Spam(ml), 32);
             var model = OnnxModelIO.Load(TestData.Network("spam_mlp"));
             var output = model.Graph.Output[0].Type.TensorType.Shape.Dim;
             output[^1] = new TensorShapeProto.Types.Dimension { DimParam = "classes" }; // no fixed size: ML.NET gives a vector of variable size
-            model.Graph.Initializer.Add(new TensorProto { Name = "ballast", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 2048, 8192 }, RawData = ByteString.CopyFrom(new byte[2048 * 8192 * 4]) });
+            model.Graph.Initializer.Add(Ballast());
             var path = Path.Combine(folder, "large.onnx");
             using (var file = File.Create(path)) model.WriteTo(file);
             Assert.IsTrue(new FileInfo(path).Length >= LargeGraphMemory.LargeBytes);
@@ -136,7 +128,18 @@ public sealed class LargeNetworkSourceTests
             var third = reloaded.Transform(data).GetColumn<float[]>(model.Graph.Output[0].Name).ToList();
             for (int i = 0; i < scores.Count; i++) CollectionAssert.AreEqual(scores[i], third[i]);
             (reloaded as IDisposable)?.Dispose();
-        }
+        });
+    }
+
+    /// <summary>A 2048×8192 float initializer (64 MB) that no node reads: it makes a fixture graph large.</summary>
+    private static TensorProto Ballast() => new() { Name = "ballast", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 2048, 8192 }, RawData = ByteString.CopyFrom(new byte[2048 * 8192 * 4]) };
+
+    /// <summary>Runs <paramref name="test"/> in a new folder under the temp path, deleted afterwards.</summary>
+    private static void InTempFolder(Action<string> test)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "mlcompression-largesource-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try { test(folder); }
         finally { Directory.Delete(folder, recursive: true); }
     }
 
