@@ -34,8 +34,7 @@ internal sealed record StudentSizeBudget(int TeacherTrees, int TeacherLeaves, do
     /// Whether the budget is under one tree per ensemble of the student (e.g. a one-vs-all student of a teacher of a
     /// few trees): the student keeps one tree each, over the budget, and may be neither smaller nor faster.
     /// </summary>
-    public bool BelowOneTreePerEnsemble(IReadOnlyList<EnsembleSize> student)
-        => student.Count > 1 && TreesFor(student) == student.Count && WantedTrees(student) < student.Count;
+    public bool BelowOneTreePerEnsemble(IReadOnlyList<EnsembleSize> student) => student.Count > 1 && WantedTrees(student) < student.Count;
 
     private int WantedTrees(IReadOnlyList<EnsembleSize> student)
     {
