@@ -91,7 +91,7 @@ internal static partial class GraphQuantizer
         g.Node.Add(ordered);
         string format = weightFormat switch
         {
-            DynamicWeightFormat.PairBounded => "stored int8 with each channel's two largest levels summing to at most 128 (u8×s8 kernels that cannot saturate",
+            DynamicWeightFormat.PairBounded => $"stored {PairBoundedWords} (u8×s8 kernels that cannot saturate",
             DynamicWeightFormat.EightBit => "stored int8 (u8×s8 kernels",
             _ => "stored uint8 around 128 (u8×u8 kernels",
         };

@@ -141,9 +141,12 @@ internal static partial class GraphQuantizer
                $"{biases} bias(es) int32; largest weight error {worst:G3}.";
     }
 
+    /// <summary>The report's words for pair-bounded int8 weights, static and dynamic mode alike.</summary>
+    private const string PairBoundedWords = "int8 with each channel's two largest levels summing to at most 128";
+
     private static string WeightFormatText(QuantizationOptions options) => options.Network.WeightFormat switch
     {
-        StaticWeightFormat.PairBounded => "int8 with each channel's two largest levels summing to at most 128 (ONNX Runtime's u8×s8 kernels cannot overflow)",
+        StaticWeightFormat.PairBounded => PairBoundedWords + " (ONNX Runtime's u8×s8 kernels cannot overflow)",
         StaticWeightFormat.EightBitUnsigned when !options.Network.SymmetricActivations => "8-bit stored as uint8 around 128 (u8×u8 kernels)",
         _ => "8-bit int8",
     };
