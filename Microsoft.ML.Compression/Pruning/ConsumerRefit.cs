@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Microsoft.ML.Compression.Onnx;
 using Onnx;
 
@@ -39,45 +40,56 @@ internal static class ConsumerRefit
         for (int i = 0; i < inputsOriginal; i++) meanOrig[i] /= n;
         for (int p = 0; p < s; p++) meanKept[p] /= n;
 
-        var gram = new double[s, s];
-        var rhs = new double[s, outputs];
-        var z = new double[s];
-        var y = new double[outputs];
+        // Column-major copies (one array per input or output over the rows), so the Gram matrix and the right-hand
+        // sides are dot products of contiguous vectors.
+        var weightColumns = new double[outputs][];
+        for (int o = 0; o < outputs; o++)
+        {
+            weightColumns[o] = new double[inputsOriginal];
+            for (int i = 0; i < inputsOriginal; i++) weightColumns[o][i] = W(i, o);
+        }
+        var targets = new double[outputs][];
+        for (int o = 0; o < outputs; o++) targets[o] = new double[n];
+        var centered = new double[inputsOriginal];
         for (int r = 0; r < n; r++)
         {
-            for (int p = 0; p < s; p++) z[p] = currentInputs[r][keptInputs[p]] - meanKept[p];
-            Array.Clear(y);
-            for (int i = 0; i < inputsOriginal; i++)
-            {
-                double x = originalInputs[r][i] - meanOrig[i];
-                if (x == 0) continue;
-                for (int o = 0; o < outputs; o++) y[o] += x * W(i, o);
-            }
+            for (int i = 0; i < inputsOriginal; i++) centered[i] = originalInputs[r][i] - meanOrig[i];
+            for (int o = 0; o < outputs; o++) targets[o][r] = TensorPrimitives.Dot<double>(centered, weightColumns[o]);
+        }
+        var predictors = new double[s][];
+        for (int p = 0; p < s; p++)
+        {
+            predictors[p] = new double[n];
+            int input = keptInputs[p];
+            for (int r = 0; r < n; r++) predictors[p][r] = currentInputs[r][input] - meanKept[p];
+        }
+        var gram = new double[s * s];
+        var solution = new double[s * outputs]; // the right-hand sides, then (solved in place) the refitted weights
+        // Row chunks keep the vectors a chunk's dot products read in cache.
+        const int Chunk = 512;
+        for (int start = 0; start < n; start += Chunk)
+        {
+            int length = Math.Min(Chunk, n - start);
             for (int p = 0; p < s; p++)
             {
-                double zp = z[p];
-                if (zp == 0) continue;
-                for (int q = 0; q <= p; q++) gram[p, q] += zp * z[q];
-                for (int o = 0; o < outputs; o++) rhs[p, o] += zp * y[o];
+                var zp = predictors[p].AsSpan(start, length);
+                for (int q = 0; q <= p; q++) gram[p * s + q] += TensorPrimitives.Dot<double>(zp, predictors[q].AsSpan(start, length));
+                for (int o = 0; o < outputs; o++) solution[p * outputs + o] += TensorPrimitives.Dot<double>(zp, targets[o].AsSpan(start, length));
             }
         }
-        for (int p = 0; p < s; p++)
-            for (int q = 0; q < p; q++) gram[q, p] = gram[p, q];
 
-        var factor = SymmetricSolver.Factor(gram, ridge: 1e-3);
+        var factor = SymmetricSolver.Factor(gram, s, ridge: 1e-3);
+        SymmetricSolver.SolveFactoredInPlace(factor, s, solution, outputs);
         var updated = new float[s * outputs];
         var biasShift = new double[outputs];
         for (int o = 0; o < outputs; o++)
         {
-            var b = new double[s];
-            for (int p = 0; p < s; p++) b[p] = rhs[p, o];
-            var v = SymmetricSolver.SolveFactored(factor, b);
-            double before = 0, after = 0;
-            for (int i = 0; i < inputsOriginal; i++) before += meanOrig[i] * W(i, o);
+            double before = TensorPrimitives.Dot<double>(meanOrig, weightColumns[o]), after = 0;
             for (int p = 0; p < s; p++)
             {
-                after += meanKept[p] * v[p];
-                if (transB) updated[o * s + p] = (float)v[p]; else updated[p * outputs + o] = (float)v[p];
+                double v = solution[p * outputs + o];
+                after += meanKept[p] * v;
+                if (transB) updated[o * s + p] = (float)v; else updated[p * outputs + o] = (float)v;
             }
             biasShift[o] = before - after;
         }

@@ -11,11 +11,11 @@ public enum PruningScope
     /// <example><code>var options = new PruningOptions { TargetSparsity = 0.8, Network = { Scope = PruningScope.Global } }; // 80 % overall, one threshold (default)</code></example>
     Global,
     /// <summary>
-    /// Structured pruning only: each layer's share is chosen from measurement. Every layer is pruned alone at ½, 1 and
-    /// 1½ times <see cref="PruningOptions.TargetSparsity"/> (each followed by its refit) and the error in the graph's
-    /// outputs on the calibration rows is recorded; the shares that remove the target share of the layers' weights at
-    /// the least summed error are taken. Costs three trial prunes per layer (about 3× the pruning time of a
-    /// Transformer). The stage's description lists the shares chosen.
+    /// Structured pruning only: each layer's share is chosen from measurement. Every layer is pruned alone at ⅓, ⅔, 1,
+    /// 1⅓, 1⅔ and 2 times <see cref="PruningOptions.TargetSparsity"/> (at most <see cref="NetworkPruningOptions.MaxLayerSparsity"/>;
+    /// each followed by its refit) and the error in the graph's outputs on the calibration rows is recorded; the shares
+    /// that remove the target share of the layers' weights at the least summed error are taken. Costs six trial prunes
+    /// per layer (about 4× the pruning time of a Transformer). The stage's description lists the shares chosen.
     /// </summary>
     /// <example><code>var options = new PruningOptions { TargetSparsity = 0.45, Network = { Granularity = PruningGranularity.Structured, Scope = PruningScope.Measured } };</code></example>
     Measured,

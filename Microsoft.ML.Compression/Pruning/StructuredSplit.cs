@@ -5,8 +5,8 @@ namespace Microsoft.ML.Compression.Pruning;
 
 /// <summary>
 /// How much of each layer structured pruning removes: the same share everywhere, or with
-/// <see cref="PruningScope.Measured"/> shares that come from measurement: each layer is pruned alone, at half, the whole and one and a half times
-/// <see cref="PruningOptions.TargetSparsity"/>, and the error this causes in the graph's outputs on the calibration
+/// <see cref="PruningScope.Measured"/> shares that come from measurement: each layer is pruned alone, at a third, two thirds, … up to twice
+/// <see cref="PruningOptions.TargetSparsity"/> (at most the per-layer cap), and the error this causes in the graph's outputs on the calibration
 /// rows is recorded; the shares that remove the target share of the layers' weights at the least total error are then
 /// chosen. Why: the same share everywhere was measured to be the wrong split for a Transformer: the layers near the
 /// input carry their error through every later layer (docs/benchmarks.md, per-layer FFN sparsity).
@@ -16,8 +16,12 @@ internal static class StructuredSplit
     /// <summary>One prunable layer: its node, its weight, and the weights it loses per unit of share removed.</summary>
     internal sealed record Layer(string Node, string Weight, long Weights);
 
-    /// <summary>The shares each layer is tried at, as multiples of the target.</summary>
-    internal static readonly double[] Levels = { 0.5, 1.0, 1.5 };
+    /// <summary>
+    /// The shares each layer is tried at, as multiples of the target (capped at the per-layer cap). Steps of a third,
+    /// up to twice the target: with ½, 1 and 1½ the split of a 6-layer encoder at 45 % could not give its least
+    /// sensitive layer more than 68 % nor the others less than 23 % (mean cosine 0.978 against 0.980 with thirds).
+    /// </summary>
+    internal static readonly double[] Levels = { 1 / 3.0, 2 / 3.0, 1.0, 4 / 3.0, 5 / 3.0, 2.0 };
 
     /// <param name="original">The unpruned graph (not modified: each trial prunes a copy).</param>
     /// <param name="layers">The layers structured pruning can shrink, in its order.</param>
