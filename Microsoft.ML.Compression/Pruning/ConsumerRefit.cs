@@ -30,24 +30,16 @@ internal static class ConsumerRefit
         int s = keptInputs.Length;
 
         // Target: the original layer's output (without bias), centered; predictors: the kept current inputs, centered.
-        var meanOrig = new double[inputsOriginal];
-        var meanKept = new double[s];
-        for (int r = 0; r < n; r++)
-        {
-            for (int i = 0; i < inputsOriginal; i++) meanOrig[i] += originalInputs[r][i];
-            for (int p = 0; p < s; p++) meanKept[p] += currentInputs[r][keptInputs[p]];
-        }
-        for (int i = 0; i < inputsOriginal; i++) meanOrig[i] /= n;
-        for (int p = 0; p < s; p++) meanKept[p] /= n;
-
-        // Column-major copies (one array per input or output over the rows), so the Gram matrix and the right-hand
-        // sides are dot products of contiguous vectors.
         var weightColumns = new double[outputs][];
         for (int o = 0; o < outputs; o++)
         {
             weightColumns[o] = new double[inputsOriginal];
             for (int i = 0; i < inputsOriginal; i++) weightColumns[o][i] = W(i, o);
         }
+        var meanOrig = new double[inputsOriginal];
+        for (int r = 0; r < n; r++)
+            for (int i = 0; i < inputsOriginal; i++) meanOrig[i] += originalInputs[r][i];
+        for (int i = 0; i < inputsOriginal; i++) meanOrig[i] /= n;
         var targets = new double[outputs][];
         for (int o = 0; o < outputs; o++) targets[o] = new double[n];
         var centered = new double[inputsOriginal];
@@ -56,27 +48,9 @@ internal static class ConsumerRefit
             for (int i = 0; i < inputsOriginal; i++) centered[i] = originalInputs[r][i] - meanOrig[i];
             for (int o = 0; o < outputs; o++) targets[o][r] = TensorPrimitives.Dot<double>(centered, weightColumns[o]);
         }
-        var predictors = new double[s][];
-        for (int p = 0; p < s; p++)
-        {
-            predictors[p] = new double[n];
-            int input = keptInputs[p];
-            for (int r = 0; r < n; r++) predictors[p][r] = currentInputs[r][input] - meanKept[p];
-        }
-        var gram = new double[s * s];
-        var solution = new double[s * outputs]; // the right-hand sides, then (solved in place) the refitted weights
-        // Row chunks keep the vectors a chunk's dot products read in cache.
-        const int Chunk = 512;
-        for (int start = 0; start < n; start += Chunk)
-        {
-            int length = Math.Min(Chunk, n - start);
-            for (int p = 0; p < s; p++)
-            {
-                var zp = predictors[p].AsSpan(start, length);
-                for (int q = 0; q <= p; q++) gram[p * s + q] += TensorPrimitives.Dot<double>(zp, predictors[q].AsSpan(start, length));
-                for (int o = 0; o < outputs; o++) solution[p * outputs + o] += TensorPrimitives.Dot<double>(zp, targets[o].AsSpan(start, length));
-            }
-        }
+        var predictors = ColumnMatrix.Of(currentInputs, n, keptInputs, center: true, out var meanKept);
+        var gram = ColumnMatrix.Gram(predictors, n);
+        var solution = ColumnMatrix.Cross(predictors, targets, n); // the right-hand sides, then (solved in place) the refitted weights
 
         var factor = SymmetricSolver.Factor(gram, s, ridge: 1e-3);
         SymmetricSolver.SolveFactoredInPlace(factor, s, solution, outputs);

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Microsoft.ML.Compression.Pruning;
 
 /// <summary>
@@ -19,41 +21,24 @@ internal static class LayerReconstruction
     public static double[] Refit(float[] weights, float[] original, int inputCount, int outputCount, float[][] inputs)
     {
         int m = inputs.Length;
-        var mean = new double[inputCount];
-        foreach (var row in inputs)
-            for (int j = 0; j < inputCount; j++) mean[j] += row[j];
-        for (int j = 0; j < inputCount; j++) mean[j] /= m;
         // Covariance of the inputs: the reconstruction error of output k is (w - v)ᵀ C (w - v).
-        var cov = new double[inputCount, inputCount];
-        var centered = new double[inputCount];
-        foreach (var row in inputs)
-        {
-            for (int j = 0; j < inputCount; j++) centered[j] = row[j] - mean[j];
-            for (int a = 0; a < inputCount; a++)
-            {
-                double ca = centered[a];
-                if (ca == 0) continue;
-                for (int b = 0; b <= a; b++) cov[a, b] += ca * centered[b];
-            }
-        }
-        for (int a = 0; a < inputCount; a++)
-            for (int b = 0; b <= a; b++) cov[b, a] = cov[a, b] /= m;
+        var columns = ColumnMatrix.Of(inputs, m, Enumerable.Range(0, inputCount).ToArray(), center: true, out var mean);
+        var cov = ColumnMatrix.Gram(columns, m);
+        TensorPrimitives.Divide<double>(cov, m, cov);
+        columns = null; // the rows' copy is large (inputs × rows); the covariance is all that is needed from here
 
         var biasShift = new double[outputCount];
+        var originalColumn = new double[inputCount];
         for (int k = 0; k < outputCount; k++)
         {
             var kept = Enumerable.Range(0, inputCount).Where(j => weights[j * outputCount + k] != 0).ToArray();
             if (kept.Length == 0 || kept.Length == inputCount) continue;
+            for (int j = 0; j < inputCount; j++) originalColumn[j] = original[j * outputCount + k];
             // Solve C_SS v = C_S· w for the kept inputs S (the dropped inputs' effect is projected onto them), by
             // conjugate gradients from v = w_S: a few O(|S|²) steps instead of an O(|S|³) factorisation per output.
             var rhs = new double[kept.Length];
-            for (int p = 0; p < kept.Length; p++)
-            {
-                double s = 0;
-                for (int j = 0; j < inputCount; j++) s += cov[kept[p], j] * original[j * outputCount + k];
-                rhs[p] = s;
-            }
-            var v = ConjugateGradient(cov, kept, rhs, kept.Select(j => (double)original[j * outputCount + k]).ToArray());
+            for (int p = 0; p < kept.Length; p++) rhs[p] = TensorPrimitives.Dot<double>(cov.AsSpan(kept[p] * inputCount, inputCount), originalColumn);
+            var v = ConjugateGradient(cov, inputCount, kept, rhs, kept.Select(j => originalColumn[j]).ToArray());
             double before = 0, after = 0;
             for (int j = 0; j < inputCount; j++) before += mean[j] * original[j * outputCount + k];
             for (int p = 0; p < kept.Length; p++)
@@ -66,21 +51,22 @@ internal static class LayerReconstruction
         return biasShift;
     }
 
-    /// <summary>Solves (C_SS + ridge·I) v = b by conjugate gradients, C_SS the kept rows/columns of the covariance.</summary>
-    private static double[] ConjugateGradient(double[,] cov, int[] kept, double[] b, double[] start, int iterations = 30)
+    /// <summary>Solves (C_SS + ridge·I) v = b by conjugate gradients, C_SS the kept rows/columns of the covariance (flat, n×n).</summary>
+    private static double[] ConjugateGradient(double[] cov, int n, int[] kept, double[] b, double[] start, int iterations = 30)
     {
         int s = kept.Length;
-        double ridge = 1e-2 * kept.Average(j => cov[j, j]) + 1e-12;
+        // The kept block, copied once so each product is s contiguous dot products.
+        var block = new double[s * s];
+        for (int p = 0; p < s; p++)
+        {
+            int row = kept[p] * n;
+            for (int q = 0; q < s; q++) block[p * s + q] = cov[row + kept[q]];
+        }
+        double ridge = 1e-2 * kept.Average(j => cov[j * n + j]) + 1e-12;
         double[] Multiply(double[] x)
         {
             var y = new double[s];
-            for (int p = 0; p < s; p++)
-            {
-                double sum = ridge * x[p];
-                int row = kept[p];
-                for (int q = 0; q < s; q++) sum += cov[row, kept[q]] * x[q];
-                y[p] = sum;
-            }
+            for (int p = 0; p < s; p++) y[p] = ridge * x[p] + TensorPrimitives.Dot<double>(block.AsSpan(p * s, s), x);
             return y;
         }
         var v = start.ToArray();

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Microsoft.ML.Compression.Pruning;
 
 /// <summary>
@@ -62,8 +64,8 @@ internal static class SparseGpt
                 {
                     double u = upper[i, j];
                     if (u == 0) continue;
-                    int row = j * outputs;
-                    for (int o = 0; o < outputs; o++) w[row + o] -= error[o] * u;
+                    var row = w.AsSpan(j * outputs, outputs);
+                    TensorPrimitives.MultiplyAdd<double>(error, -u, row, row);
                 }
             }
         }
@@ -111,19 +113,13 @@ internal static class SparseGpt
     private static double[,] InverseHessianFactor(float[][] rows, int inputs, bool withBias, out bool[] dead)
     {
         int k = inputs + 1;
+        // The bias input, constant 1 (or 0 without a bias), as one more column.
+        var columns = ColumnMatrix.Of(rows, rows.Length, Enumerable.Range(0, inputs).ToArray(), center: false, out _)
+            .Append(Enumerable.Repeat(withBias ? 1.0 : 0.0, rows.Length).ToArray()).ToArray();
+        var flat = ColumnMatrix.Gram(columns, rows.Length);
         var h = new double[k, k];
-        var x = new double[k];
-        foreach (var row in rows)
-        {
-            for (int j = 0; j < inputs; j++) x[j] = row[j];
-            x[inputs] = withBias ? 1 : 0;
-            for (int a = 0; a < k; a++)
-            {
-                double xa = x[a];
-                if (xa == 0) continue;
-                for (int b = 0; b <= a; b++) h[a, b] += xa * x[b];
-            }
-        }
+        for (int a = 0; a < k; a++)
+            for (int b = 0; b <= a; b++) h[a, b] = flat[a * k + b];
         dead = new bool[inputs];
         double mean = 0;
         for (int a = 0; a < k; a++) mean += h[a, a] / rows.Length;
@@ -143,19 +139,21 @@ internal static class SparseGpt
         return upper;
     }
 
-    /// <summary>(L·Lᵀ)⁻¹ from the Cholesky factor L, one column of the identity at a time.</summary>
+    /// <summary>(L·Lᵀ)⁻¹ from the Cholesky factor L: the identity solved for all its columns at once.</summary>
     private static double[,] Invert(double[,] lower)
     {
         int k = lower.GetLength(0);
-        var inverse = new double[k, k];
-        var e = new double[k];
-        for (int c = 0; c < k; c++)
+        var flat = new double[k * k];
+        var identity = new double[k * k];
+        for (int r = 0; r < k; r++)
         {
-            Array.Clear(e);
-            e[c] = 1;
-            var column = SymmetricSolver.SolveFactored(lower, e);
-            for (int r = 0; r < k; r++) inverse[r, c] = column[r];
+            identity[r * k + r] = 1;
+            for (int c = 0; c <= r; c++) flat[r * k + c] = lower[r, c];
         }
+        SymmetricSolver.SolveFactoredInPlace(flat, k, identity, k);
+        var inverse = new double[k, k];
+        for (int r = 0; r < k; r++)
+            for (int c = 0; c < k; c++) inverse[r, c] = identity[r * k + c];
         return inverse;
     }
 }
