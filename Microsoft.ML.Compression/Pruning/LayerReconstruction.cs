@@ -25,7 +25,6 @@ internal static class LayerReconstruction
         var columns = ColumnMatrix.Of(inputs, m, Enumerable.Range(0, inputCount).ToArray(), center: true, out var mean);
         var cov = ColumnMatrix.Gram(columns, m);
         TensorPrimitives.Divide<double>(cov, m, cov);
-        columns = null; // the rows' copy is large (inputs × rows); the covariance is all that is needed from here
 
         var biasShift = new double[outputCount];
         var originalColumn = new double[inputCount];
