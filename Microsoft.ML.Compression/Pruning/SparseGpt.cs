@@ -116,44 +116,26 @@ internal static class SparseGpt
         // The bias input, constant 1 (or 0 without a bias), as one more column.
         var columns = ColumnMatrix.Of(rows, rows.Length, Enumerable.Range(0, inputs).ToArray(), center: false, out _)
             .Append(Enumerable.Repeat(withBias ? 1.0 : 0.0, rows.Length).ToArray()).ToArray();
-        var flat = ColumnMatrix.Gram(columns, rows.Length);
-        var h = new double[k, k];
-        for (int a = 0; a < k; a++)
-            for (int b = 0; b <= a; b++) h[a, b] = flat[a * k + b];
+        var h = ColumnMatrix.Gram(columns, rows.Length);
         dead = new bool[inputs];
         double mean = 0;
-        for (int a = 0; a < k; a++) mean += h[a, a] / rows.Length;
+        for (int a = 0; a < k; a++) mean += h[a * k + a] / rows.Length;
         mean /= k;
+        TensorPrimitives.Divide<double>(h, rows.Length, h);
         for (int a = 0; a < k; a++)
         {
-            for (int b = 0; b <= a; b++) h[b, a] = h[a, b] /= rows.Length;
-            if (h[a, a] == 0) { if (a < inputs) dead[a] = true; h[a, a] = mean; } // also the bias when there is none
-            h[a, a] += Dampening * mean;
+            if (h[a * k + a] == 0) { if (a < inputs) dead[a] = true; h[a * k + a] = mean; } // also the bias when there is none
+            h[a * k + a] += Dampening * mean;
         }
-        var inverse = Invert(SymmetricSolver.Factor(h, 0));
+        // H⁻¹: the identity solved for all its columns at once with H's Cholesky factor.
+        var inverse = new double[k * k];
+        for (int a = 0; a < k; a++) inverse[a * k + a] = 1;
+        SymmetricSolver.SolveFactoredInPlace(SymmetricSolver.Factor(h, k, 0), k, inverse, k);
         // Lower Cholesky factor L of H⁻¹ (H⁻¹ = L·Lᵀ) is Uᵀ.
-        var lower = SymmetricSolver.Factor(inverse, 0);
+        var lower = SymmetricSolver.Factor(inverse, k, 0);
         var upper = new double[k, k];
         for (int a = 0; a < k; a++)
-            for (int b = 0; b <= a; b++) upper[b, a] = lower[a, b];
+            for (int b = 0; b <= a; b++) upper[b, a] = lower[a * k + b];
         return upper;
-    }
-
-    /// <summary>(L·Lᵀ)⁻¹ from the Cholesky factor L: the identity solved for all its columns at once.</summary>
-    private static double[,] Invert(double[,] lower)
-    {
-        int k = lower.GetLength(0);
-        var flat = new double[k * k];
-        var identity = new double[k * k];
-        for (int r = 0; r < k; r++)
-        {
-            identity[r * k + r] = 1;
-            for (int c = 0; c <= r; c++) flat[r * k + c] = lower[r, c];
-        }
-        SymmetricSolver.SolveFactoredInPlace(flat, k, identity, k);
-        var inverse = new double[k, k];
-        for (int r = 0; r < k; r++)
-            for (int c = 0; c < k; c++) inverse[r, c] = identity[r * k + c];
-        return inverse;
     }
 }

@@ -12,20 +12,15 @@ internal static class SymmetricSolver
     /// <param name="a">k×k symmetric matrix; not modified.</param>
     /// <param name="b">Right-hand side of length k.</param>
     /// <param name="ridge">Added to the diagonal, relative to its mean, so near-singular systems stay solvable.</param>
-    public static double[] Solve(double[,] a, double[] b, double ridge = 1e-6) => SolveFactored(Factor(a, ridge), b);
-
-    /// <summary>The Cholesky factor L (a + ridge·mean(diag)·I = L·Lᵀ), to solve many right-hand sides.</summary>
-    public static double[,] Factor(double[,] a, double ridge = 1e-6)
+    public static double[] Solve(double[,] a, double[] b, double ridge = 1e-6)
     {
         int k = a.GetLength(0);
         var flat = new double[k * k];
         for (int i = 0; i < k; i++)
-            for (int j = 0; j < k; j++) flat[i * k + j] = a[i, j];
-        var l = Factor(flat, k, ridge);
-        var result = new double[k, k];
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j <= i; j++) result[i, j] = l[i * k + j];
-        return result;
+            for (int j = 0; j <= i; j++) flat[i * k + j] = a[i, j];
+        var x = (double[])b.Clone();
+        SolveFactoredInPlace(Factor(flat, k, ridge), k, x, 1);
+        return x;
     }
 
     /// <summary>
@@ -51,29 +46,9 @@ internal static class SymmetricSolver
         return l;
     }
 
-    /// <summary>Solves L·Lᵀ·x = b with a factor from <see cref="Factor(double[,], double)"/>.</summary>
-    public static double[] SolveFactored(double[,] l, double[] b)
-    {
-        int k = b.Length;
-        var x = new double[k];
-        for (int i = 0; i < k; i++)
-        {
-            double sum = b[i];
-            for (int t = 0; t < i; t++) sum -= l[i, t] * x[t];
-            x[i] = sum / l[i, i];
-        }
-        for (int i = k - 1; i >= 0; i--)
-        {
-            double sum = x[i];
-            for (int t = i + 1; t < k; t++) sum -= l[t, i] * x[t];
-            x[i] = sum / l[i, i];
-        }
-        return x;
-    }
-
     /// <summary>
     /// Solves L·Lᵀ·X = B in place for all columns of B at once (B: k rows of <paramref name="columns"/> values, flat
-    /// row-major), with a flat factor from <see cref="Factor(double[], int, double)"/>: each step updates a whole row.
+    /// row-major), with a factor from <see cref="Factor"/>: each step updates a whole row.
     /// </summary>
     public static void SolveFactoredInPlace(double[] l, int k, double[] b, int columns)
     {
