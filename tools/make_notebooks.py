@@ -594,9 +594,136 @@ Show(CompressionPlots.TensorErrors(errors, "fashion_mlp, per-layer pruning + sta
 '''),
 ])
 
+text = notebook([
+    md('''
+# Compressing a text Transformer that takes token ids
+
+`data/models/spam_token_transformer.onnx` is a 2-layer Transformer spam classifier with the inputs a shipped text
+model has: int64 `input_ids` and `attention_mask`, `[batch, 128]` (272,007 weights, 97.6 % accuracy on held-out
+e-mails). This notebook quantizes it (dynamic and static INT8, INT4) and prunes it (80 % of the weights; half of the
+FFN neurons and attention heads), calibrating on `data/spamassassin_tokens_calib_512.csv` (training e-mails as token
+ids) and measuring on `data/spamassassin_tokens_test_1000.csv` (1,000 e-mails it never saw). Then it does what an app
+does: turns raw text into those ids with `ml.Compression().TokenizeText` and the model's own tokenizer, and scores
+them with a compressed model saved and loaded back by plain ML.NET.
+
+Run `bash build.sh` in the repository root first. Paths are relative to this notebook's folder.
+'''),
+    code(REFS + f'''
+#r "nuget: Microsoft.ML.Tokenizers, {V["Microsoft.ML.Tokenizers"]}"'''),
+    code('''
+using System.IO;
+using System.Text.RegularExpressions;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Tokenizers;
+using Microsoft.ML.Compression;
+using Microsoft.ML.Compression.Interactive;
+
+CompressionFormatters.Register();
+var ml = new MLContext(seed: 1);
+string Data(string file) => Path.Combine("..", "..", "data", file);
+string modelPath = Data(Path.Combine("models", "spam_token_transformer.onnx"));
+
+// One e-mail as the network takes it: 128 Int64 token ids (0 = padding) and a mask that is 1 where the id is not padding.
+public sealed class Email
+{
+    public float Label { get; set; }                                                        // 0 = ham, 1 = spam
+    [VectorType(128), ColumnName("input_ids")] public long[] InputIds { get; set; }
+    [VectorType(128), ColumnName("attention_mask")] public long[] AttentionMask { get; set; }
+}
+
+IDataView Load(string file) => ml.Data.LoadFromEnumerable(File.ReadLines(Data(file)).Skip(1).Select(line =>
+{
+    long[] ids = line.Split(',').Skip(1).Select(long.Parse).ToArray();
+    return new Email { Label = float.Parse(line.Split(',')[0]), InputIds = ids, AttentionMask = ids.Select(id => id != 0 ? 1L : 0L).ToArray() };
+}).ToList());
+IDataView calibration = Load("spamassassin_tokens_calib_512.csv");
+IDataView test = Load("spamassassin_tokens_test_1000.csv");
+int[] labels = test.GetColumn<float>("Label").Select(l => (int)l).ToArray();
+
+// The network outputs two logits ("Score": ham, spam); the prediction is the larger.
+int[] Predict(ITransformer model) => model.Transform(test).GetColumn<VBuffer<float>>("Score").Select(v => v.GetValues()[1] > v.GetValues()[0] ? 1 : 0).ToArray();
+double Accuracy(int[] predicted) => labels.Zip(predicted).Count(p => p.First == p.Second) / (double)labels.Length;
+'''),
+    md('''
+## Variants
+
+Each variant is fitted on the calibration rows; the ONNX file itself is never changed. `agreement` is the share of
+test e-mails on which the variant predicts what the original predicts. Unstructured pruning leaves zeros in place:
+the zip shrinks, the ONNX file does not (it also carries the compression report, about 6 KB); structured pruning
+removes whole neurons and heads, so the tensors shrink. Speed is measured side by side in the benchmark app
+([docs/benchmarks.md](../../docs/benchmarks.md)), not here.
+'''),
+    code('''
+var structured = new PruningOptions { TargetSparsity = 0.5, Network = { Granularity = PruningGranularity.Structured, AttentionHeadSparsity = 0.5 } };
+var variants = new (string Name, Func<CompressedModel> Fit)[]
+{
+    ("dynamic INT8", () => ml.Compression().Quantize(modelPath, new QuantizationOptions { Network = { Mode = QuantizationMode.Dynamic } }).Fit(calibration)),
+    ("static INT8", () => ml.Compression().Quantize(modelPath, new QuantizationOptions { Network = { Mode = QuantizationMode.Static, MaxCalibrationRows = 256 } }).Fit(calibration)),
+    ("INT4 weights", () => ml.Compression().Quantize(modelPath, new QuantizationOptions { Precision = Precision.Int4 }).Fit(calibration)),
+    ("prune 80 %", () => ml.Compression().Prune(modelPath, new PruningOptions { TargetSparsity = 0.8 }).Fit(calibration)),
+    ("prune half the FFN neurons and heads", () => ml.Compression().Prune(modelPath, structured).Fit(calibration)),
+    ("the same + static INT8", () => ml.Compression().Prune(modelPath, structured)
+        .Append(ml.Compression().Quantize(new QuantizationOptions { Network = { Mode = QuantizationMode.Static, MaxCalibrationRows = 256 } }))
+        .WithEvaluationData(test).Fit(calibration)),   // the report also measures accuracy on the test rows
+};
+
+int[] original = Predict(ml.Transforms.ApplyOnnxModel(modelPath).Fit(calibration));
+var results = new List<object> { new { variant = "original FP32", accuracy = Accuracy(original), agreement = 1.0, onnxBytes = new FileInfo(modelPath).Length, zipBytes = (long?)null } };
+CompressedModel last = null;   // kept for the app's side below
+foreach (var (name, fit) in variants)
+{
+    last?.Dispose();
+    last = fit();
+    int[] predicted = Predict(last);
+    results.Add(new { variant = name, accuracy = Accuracy(predicted), agreement = original.Zip(predicted).Count(p => p.First == p.Second) / (double)labels.Length,
+                      onnxBytes = last.OnnxModel!.LongLength, zipBytes = (long?)last.Report.Final.ZipBytes });
+}
+results
+'''),
+    md('''
+## The report of the last variant
+
+Parameters and non-zeros after each stage, bits per weight, sizes, accuracy on the calibration and test rows, and
+what each stage did to each layer.
+'''),
+    code('''
+last.Report
+'''),
+    md('''
+## The app's side: raw text in, a compressed model loaded by plain ML.NET
+
+The model's tokenizer (`tools/train_transformer.py`): lower-cased runs of ASCII letters and digits, looked up in
+`spam_transformer_vocab.txt` (`<unk>` when absent), no special tokens, padded with 0 to 128. `TokenizeText` makes the
+`input_ids` and `attention_mask` columns from a text column as the rows are read; the model is saved as a zip and
+loaded back with `ml.Model.Load`, the way an app that knows nothing of this library loads it.
+'''),
+    code('''
+var tokenizer = WordPieceTokenizer.Create(Data(Path.Combine("models", "spam_transformer_vocab.txt")), new WordPieceOptions
+{
+    UnknownToken = "<unk>", Normalizer = new LowerCaseNormalizer(), PreTokenizer = new RegexPreTokenizer(new Regex("[A-Za-z0-9]+"), null),
+});
+var texts = ml.Data.LoadFromEnumerable(new[]
+{
+    new { Text = "Congratulations! You have been selected to receive a FREE vacation. Click here now to claim your prize, limited time offer." },
+    new { Text = "Hi all, the build broke again after last night's kernel update; I have attached the log. Can someone look at the patch before Monday?" },
+});
+var tokens = ml.Compression().TokenizeText(texts, "Text", tokenizer, maxTokens: 128, new TokenizedTextOptions { TokenTypeIdsColumnName = null });
+
+string zip = Path.Combine(Path.GetTempPath(), $"spam-transformer-{Guid.NewGuid():N}.zip");
+ml.Model.Save(last, calibration.Schema, zip);
+last.Dispose();
+var app = new MLContext();
+ITransformer loaded = app.Model.Load(zip, out _);
+var scores = loaded.Transform(tokens).GetColumn<VBuffer<float>>("Score").Select(v => v.GetValues().ToArray()).ToArray();
+File.Delete(zip);
+texts.GetColumn<string>("Text").Zip(scores, (text, s) => new { text, spamProbability = Math.Round(1 / (1 + Math.Exp(s[0] - s[1])), 3) })
+'''),
+])
+
 os.makedirs(ROOT, exist_ok=True)
 for name, nb in [("quickstart.ipynb", quickstart), ("onnx-network.ipynb", onnx), ("tree-distillation.ipynb", trees),
-                 ("pruning-sensitivity.ipynb", sensitivity)]:
+                 ("pruning-sensitivity.ipynb", sensitivity), ("text-transformer.ipynb", text)]:
     with open(os.path.join(ROOT, name), "w", encoding="utf-8", newline="\n") as f:
         json.dump(nb, f, indent=1, ensure_ascii=False)
         f.write("\n")
