@@ -261,7 +261,8 @@ public sealed class CompressionCatalog
         var model = OnnxModelIO.Load(CheckPath(onnxModelPath));
         if (data == null) throw new ArgumentNullException(nameof(data));
         OnnxRuntimeNative.Require("A pruning sensitivity sweep of an ONNX network");
-        using var dense = _ml.Transforms.ApplyOnnxModel(onnxModelPath).Fit(data);
+        var shapes = InputRowShapes.ShapeDictionary(model, model.Graph.Input.Select(i => i.Name), data.Schema);
+        using var dense = (shapes == null ? _ml.Transforms.ApplyOnnxModel(onnxModelPath) : _ml.Transforms.ApplyOnnxModel(onnxModelPath, shapes, gpuDeviceId: null, fallbackToCpu: false)).Fit(data);
         return PruningSensitivitySweep.Run(_ml, options => Prune(onnxModelPath, options), model, dense, data, metric, sparsities, reconstruct: true);
     }
 

@@ -69,6 +69,8 @@ internal sealed class BatchScorer : IDisposable
                 var itemType = column.Value.Type is VectorDataViewType v ? v.ItemType.RawType : column.Value.Type.RawType;
                 int columnSize = column.Value.Type is VectorDataViewType vt ? vt.Size : 1;
                 var rowShape = meta.Dimensions.Skip(1).Select(d => (long)d).ToArray();
+                // A free sequence dimension ([batch, sequence] token ids) is fixed by the column's size.
+                if (rowShape.Any(d => d <= 0)) rowShape = InputRowShapes.Resolve(meta.Dimensions.Select(d => (long)d).ToArray(), columnSize) ?? rowShape;
                 long rowSize = rowShape.Aggregate(1L, (a, d) => a * d);
                 if (rowShape.Any(d => d <= 0) || rowSize != columnSize || ElementType(itemType) != meta.ElementDataType) return Discard(session);
                 inputs.Add(new Input(name, itemType, rowShape, (int)rowSize));

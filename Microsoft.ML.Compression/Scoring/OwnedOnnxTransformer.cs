@@ -81,7 +81,18 @@ internal static class OwnedOnnxTransformer
     {
         CheckSize(model);
         using (var file = File.Create(graphPath)) model.WriteTo(file);
-        return ml.Transforms.ApplyOnnxModel(outputs, inputs, graphPath).Fit(view);
+        return Apply(ml, outputs, inputs, graphPath, model, view).Fit(view);
+    }
+
+    /// <summary>
+    /// ML.NET's estimator for the graph in <paramref name="path"/>, told the row shape of each input that declares a
+    /// free dimension besides the batch (see <see cref="InputRowShapes"/>; ML.NET saves these shapes with the model,
+    /// so an app's <c>mlContext.Model.Load</c> gets them too).
+    /// </summary>
+    private static OnnxScoringEstimator Apply(MLContext ml, string[] outputs, string[] inputs, string path, ModelProto model, IDataView view)
+    {
+        var shapes = InputRowShapes.ShapeDictionary(model, inputs, view.Schema);
+        return shapes == null ? ml.Transforms.ApplyOnnxModel(outputs, inputs, path) : ml.Transforms.ApplyOnnxModel(outputs, inputs, path, shapes, gpuDeviceId: null, fallbackToCpu: false);
     }
 
     /// <summary>The graph's serialized size, checked against what ML.NET's OnnxTransformer can hold.</summary>
@@ -149,7 +160,7 @@ internal static class OwnedOnnxTransformer
         var standIn = StandIn(model, inputs, outputs);
         using (var file = File.Create(standInPath)) standIn.WriteTo(file);
         using var template = new MemoryStream();
-        using (var fitted = ml.Transforms.ApplyOnnxModel(outputs, inputs, standInPath).Fit(view))
+        using (var fitted = Apply(ml, outputs, inputs, standInPath, model, view).Fit(view))
         {
             fitted.GetOutputSchema(view.Schema);
             ml.Model.Save(fitted, view.Schema, template);
