@@ -70,6 +70,8 @@ public sealed class FreeSequenceInputTests
             var loaded = app.Model.Load(zip, out _);
             try { AssertSame(expected, TestData.Logits(loaded, test), "the saved zip in plain ML.NET"); }
             finally { (loaded as IDisposable)?.Dispose(); }
+            using var reloaded = ml.Compression().LoadModel(zip, out _);
+            AssertSame(expected, TestData.Logits(reloaded, test), "the saved zip through LoadModel");
         }
         finally
         {
