@@ -34,6 +34,18 @@ public sealed class PretrainedEncoderTests
         [LoadColumn(2)] public string Body { get; set; } = "";
     }
 
+    private sealed class TokenRow
+    {
+        [VectorType(Tokens), ColumnName("input_ids")] public long[] InputIds { get; set; } = Array.Empty<long>();
+        [VectorType(Tokens), ColumnName("attention_mask")] public long[] AttentionMask { get; set; } = Array.Empty<long>();
+        [VectorType(Tokens), ColumnName("token_type_ids")] public long[] TokenTypeIds { get; set; } = Array.Empty<long>();
+    }
+
+    private sealed class HiddenStates
+    {
+        [ColumnName(Cut)] public float[] Values { get; set; } = Array.Empty<float>();
+    }
+
     private sealed class TextRow
     {
         public string Text { get; set; } = "";
@@ -119,18 +131,40 @@ public sealed class PretrainedEncoderTests
     /// plain <c>mlContext.Model.Load</c> (which must give the same vectors); returns each word token's cosine to FP32,
     /// sorted, and the compressed graph.
     /// </summary>
-    private static (double[] Cosines, byte[] Onnx) Measure(IEstimator<CompressedModel> estimator)
+    private static (double[] Cosines, byte[] Onnx) Measure(IEstimator<CompressedModel> estimator, bool dependsOnBatch = false)
     {
+        // Dynamic INT8 quantizes each call's activations with that call's range, so a row scored alone (or among
+        // other rows) comes out a little different; everything else must agree to rounding.
+        void AssertSame(IEnumerable<float[]> actual, IEnumerable<float[]> expected, string what)
+        {
+            var pairs = actual.Zip(expected).ToList();
+            if (dependsOnBatch)
+            {
+                var cosines = pairs.Select(p => Cosine(p.First, p.Second)).ToList();
+                Assert.IsTrue(cosines.Average() > 0.995 && cosines.Min() > 0.95, $"{what}: cosine mean {cosines.Average()}, least {cosines.Min()}");
+            }
+            else
+            {
+                double largest = pairs.Max(p => p.First.Zip(p.Second, (x, y) => Math.Abs(x - y)).Max());
+                Assert.IsTrue(largest < 1e-4, $"{what} differs by {largest}");
+            }
+        }
+
         using var model = estimator.Fit(_calib);
         var tokens = WordTokens(model);
+        // One row through a PredictionEngine: the model's own ONNX Runtime session (its output, [batch, sequence, 384],
+        // sized from the 64-token columns), the same vector as the batched Transform.
+        long before = model.SingleRowRuns;
+        var row = _ml.Data.CreateEnumerable<TokenRow>(_test, reuseRowObject: false).First();
+        using (var engine = _ml.Model.CreatePredictionEngine<TokenRow, HiddenStates>(model, new PredictionEngineOptions { OwnsTransformer = false }))
+        {
+            AssertSame(new[] { engine.Predict(row).Values.AsSpan(Hidden, Hidden).ToArray() }, tokens.Take(1), "the PredictionEngine's first word token"); // position 1
+        }
+        Assert.AreEqual(before + 1, model.SingleRowRuns, "the row ran on the model's own session, not row by row in OnnxTransformer");
         string zip = Path.Combine(_folder, $"{Guid.NewGuid():N}.zip");
         _ml.Model.Save(model, _calib.Schema, zip);
         var loaded = new MLContext().Model.Load(zip, out _);
-        try
-        {
-            double largest = WordTokens(loaded).Zip(tokens, (a, b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max()).Max();
-            Assert.IsTrue(largest < 1e-4, $"the zip loaded by plain ML.NET differs by {largest}");
-        }
+        try { AssertSame(WordTokens(loaded), tokens, "the zip loaded by plain ML.NET"); }
         finally { (loaded as IDisposable)?.Dispose(); }
         var cosines = tokens.Zip(_fp32, Cosine).OrderBy(c => c).ToArray();
         Console.WriteLine($"word-token cosine to FP32 ({cosines.Length} tokens): mean {cosines.Average():F4}, 5th percentile {P5(cosines):F4}; " +
@@ -142,10 +176,10 @@ public sealed class PretrainedEncoderTests
 
     [TestMethod]
     [DataRow(QuantizationMode.Static, 0.997, 0.995)]  // measured: mean 0.9990, 5th percentile 0.9984
-    [DataRow(QuantizationMode.Dynamic, 0.993, 0.99)]  // measured: mean 0.9966, 5th percentile 0.9954
+    [DataRow(QuantizationMode.Dynamic, 0.993, 0.99)]  // measured: mean 0.9963, 5th percentile 0.9948 (42 rows a call)
     public void Int8KeepsTheTokenVectors(QuantizationMode mode, double minMean, double minP5)
     {
-        var (cosines, onnx) = Measure(_ml.Compression().Quantize(_slice, new QuantizationOptions { Network = { Mode = mode } }));
+        var (cosines, onnx) = Measure(_ml.Compression().Quantize(_slice, new QuantizationOptions { Network = { Mode = mode } }), dependsOnBatch: mode == QuantizationMode.Dynamic);
         Assert.IsTrue(cosines.Average() >= minMean, $"mean cosine {cosines.Average():F4}");
         Assert.IsTrue(P5(cosines) >= minP5, $"5th percentile {P5(cosines):F4}");
         Assert.IsTrue(onnx.Length < 0.3 * new FileInfo(_slice).Length, $"{onnx.Length} bytes");

@@ -127,7 +127,7 @@ internal sealed class BatchScoredDataView : IDataView
             if (column.Index < _parent._input.Schema.Count) return _current!.GetGetter<TValue>(_current.Schema[column.Index]);
             int output = Array.IndexOf(_parent._outputColumns, column.Index);
             var getter = (Delegate)typeof(Cursor).GetMethod(nameof(OutputGetter), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!
-                .MakeGenericMethod(((VectorDataViewType)column.Type).ItemType.RawType).Invoke(this, new object[] { output, ((VectorDataViewType)column.Type).Size })!;
+                .MakeGenericMethod(((VectorDataViewType)column.Type).ItemType.RawType).Invoke(this, new object[] { output, _parent._scorer.OutputRowSize(output) })!;
             return getter as ValueGetter<TValue> ?? throw new InvalidOperationException($"Column '{column.Name}' is {column.Type}, not {typeof(TValue).Name}.");
         }
 

@@ -37,11 +37,14 @@ internal sealed class BatchScorer : IDisposable
     /// <summary>The graph inputs (data column names), in the order <see cref="Run"/> takes them.</summary>
     public IReadOnlyList<string> InputNames => _inputs.Select(i => i.Name).ToArray();
 
-    /// <summary>Floats per input row above which batches get smaller, so a batch's input stays near 4 MB.</summary>
+    /// <summary>Values per row above which batches get smaller, so a batch's input, and its output, stay near 4 MB.</summary>
     private const int BatchFloats = 1 << 20;
 
-    /// <summary>Rows per ONNX Runtime call: up to 1,024, fewer for wide inputs (images).</summary>
-    public int BatchRows => Math.Clamp(BatchFloats / Math.Max(1, _inputs.Sum(i => i.RowSize)), 1, 1024);
+    /// <summary>
+    /// Rows per ONNX Runtime call: up to 1,024, fewer for wide inputs (images) or wide outputs (an encoder's 64 × 384
+    /// hidden states per row: 42 rows, whose activations inside the graph are what the size bounds).
+    /// </summary>
+    public int BatchRows => Math.Clamp(BatchFloats / Math.Max(1, Math.Max(_inputs.Sum(i => i.RowSize), _outputColumns.Sum(o => o.Size))), 1, 1024);
 
     /// <summary>
     /// A scorer for <paramref name="onnx"/> fed from <paramref name="inputSchema"/>, producing the columns named
@@ -62,6 +65,7 @@ internal sealed class BatchScorer : IDisposable
             if (graphPath != null) session = new InferenceSession(graphPath, options);
             else using (var file = Onnx.GraphFile.Write(onnx)) session = new InferenceSession(file.Path, options);
             var inputs = new List<Input>();
+            var symbols = new Dictionary<string, long>(); // a free dimension's name → its size in this data ("sequence_length" → 64)
             foreach (var (name, meta) in session.InputMetadata)
             {
                 var column = inputSchema.GetColumnOrNull(name);
@@ -73,16 +77,22 @@ internal sealed class BatchScorer : IDisposable
                 if (rowShape.Any(d => d <= 0)) rowShape = InputRowShapes.Resolve(meta.Dimensions.Select(d => (long)d).ToArray(), columnSize) ?? rowShape;
                 long rowSize = rowShape.Aggregate(1L, (a, d) => a * d);
                 if (rowShape.Any(d => d <= 0) || rowSize != columnSize || ElementType(itemType) != meta.ElementDataType) return Discard(session);
+                for (int d = 1; d < meta.Dimensions.Length; d++)
+                    if (meta.Dimensions[d] <= 0 && !string.IsNullOrEmpty(meta.SymbolicDimensions[d])) symbols[meta.SymbolicDimensions[d]] = rowShape[d - 1];
                 inputs.Add(new Input(name, itemType, rowShape, (int)rowSize));
             }
             var outputColumns = new List<(Type, int)>();
             foreach (var name in outputs)
             {
                 var column = outputSchema.GetColumnOrNull(name);
-                if (!session.OutputMetadata.TryGetValue(name, out var meta) || column?.Type is not VectorDataViewType { Size: > 0 } vector
+                if (!session.OutputMetadata.TryGetValue(name, out var meta) || column?.Type is not VectorDataViewType vector
                     || ElementType(vector.ItemType.RawType) != meta.ElementDataType)
                     return Discard(session);
-                outputColumns.Add((vector.ItemType.RawType, vector.Size));
+                // A variable-size column (an encoder's [batch, sequence, hidden]) gets the size its named dimensions
+                // take in this data; one that no input names leaves the output to OnnxTransformer.
+                int size = vector.Size > 0 ? vector.Size : OutputRowSize(meta, symbols);
+                if (size <= 0) return Discard(session);
+                outputColumns.Add((vector.ItemType.RawType, size));
             }
             return new BatchScorer(session, inputs.ToArray(), outputs.ToArray(), outputColumns.ToArray());
         }
@@ -95,6 +105,21 @@ internal sealed class BatchScorer : IDisposable
         {
             options.Dispose();
         }
+    }
+
+    /// <summary>Values per row of an output whose dimensions after the batch are fixed or named by an input's free dimension; 0 otherwise.</summary>
+    private static int OutputRowSize(NodeMetadata meta, IReadOnlyDictionary<string, long> symbols)
+    {
+        if (meta.Dimensions.Length < 2 || meta.Dimensions[0] > 0) return 0;
+        long size = 1;
+        for (int d = 1; d < meta.Dimensions.Length; d++)
+        {
+            long dim = meta.Dimensions[d] > 0 ? meta.Dimensions[d] : symbols.GetValueOrDefault(meta.SymbolicDimensions[d] ?? "", 0);
+            if (dim <= 0) return 0;
+            size *= dim;
+            if (size > int.MaxValue) return 0;
+        }
+        return (int)size;
     }
 
     private static BatchScorer? Discard(InferenceSession session)
@@ -114,6 +139,9 @@ internal sealed class BatchScorer : IDisposable
 
     /// <summary>Values per row of input <paramref name="index"/>.</summary>
     public int InputRowSize(int index) => _inputs[index].RowSize;
+
+    /// <summary>Values per row of output <paramref name="index"/> (for a variable-size column, its size in this data).</summary>
+    public int OutputRowSize(int index) => _outputColumns[index].Size;
 
     /// <summary>
     /// A scorer of one row at a time on this scorer's session, with its own input and output buffers (one per
