@@ -78,7 +78,12 @@ internal sealed class BatchScorer : IDisposable
                 long rowSize = rowShape.Aggregate(1L, (a, d) => a * d);
                 if (rowShape.Any(d => d <= 0) || rowSize != columnSize || ElementType(itemType) != meta.ElementDataType) return Discard(session);
                 for (int d = 1; d < meta.Dimensions.Length; d++)
-                    if (meta.Dimensions[d] <= 0 && !string.IsNullOrEmpty(meta.SymbolicDimensions[d])) symbols[meta.SymbolicDimensions[d]] = rowShape[d - 1];
+                {
+                    if (meta.Dimensions[d] > 0 || string.IsNullOrEmpty(meta.SymbolicDimensions[d])) continue;
+                    // Two inputs that name one dimension must agree on it (ids and mask of one length).
+                    if (symbols.TryGetValue(meta.SymbolicDimensions[d], out long bound) && bound != rowShape[d - 1]) return Discard(session);
+                    symbols[meta.SymbolicDimensions[d]] = rowShape[d - 1];
+                }
                 inputs.Add(new Input(name, itemType, rowShape, (int)rowSize));
             }
             var outputColumns = new List<(Type, int)>();
@@ -184,7 +189,11 @@ internal sealed class BatchScorer : IDisposable
             }
             using var runOptions = new RunOptions();
             using var results = _session.Run(runOptions, _inputs.Select(i => i.Name).ToArray(), values, _outputs);
-            return results.Select(Copy).ToArray();
+            var copies = results.Select(Copy).ToArray();
+            for (int k = 0; k < copies.Length; k++)
+                if (copies[k].Length != (long)rows * _outputColumns[k].Size)
+                    throw new InvalidOperationException($"ONNX output '{_outputs[k]}' has {copies[k].Length} values for {rows} row(s) where its column has {_outputColumns[k].Size} per row.");
+            return copies;
         }
         finally
         {
