@@ -261,8 +261,9 @@ public sealed class CompressionCatalog
         var model = OnnxModelIO.Load(CheckPath(onnxModelPath));
         if (data == null) throw new ArgumentNullException(nameof(data));
         OnnxRuntimeNative.Require("A pruning sensitivity sweep of an ONNX network");
-        var shapes = InputRowShapes.ShapeDictionary(model, model.Graph.Input.Select(i => i.Name), data.Schema);
-        using var dense = (shapes == null ? _ml.Transforms.ApplyOnnxModel(onnxModelPath) : _ml.Transforms.ApplyOnnxModel(onnxModelPath, shapes, gpuDeviceId: null, fallbackToCpu: false)).Fit(data);
+        var weights = model.Graph.Initializer.Select(t => t.Name).ToHashSet();
+        var inputs = model.Graph.Input.Select(i => i.Name).Where(n => !weights.Contains(n)).ToArray();
+        using var dense = OwnedOnnxTransformer.Apply(_ml, model.Graph.Output.Select(o => o.Name).ToArray(), inputs, onnxModelPath, model, data).Fit(data);
         return PruningSensitivitySweep.Run(_ml, options => Prune(onnxModelPath, options), model, dense, data, metric, sparsities, reconstruct: true);
     }
 

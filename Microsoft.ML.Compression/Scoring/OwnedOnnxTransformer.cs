@@ -89,7 +89,7 @@ internal static class OwnedOnnxTransformer
     /// free dimension besides the batch (see <see cref="InputRowShapes"/>; ML.NET saves these shapes with the model,
     /// so an app's <c>mlContext.Model.Load</c> gets them too).
     /// </summary>
-    private static OnnxScoringEstimator Apply(MLContext ml, string[] outputs, string[] inputs, string path, ModelProto model, IDataView view)
+    internal static OnnxScoringEstimator Apply(MLContext ml, string[] outputs, string[] inputs, string path, ModelProto model, IDataView view)
     {
         var shapes = InputRowShapes.ShapeDictionary(model, inputs, view.Schema);
         return shapes == null ? ml.Transforms.ApplyOnnxModel(outputs, inputs, path) : ml.Transforms.ApplyOnnxModel(outputs, inputs, path, shapes, gpuDeviceId: null, fallbackToCpu: false);
